@@ -1,0 +1,21 @@
+//! Everything a QuicQ server and client must agree on, and nothing about how either runs.
+//!
+//! # Layout
+//! - [`protocol`]: the frames of each direction, addresses, error and close codes, limits.
+//! - [`frame`]: length-prefixed JSON framing, pure decode plus async read/write helpers.
+//! - [`nickname`]: nickname validation and the comparison key.
+//! - [`tls`]: certificates, fingerprints, rustls configs and the client's verifier.
+//! - [`link`]: server addresses and `quicq://` join links.
+//!
+//! `docs/protocol.md` at the repository root is the normative description of the wire format.
+
+pub mod frame;
+pub mod link;
+pub mod nickname;
+pub mod protocol;
+pub mod tls;
+
+pub use link::JoinLink;
+pub use nickname::Nickname;
+pub use protocol::{Address, ChatMessage, ClientFrame, ErrorCode, Limits, ServerFrame};
+pub use tls::Fingerprint;

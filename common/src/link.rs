@@ -1,0 +1,132 @@
+//! Server addresses as users type them: `host`, `host:port`, `[v6]:port`, or a join link
+//! `quicq://host:port#fp=HEX` that also pins the server's certificate fingerprint.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::protocol::DEFAULT_PORT;
+use crate::tls::{BadFingerprint, Fingerprint};
+
+pub const SCHEME: &str = "quicq://";
+
+/// Where a server is, and optionally which certificate it must present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinLink {
+    /// Host name or IP address, without brackets.
+    pub host: String,
+    pub port: u16,
+    pub fingerprint: Option<Fingerprint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("server address is empty")]
+    Empty,
+    #[error("{0:?} is not a valid port")]
+    BadPort(String),
+    #[error("unterminated '[' in IPv6 address")]
+    BadBracket,
+    #[error("join link fragment must be '#fp=<fingerprint>'")]
+    BadFragment,
+    #[error(transparent)]
+    BadFingerprint(#[from] BadFingerprint),
+}
+
+impl JoinLink {
+    /// `host:port` with brackets around an IPv6 address, the key used in known-servers files.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Display for JoinLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{SCHEME}{}", self.authority())?;
+        if let Some(fp) = &self.fingerprint {
+            write!(f, "#fp={fp}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for JoinLink {
+    type Err = LinkError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (rest, fingerprint) = match s.strip_prefix(SCHEME) {
+            Some(rest) => match rest.split_once('#') {
+                Some((authority, fragment)) => {
+                    let fp = fragment.strip_prefix("fp=").ok_or(LinkError::BadFragment)?;
+                    (authority.trim_end_matches('/'), Some(fp.parse()?))
+                }
+                None => (rest.trim_end_matches('/'), None),
+            },
+            None => (s, None),
+        };
+        if rest.is_empty() {
+            return Err(LinkError::Empty);
+        }
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or(LinkError::BadBracket)?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None if after.is_empty() => (host, None),
+                None => return Err(LinkError::BadPort(after.to_owned())),
+            }
+        } else if rest.matches(':').count() > 1 {
+            (rest, None) // a bare IPv6 address
+        } else {
+            match rest.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(LinkError::Empty);
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| LinkError::BadPort(p.to_owned()))?,
+            None => DEFAULT_PORT,
+        };
+        Ok(JoinLink { host: host.to_owned(), port, fingerprint })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_addresses_and_links() {
+        let l: JoinLink = "chat.example.org".parse().unwrap();
+        assert_eq!((l.host.as_str(), l.port, l.fingerprint), ("chat.example.org", DEFAULT_PORT, None));
+        let l: JoinLink = "127.0.0.1:9000".parse().unwrap();
+        assert_eq!((l.host.as_str(), l.port), ("127.0.0.1", 9000));
+        let l: JoinLink = "[::1]:9000".parse().unwrap();
+        assert_eq!((l.host.as_str(), l.port), ("::1", 9000));
+        assert_eq!(l.authority(), "[::1]:9000");
+        let l: JoinLink = "::1".parse().unwrap();
+        assert_eq!((l.host.as_str(), l.port), ("::1", DEFAULT_PORT));
+
+        let fp = Fingerprint([7; 32]);
+        let link = JoinLink { host: "h".into(), port: 1, fingerprint: Some(fp) };
+        let text = link.to_string();
+        assert_eq!(text, format!("quicq://h:1#fp={}", fp.to_hex()));
+        assert_eq!(text.parse::<JoinLink>().unwrap(), link);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert_eq!("".parse::<JoinLink>(), Err(LinkError::Empty));
+        assert!(matches!("h:port".parse::<JoinLink>(), Err(LinkError::BadPort(_))));
+        assert!(matches!("h:70000".parse::<JoinLink>(), Err(LinkError::BadPort(_))));
+        assert_eq!("[::1".parse::<JoinLink>(), Err(LinkError::BadBracket));
+        assert_eq!("quicq://h:1#x=1".parse::<JoinLink>(), Err(LinkError::BadFragment));
+        assert!(matches!("quicq://h:1#fp=12".parse::<JoinLink>(), Err(LinkError::BadFingerprint(_))));
+    }
+}

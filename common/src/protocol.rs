@@ -1,0 +1,338 @@
+//! The QuicQ wire protocol, version 1: every frame either side can send.
+//!
+//! # Flow of a connection
+//! 1. The client connects with ALPN [`ALPN`] and opens its first bidirectional stream, the
+//!    *control stream*. It sends [`ClientFrame::Hello`]; the server answers
+//!    [`ServerFrame::Welcome`] or [`ServerFrame::Error`] (and then closes the connection).
+//! 2. After `welcome` the server pushes [`ServerFrame::Presence`] on the control stream, and the
+//!    client may send [`ClientFrame::Ack`] on it to record how far it has received.
+//! 3. Every request (send, history, users) uses a new bidirectional stream: one request frame,
+//!    FIN; one response frame, FIN.
+//! 4. The server delivers every chat message on a new unidirectional stream it opens: one
+//!    [`ServerFrame::Message`] frame, FIN.
+//!
+//! `docs/protocol.md` is the normative description; keep the two in step.
+
+use serde::{Deserialize, Serialize};
+
+/// TLS application protocol name. A client offering anything else fails the handshake.
+pub const ALPN: &[u8] = b"quicq/1";
+/// Version carried in `hello`; the server refuses any other with `unsupported_version`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// UDP port the server listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 7373;
+/// The built-in group that every account belongs to.
+pub const EVERYONE: &str = "everyone";
+
+/// Largest frame body (the JSON object) either side accepts, in bytes.
+pub const MAX_FRAME_LEN: usize = 64 * 1024;
+/// Default longest chat text, in Unicode scalar values.
+pub const DEFAULT_MAX_TEXT_CHARS: u32 = 4000;
+/// Longest client-chosen message id, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+/// Longest password accepted, in bytes (Argon2 input is bounded to keep hashing cheap).
+pub const MAX_PASSWORD_LEN: usize = 1024;
+/// Shortest password accepted when registering, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Largest page a history request may ask for.
+pub const MAX_HISTORY_PAGE: u32 = 200;
+
+/// Who a message is for: one user, or a group (today only [`EVERYONE`]).
+///
+/// Encoded as `{"user": "alice"}` or `{"group": "everyone"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Address {
+    User(String),
+    Group(String),
+}
+
+impl Address {
+    pub fn everyone() -> Self {
+        Address::Group(EVERYONE.to_owned())
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::User(name) => write!(f, "{name}"),
+            Address::Group(name) => write!(f, "#{name}"),
+        }
+    }
+}
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientFrame {
+    /// First frame on the control stream: log in, or register a free nickname.
+    Hello {
+        /// Must equal [`PROTOCOL_VERSION`].
+        version: u32,
+        nickname: String,
+        password: String,
+        /// Free text naming the client program, for the server's logs.
+        client: String,
+        /// Highest message id this client already holds. Absent for a fresh device: the server
+        /// then resumes from the account's stored delivery position.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_after: Option<u64>,
+    },
+    /// On the control stream: every message with id up to `up_to` has reached the user; the
+    /// server stores it as the account's delivery position.
+    Ack { up_to: u64 },
+    /// On a request stream: send a chat message.
+    Send {
+        /// Chosen by the client, unique per account (a UUID); re-sending the same id after a
+        /// reconnect is answered with the original `sent` and stores nothing new.
+        client_id: String,
+        to: Address,
+        text: String,
+    },
+    /// On a request stream: one page of a conversation, newest first.
+    History {
+        with: Address,
+        /// Only messages with an id below this one; absent for the newest page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// At most this many (1 to [`MAX_HISTORY_PAGE`]).
+        limit: u32,
+    },
+    /// On a request stream: every account and whether it is online.
+    Users {},
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerFrame {
+    /// Answer to a successful `hello`.
+    Welcome {
+        /// The account's nickname as registered (its canonical spelling).
+        you: String,
+        /// Server software version, e.g. `quicq-server 0.1.0`.
+        server: String,
+        /// True when this `hello` created the account.
+        registered: bool,
+        users: Vec<UserInfo>,
+        groups: Vec<GroupInfo>,
+        limits: Limits,
+    },
+    /// A request failed; on the control stream before `welcome` the connection closes after it.
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// For `rate_limited`: milliseconds until a retry can succeed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    /// Control stream: a user came online (first session) or went offline (last session), or a
+    /// new account was registered (`online: true`).
+    Presence { user: String, online: bool },
+    /// Answer to `send`: the message is stored durably.
+    Sent { client_id: String, id: u64, at: i64 },
+    /// Answer to `history`.
+    HistoryPage {
+        with: Address,
+        /// Newest first.
+        messages: Vec<ChatMessage>,
+        /// True when older messages exist before the last one in this page.
+        more: bool,
+    },
+    /// Answer to `users`.
+    UserList { users: Vec<UserInfo> },
+    /// Delivery of one chat message, alone on a server-opened unidirectional stream.
+    Message(ChatMessage),
+}
+
+/// A stored chat message as delivered and as found in history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Server-assigned, strictly increasing across the whole server.
+    pub id: u64,
+    pub from: String,
+    pub to: Address,
+    pub text: String,
+    /// Milliseconds since the Unix epoch, UTC, when the server stored it.
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub online: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    pub name: String,
+    /// Every member's nickname.
+    pub members: Vec<String>,
+}
+
+/// What the server allows, sent in `welcome` so a client can check before it sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_frame_bytes: u32,
+    pub max_text_chars: u32,
+    pub max_file_bytes: u64,
+    /// Sustained messages per second per account.
+    pub messages_per_second: u32,
+    /// Messages an account may send in a burst above the sustained rate.
+    pub message_burst: u32,
+    pub max_history_page: u32,
+    /// Concurrent request streams a connection may have open.
+    pub max_concurrent_requests: u32,
+}
+
+/// Machine-readable reason in an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame is not valid JSON, or its fields are wrong for its type.
+    MalformedFrame,
+    /// The length prefix exceeds the maximum frame size.
+    FrameTooLarge,
+    /// The `type` is not one this server knows.
+    UnknownType,
+    /// The frame type is not allowed here (e.g. `send` on the control stream).
+    UnexpectedFrame,
+    /// `hello.version` is not supported.
+    UnsupportedVersion,
+    /// A request stream was opened before a successful `hello`.
+    NotLoggedIn,
+    InvalidNickname,
+    WrongPassword,
+    /// The password is too short or too long to register.
+    WeakPassword,
+    /// The nickname is free but the server does not accept new accounts.
+    RegistrationClosed,
+    UnknownRecipient,
+    TextTooLong,
+    EmptyText,
+    InvalidClientId,
+    InvalidLimit,
+    RateLimited,
+    /// The server failed; the request may be retried.
+    Internal,
+    ShuttingDown,
+}
+
+impl ErrorCode {
+    /// The snake_case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedFrame => "malformed_frame",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::UnexpectedFrame => "unexpected_frame",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::NotLoggedIn => "not_logged_in",
+            ErrorCode::InvalidNickname => "invalid_nickname",
+            ErrorCode::WrongPassword => "wrong_password",
+            ErrorCode::WeakPassword => "weak_password",
+            ErrorCode::RegistrationClosed => "registration_closed",
+            ErrorCode::UnknownRecipient => "unknown_recipient",
+            ErrorCode::TextTooLong => "text_too_long",
+            ErrorCode::EmptyText => "empty_text",
+            ErrorCode::InvalidClientId => "invalid_client_id",
+            ErrorCode::InvalidLimit => "invalid_limit",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+            ErrorCode::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// QUIC application close codes (the `error_code` of CONNECTION_CLOSE).
+pub mod close {
+    /// The peer is done; nothing went wrong.
+    pub const NORMAL: u32 = 0;
+    /// The server is shutting down; reconnect later.
+    pub const SHUTDOWN: u32 = 1;
+    /// The peer broke the protocol (e.g. no `hello` first, bad frame on the control stream).
+    pub const PROTOCOL_VIOLATION: u32 = 2;
+    /// The client did not take its deliveries fast enough; reconnect to catch up from the store.
+    pub const QUEUE_OVERFLOW: u32 = 3;
+    /// Login failed; the `error` frame on the control stream says why.
+    pub const LOGIN_FAILED: u32 = 4;
+    /// No `hello` arrived in time.
+    pub const HELLO_TIMEOUT: u32 = 5;
+}
+
+/// QUIC stream error codes (RESET_STREAM / STOP_SENDING).
+pub mod stream_code {
+    /// The frame on this stream was rejected; for requests an `error` frame was sent first.
+    pub const REJECTED: u32 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_use_snake_case_type_tags() {
+        let hello = ClientFrame::Hello {
+            version: 1,
+            nickname: "小明".into(),
+            password: "pw".into(),
+            client: "test".into(),
+            resume_after: None,
+        };
+        let json = serde_json::to_value(&hello).unwrap();
+        assert_eq!(json["type"], "hello");
+        assert!(json.get("resume_after").is_none());
+
+        let send = ClientFrame::Send {
+            client_id: "c1".into(),
+            to: Address::everyone(),
+            text: "hi".into(),
+        };
+        let json = serde_json::to_string(&send).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"send","client_id":"c1","to":{"group":"everyone"},"text":"hi"}"#
+        );
+    }
+
+    #[test]
+    fn message_delivery_is_flat() {
+        let m = ServerFrame::Message(ChatMessage {
+            id: 7,
+            from: "a".into(),
+            to: Address::User("b".into()),
+            text: "x".into(),
+            at: 1,
+        });
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"message","id":7,"from":"a","to":{"user":"b"},"text":"x","at":1}"#
+        );
+        assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn error_code_names_match_serde() {
+        for code in [ErrorCode::RateLimited, ErrorCode::FrameTooLarge, ErrorCode::NotLoggedIn] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn users_request_accepts_bare_type() {
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"users"}"#).unwrap();
+        assert_eq!(f, ClientFrame::Users {});
+    }
+}
