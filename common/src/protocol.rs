@@ -36,6 +36,8 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Largest page a history request may ask for.
 pub const MAX_HISTORY_PAGE: u32 = 200;
+/// Accounts per `user_list` page (256 names of at most 32 characters stay well under a frame).
+pub const USERS_PAGE: usize = 256;
 
 /// Who a message is for: one user, or a group (today only [`EVERYONE`]).
 ///
@@ -100,8 +102,12 @@ pub enum ClientFrame {
         /// At most this many (1 to [`MAX_HISTORY_PAGE`]).
         limit: u32,
     },
-    /// On a request stream: every account and whether it is online.
-    Users {},
+    /// On a request stream: one page of accounts, ordered by nickname key.
+    Users {
+        /// Only accounts whose key sorts after this name's key; absent for the first page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+    },
 }
 
 /// Frames the server sends.
@@ -117,7 +123,8 @@ pub enum ServerFrame {
         server: String,
         /// True when this `hello` created the account.
         registered: bool,
-        users: Vec<UserInfo>,
+        /// The groups this account is in. The user list is not here (it can be larger than a
+        /// frame); fetch it with `users`.
         groups: Vec<GroupInfo>,
         limits: Limits,
     },
@@ -137,13 +144,17 @@ pub enum ServerFrame {
     /// Answer to `history`.
     HistoryPage {
         with: Address,
-        /// Newest first.
+        /// Newest first. May hold fewer than `limit` so the frame stays under the size limit.
         messages: Vec<ChatMessage>,
         /// True when older messages exist before the last one in this page.
         more: bool,
     },
-    /// Answer to `users`.
-    UserList { users: Vec<UserInfo> },
+    /// Answer to `users`: at most [`USERS_PAGE`] accounts.
+    UserList {
+        users: Vec<UserInfo>,
+        /// True when more accounts follow; ask again with `after` = the last name.
+        more: bool,
+    },
     /// Delivery of one chat message, alone on a server-opened unidirectional stream.
     Message(ChatMessage),
 }
@@ -169,8 +180,8 @@ pub struct UserInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupInfo {
     pub name: String,
-    /// Every member's nickname.
-    pub members: Vec<String>,
+    /// How many accounts are members.
+    pub members: u64,
 }
 
 /// What the server allows, sent in `welcome` so a client can check before it sends.
@@ -333,6 +344,6 @@ mod tests {
     #[test]
     fn users_request_accepts_bare_type() {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"users"}"#).unwrap();
-        assert_eq!(f, ClientFrame::Users {});
+        assert_eq!(f, ClientFrame::Users { after: None });
     }
 }

@@ -1,1 +1,23 @@
-//! placeholder
+//! The QuicQ server: accounts, one-to-one and group chat, durable history, over QUIC.
+//!
+//! # Layout
+//! - [`server`]: [`Server::bind`] and [`Server::run`], the accept loop and ordered shutdown.
+//! - [`session`]: one connection: `hello`, request streams, delivery streams.
+//! - [`chat`]: what each request does (login/registration, send, history, users).
+//! - [`hub`]: who is online and who receives what; bounded per-session queues.
+//! - [`store`]: SQLite persistence.
+//! - [`password`], [`rate_limit`], [`config`]: the small parts.
+//!
+//! Entry point: `Server::bind(config)?.run(shutdown).await`.
+
+pub mod chat;
+pub mod config;
+pub mod hub;
+pub mod password;
+pub mod rate_limit;
+pub mod server;
+pub mod session;
+pub mod store;
+
+pub use config::Config;
+pub use server::{Server, StartError};

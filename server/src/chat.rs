@@ -1,0 +1,244 @@
+//! The operations behind each request: log in or register, send, history, user list.
+//!
+//! Storage and password hashing run on blocking threads. Sending holds the store's lock from the
+//! insert until the message is queued for its recipients, so queues receive messages in id order.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use quicq_common::nickname::Nickname;
+use quicq_common::protocol::{
+    Address, ErrorCode, MAX_CLIENT_ID_LEN, MAX_HISTORY_PAGE, MAX_PASSWORD_LEN, MIN_PASSWORD_CHARS,
+    ServerFrame,
+};
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::password;
+use crate::store::{Account, Store, StoreError};
+
+/// A request's failure as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
+impl Refusal {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal { code, message: message.into(), retry_after_ms: None }
+    }
+
+    pub fn into_frame(self) -> ServerFrame {
+        ServerFrame::Error { code: self.code, message: self.message, retry_after_ms: self.retry_after_ms }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(cause = %err, "storage failed");
+        Refusal::new(ErrorCode::Internal, "the server could not store or read data; try again")
+    }
+}
+
+fn internal(what: &str) -> Refusal {
+    tracing::error!("{what} failed");
+    Refusal::new(ErrorCode::Internal, "internal server error; try again")
+}
+
+#[derive(Debug)]
+pub struct Chat {
+    pub config: Config,
+    pub hub: Arc<Hub>,
+    store: Arc<Mutex<Store>>,
+    /// Argon2 takes ~19 MiB and tens of milliseconds per hash; bound how many run at once so a
+    /// login storm cannot exhaust memory.
+    hashing: Semaphore,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Chat {
+    pub fn new(config: Config, store: Store) -> Result<Self, StoreError> {
+        let hub = Hub::new(
+            store.accounts()?,
+            config.session_queue,
+            config.messages_per_second,
+            config.message_burst,
+        );
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        Ok(Chat { config, hub: Arc::new(hub), store: Arc::new(Mutex::new(store)), hashing: Semaphore::new(permits) })
+    }
+
+    /// Runs `f` with the store on a blocking thread.
+    pub async fn with_store<T, F>(&self, f: F) -> Result<T, Refusal>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&store)))
+            .await
+            .map_err(|_| internal("storage task"))?
+            .map_err(Refusal::from)
+    }
+
+    /// Checks the password, or registers a free nickname. Returns the account and whether it was
+    /// created now.
+    pub async fn login(&self, nickname: &str, password: &str) -> Result<(Account, bool), Refusal> {
+        let nick = Nickname::parse(nickname)
+            .map_err(|e| Refusal::new(ErrorCode::InvalidNickname, e.to_string()))?;
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(Refusal::new(ErrorCode::WeakPassword, "password is too long"));
+        }
+        let key = nick.key().to_owned();
+        let existing = self.with_store(move |s| s.account_by_key(&key)).await?;
+        if let Some(account) = existing {
+            return self.check_password(account, password).await.map(|a| (a, false));
+        }
+        if !self.config.registration {
+            return Err(Refusal::new(
+                ErrorCode::RegistrationClosed,
+                "no account has this nickname and this server does not accept new accounts",
+            ));
+        }
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(Refusal::new(
+                ErrorCode::WeakPassword,
+                format!("a new account needs a password of at least {MIN_PASSWORD_CHARS} characters"),
+            ));
+        }
+        let phc = self.hash(password).await?;
+        let (name, key) = (nick.as_str().to_owned(), nick.key().to_owned());
+        let created = self
+            .with_store(move |s| {
+                Ok(match s.create_account(&name, &key, &phc, now_ms())? {
+                    Some(account) => Ok(account),
+                    None => Err(s.account_by_key(&key)?),
+                })
+            })
+            .await?;
+        match created {
+            Ok(account) => {
+                self.hub.add_account(account.id, &account.name, &account.key);
+                tracing::info!(user = %account.name, "registered");
+                Ok((account, true))
+            }
+            // Someone registered the same name a moment ago: this is now a login.
+            Err(Some(account)) => self.check_password(account, password).await.map(|a| (a, false)),
+            Err(None) => Err(internal("registration")),
+        }
+    }
+
+    async fn check_password(&self, account: Account, password: &str) -> Result<Account, Refusal> {
+        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing"))?;
+        let (password, phc) = (password.to_owned(), account.password_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+            .await
+            .map_err(|_| internal("password check"))?;
+        if ok {
+            Ok(account)
+        } else {
+            Err(Refusal::new(ErrorCode::WrongPassword, "wrong password for this nickname"))
+        }
+    }
+
+    async fn hash(&self, password: &str) -> Result<String, Refusal> {
+        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing"))?;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || password::hash(&password))
+            .await
+            .map_err(|_| internal("password hashing"))?
+            .map_err(|_| internal("password hashing"))
+    }
+
+    /// Validates, rate-limits, stores durably and queues for delivery; returns the `sent` ack.
+    pub async fn send(
+        &self,
+        sender: &Account,
+        client_id: String,
+        to: Address,
+        text: String,
+    ) -> Result<ServerFrame, Refusal> {
+        if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+            return Err(Refusal::new(
+                ErrorCode::InvalidClientId,
+                format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes"),
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(Refusal::new(ErrorCode::EmptyText, "message text is empty"));
+        }
+        let max = self.config.max_text_chars as usize;
+        if text.chars().count() > max {
+            return Err(Refusal::new(
+                ErrorCode::TextTooLong,
+                format!("message is longer than {max} characters"),
+            ));
+        }
+        let target = self.hub.resolve(&to).ok_or_else(|| {
+            Refusal::new(ErrorCode::UnknownRecipient, format!("no user or group named {to}"))
+        })?;
+        if let Err(wait) = self.hub.check_rate(sender.id, Instant::now()) {
+            return Err(Refusal {
+                code: ErrorCode::RateLimited,
+                message: "sending too fast; slow down".into(),
+                retry_after_ms: Some(wait.as_millis() as u64 + 1),
+            });
+        }
+        let (hub, sender_id) = (self.hub.clone(), sender.id);
+        let stored = self
+            .with_store(move |store| {
+                let stored = store.insert_message(sender_id, &target, &text, &client_id, now_ms())?;
+                if !stored.duplicate {
+                    hub.fan_out(sender_id, &target, &stored.message);
+                }
+                Ok((stored, client_id))
+            })
+            .await?;
+        let (stored, client_id) = stored;
+        Ok(ServerFrame::Sent { client_id, id: stored.message.id, at: stored.message.at })
+    }
+
+    pub async fn history(
+        &self,
+        account: &Account,
+        with: Address,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<ServerFrame, Refusal> {
+        if limit == 0 || limit > MAX_HISTORY_PAGE {
+            return Err(Refusal::new(
+                ErrorCode::InvalidLimit,
+                format!("limit must be 1 to {MAX_HISTORY_PAGE}"),
+            ));
+        }
+        let target = self.hub.resolve(&with).ok_or_else(|| {
+            Refusal::new(ErrorCode::UnknownRecipient, format!("no user or group named {with}"))
+        })?;
+        let id = account.id;
+        let (messages, more) =
+            self.with_store(move |s| s.history(id, &target, before, limit as usize)).await?;
+        Ok(ServerFrame::HistoryPage { with, messages, more })
+    }
+
+    pub fn users(&self, after: Option<String>) -> ServerFrame {
+        let (users, more) = self.hub.users_page(after.as_deref());
+        ServerFrame::UserList { users, more }
+    }
+
+    /// Flushes the WAL into the database file; called at shutdown.
+    pub async fn flush(&self) -> Result<(), Refusal> {
+        self.with_store(|s| s.checkpoint()).await
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,100 @@
+//! Server settings. Every field has a default; the TOML file and the command line override them
+//! (see `quicq-server.example.toml`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use quicq_common::protocol::{
+    DEFAULT_MAX_TEXT_CHARS, DEFAULT_PORT, Limits, MAX_FRAME_LEN, MAX_HISTORY_PAGE,
+};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// UDP address to listen on.
+    pub listen: SocketAddr,
+    /// Names and addresses written into a newly made self-signed certificate.
+    pub hostnames: Vec<String>,
+    /// Where the self-signed certificate and key live.
+    pub cert_dir: PathBuf,
+    /// A CA-issued certificate chain (PEM) to use instead of the self-signed one.
+    pub cert: Option<PathBuf>,
+    /// The key for `cert` (PEM).
+    pub key: Option<PathBuf>,
+    /// Where the SQLite database lives.
+    pub data_dir: PathBuf,
+    /// Whether a `hello` with a free nickname creates an account.
+    pub registration: bool,
+    pub max_text_chars: u32,
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+    /// Connections accepted at once; more are refused.
+    pub max_connections: usize,
+    /// Deliveries queued for one session before it is closed as too slow.
+    pub session_queue: usize,
+    /// Request streams a connection may have open at once.
+    pub max_concurrent_requests: u32,
+    pub idle_timeout_secs: u64,
+    /// How long a client has to send `hello` after connecting.
+    pub hello_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            hostnames: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            cert_dir: "certs".into(),
+            cert: None,
+            key: None,
+            data_dir: "data".into(),
+            registration: true,
+            max_text_chars: DEFAULT_MAX_TEXT_CHARS,
+            messages_per_second: 10,
+            message_burst: 30,
+            max_connections: 20_000,
+            session_queue: 4096,
+            max_concurrent_requests: 64,
+            idle_timeout_secs: 30,
+            hello_timeout_secs: 10,
+        }
+    }
+}
+
+impl Config {
+    /// A config for tests and embedding: loopback, port 0, everything under `dir`.
+    pub fn ephemeral(dir: &std::path::Path) -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            cert_dir: dir.join("certs"),
+            data_dir: dir.join("data"),
+            ..Config::default()
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_frame_bytes: MAX_FRAME_LEN as u32,
+            max_text_chars: self.max_text_chars,
+            max_file_bytes: 0,
+            messages_per_second: self.messages_per_second,
+            message_burst: self.message_burst,
+            max_history_page: MAX_HISTORY_PAGE,
+            max_concurrent_requests: self.max_concurrent_requests,
+        }
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+
+    pub fn hello_timeout(&self) -> Duration {
+        Duration::from_secs(self.hello_timeout_secs.max(1))
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("quicq.sqlite3")
+    }
+}

@@ -1,0 +1,324 @@
+//! Who is online and who receives what: the routing decisions, in plain synchronous code.
+//!
+//! The hub knows every account (the directory), every live session with its bounded outgoing
+//! queue, and each account's rate limiter. It never waits: a session whose queue is full is
+//! kicked (its connection closed with `QUEUE_OVERFLOW`), and the client catches up from the store
+//! when it reconnects, so nobody else is slowed by it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use quicq_common::frame::encode;
+use quicq_common::protocol::{Address, ChatMessage, EVERYONE, GroupInfo, ServerFrame, UserInfo, USERS_PAGE};
+use quicq_common::nickname::key_of;
+use tokio::sync::mpsc;
+
+use crate::rate_limit::TokenBucket;
+use crate::store::{AccountId, Target};
+
+/// One item for a session's writer: already-encoded frames, shared between recipients.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// A chat message, sent on its own unidirectional stream.
+    Message { id: u64, frame: Arc<[u8]> },
+    /// A control-stream frame (presence).
+    Control(Arc<[u8]>),
+}
+
+pub type SessionId = u64;
+
+/// Called when a session must go because its queue overflowed.
+pub type Kick = Box<dyn Fn() + Send + Sync>;
+
+struct Session {
+    id: SessionId,
+    tx: mpsc::Sender<Outgoing>,
+    kick: Kick,
+}
+
+struct Entry {
+    id: AccountId,
+    name: String,
+}
+
+#[derive(Default)]
+struct State {
+    /// key → account, ordered for paging.
+    directory: BTreeMap<String, Entry>,
+    names: HashMap<AccountId, String>,
+    sessions: HashMap<AccountId, Vec<Session>>,
+    buckets: HashMap<AccountId, TokenBucket>,
+    next_session: SessionId,
+}
+
+pub struct Hub {
+    state: Mutex<State>,
+    queue_len: usize,
+    rate: (u32, u32),
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("queue_len", &self.queue_len).finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// `accounts` is (id, name, key) for every stored account.
+    pub fn new(
+        accounts: Vec<(AccountId, String, String)>,
+        queue_len: usize,
+        messages_per_second: u32,
+        burst: u32,
+    ) -> Self {
+        let mut state = State::default();
+        for (id, name, key) in accounts {
+            state.names.insert(id, name.clone());
+            state.directory.insert(key, Entry { id, name });
+        }
+        Hub { state: Mutex::new(state), queue_len: queue_len.max(1), rate: (messages_per_second, burst) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that matters
+        // more than refusing all service would.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves an address from a client into a stored target.
+    pub fn resolve(&self, to: &Address) -> Option<Target> {
+        match to {
+            Address::User(name) => self.lock().directory.get(&key_of(name)).map(|e| Target::User(e.id)),
+            Address::Group(name) if key_of(name) == EVERYONE => Some(Target::Group(EVERYONE.into())),
+            Address::Group(_) => None,
+        }
+    }
+
+    /// Adds a newly registered account and tells everyone online.
+    pub fn add_account(&self, id: AccountId, name: &str, key: &str) {
+        let mut state = self.lock();
+        state.names.insert(id, name.to_owned());
+        state.directory.insert(key.to_owned(), Entry { id, name: name.to_owned() });
+        // The new account is about to come online; its presence goes out on registration.
+    }
+
+    /// Adds a session; tells everyone if it is the account's first.
+    pub fn register(&self, account: AccountId, kick: Kick) -> (SessionId, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(self.queue_len);
+        let mut state = self.lock();
+        state.next_session += 1;
+        let id = state.next_session;
+        let sessions = state.sessions.entry(account).or_default();
+        let first = sessions.is_empty();
+        sessions.push(Session { id, tx, kick });
+        if first {
+            broadcast_presence(&mut state, account, true);
+        }
+        (id, rx)
+    }
+
+    /// Removes a session; tells everyone if it was the account's last.
+    pub fn unregister(&self, account: AccountId, session: SessionId) {
+        let mut state = self.lock();
+        let Some(sessions) = state.sessions.get_mut(&account) else {
+            return;
+        };
+        sessions.retain(|s| s.id != session);
+        if sessions.is_empty() {
+            state.sessions.remove(&account);
+            broadcast_presence(&mut state, account, false);
+        }
+    }
+
+    pub fn check_rate(&self, account: AccountId, now: Instant) -> Result<(), Duration> {
+        let (rate, burst) = self.rate;
+        let mut state = self.lock();
+        state.buckets.entry(account).or_insert_with(|| TokenBucket::new(rate, burst, now)).take(now)
+    }
+
+    /// Queues a stored message for every online session that should see it: the target's
+    /// sessions and all of the sender's (including the one that sent it, so each session sees
+    /// one ordered stream of its conversations). Must be called in id order.
+    pub fn fan_out(&self, sender: AccountId, target: &Target, message: &ChatMessage) {
+        let frame: Arc<[u8]> = encode(&ServerFrame::Message(message.clone())).into();
+        let item = Outgoing::Message { id: message.id, frame };
+        let state = self.lock();
+        match target {
+            Target::Group(_) => {
+                for sessions in state.sessions.values() {
+                    push_all(sessions, &item);
+                }
+            }
+            Target::User(to) => {
+                for account in recipients(sender, *to) {
+                    if let Some(sessions) = state.sessions.get(&account) {
+                        push_all(sessions, &item);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One page of the user list, ordered by key.
+    pub fn users_page(&self, after: Option<&str>) -> (Vec<UserInfo>, bool) {
+        let state = self.lock();
+        let start = after.map(key_of);
+        let iter = state.directory.iter().filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s));
+        let mut users: Vec<UserInfo> = iter
+            .take(USERS_PAGE + 1)
+            .map(|(_, e)| UserInfo { name: e.name.clone(), online: state.sessions.contains_key(&e.id) })
+            .collect();
+        let more = users.len() > USERS_PAGE;
+        users.truncate(USERS_PAGE);
+        (users, more)
+    }
+
+    pub fn groups(&self) -> Vec<GroupInfo> {
+        vec![GroupInfo { name: EVERYONE.into(), members: self.lock().directory.len() as u64 }]
+    }
+
+    pub fn online_sessions(&self) -> usize {
+        self.lock().sessions.values().map(Vec::len).sum()
+    }
+}
+
+/// The accounts whose sessions receive a direct message: both ends (once if they are the same).
+pub fn recipients(sender: AccountId, to: AccountId) -> Vec<AccountId> {
+    if sender == to { vec![to] } else { vec![to, sender] }
+}
+
+fn push_all(sessions: &[Session], item: &Outgoing) {
+    for session in sessions {
+        match session.tx.try_send(item.clone()) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => (session.kick)(),
+        }
+    }
+}
+
+fn broadcast_presence(state: &mut State, account: AccountId, online: bool) {
+    let Some(user) = state.names.get(&account).cloned() else {
+        return;
+    };
+    let frame: Arc<[u8]> = encode(&ServerFrame::Presence { user, online }).into();
+    let item = Outgoing::Control(frame);
+    for sessions in state.sessions.values() {
+        push_all(sessions, &item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn hub(queue: usize) -> Hub {
+        Hub::new(
+            vec![(1, "Alice".into(), "alice".into()), (2, "小明".into(), key_of("小明")), (3, "c".into(), "c".into())],
+            queue,
+            10,
+            3,
+        )
+    }
+
+    fn message(id: u64) -> ChatMessage {
+        ChatMessage { id, from: "Alice".into(), to: Address::User("c".into()), text: "t".into(), at: 0 }
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<u64> {
+        let mut ids = vec![];
+        while let Ok(item) = rx.try_recv() {
+            if let Outgoing::Message { id, .. } = item {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
+    fn no_kick() -> Kick {
+        Box::new(|| {})
+    }
+
+    #[test]
+    fn resolves_users_case_insensitively_and_the_everyone_group() {
+        let hub = hub(8);
+        assert_eq!(hub.resolve(&Address::User("ALICE".into())), Some(Target::User(1)));
+        assert_eq!(hub.resolve(&Address::User("小明".into())), Some(Target::User(2)));
+        assert_eq!(hub.resolve(&Address::User("nobody".into())), None);
+        assert_eq!(hub.resolve(&Address::Group("Everyone".into())), Some(Target::Group(EVERYONE.into())));
+        assert_eq!(hub.resolve(&Address::Group("staff".into())), None);
+    }
+
+    #[test]
+    fn direct_message_reaches_both_ends_and_nobody_else() {
+        let hub = hub(8);
+        let (_, mut a1) = hub.register(1, no_kick());
+        let (_, mut a2) = hub.register(1, no_kick());
+        let (_, mut b) = hub.register(2, no_kick());
+        let (_, mut c) = hub.register(3, no_kick());
+        hub.fan_out(1, &Target::User(3), &message(7));
+        assert_eq!(drain(&mut a1), vec![7]);
+        assert_eq!(drain(&mut a2), vec![7]);
+        assert_eq!(drain(&mut c), vec![7]);
+        assert_eq!(drain(&mut b), Vec::<u64>::new());
+        hub.fan_out(1, &Target::Group(EVERYONE.into()), &message(8));
+        for rx in [&mut a1, &mut a2, &mut b, &mut c] {
+            assert_eq!(drain(rx), vec![8]);
+        }
+    }
+
+    #[test]
+    fn overflowing_session_is_kicked_and_others_are_not() {
+        let hub = hub(2);
+        let kicked = Arc::new(AtomicBool::new(false));
+        let flag = kicked.clone();
+        let (_, _slow) = hub.register(3, Box::new(move || flag.store(true, Ordering::SeqCst)));
+        let (_, mut fast) = hub.register(1, no_kick());
+        for id in 1..=3 {
+            hub.fan_out(1, &Target::User(3), &message(id));
+            assert_eq!(drain(&mut fast), vec![id]);
+        }
+        assert!(kicked.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn presence_goes_out_on_first_login_and_last_logout() {
+        let hub = hub(8);
+        let (_, mut watcher) = hub.register(3, no_kick());
+        let _ = watcher.try_recv(); // own presence
+        let (s1, _) = hub.register(1, no_kick());
+        let (s2, _) = hub.register(1, no_kick());
+        let count = |rx: &mut mpsc::Receiver<Outgoing>| std::iter::from_fn(|| rx.try_recv().ok()).count();
+        assert_eq!(count(&mut watcher), 1);
+        hub.unregister(1, s1);
+        assert_eq!(count(&mut watcher), 0);
+        hub.unregister(1, s2);
+        assert_eq!(count(&mut watcher), 1);
+        let (users, more) = hub.users_page(None);
+        assert!(!more);
+        assert_eq!(users.iter().filter(|u| u.online).count(), 1);
+    }
+
+    #[test]
+    fn users_are_paged_by_key() {
+        let accounts = (0..600).map(|i| (i, format!("u{i:03}"), format!("u{i:03}"))).collect();
+        let hub = Hub::new(accounts, 1, 1, 1);
+        let (first, more) = hub.users_page(None);
+        assert!(more);
+        assert_eq!(first.len(), USERS_PAGE);
+        let (second, _) = hub.users_page(Some(&first.last().unwrap().name));
+        assert_eq!(second[0].name, format!("u{:03}", USERS_PAGE));
+    }
+
+    #[test]
+    fn rate_limit_is_per_account() {
+        let hub = hub(8);
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert!(hub.check_rate(1, now).is_ok());
+        }
+        assert!(hub.check_rate(1, now).is_err());
+        assert!(hub.check_rate(2, now).is_ok());
+    }
+}

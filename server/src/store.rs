@@ -1,0 +1,384 @@
+//! Durable state in one SQLite file (WAL, `synchronous=FULL`): accounts, messages and each
+//! account's delivery position. Synchronous: callers run it on blocking threads.
+//!
+//! Message ids come from `AUTOINCREMENT`, so they only ever grow, even across deletions.
+
+use std::path::Path;
+
+use quicq_common::protocol::{Address, ChatMessage, EVERYONE, MAX_FRAME_LEN};
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub type AccountId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error("database schema version {0} is newer than this server understands")]
+    FutureSchema(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub key: String,
+    pub password_hash: String,
+    pub delivered_up_to: u64,
+}
+
+/// A message's destination as stored: an account id or a group name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    User(AccountId),
+    Group(String),
+}
+
+/// Result of storing a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub message: ChatMessage,
+    /// True when this `client_id` was already stored; nothing new was written.
+    pub duplicate: bool,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS accounts (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL,
+    key             TEXT NOT NULL UNIQUE,
+    password_hash   TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    delivered_up_to INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender    INTEGER NOT NULL REFERENCES accounts(id),
+    to_user   INTEGER REFERENCES accounts(id),
+    to_group  TEXT,
+    text      TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    client_id TEXT NOT NULL,
+    UNIQUE (sender, client_id),
+    CHECK ((to_user IS NULL) <> (to_group IS NULL))
+);
+CREATE INDEX IF NOT EXISTS messages_direct ON messages (sender, to_user, id) WHERE to_user IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_inbox ON messages (to_user, id) WHERE to_user IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_group ON messages (to_group, id) WHERE to_group IS NOT NULL;
+";
+
+const SELECT_MESSAGE: &str = "
+SELECT m.id, s.name, r.name, m.to_group, m.text, m.at
+FROM messages m JOIN accounts s ON s.id = m.sender LEFT JOIN accounts r ON r.id = m.to_user";
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) `quicq.sqlite3` under `data_dir`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::FutureSchema(version));
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Store { conn })
+    }
+
+    pub fn account_by_key(&self, key: &str) -> Result<Option<Account>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, name, key, password_hash, delivered_up_to FROM accounts WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(Account {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        key: r.get(2)?,
+                        password_hash: r.get(3)?,
+                        delivered_up_to: r.get::<_, i64>(4)? as u64,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Creates an account; `Ok(None)` if the key is taken. A new account's delivery position
+    /// starts at the newest message, so it is not flooded with old group traffic (history has it).
+    pub fn create_account(
+        &mut self,
+        name: &str,
+        key: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<Account>, StoreError> {
+        let position = self.max_message_id()?;
+        let inserted = self.conn.execute(
+            "INSERT INTO accounts (name, key, password_hash, created_at, delivered_up_to)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
+            params![name, key, password_hash, now, position as i64],
+        )?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Account {
+            id: self.conn.last_insert_rowid(),
+            name: name.to_owned(),
+            key: key.to_owned(),
+            password_hash: password_hash.to_owned(),
+            delivered_up_to: position,
+        }))
+    }
+
+    /// Every account as (id, name, key), ordered by key.
+    pub fn accounts(&self) -> Result<Vec<(AccountId, String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id, name, key FROM accounts ORDER BY key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn max_message_id(&self) -> Result<u64, StoreError> {
+        let id: Option<i64> = self.conn.query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
+        Ok(id.unwrap_or(0) as u64)
+    }
+
+    /// Stores a message durably, or returns the one already stored under the same
+    /// (sender, client_id).
+    pub fn insert_message(
+        &mut self,
+        sender: AccountId,
+        target: &Target,
+        text: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Stored, StoreError> {
+        let (to_user, to_group) = match target {
+            Target::User(id) => (Some(*id), None),
+            Target::Group(name) => (None, Some(name.as_str())),
+        };
+        let tx = self.conn.transaction()?;
+        let inserted = tx.execute(
+            "INSERT INTO messages (sender, to_user, to_group, text, at, client_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sender, client_id) DO NOTHING",
+            params![sender, to_user, to_group, text, now, client_id],
+        )?;
+        let id: i64 = if inserted == 1 {
+            tx.last_insert_rowid()
+        } else {
+            tx.query_row(
+                "SELECT id FROM messages WHERE sender = ?1 AND client_id = ?2",
+                params![sender, client_id],
+                |r| r.get(0),
+            )?
+        };
+        let message = tx.query_row(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"), [id], row_to_message)?;
+        tx.commit()?;
+        Ok(Stored { message, duplicate: inserted == 0 })
+    }
+
+    /// Messages the account should receive with id above `after`, oldest first: sent to it,
+    /// sent by it, or sent to a group it is in.
+    pub fn inbox_after(
+        &self,
+        account: AccountId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_MESSAGE} WHERE m.id > ?1 AND (m.to_group = ?2 OR m.to_user = ?3 OR m.sender = ?3)
+             ORDER BY m.id LIMIT ?4"
+        ))?;
+        let rows =
+            stmt.query_map(params![after as i64, EVERYONE, account, limit as i64], row_to_message)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One page of a conversation, newest first, at most `limit` messages and at most about
+    /// one frame's worth of bytes. Returns the page and whether older messages exist.
+    pub fn history(
+        &self,
+        account: AccountId,
+        with: &Target,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<ChatMessage>, bool), StoreError> {
+        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
+        let fetch = limit as i64 + 1;
+        let mut messages = match with {
+            Target::Group(name) => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "{SELECT_MESSAGE} WHERE m.to_group = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
+                ))?;
+                let rows = stmt.query_map(params![name, before, fetch], row_to_message)?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            }
+            Target::User(other) => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "{SELECT_MESSAGE} WHERE m.id IN (
+                        SELECT id FROM messages WHERE sender = ?1 AND to_user = ?2 AND id < ?3
+                        UNION ALL
+                        SELECT id FROM messages WHERE sender = ?2 AND to_user = ?1 AND id < ?3
+                            AND ?1 <> ?2
+                        ORDER BY id DESC LIMIT ?4)
+                     ORDER BY m.id DESC"
+                ))?;
+                let rows = stmt.query_map(params![account, other, before, fetch], row_to_message)?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        let mut more = messages.len() > limit;
+        messages.truncate(limit);
+        // Keep the answer inside one frame: stop adding once the JSON would get too big.
+        let budget = MAX_FRAME_LEN - 1024;
+        let mut used = 0;
+        for (i, m) in messages.iter().enumerate() {
+            used += serde_json::to_vec(m).map_or(budget, |v| v.len() + 1);
+            if used > budget {
+                messages.truncate(i);
+                more = true;
+                break;
+            }
+        }
+        Ok((messages, more))
+    }
+
+    /// Raises the account's delivery position to `up_to` (never lowers it).
+    pub fn set_delivered(&self, account: AccountId, up_to: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE accounts SET delivered_up_to = max(delivered_up_to, ?2) WHERE id = ?1",
+            params![account, up_to.min(i64::MAX as u64) as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Moves the WAL into the main file, so a stopped server leaves one self-contained file.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
+    let to = match (r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?) {
+        (Some(user), _) => Address::User(user),
+        (None, Some(group)) => Address::Group(group),
+        (None, None) => Address::Group(String::new()),
+    };
+    Ok(ChatMessage {
+        id: r.get::<_, i64>(0)? as u64,
+        from: r.get(1)?,
+        to,
+        text: r.get(4)?,
+        at: r.get(5)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("q.sqlite3")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn accounts_are_unique_by_key() {
+        let (_dir, mut s) = store();
+        let a = s.create_account("Alice", "alice", "h", 0).unwrap().unwrap();
+        assert!(s.create_account("ALICE", "alice", "h2", 0).unwrap().is_none());
+        assert_eq!(s.account_by_key("alice").unwrap().unwrap(), a);
+        assert!(s.account_by_key("bob").unwrap().is_none());
+    }
+
+    #[test]
+    fn duplicate_client_id_returns_original_message() {
+        let (_dir, mut s) = store();
+        let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
+        let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
+        let first = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 5).unwrap();
+        assert!(!first.duplicate);
+        let again = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 9).unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.message, first.message);
+        // Another sender may use the same client id.
+        let other = s.insert_message(b.id, &Target::User(a.id), "yo", "c1", 9).unwrap();
+        assert!(!other.duplicate);
+        assert!(other.message.id > first.message.id);
+    }
+
+    #[test]
+    fn inbox_and_history_select_the_right_conversation() {
+        let (_dir, mut s) = store();
+        let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
+        let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
+        let c = s.create_account("c", "c", "h", 0).unwrap().unwrap();
+        let ab = s.insert_message(a.id, &Target::User(b.id), "a→b", "1", 1).unwrap().message;
+        let g = s.insert_message(c.id, &Target::Group(EVERYONE.into()), "all", "2", 2).unwrap().message;
+        let ca = s.insert_message(c.id, &Target::User(a.id), "c→a", "3", 3).unwrap().message;
+        let ba = s.insert_message(b.id, &Target::User(a.id), "b→a", "4", 4).unwrap().message;
+
+        let ids = |v: Vec<ChatMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(s.inbox_after(b.id, 0, 100).unwrap()), vec![ab.id, g.id, ba.id]);
+        assert_eq!(ids(s.inbox_after(b.id, ab.id, 100).unwrap()), vec![g.id, ba.id]);
+        assert_eq!(ids(s.inbox_after(a.id, 0, 2).unwrap()), vec![ab.id, g.id]);
+
+        let (page, more) = s.history(a.id, &Target::User(b.id), None, 10).unwrap();
+        assert_eq!(ids(page), vec![ba.id, ab.id]);
+        assert!(!more);
+        let (page, more) = s.history(a.id, &Target::User(b.id), None, 1).unwrap();
+        assert_eq!(ids(page), vec![ba.id]);
+        assert!(more);
+        let (page, more) = s.history(a.id, &Target::User(b.id), Some(ba.id), 1).unwrap();
+        assert_eq!(ids(page), vec![ab.id]);
+        assert!(!more);
+        let (page, _) = s.history(b.id, &Target::Group(EVERYONE.into()), None, 10).unwrap();
+        assert_eq!(ids(page), vec![g.id]);
+        assert_eq!(ca.to, Address::User("a".into()));
+    }
+
+    #[test]
+    fn history_page_fits_in_one_frame() {
+        let (_dir, mut s) = store();
+        let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
+        let big = "字".repeat(4000);
+        for i in 0..20 {
+            s.insert_message(a.id, &Target::Group(EVERYONE.into()), &big, &i.to_string(), 0).unwrap();
+        }
+        let (page, more) = s.history(a.id, &Target::Group(EVERYONE.into()), None, 200).unwrap();
+        assert!(more);
+        assert!(!page.is_empty() && page.len() < 20);
+        assert!(serde_json::to_vec(&page).unwrap().len() < MAX_FRAME_LEN);
+    }
+
+    #[test]
+    fn delivery_position_only_moves_forward_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite3");
+        let mut s = Store::open(&path).unwrap();
+        let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
+        s.set_delivered(a.id, 10).unwrap();
+        s.set_delivered(a.id, 3).unwrap();
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.account_by_key("a").unwrap().unwrap().delivered_up_to, 10);
+    }
+}
