@@ -81,11 +81,11 @@ pub fn decode<T: DeserializeOwned>(buf: &[u8]) -> Result<Option<(T, usize)>, Fra
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     match serde_json::from_slice::<T>(body) {
         Ok(frame) => Ok(frame),
-        Err(err) => Err(classify(body, err)),
+        Err(err) => Err(classify::<T>(body, err)),
     }
 }
 
-fn classify(body: &[u8], err: serde_json::Error) -> FrameError {
+fn classify<T: DeserializeOwned>(body: &[u8], err: serde_json::Error) -> FrameError {
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => return FrameError::Malformed(err.to_string()),
@@ -93,8 +93,12 @@ fn classify(body: &[u8], err: serde_json::Error) -> FrameError {
     let Some(kind) = value.get("type").and_then(|t| t.as_str()) else {
         return FrameError::Malformed("expected an object with a string \"type\" field".into());
     };
-    if err.to_string().starts_with("unknown variant") {
-        return FrameError::UnknownType(truncate(kind, 64));
+    // Is the type itself unknown, or are the fields wrong? Ask serde about the bare type.
+    let bare = serde_json::json!({ "type": kind });
+    if let Err(e) = serde_json::from_value::<T>(bare) {
+        if e.to_string().starts_with("unknown variant") {
+            return FrameError::UnknownType(truncate(kind, 64));
+        }
     }
     FrameError::BadFields { kind: truncate(kind, 64), detail: err.to_string() }
 }
@@ -171,7 +175,8 @@ mod tests {
 
     #[test]
     fn errors_are_classified() {
-        let cases: [(&[u8], ErrorCode); 5] = [
+        let cases: [(&[u8], ErrorCode); 6] = [
+            (br#"{"type":"send","to":"bob"}"#, ErrorCode::MalformedFrame),
             (b"{not json", ErrorCode::MalformedFrame),
             (b"[1,2]", ErrorCode::MalformedFrame),
             (br#"{"type":"teleport"}"#, ErrorCode::UnknownType),
@@ -190,11 +195,11 @@ mod tests {
 
     #[tokio::test]
     async fn reader_stops_at_frame_boundary_and_reports_clean_end() {
-        let mut bytes = encode(&ServerFrame::UserList { users: vec![] });
+        let mut bytes = encode(&ServerFrame::UserList { users: vec![], more: false });
         bytes.extend_from_slice(b"raw file bytes");
         let mut reader = &bytes[..];
         let frame: ServerFrame = read_frame(&mut reader).await.unwrap().unwrap();
-        assert_eq!(frame, ServerFrame::UserList { users: vec![] });
+        assert_eq!(frame, ServerFrame::UserList { users: vec![], more: false });
         assert_eq!(reader, b"raw file bytes");
 
         let mut empty: &[u8] = &[];

@@ -1,0 +1,244 @@
+//! One connection attempt: resolve, QUIC + TLS with the trust decision, then `hello`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quicq_common::frame::{FrameError, read_frame, write_frame};
+use quicq_common::protocol::{
+    ALPN, ClientFrame, ErrorCode, GroupInfo, Limits, PROTOCOL_VERSION, ServerFrame,
+};
+use quicq_common::tls::{self, ServerVerifier, TlsError};
+use quicq_common::{Fingerprint, JoinLink};
+
+use crate::trust::Trust;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot resolve {host}: {source}")]
+    Resolve { host: String, source: std::io::Error },
+    #[error("{0} has no address")]
+    NoAddress(String),
+    #[error(
+        "the server at {authority} is not known yet; its certificate fingerprint is\n  {}\nCheck it with the server's operator before trusting it",
+        .fingerprint.pretty()
+    )]
+    UnknownServer { authority: String, fingerprint: Fingerprint },
+    #[error(
+        "WARNING: THE CERTIFICATE OF {authority} HAS CHANGED!\n\
+         Someone may be intercepting your connection, or the server's certificate was replaced.\n\
+         Expected fingerprint {}\n\
+         The server presented {}\n\
+         Refusing to connect. If the operator confirms the change, delete the line for {authority} in {}",
+        .expected.pretty(), .presented.pretty(), .file.display()
+    )]
+    FingerprintChanged {
+        authority: String,
+        expected: Fingerprint,
+        presented: Fingerprint,
+        file: PathBuf,
+    },
+    #[error(
+        "the server's certificate does not match the given fingerprint\n  expected {}\n  presented {}",
+        .expected.pretty(), .presented.pretty()
+    )]
+    FingerprintMismatch { expected: Fingerprint, presented: Fingerprint },
+    #[error("the server's certificate is not trusted: {0}")]
+    Untrusted(String),
+    #[error("the server does not speak QuicQ protocol quicq/1 (TLS application protocol mismatch)")]
+    WrongProtocol,
+    #[error("cannot reach {authority}: {reason}")]
+    Unreachable { authority: String, reason: String },
+    #[error("the server refused the login: {message} ({code})")]
+    Refused { code: ErrorCode, message: String },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
+    #[error("known-servers file: {0}")]
+    KnownServers(std::io::Error),
+}
+
+impl ConnectError {
+    /// Errors that will not go away by trying again (bad password, untrusted server…).
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, ConnectError::Unreachable { .. } | ConnectError::Resolve { .. } | ConnectError::NoAddress(_))
+            && !matches!(self, ConnectError::Refused { code: ErrorCode::Internal | ErrorCode::ShuttingDown, .. })
+    }
+}
+
+/// What the server said in `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    pub you: String,
+    pub server: String,
+    pub registered: bool,
+    pub groups: Vec<GroupInfo>,
+    pub limits: Limits,
+}
+
+/// A logged-in connection.
+pub(crate) struct Live {
+    pub conn: quinn::Connection,
+    pub control_send: quinn::SendStream,
+    pub control_recv: quinn::RecvStream,
+    pub welcome: Welcome,
+}
+
+/// Login details sent in `hello`.
+#[derive(Clone)]
+pub struct Credentials {
+    pub nickname: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("nickname", &self.nickname).finish_non_exhaustive()
+    }
+}
+
+/// Makes a client endpoint for the address family of `server`.
+pub(crate) fn endpoint_for(server: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+    let bind: SocketAddr = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
+        .parse()
+        .expect("literal socket address");
+    quinn::Endpoint::client(bind)
+}
+
+pub(crate) async fn resolve(link: &JoinLink) -> Result<SocketAddr, ConnectError> {
+    let mut addrs = tokio::net::lookup_host((link.host.as_str(), link.port))
+        .await
+        .map_err(|source| ConnectError::Resolve { host: link.host.clone(), source })?;
+    addrs.next().ok_or_else(|| ConnectError::NoAddress(link.host.clone()))
+}
+
+/// Connects and logs in once. With `alpn` other than [`ALPN`] it exists to test refusal.
+pub(crate) async fn connect_once(
+    endpoint: &quinn::Endpoint,
+    link: &JoinLink,
+    trust: &Trust,
+    credentials: &Credentials,
+    client_name: &str,
+    resume_after: Option<u64>,
+    alpn: &[u8],
+) -> Result<Live, ConnectError> {
+    let authority = link.authority();
+    let addr = resolve(link).await?;
+    let mut trust = trust.clone();
+    if link.fingerprint.is_some() {
+        trust.fingerprint = link.fingerprint;
+    }
+    let decision = trust.decide(&authority).map_err(ConnectError::KnownServers)?;
+    let verifier = Arc::new(ServerVerifier::new(decision.pin, &decision.roots)?);
+    let crypto = tls::client_config(verifier.clone(), vec![alpn.to_vec()])?;
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(crypto)
+        .map_err(|e| ConnectError::Protocol(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(quic));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .keep_alive_interval(Some(Duration::from_secs(10)))
+        .max_idle_timeout(Some(Duration::from_secs(30).try_into().expect("30 s fits")))
+        .max_concurrent_bidi_streams(0u32.into())
+        .max_concurrent_uni_streams(1024u32.into());
+    config.transport_config(Arc::new(transport));
+
+    let connecting = endpoint
+        .connect_with(config, addr, &link.host)
+        .map_err(|e| ConnectError::Unreachable { authority: authority.clone(), reason: e.to_string() })?;
+    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Err(_) => {
+            return Err(ConnectError::Unreachable { authority, reason: "no answer within 10 s".into() });
+        }
+        Ok(Ok(conn)) => conn,
+        Ok(Err(err)) => return Err(explain_handshake_failure(err, &verifier, &decision, &authority)),
+    };
+    if let Some(presented) = verifier.presented() {
+        // A pin given on the command line or in a link is remembered for next time.
+        if decision.pinned_by_file.is_none() && decision.pin.is_some() {
+            trust.remember(&authority, presented).map_err(ConnectError::KnownServers)?;
+        }
+    }
+    hello(conn, credentials, client_name, resume_after).await
+}
+
+fn explain_handshake_failure(
+    err: quinn::ConnectionError,
+    verifier: &ServerVerifier,
+    decision: &crate::trust::Decision,
+    authority: &str,
+) -> ConnectError {
+    let text = err.to_string();
+    if let Some(presented) = verifier.presented() {
+        match (decision.pin, &decision.pinned_by_file) {
+            (Some(expected), Some(file)) if expected != presented => {
+                return ConnectError::FingerprintChanged {
+                    authority: authority.to_owned(),
+                    expected,
+                    presented,
+                    file: file.clone(),
+                };
+            }
+            (Some(expected), None) if expected != presented => {
+                return ConnectError::FingerprintMismatch { expected, presented };
+            }
+            (None, _) if text.contains("certificate") => {
+                return match decision.roots {
+                    quicq_common::tls::Roots::File(_) => ConnectError::Untrusted(text),
+                    _ => ConnectError::UnknownServer { authority: authority.to_owned(), fingerprint: presented },
+                };
+            }
+            _ => {}
+        }
+    }
+    if text.contains("120") || text.to_ascii_lowercase().contains("application protocol") {
+        return ConnectError::WrongProtocol;
+    }
+    ConnectError::Unreachable { authority: authority.to_owned(), reason: text }
+}
+
+async fn hello(
+    conn: quinn::Connection,
+    credentials: &Credentials,
+    client_name: &str,
+    resume_after: Option<u64>,
+) -> Result<Live, ConnectError> {
+    let protocol = |e: &dyn std::fmt::Display| ConnectError::Protocol(e.to_string());
+    let (mut send, mut recv) = conn.open_bi().await.map_err(|e| protocol(&e))?;
+    let hello = ClientFrame::Hello {
+        version: PROTOCOL_VERSION,
+        nickname: credentials.nickname.clone(),
+        password: credentials.password.clone(),
+        client: client_name.to_owned(),
+        resume_after,
+    };
+    write_frame(&mut send, &hello).await.map_err(|e| protocol(&e))?;
+    let answer = tokio::time::timeout(CONNECT_TIMEOUT, read_frame::<ServerFrame, _>(&mut recv))
+        .await
+        .map_err(|_| ConnectError::Protocol("no welcome within 10 s".into()))?;
+    match answer {
+        Ok(Some(ServerFrame::Welcome { you, server, registered, groups, limits })) => Ok(Live {
+            conn,
+            control_send: send,
+            control_recv: recv,
+            welcome: Welcome { you, server, registered, groups, limits },
+        }),
+        Ok(Some(ServerFrame::Error { code, message, .. })) => {
+            conn.close(0u32.into(), b"");
+            Err(ConnectError::Refused { code, message })
+        }
+        Ok(Some(other)) => Err(ConnectError::Protocol(format!("expected welcome, got {other:?}"))),
+        Ok(None) => Err(ConnectError::Protocol("server closed the control stream".into())),
+        Err(FrameError::Io(e)) => Err(ConnectError::Protocol(match conn.close_reason() {
+            Some(reason) => reason.to_string(),
+            None => e.to_string(),
+        })),
+        Err(e) => Err(protocol(&e)),
+    }
+}
+
+/// For tests and diagnostics: the ALPN this client normally offers.
+pub const DEFAULT_ALPN: &[u8] = ALPN;

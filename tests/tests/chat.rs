@@ -1,0 +1,295 @@
+//! Chat through the client library against a real server over QUIC on loopback.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use quicq_client::{ConnState, ConnectError, Event, RequestError};
+use quicq_common::protocol::{Address, ErrorCode};
+use quicq_tests::*;
+
+fn user(name: &str) -> Address {
+    Address::User(name.into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_then_log_in_again() {
+    let server = TestServer::start().await;
+    let (alice, _) = connect(&server, "Alice").await;
+    assert!(alice.welcome().registered);
+    assert_eq!(alice.welcome().you, "Alice");
+    alice.close().await;
+
+    // Same account, any case: logs in, keeps the registered spelling.
+    let (again, _) = connect(&server, "alice").await;
+    assert!(!again.welcome().registered);
+    assert_eq!(again.welcome().you, "Alice");
+    assert!(again.limits().max_text_chars > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_refused() {
+    let server = TestServer::start().await;
+    let _ = connect(&server, "bob").await;
+    let mut cfg = config(&server, "BOB");
+    cfg.credentials.password = "not the password".into();
+    let err = quicq_client::Client::connect(cfg).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }), "{err}");
+    assert!(!err.to_string().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nickname_rules_are_enforced_and_chinese_names_work() {
+    let server = TestServer::start().await;
+    let (ming, _) = connect(&server, "小明").await;
+    assert_eq!(ming.welcome().you, "小明");
+
+    for bad in ["", "has space", "a/b", "everyone", &"x".repeat(33), "..."] {
+        let err = try_connect(&server, bad).await.unwrap_err();
+        assert!(
+            matches!(err, ConnectError::Refused { code: ErrorCode::InvalidNickname, .. }),
+            "{bad:?}: {err}"
+        );
+    }
+    // Full-width letters are the same name as ASCII ones: no impersonation.
+    let _ = connect(&server, "Alice").await;
+    let mut cfg = config(&server, "Ａｌｉｃｅ");
+    cfg.credentials.password = "another password".into();
+    let err = quicq_client::Client::connect(cfg).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }), "{err}");
+
+    // A short password cannot register.
+    let mut cfg = config(&server, "newbie");
+    cfg.credentials.password = "short".into();
+    let err = quicq_client::Client::connect(cfg).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WeakPassword, .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_registration_refuses_new_names_but_not_existing_accounts() {
+    let server = TestServer::start().await;
+    let (a, _) = connect(&server, "alice").await;
+    a.close().await;
+    let dir = server.stop().await;
+    let server = TestServer::start_in(dir, |c| c.registration = false).await;
+    let _ = connect(&server, "alice").await;
+    let err = try_connect(&server, "mallory").await.unwrap_err();
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::RegistrationClosed, .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_join_and_leave() {
+    let server = TestServer::start().await;
+    let (alice, mut alice_events) = connect(&server, "alice").await;
+    let (bob, _) = connect(&server, "bob").await;
+    wait_for(&mut alice_events, "bob online", |e| {
+        *e == Event::Presence { user: "bob".into(), online: true }
+    })
+    .await;
+    let users = alice.users().await.unwrap();
+    assert!(users.iter().any(|u| u.name == "bob" && u.online));
+    bob.close().await;
+    wait_for(&mut alice_events, "bob offline", |e| {
+        *e == Event::Presence { user: "bob".into(), online: false }
+    })
+    .await;
+    let users = alice.users().await.unwrap();
+    assert!(users.iter().any(|u| u.name == "bob" && !u.online));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_message_reaches_only_recipient_and_senders_other_sessions() {
+    let server = TestServer::start().await;
+    let (alice, mut alice_events) = connect(&server, "alice").await;
+    let (_alice2, mut alice2_events) = connect(&server, "alice").await;
+    let (_bob, mut bob_events) = connect(&server, "bob").await;
+    let (_carol, mut carol_events) = connect(&server, "carol").await;
+
+    let sent = alice.send(user("BOB"), "hi bob, 你好").await.unwrap();
+    let got = next_message(&mut bob_events).await;
+    assert_eq!((got.id, got.from.as_str(), got.text.as_str()), (sent.id, "alice", "hi bob, 你好"));
+    assert_eq!(got.to, user("bob"));
+    assert_eq!(next_message(&mut alice2_events).await.id, sent.id);
+    assert_eq!(next_message(&mut alice_events).await.id, sent.id);
+    no_message(&mut carol_events, Duration::from_millis(500)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_message_reaches_every_online_member() {
+    let server = TestServer::start().await;
+    let names = ["ann", "ben", "cat", "dan"];
+    let mut clients = Vec::new();
+    for n in names {
+        clients.push(connect(&server, n).await);
+    }
+    let sent = clients[0].0.send(Address::everyone(), "hello all").await.unwrap();
+    for (client, events) in &mut clients {
+        let m = next_message(events).await;
+        assert_eq!((m.id, m.text.as_str()), (sent.id, "hello all"), "{:?}", client.welcome().you);
+        assert_eq!(m.to, Address::everyone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_every_recipient_sees_every_message_once_in_id_order() {
+    let server = TestServer::start_with(|c| {
+        c.messages_per_second = 1000;
+        c.message_burst = 1000;
+    })
+    .await;
+    let mut receivers = Vec::new();
+    for n in ["r1", "r2"] {
+        receivers.push(connect(&server, n).await);
+    }
+    let mut senders = Vec::new();
+    for n in ["s1", "s2", "s3", "s4"] {
+        senders.push(connect(&server, n).await.0);
+    }
+    const EACH: usize = 50;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, s) in senders.iter().enumerate() {
+        for j in 0..EACH {
+            // Several in flight per sender, each on its own stream.
+            let s = s.clone();
+            tasks.spawn(async move { s.send(Address::everyone(), format!("{i}-{j}")).await.unwrap().id });
+        }
+    }
+    let mut all_ids = HashSet::new();
+    while let Some(id) = tasks.join_next().await {
+        assert!(all_ids.insert(id.unwrap()));
+    }
+    let total = EACH * senders.len();
+    for (_, events) in &mut receivers {
+        let got = messages(events, total).await;
+        let ids: Vec<u64> = got.iter().map(|m| m.id).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids out of order");
+        assert_eq!(ids.iter().copied().collect::<HashSet<_>>(), all_ids);
+        no_message(events, Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_message_delivered_after_restart() {
+    let server = TestServer::start().await;
+    let (bob, _) = connect(&server, "bob").await;
+    bob.close().await;
+    let (alice, _) = connect(&server, "alice").await;
+    let direct = alice.send(user("bob"), "while you were out").await.unwrap();
+    let group = alice.send(Address::everyone(), "to all").await.unwrap();
+    alice.close().await;
+
+    let dir = server.stop().await;
+    let server = TestServer::start_in(dir, |_| {}).await;
+    let (_bob, mut bob_events) = connect(&server, "bob").await;
+    let got = messages(&mut bob_events, 2).await;
+    assert_eq!(got[0].id, direct.id);
+    assert_eq!(got[0].text, "while you were out");
+    assert_eq!(got[1].id, group.id);
+    no_message(&mut bob_events, Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_messages_are_not_delivered_again_on_next_login() {
+    let server = TestServer::start().await;
+    let (bob, mut bob_events) = connect(&server, "bob").await;
+    let (alice, _) = connect(&server, "alice").await;
+    let first = alice.send(user("bob"), "one").await.unwrap();
+    assert_eq!(next_message(&mut bob_events).await.id, first.id);
+    // Give the client time to acknowledge (it acks at most every 250 ms).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    bob.close().await;
+    let second = alice.send(user("bob"), "two").await.unwrap();
+    let (_bob, mut bob_events) = connect(&server, "bob").await;
+    assert_eq!(next_message(&mut bob_events).await.id, second.id);
+    no_message(&mut bob_events, Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_newest_first() {
+    let server = TestServer::start_with(|c| c.message_burst = 100).await;
+    let (alice, _) = connect(&server, "alice").await;
+    let (bob, _) = connect(&server, "bob").await;
+    let mut ids = Vec::new();
+    for i in 0..25 {
+        let (from, to) = if i % 2 == 0 { (&alice, "bob") } else { (&bob, "alice") };
+        ids.push(from.send(user(to), format!("m{i}")).await.unwrap().id);
+    }
+    alice.send(Address::everyone(), "not in the direct conversation").await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = alice.history(user("bob"), before, 10).await.unwrap();
+        assert!(page.messages.len() <= 10);
+        seen.extend(page.messages.iter().map(|m| m.id));
+        before = page.messages.last().map(|m| m.id);
+        if !page.more {
+            break;
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+    // Bob sees the same conversation from his side.
+    let page = bob.history(user("alice"), None, 3).await.unwrap();
+    assert_eq!(page.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..3]);
+    let group = bob.history(Address::everyone(), None, 50).await.unwrap();
+    assert_eq!(group.messages.len(), 1);
+    assert!(!group.more);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_after_dropped_connection_produces_no_duplicate() {
+    let server = TestServer::start_with(|c| c.message_burst = 200).await;
+    let (alice, mut alice_events) = connect(&server, "alice").await;
+    let (_bob, mut bob_events) = connect(&server, "bob").await;
+    let mut sends = Vec::new();
+    for i in 0..40 {
+        let a = alice.clone();
+        sends.push(tokio::spawn(async move { a.send(user("bob"), format!("n{i}")).await.unwrap().id }));
+        if i == 10 || i == 25 {
+            alice.reconnect(); // drop the connection with requests in flight
+        }
+    }
+    let mut ids = HashSet::new();
+    for s in sends {
+        assert!(ids.insert(s.await.unwrap()), "two sends got one id");
+    }
+    let got = messages(&mut bob_events, 40).await;
+    let texts: HashSet<_> = got.iter().map(|m| m.text.clone()).collect();
+    assert_eq!(texts.len(), 40, "every message exactly once");
+    assert_eq!(got.iter().map(|m| m.id).collect::<HashSet<_>>(), ids);
+    no_message(&mut bob_events, Duration::from_millis(500)).await;
+    wait_for(&mut alice_events, "reconnected", |e| matches!(e, Event::State(ConnState::Connected { .. }))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reconnects_after_server_restart_and_catches_up() {
+    let server = TestServer::start().await;
+    let port = server.addr.port();
+    let (_bob, mut bob_events) = connect(&server, "bob").await;
+    let dir = server.stop().await;
+    wait_for(&mut bob_events, "reconnecting", |e| matches!(e, Event::State(ConnState::Reconnecting { .. })))
+        .await;
+
+    // Same port, same certificate and database.
+    let server = TestServer::start_in(dir, |c| c.listen.set_port(port)).await;
+    let (alice, _) = connect(&server, "alice").await;
+    let sent = alice.send(user("bob"), "welcome back").await.unwrap();
+    let got = next_message(&mut bob_events).await;
+    assert_eq!(got.id, sent.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sends_get_clear_errors() {
+    let server = TestServer::start_with(|c| c.max_text_chars = 10).await;
+    let (alice, _) = connect(&server, "alice").await;
+    let err = alice.send(user("nobody"), "hello").await.unwrap_err();
+    assert!(matches!(err, RequestError::Refused { code: ErrorCode::UnknownRecipient, .. }), "{err}");
+    let err = alice.send(Address::Group("staff".into()), "hello").await.unwrap_err();
+    assert!(matches!(err, RequestError::Refused { code: ErrorCode::UnknownRecipient, .. }), "{err}");
+    let err = alice.send(Address::everyone(), "x".repeat(11)).await.unwrap_err();
+    assert!(matches!(err, RequestError::Refused { code: ErrorCode::TextTooLong, .. }), "{err}");
+    let err = alice.send(Address::everyone(), "   ").await.unwrap_err();
+    assert!(matches!(err, RequestError::Refused { code: ErrorCode::EmptyText, .. }), "{err}");
+    // Ten characters of Chinese are within a ten-character limit.
+    alice.send(Address::everyone(), "一二三四五六七八九十").await.unwrap();
+}
