@@ -1,0 +1,204 @@
+//! `quicq`: the command-line client. Parses flags, connects (asking before trusting a new
+//! server), then runs the chosen command: interactive chat by default, or a one-shot command for
+//! scripts.
+
+mod line_mode;
+mod print;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use quicq_client::{Client, ClientConfig, ConnectError, Events, Trust};
+use quicq_common::{Address, Fingerprint, JoinLink};
+
+/// QuicQ command-line client: encrypted chat over QUIC.
+///
+/// The password is read from QUICQ_PASSWORD or asked for without echo; it is never a flag.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Server address (host, host:port) or join link (quicq://host:port#fp=…).
+    #[arg(short, long, env = "QUICQ_SERVER")]
+    server: JoinLink,
+    /// Your nickname; a free one is registered on first use.
+    #[arg(short, long, env = "QUICQ_NICK")]
+    nick: String,
+    /// Require this certificate fingerprint (SHA-256, hex) and remember it.
+    #[arg(long, env = "QUICQ_FINGERPRINT")]
+    fingerprint: Option<Fingerprint>,
+    /// Trust servers whose certificate is issued by (or is) a certificate in this PEM file.
+    #[arg(long, env = "QUICQ_CA")]
+    ca: Option<PathBuf>,
+    /// Trust a server seen for the first time without asking, and remember it.
+    #[arg(long)]
+    accept_new: bool,
+    /// Known-servers file [default: ~/.config/quicq/known_servers].
+    #[arg(long, env = "QUICQ_KNOWN_SERVERS")]
+    known_servers: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Interactive chat (the default): plain lines go to the current conversation.
+    Chat,
+    /// Send one message and exit once the server has stored it.
+    Send {
+        /// Recipient nickname.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        to: Option<String>,
+        /// Send to everyone.
+        #[arg(long)]
+        all: bool,
+        /// The message; several words are joined with spaces.
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// Print events (messages, presence, connection state) as JSON lines until interrupted.
+    Listen,
+    /// Print a conversation's history, oldest first.
+    History {
+        /// The other user; omit with --all for the group.
+        #[arg(conflicts_with = "all", required_unless_present = "all")]
+        with: Option<String>,
+        #[arg(long)]
+        all: bool,
+        /// How many messages.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only messages older than this id.
+        #[arg(long)]
+        before: Option<u64>,
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users and who is online.
+    Users {
+        /// Print JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn address(to: Option<String>, all: bool) -> Address {
+    match (to, all) {
+        (Some(name), false) => Address::User(name),
+        _ => Address::everyone(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    // Errors are for people: one clean message, no backtrace.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", report(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let (client, events) = connect(&args).await?;
+    let result = match args.command.unwrap_or(Command::Chat) {
+        Command::Chat => line_mode::run(&client, events).await,
+        Command::Send { to, all, text } => {
+            let sent = client.send(address(to, all), text.join(" ")).await?;
+            println!("sent message {}", sent.id);
+            Ok(())
+        }
+        Command::Listen => print::listen(events).await,
+        Command::History { with, all, limit, before, json } => {
+            let page = client.history(address(with, all), before, limit).await?;
+            print::history(&page.messages, json);
+            if page.more && !json {
+                let oldest = page.messages.last().map_or(0, |m| m.id);
+                eprintln!("(older messages exist: --before {oldest})");
+            }
+            Ok(())
+        }
+        Command::Users { json } => {
+            print::users(&client.users().await?, json);
+            Ok(())
+        }
+    };
+    client.close().await;
+    result
+}
+
+fn password() -> anyhow::Result<String> {
+    if let Ok(pw) = std::env::var("QUICQ_PASSWORD") {
+        return Ok(pw);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no password: set QUICQ_PASSWORD or run in a terminal to be asked");
+    }
+    rpassword::prompt_password("Password: ").context("cannot read password")
+}
+
+/// Connects; on first contact with a server, shows its fingerprint and asks before trusting it.
+async fn connect(args: &Args) -> anyhow::Result<(Client, Events)> {
+    let mut config = ClientConfig::new(args.server.clone(), args.nick.clone(), password()?);
+    config.client_name = concat!("quicq-cli ", env!("CARGO_PKG_VERSION")).into();
+    config.trust = Trust {
+        known_servers: args.known_servers.clone().or_else(quicq_client::trust::default_known_servers),
+        fingerprint: args.fingerprint,
+        ca: args.ca.clone(),
+        accept_new: args.accept_new,
+        system_roots: true,
+    };
+    match Client::connect(config.clone()).await {
+        Ok(connected) => Ok(connected),
+        Err(ConnectError::UnknownServer { authority, fingerprint }) => {
+            if !std::io::stdin().is_terminal() {
+                bail!(
+                    "{}\nPass --fingerprint {fingerprint} or --accept-new once you have checked it.",
+                    ConnectError::UnknownServer { authority, fingerprint }
+                );
+            }
+            eprintln!("{}", ConnectError::UnknownServer { authority: authority.clone(), fingerprint });
+            if !ask_yes("Trust this server and remember it? Type yes or no: ")? {
+                bail!("not connecting to an untrusted server");
+            }
+            config.trust.remember(&authority, fingerprint).context("cannot write the known-servers file")?;
+            config.trust.fingerprint = Some(fingerprint);
+            Ok(Client::connect(config).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn ask_yes(prompt: &str) -> anyhow::Result<bool> {
+    use std::io::Write;
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim().eq_ignore_ascii_case("yes"))
+}
+
+/// The error and its causes on one line, skipping causes already quoted by their parent.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !out.contains(&cause) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&cause);
+        }
+    }
+    out
+}
