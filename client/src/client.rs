@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use quicq_common::JoinLink;
 use quicq_common::frame::{FrameError, read_frame, write_frame};
 use quicq_common::protocol::{
-    Address, ChatMessage, ClientFrame, ErrorCode, Limits, MAX_HISTORY_PAGE, ServerFrame,
-    UserInfo, close,
+    Address, ChatMessage, ClientFrame, ErrorCode, Limits, MAX_HISTORY_PAGE, ServerFrame, UserInfo,
+    close,
 };
-use quicq_common::JoinLink;
 use rand::Rng;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -38,7 +38,10 @@ impl ClientConfig {
     pub fn new(server: JoinLink, nickname: impl Into<String>, password: impl Into<String>) -> Self {
         ClientConfig {
             server,
-            credentials: Credentials { nickname: nickname.into(), password: password.into() },
+            credentials: Credentials {
+                nickname: nickname.into(),
+                password: password.into(),
+            },
             trust: Trust::default(),
             client_name: concat!("quicq-client ", env!("CARGO_PKG_VERSION")).into(),
             alpn: DEFAULT_ALPN.to_vec(),
@@ -52,17 +55,28 @@ pub enum Event {
     /// A message for this user (including ones this user sent, from any session). Each id is
     /// reported once, in increasing id order.
     Message(ChatMessage),
-    Presence { user: String, online: bool },
+    Presence {
+        user: String,
+        online: bool,
+    },
     State(ConnState),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnState {
-    Connected { you: String },
+    Connected {
+        you: String,
+    },
     /// The connection was lost; the next attempt is in `delay`.
-    Reconnecting { attempt: u32, delay: Duration, reason: String },
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        reason: String,
+    },
     /// Given up (wrong password, untrusted server) or closed by the user.
-    Offline { reason: String },
+    Offline {
+        reason: String,
+    },
 }
 
 pub type Events = mpsc::UnboundedReceiver<Event>;
@@ -74,7 +88,11 @@ pub enum RequestError {
     #[error("the connection was lost")]
     ConnectionLost,
     #[error("{message} ({code})")]
-    Refused { code: ErrorCode, message: String, retry_after_ms: Option<u64> },
+    Refused {
+        code: ErrorCode,
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
     #[error("protocol error: {0}")]
     Protocol(String),
 }
@@ -122,7 +140,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("server", &self.inner.config.server.authority()).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("server", &self.inner.config.server.authority())
+            .finish_non_exhaustive()
     }
 }
 
@@ -153,7 +173,11 @@ impl Client {
 
     /// The latest `welcome` (nickname as registered, limits, groups).
     pub fn welcome(&self) -> Welcome {
-        self.inner.welcome.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .welcome
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn limits(&self) -> Limits {
@@ -172,23 +196,42 @@ impl Client {
         if text.chars().count() > limits.max_text_chars as usize {
             return Err(refused(
                 ErrorCode::TextTooLong,
-                format!("message is longer than {} characters", limits.max_text_chars),
+                format!(
+                    "message is longer than {} characters",
+                    limits.max_text_chars
+                ),
             ));
         }
         let client_id = uuid::Uuid::new_v4().to_string();
-        let frame = ClientFrame::Send { client_id: client_id.clone(), to, text };
+        let frame = ClientFrame::Send {
+            client_id: client_id.clone(),
+            to,
+            text,
+        };
         let mut failures = 0;
         loop {
             match self.request(&frame).await {
-                Ok(ServerFrame::Sent { client_id, id, at }) => return Ok(Sent { id, at, client_id }),
-                Ok(other) => return Err(RequestError::Protocol(format!("expected sent, got {other:?}"))),
-                Err(RequestError::Refused { code: ErrorCode::RateLimited, retry_after_ms, .. }) => {
-                    let wait = Duration::from_millis(retry_after_ms.unwrap_or(100).clamp(1, 60_000));
+                Ok(ServerFrame::Sent { client_id, id, at }) => {
+                    return Ok(Sent { id, at, client_id });
+                }
+                Ok(other) => {
+                    return Err(RequestError::Protocol(format!(
+                        "expected sent, got {other:?}"
+                    )));
+                }
+                Err(RequestError::Refused {
+                    code: ErrorCode::RateLimited,
+                    retry_after_ms,
+                    ..
+                }) => {
+                    let wait =
+                        Duration::from_millis(retry_after_ms.unwrap_or(100).clamp(1, 60_000));
                     tokio::time::sleep(wait).await;
                 }
-                Err(RequestError::Refused { code: ErrorCode::Internal | ErrorCode::ShuttingDown, .. })
-                    if failures < 5 =>
-                {
+                Err(RequestError::Refused {
+                    code: ErrorCode::Internal | ErrorCode::ShuttingDown,
+                    ..
+                }) if failures < 5 => {
                     failures += 1;
                     tokio::time::sleep(Duration::from_millis(200 << failures)).await;
                 }
@@ -205,10 +248,16 @@ impl Client {
         before: Option<u64>,
         limit: u32,
     ) -> Result<HistoryPage, RequestError> {
-        let frame = ClientFrame::History { with, before, limit: limit.clamp(1, MAX_HISTORY_PAGE) };
+        let frame = ClientFrame::History {
+            with,
+            before,
+            limit: limit.clamp(1, MAX_HISTORY_PAGE),
+        };
         match self.request(&frame).await? {
             ServerFrame::HistoryPage { messages, more, .. } => Ok(HistoryPage { messages, more }),
-            other => Err(RequestError::Protocol(format!("expected history_page, got {other:?}"))),
+            other => Err(RequestError::Protocol(format!(
+                "expected history_page, got {other:?}"
+            ))),
         }
     }
 
@@ -217,7 +266,12 @@ impl Client {
         let mut all = Vec::new();
         let mut after = None;
         loop {
-            match self.request(&ClientFrame::Users { after: after.take() }).await? {
+            match self
+                .request(&ClientFrame::Users {
+                    after: after.take(),
+                })
+                .await?
+            {
                 ServerFrame::UserList { users, more } => {
                     let last = users.last().map(|u| u.name.clone());
                     all.extend(users);
@@ -226,7 +280,11 @@ impl Client {
                         _ => return Ok(all),
                     }
                 }
-                other => return Err(RequestError::Protocol(format!("expected user_list, got {other:?}"))),
+                other => {
+                    return Err(RequestError::Protocol(format!(
+                        "expected user_list, got {other:?}"
+                    )));
+                }
             }
         }
     }
@@ -238,8 +296,16 @@ impl Client {
         loop {
             let conn = self.connection(dead).await?;
             match request_on(&conn, frame).await {
-                Ok(ServerFrame::Error { code, message, retry_after_ms }) => {
-                    return Err(RequestError::Refused { code, message, retry_after_ms });
+                Ok(ServerFrame::Error {
+                    code,
+                    message,
+                    retry_after_ms,
+                }) => {
+                    return Err(RequestError::Refused {
+                        code,
+                        message,
+                        retry_after_ms,
+                    });
                 }
                 Ok(answer) => return Ok(answer),
                 Err(RequestError::ConnectionLost) => dead = Some(conn.stable_id()),
@@ -253,7 +319,9 @@ impl Client {
         let mut rx = self.inner.link.subscribe();
         loop {
             match &*rx.borrow_and_update() {
-                LinkState::Up(conn) if Some(conn.stable_id()) != dead && conn.close_reason().is_none() => {
+                LinkState::Up(conn)
+                    if Some(conn.stable_id()) != dead && conn.close_reason().is_none() =>
+                {
                     return Ok(conn.clone());
                 }
                 LinkState::Offline(reason) => return Err(RequestError::Offline(reason.clone())),
@@ -284,16 +352,30 @@ impl Client {
 }
 
 fn refused(code: ErrorCode, message: impl Into<String>) -> RequestError {
-    RequestError::Refused { code, message: message.into(), retry_after_ms: None }
+    RequestError::Refused {
+        code,
+        message: message.into(),
+        retry_after_ms: None,
+    }
 }
 
-async fn request_on(conn: &quinn::Connection, frame: &ClientFrame) -> Result<ServerFrame, RequestError> {
-    let (mut send, mut recv) = conn.open_bi().await.map_err(|_| RequestError::ConnectionLost)?;
-    write_frame(&mut send, frame).await.map_err(|_| RequestError::ConnectionLost)?;
+async fn request_on(
+    conn: &quinn::Connection,
+    frame: &ClientFrame,
+) -> Result<ServerFrame, RequestError> {
+    let (mut send, mut recv) = conn
+        .open_bi()
+        .await
+        .map_err(|_| RequestError::ConnectionLost)?;
+    write_frame(&mut send, frame)
+        .await
+        .map_err(|_| RequestError::ConnectionLost)?;
     send.finish().map_err(|_| RequestError::ConnectionLost)?;
     match read_frame::<ServerFrame, _>(&mut recv).await {
         Ok(Some(answer)) => Ok(answer),
-        Ok(None) | Err(FrameError::Io(_)) | Err(FrameError::Truncated) => Err(RequestError::ConnectionLost),
+        Ok(None) | Err(FrameError::Io(_)) | Err(FrameError::Truncated) => {
+            Err(RequestError::ConnectionLost)
+        }
         Err(e) => Err(RequestError::Protocol(e.to_string())),
     }
 }
@@ -316,9 +398,15 @@ async fn establish(
         )
     };
     match attempt().await {
-        Err(ConnectError::UnknownServer { authority, fingerprint }) if config.trust.accept_new => {
+        Err(ConnectError::UnknownServer {
+            authority,
+            fingerprint,
+        }) if config.trust.accept_new => {
             tracing::info!(%authority, fingerprint = %fingerprint.pretty(), "trusting new server");
-            config.trust.remember(&authority, fingerprint).map_err(ConnectError::KnownServers)?;
+            config
+                .trust
+                .remember(&authority, fingerprint)
+                .map_err(ConnectError::KnownServers)?;
             match config.trust.known_servers {
                 Some(_) => attempt().await,
                 None => {
@@ -348,7 +436,9 @@ async fn supervise(inner: Arc<Inner>, mut live: Live) {
         *inner.welcome.lock().unwrap_or_else(|e| e.into_inner()) = live.welcome.clone();
         let you = live.welcome.you.clone();
         inner.link.send_replace(LinkState::Up(live.conn.clone()));
-        let _ = inner.events.send(Event::State(ConnState::Connected { you }));
+        let _ = inner
+            .events
+            .send(Event::State(ConnState::Connected { you }));
 
         let (reason, mut delay) = run_connection(&inner, live).await;
         if inner.shutdown.is_cancelled() {
@@ -378,7 +468,9 @@ async fn supervise(inner: Arc<Inner>, mut live: Live) {
                 Err(e) => {
                     reason = e.to_string();
                     let jitter = rand::rng().random_range(0.8..1.2);
-                    delay = (delay * 2).clamp(Duration::from_millis(500), Duration::from_secs(30)).mul_f64(jitter);
+                    delay = (delay * 2)
+                        .clamp(Duration::from_millis(500), Duration::from_secs(30))
+                        .mul_f64(jitter);
                 }
             }
         };
@@ -387,7 +479,9 @@ async fn supervise(inner: Arc<Inner>, mut live: Live) {
 
 fn go_offline(inner: &Inner, reason: String) {
     inner.link.send_replace(LinkState::Offline(reason.clone()));
-    let _ = inner.events.send(Event::State(ConnState::Offline { reason }));
+    let _ = inner
+        .events
+        .send(Event::State(ConnState::Offline { reason }));
 }
 
 /// Serves one connection until it closes; returns why and how soon to reconnect.
@@ -417,11 +511,17 @@ fn describe_close(err: &quinn::ConnectionError) -> (String, Duration) {
             match u32::try_from(c.error_code.into_inner()).unwrap_or(u32::MAX) {
                 close::SHUTDOWN => ("the server is shutting down".into(), Duration::from_secs(1)),
                 close::QUEUE_OVERFLOW => ("fell behind; catching up".into(), Duration::ZERO),
-                _ if text.is_empty() => ("the connection was closed".into(), Duration::from_millis(500)),
+                _ if text.is_empty() => (
+                    "the connection was closed".into(),
+                    Duration::from_millis(500),
+                ),
                 _ => (text, Duration::from_millis(500)),
             }
         }
-        quinn::ConnectionError::TimedOut => ("the server stopped answering".into(), Duration::from_millis(500)),
+        quinn::ConnectionError::TimedOut => (
+            "the server stopped answering".into(),
+            Duration::from_millis(500),
+        ),
         other => (other.to_string(), Duration::from_millis(500)),
     }
 }
@@ -429,7 +529,11 @@ fn describe_close(err: &quinn::ConnectionError) -> (String, Duration) {
 /// Reads server-opened streams one after another, so messages are seen in the order sent.
 async fn read_deliveries(inner: Arc<Inner>, conn: quinn::Connection) {
     while let Ok(mut stream) = conn.accept_uni().await {
-        let frame = tokio::time::timeout(Duration::from_secs(30), read_frame::<ServerFrame, _>(&mut stream)).await;
+        let frame = tokio::time::timeout(
+            Duration::from_secs(30),
+            read_frame::<ServerFrame, _>(&mut stream),
+        )
+        .await;
         match frame {
             Ok(Ok(Some(ServerFrame::Message(message)))) => {
                 let previous = inner.last_seen.fetch_max(message.id, Ordering::SeqCst);
@@ -464,7 +568,10 @@ async fn send_acks(inner: Arc<Inner>, mut control: quinn::SendStream) {
         tick.tick().await;
         let seen = inner.last_seen.load(Ordering::SeqCst);
         if seen > acked {
-            if write_frame(&mut control, &ClientFrame::Ack { up_to: seen }).await.is_err() {
+            if write_frame(&mut control, &ClientFrame::Ack { up_to: seen })
+                .await
+                .is_err()
+            {
                 return;
             }
             acked = seen;

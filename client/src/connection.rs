@@ -19,14 +19,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("cannot resolve {host}: {source}")]
-    Resolve { host: String, source: std::io::Error },
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
     #[error("{0} has no address")]
     NoAddress(String),
     #[error(
         "the server at {authority} is not known yet; its certificate fingerprint is\n  {}\nCheck it with the server's operator before trusting it",
         .fingerprint.pretty()
     )]
-    UnknownServer { authority: String, fingerprint: Fingerprint },
+    UnknownServer {
+        authority: String,
+        fingerprint: Fingerprint,
+    },
     #[error(
         "WARNING: THE CERTIFICATE OF {authority} HAS CHANGED!\n\
          Someone may be intercepting your connection, or the server's certificate was replaced.\n\
@@ -45,7 +51,10 @@ pub enum ConnectError {
         "the server's certificate does not match the given fingerprint\n  expected {}\n  presented {}",
         .expected.pretty(), .presented.pretty()
     )]
-    FingerprintMismatch { expected: Fingerprint, presented: Fingerprint },
+    FingerprintMismatch {
+        expected: Fingerprint,
+        presented: Fingerprint,
+    },
     #[error("the server's certificate is not trusted: {0}")]
     Untrusted(String),
     #[error("the server does not speak QuicQ protocol quicq/1 (TLS application protocol mismatch)")]
@@ -65,8 +74,18 @@ pub enum ConnectError {
 impl ConnectError {
     /// Errors that will not go away by trying again (bad password, untrusted server…).
     pub fn is_permanent(&self) -> bool {
-        !matches!(self, ConnectError::Unreachable { .. } | ConnectError::Resolve { .. } | ConnectError::NoAddress(_))
-            && !matches!(self, ConnectError::Refused { code: ErrorCode::Internal | ErrorCode::ShuttingDown, .. })
+        !matches!(
+            self,
+            ConnectError::Unreachable { .. }
+                | ConnectError::Resolve { .. }
+                | ConnectError::NoAddress(_)
+        ) && !matches!(
+            self,
+            ConnectError::Refused {
+                code: ErrorCode::Internal | ErrorCode::ShuttingDown,
+                ..
+            }
+        )
     }
 }
 
@@ -97,23 +116,34 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("nickname", &self.nickname).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("nickname", &self.nickname)
+            .finish_non_exhaustive()
     }
 }
 
 /// Makes a client endpoint for the address family of `server`.
 pub(crate) fn endpoint_for(server: SocketAddr) -> std::io::Result<quinn::Endpoint> {
-    let bind: SocketAddr = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
-        .parse()
-        .expect("literal socket address");
+    let bind: SocketAddr = if server.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    }
+    .parse()
+    .expect("literal socket address");
     quinn::Endpoint::client(bind)
 }
 
 pub(crate) async fn resolve(link: &JoinLink) -> Result<SocketAddr, ConnectError> {
     let mut addrs = tokio::net::lookup_host((link.host.as_str(), link.port))
         .await
-        .map_err(|source| ConnectError::Resolve { host: link.host.clone(), source })?;
-    addrs.next().ok_or_else(|| ConnectError::NoAddress(link.host.clone()))
+        .map_err(|source| ConnectError::Resolve {
+            host: link.host.clone(),
+            source,
+        })?;
+    addrs
+        .next()
+        .ok_or_else(|| ConnectError::NoAddress(link.host.clone()))
 }
 
 /// Connects and logs in once. With `alpn` other than [`ALPN`] it exists to test refusal.
@@ -132,7 +162,9 @@ pub(crate) async fn connect_once(
     if link.fingerprint.is_some() {
         trust.fingerprint = link.fingerprint;
     }
-    let decision = trust.decide(&authority).map_err(ConnectError::KnownServers)?;
+    let decision = trust
+        .decide(&authority)
+        .map_err(ConnectError::KnownServers)?;
     let verifier = Arc::new(ServerVerifier::new(decision.pin, &decision.roots)?);
     let crypto = tls::client_config(verifier.clone(), vec![alpn.to_vec()])?;
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(crypto)
@@ -148,18 +180,30 @@ pub(crate) async fn connect_once(
 
     let connecting = endpoint
         .connect_with(config, addr, &link.host)
-        .map_err(|e| ConnectError::Unreachable { authority: authority.clone(), reason: e.to_string() })?;
+        .map_err(|e| ConnectError::Unreachable {
+            authority: authority.clone(),
+            reason: e.to_string(),
+        })?;
     let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => {
-            return Err(ConnectError::Unreachable { authority, reason: "no answer within 10 s".into() });
+            return Err(ConnectError::Unreachable {
+                authority,
+                reason: "no answer within 10 s".into(),
+            });
         }
         Ok(Ok(conn)) => conn,
-        Ok(Err(err)) => return Err(explain_handshake_failure(err, &verifier, &decision, &authority)),
+        Ok(Err(err)) => {
+            return Err(explain_handshake_failure(
+                err, &verifier, &decision, &authority,
+            ));
+        }
     };
     if let Some(presented) = verifier.presented() {
         // A pin given on the command line or in a link is remembered for next time.
         if decision.pinned_by_file.is_none() && decision.pin.is_some() {
-            trust.remember(&authority, presented).map_err(ConnectError::KnownServers)?;
+            trust
+                .remember(&authority, presented)
+                .map_err(ConnectError::KnownServers)?;
         }
     }
     hello(conn, credentials, client_name, resume_after).await
@@ -183,12 +227,18 @@ fn explain_handshake_failure(
                 };
             }
             (Some(expected), None) if expected != presented => {
-                return ConnectError::FingerprintMismatch { expected, presented };
+                return ConnectError::FingerprintMismatch {
+                    expected,
+                    presented,
+                };
             }
             (None, _) if text.contains("certificate") => {
                 return match decision.roots {
                     quicq_common::tls::Roots::File(_) => ConnectError::Untrusted(text),
-                    _ => ConnectError::UnknownServer { authority: authority.to_owned(), fingerprint: presented },
+                    _ => ConnectError::UnknownServer {
+                        authority: authority.to_owned(),
+                        fingerprint: presented,
+                    },
                 };
             }
             _ => {}
@@ -197,7 +247,10 @@ fn explain_handshake_failure(
     if text.contains("120") || text.to_ascii_lowercase().contains("application protocol") {
         return ConnectError::WrongProtocol;
     }
-    ConnectError::Unreachable { authority: authority.to_owned(), reason: text }
+    ConnectError::Unreachable {
+        authority: authority.to_owned(),
+        reason: text,
+    }
 }
 
 async fn hello(
@@ -215,23 +268,41 @@ async fn hello(
         client: client_name.to_owned(),
         resume_after,
     };
-    write_frame(&mut send, &hello).await.map_err(|e| protocol(&e))?;
+    write_frame(&mut send, &hello)
+        .await
+        .map_err(|e| protocol(&e))?;
     let answer = tokio::time::timeout(CONNECT_TIMEOUT, read_frame::<ServerFrame, _>(&mut recv))
         .await
         .map_err(|_| ConnectError::Protocol("no welcome within 10 s".into()))?;
     match answer {
-        Ok(Some(ServerFrame::Welcome { you, server, registered, groups, limits })) => Ok(Live {
+        Ok(Some(ServerFrame::Welcome {
+            you,
+            server,
+            registered,
+            groups,
+            limits,
+        })) => Ok(Live {
             conn,
             control_send: send,
             control_recv: recv,
-            welcome: Welcome { you, server, registered, groups, limits },
+            welcome: Welcome {
+                you,
+                server,
+                registered,
+                groups,
+                limits,
+            },
         }),
         Ok(Some(ServerFrame::Error { code, message, .. })) => {
             conn.close(0u32.into(), b"");
             Err(ConnectError::Refused { code, message })
         }
-        Ok(Some(other)) => Err(ConnectError::Protocol(format!("expected welcome, got {other:?}"))),
-        Ok(None) => Err(ConnectError::Protocol("server closed the control stream".into())),
+        Ok(Some(other)) => Err(ConnectError::Protocol(format!(
+            "expected welcome, got {other:?}"
+        ))),
+        Ok(None) => Err(ConnectError::Protocol(
+            "server closed the control stream".into(),
+        )),
         Err(FrameError::Io(e)) => Err(ConnectError::Protocol(match conn.close_reason() {
             Some(reason) => reason.to_string(),
             None => e.to_string(),

@@ -68,7 +68,11 @@ impl Trust {
             (None, None) if self.system_roots => Roots::System,
             (None, None) => Roots::None,
         };
-        Ok(Decision { pin, pinned_by_file, roots })
+        Ok(Decision {
+            pin,
+            pinned_by_file,
+            roots,
+        })
     }
 
     /// Records `fingerprint` for `authority` in the known-servers file (if there is one).
@@ -103,14 +107,19 @@ impl KnownServers {
             let mut parts = line.split_whitespace();
             match (parts.next(), parts.next().map(str::parse::<Fingerprint>)) {
                 (Some(authority), Some(Ok(fp))) => entries.push((authority.to_owned(), fp)),
-                _ => tracing::warn!(file = %path.display(), line = n + 1, "skipping malformed known-servers line"),
+                _ => {
+                    tracing::warn!(file = %path.display(), line = n + 1, "skipping malformed known-servers line")
+                }
             }
         }
         Ok(KnownServers { entries })
     }
 
     pub fn get(&self, authority: &str) -> Option<Fingerprint> {
-        self.entries.iter().find(|(a, _)| a.eq_ignore_ascii_case(authority)).map(|(_, fp)| *fp)
+        self.entries
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(authority))
+            .map(|(_, fp)| *fp)
     }
 
     /// Appends an entry, creating the file and its directory if needed. An entry for the same
@@ -122,7 +131,10 @@ impl KnownServers {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         writeln!(file, "{authority} {fingerprint}")?;
         file.sync_all()
     }
@@ -139,13 +151,27 @@ mod tests {
         let fp = Fingerprint([1; 32]);
         KnownServers::add(&path, "chat.example.org:7373", fp).unwrap();
         KnownServers::add(&path, "chat.example.org:7373", fp).unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"# c\ngarbage\n").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"# c\ngarbage\n")
+            .unwrap();
         let known = KnownServers::load(&path).unwrap();
         assert_eq!(known.get("CHAT.example.org:7373"), Some(fp));
         assert_eq!(known.get("other:7373"), None);
-        assert_eq!(std::fs::read_to_string(&path).unwrap().matches("chat.example.org").count(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .matches("chat.example.org")
+                .count(),
+            1
+        );
 
-        let trust = Trust { known_servers: Some(path.clone()), ..Trust::default() };
+        let trust = Trust {
+            known_servers: Some(path.clone()),
+            ..Trust::default()
+        };
         let d = trust.decide("chat.example.org:7373").unwrap();
         assert_eq!(d.pin, Some(fp));
         assert_eq!(d.pinned_by_file, Some(path));

@@ -93,7 +93,11 @@ impl FromStr for JoinLink {
             Some(p) => p.parse().map_err(|_| LinkError::BadPort(p.to_owned()))?,
             None => DEFAULT_PORT,
         };
-        Ok(JoinLink { host: host.to_owned(), port, fingerprint })
+        Ok(JoinLink {
+            host: host.to_owned(),
+            port,
+            fingerprint,
+        })
     }
 }
 
@@ -104,7 +108,10 @@ mod tests {
     #[test]
     fn parses_plain_addresses_and_links() {
         let l: JoinLink = "chat.example.org".parse().unwrap();
-        assert_eq!((l.host.as_str(), l.port, l.fingerprint), ("chat.example.org", DEFAULT_PORT, None));
+        assert_eq!(
+            (l.host.as_str(), l.port, l.fingerprint),
+            ("chat.example.org", DEFAULT_PORT, None)
+        );
         let l: JoinLink = "127.0.0.1:9000".parse().unwrap();
         assert_eq!((l.host.as_str(), l.port), ("127.0.0.1", 9000));
         let l: JoinLink = "[::1]:9000".parse().unwrap();
@@ -114,7 +121,11 @@ mod tests {
         assert_eq!((l.host.as_str(), l.port), ("::1", DEFAULT_PORT));
 
         let fp = Fingerprint([7; 32]);
-        let link = JoinLink { host: "h".into(), port: 1, fingerprint: Some(fp) };
+        let link = JoinLink {
+            host: "h".into(),
+            port: 1,
+            fingerprint: Some(fp),
+        };
         let text = link.to_string();
         assert_eq!(text, format!("quicq://h:1#fp={}", fp.to_hex()));
         assert_eq!(text.parse::<JoinLink>().unwrap(), link);
@@ -123,10 +134,22 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert_eq!("".parse::<JoinLink>(), Err(LinkError::Empty));
-        assert!(matches!("h:port".parse::<JoinLink>(), Err(LinkError::BadPort(_))));
-        assert!(matches!("h:70000".parse::<JoinLink>(), Err(LinkError::BadPort(_))));
+        assert!(matches!(
+            "h:port".parse::<JoinLink>(),
+            Err(LinkError::BadPort(_))
+        ));
+        assert!(matches!(
+            "h:70000".parse::<JoinLink>(),
+            Err(LinkError::BadPort(_))
+        ));
         assert_eq!("[::1".parse::<JoinLink>(), Err(LinkError::BadBracket));
-        assert_eq!("quicq://h:1#x=1".parse::<JoinLink>(), Err(LinkError::BadFragment));
-        assert!(matches!("quicq://h:1#fp=12".parse::<JoinLink>(), Err(LinkError::BadFingerprint(_))));
+        assert_eq!(
+            "quicq://h:1#x=1".parse::<JoinLink>(),
+            Err(LinkError::BadFragment)
+        );
+        assert!(matches!(
+            "quicq://h:1#fp=12".parse::<JoinLink>(),
+            Err(LinkError::BadFingerprint(_))
+        ));
     }
 }

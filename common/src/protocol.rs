@@ -335,7 +335,11 @@ mod tests {
 
     #[test]
     fn error_code_names_match_serde() {
-        for code in [ErrorCode::RateLimited, ErrorCode::FrameTooLarge, ErrorCode::NotLoggedIn] {
+        for code in [
+            ErrorCode::RateLimited,
+            ErrorCode::FrameTooLarge,
+            ErrorCode::NotLoggedIn,
+        ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }

@@ -28,18 +28,29 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Refusal { code, message: message.into(), retry_after_ms: None }
+        Refusal {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
     }
 
     pub fn into_frame(self) -> ServerFrame {
-        ServerFrame::Error { code: self.code, message: self.message, retry_after_ms: self.retry_after_ms }
+        ServerFrame::Error {
+            code: self.code,
+            message: self.message,
+            retry_after_ms: self.retry_after_ms,
+        }
     }
 }
 
 impl From<StoreError> for Refusal {
     fn from(err: StoreError) -> Self {
         tracing::error!(cause = %err, "storage failed");
-        Refusal::new(ErrorCode::Internal, "the server could not store or read data; try again")
+        Refusal::new(
+            ErrorCode::Internal,
+            "the server could not store or read data; try again",
+        )
     }
 }
 
@@ -73,7 +84,12 @@ impl Chat {
             config.message_burst,
         );
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
-        Ok(Chat { config, hub: Arc::new(hub), store: Arc::new(Mutex::new(store)), hashing: Semaphore::new(permits) })
+        Ok(Chat {
+            config,
+            hub: Arc::new(hub),
+            store: Arc::new(Mutex::new(store)),
+            hashing: Semaphore::new(permits),
+        })
     }
 
     /// Runs `f` with the store on a blocking thread.
@@ -95,12 +111,18 @@ impl Chat {
         let nick = Nickname::parse(nickname)
             .map_err(|e| Refusal::new(ErrorCode::InvalidNickname, e.to_string()))?;
         if password.len() > MAX_PASSWORD_LEN {
-            return Err(Refusal::new(ErrorCode::WeakPassword, "password is too long"));
+            return Err(Refusal::new(
+                ErrorCode::WeakPassword,
+                "password is too long",
+            ));
         }
         let key = nick.key().to_owned();
         let existing = self.with_store(move |s| s.account_by_key(&key)).await?;
         if let Some(account) = existing {
-            return self.check_password(account, password).await.map(|a| (a, false));
+            return self
+                .check_password(account, password)
+                .await
+                .map(|a| (a, false));
         }
         if !self.config.registration {
             return Err(Refusal::new(
@@ -111,7 +133,9 @@ impl Chat {
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(Refusal::new(
                 ErrorCode::WeakPassword,
-                format!("a new account needs a password of at least {MIN_PASSWORD_CHARS} characters"),
+                format!(
+                    "a new account needs a password of at least {MIN_PASSWORD_CHARS} characters"
+                ),
             ));
         }
         let phc = self.hash(password).await?;
@@ -126,18 +150,26 @@ impl Chat {
             .await?;
         match created {
             Ok(account) => {
-                self.hub.add_account(account.id, &account.name, &account.key);
+                self.hub
+                    .add_account(account.id, &account.name, &account.key);
                 tracing::info!(user = %account.name, "registered");
                 Ok((account, true))
             }
             // Someone registered the same name a moment ago: this is now a login.
-            Err(Some(account)) => self.check_password(account, password).await.map(|a| (a, false)),
+            Err(Some(account)) => self
+                .check_password(account, password)
+                .await
+                .map(|a| (a, false)),
             Err(None) => Err(internal("registration")),
         }
     }
 
     async fn check_password(&self, account: Account, password: &str) -> Result<Account, Refusal> {
-        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing"))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| internal("hashing"))?;
         let (password, phc) = (password.to_owned(), account.password_hash.clone());
         let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
             .await
@@ -145,12 +177,19 @@ impl Chat {
         if ok {
             Ok(account)
         } else {
-            Err(Refusal::new(ErrorCode::WrongPassword, "wrong password for this nickname"))
+            Err(Refusal::new(
+                ErrorCode::WrongPassword,
+                "wrong password for this nickname",
+            ))
         }
     }
 
     async fn hash(&self, password: &str) -> Result<String, Refusal> {
-        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing"))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| internal("hashing"))?;
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || password::hash(&password))
             .await
@@ -183,7 +222,10 @@ impl Chat {
             ));
         }
         let target = self.hub.resolve(&to).ok_or_else(|| {
-            Refusal::new(ErrorCode::UnknownRecipient, format!("no user or group named {to}"))
+            Refusal::new(
+                ErrorCode::UnknownRecipient,
+                format!("no user or group named {to}"),
+            )
         })?;
         if let Err(wait) = self.hub.check_rate(sender.id, Instant::now()) {
             return Err(Refusal {
@@ -195,7 +237,8 @@ impl Chat {
         let (hub, sender_id) = (self.hub.clone(), sender.id);
         let stored = self
             .with_store(move |store| {
-                let stored = store.insert_message(sender_id, &target, &text, &client_id, now_ms())?;
+                let stored =
+                    store.insert_message(sender_id, &target, &text, &client_id, now_ms())?;
                 if !stored.duplicate {
                     hub.fan_out(sender_id, &target, &stored.message);
                 }
@@ -203,7 +246,11 @@ impl Chat {
             })
             .await?;
         let (stored, client_id) = stored;
-        Ok(ServerFrame::Sent { client_id, id: stored.message.id, at: stored.message.at })
+        Ok(ServerFrame::Sent {
+            client_id,
+            id: stored.message.id,
+            at: stored.message.at,
+        })
     }
 
     pub async fn history(
@@ -220,12 +267,20 @@ impl Chat {
             ));
         }
         let target = self.hub.resolve(&with).ok_or_else(|| {
-            Refusal::new(ErrorCode::UnknownRecipient, format!("no user or group named {with}"))
+            Refusal::new(
+                ErrorCode::UnknownRecipient,
+                format!("no user or group named {with}"),
+            )
         })?;
         let id = account.id;
-        let (messages, more) =
-            self.with_store(move |s| s.history(id, &target, before, limit as usize)).await?;
-        Ok(ServerFrame::HistoryPage { with, messages, more })
+        let (messages, more) = self
+            .with_store(move |s| s.history(id, &target, before, limit as usize))
+            .await?;
+        Ok(ServerFrame::HistoryPage {
+            with,
+            messages,
+            more,
+        })
     }
 
     pub fn users(&self, after: Option<String>) -> ServerFrame {

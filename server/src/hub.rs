@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use quicq_common::frame::encode;
-use quicq_common::protocol::{Address, ChatMessage, EVERYONE, GroupInfo, ServerFrame, UserInfo, USERS_PAGE};
 use quicq_common::nickname::key_of;
+use quicq_common::protocol::{
+    Address, ChatMessage, EVERYONE, GroupInfo, ServerFrame, USERS_PAGE, UserInfo,
+};
 use tokio::sync::mpsc;
 
 use crate::rate_limit::TokenBucket;
@@ -60,7 +62,9 @@ pub struct Hub {
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub").field("queue_len", &self.queue_len).finish_non_exhaustive()
+        f.debug_struct("Hub")
+            .field("queue_len", &self.queue_len)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,7 +81,11 @@ impl Hub {
             state.names.insert(id, name.clone());
             state.directory.insert(key, Entry { id, name });
         }
-        Hub { state: Mutex::new(state), queue_len: queue_len.max(1), rate: (messages_per_second, burst) }
+        Hub {
+            state: Mutex::new(state),
+            queue_len: queue_len.max(1),
+            rate: (messages_per_second, burst),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -89,8 +97,14 @@ impl Hub {
     /// Resolves an address from a client into a stored target.
     pub fn resolve(&self, to: &Address) -> Option<Target> {
         match to {
-            Address::User(name) => self.lock().directory.get(&key_of(name)).map(|e| Target::User(e.id)),
-            Address::Group(name) if key_of(name) == EVERYONE => Some(Target::Group(EVERYONE.into())),
+            Address::User(name) => self
+                .lock()
+                .directory
+                .get(&key_of(name))
+                .map(|e| Target::User(e.id)),
+            Address::Group(name) if key_of(name) == EVERYONE => {
+                Some(Target::Group(EVERYONE.into()))
+            }
             Address::Group(_) => None,
         }
     }
@@ -99,12 +113,22 @@ impl Hub {
     pub fn add_account(&self, id: AccountId, name: &str, key: &str) {
         let mut state = self.lock();
         state.names.insert(id, name.to_owned());
-        state.directory.insert(key.to_owned(), Entry { id, name: name.to_owned() });
+        state.directory.insert(
+            key.to_owned(),
+            Entry {
+                id,
+                name: name.to_owned(),
+            },
+        );
         // The new account is about to come online; its presence goes out on registration.
     }
 
     /// Adds a session; tells everyone if it is the account's first.
-    pub fn register(&self, account: AccountId, kick: Kick) -> (SessionId, mpsc::Receiver<Outgoing>) {
+    pub fn register(
+        &self,
+        account: AccountId,
+        kick: Kick,
+    ) -> (SessionId, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(self.queue_len);
         let mut state = self.lock();
         state.next_session += 1;
@@ -134,7 +158,11 @@ impl Hub {
     pub fn check_rate(&self, account: AccountId, now: Instant) -> Result<(), Duration> {
         let (rate, burst) = self.rate;
         let mut state = self.lock();
-        state.buckets.entry(account).or_insert_with(|| TokenBucket::new(rate, burst, now)).take(now)
+        state
+            .buckets
+            .entry(account)
+            .or_insert_with(|| TokenBucket::new(rate, burst, now))
+            .take(now)
     }
 
     /// Queues a stored message for every online session that should see it: the target's
@@ -142,7 +170,10 @@ impl Hub {
     /// one ordered stream of its conversations). Must be called in id order.
     pub fn fan_out(&self, sender: AccountId, target: &Target, message: &ChatMessage) {
         let frame: Arc<[u8]> = encode(&ServerFrame::Message(message.clone())).into();
-        let item = Outgoing::Message { id: message.id, frame };
+        let item = Outgoing::Message {
+            id: message.id,
+            frame,
+        };
         let state = self.lock();
         match target {
             Target::Group(_) => {
@@ -164,10 +195,16 @@ impl Hub {
     pub fn users_page(&self, after: Option<&str>) -> (Vec<UserInfo>, bool) {
         let state = self.lock();
         let start = after.map(key_of);
-        let iter = state.directory.iter().filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s));
+        let iter = state
+            .directory
+            .iter()
+            .filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s));
         let mut users: Vec<UserInfo> = iter
             .take(USERS_PAGE + 1)
-            .map(|(_, e)| UserInfo { name: e.name.clone(), online: state.sessions.contains_key(&e.id) })
+            .map(|(_, e)| UserInfo {
+                name: e.name.clone(),
+                online: state.sessions.contains_key(&e.id),
+            })
             .collect();
         let more = users.len() > USERS_PAGE;
         users.truncate(USERS_PAGE);
@@ -175,7 +212,10 @@ impl Hub {
     }
 
     pub fn groups(&self) -> Vec<GroupInfo> {
-        vec![GroupInfo { name: EVERYONE.into(), members: self.lock().directory.len() as u64 }]
+        vec![GroupInfo {
+            name: EVERYONE.into(),
+            members: self.lock().directory.len() as u64,
+        }]
     }
 
     pub fn online_sessions(&self) -> usize {
@@ -185,7 +225,11 @@ impl Hub {
 
 /// The accounts whose sessions receive a direct message: both ends (once if they are the same).
 pub fn recipients(sender: AccountId, to: AccountId) -> Vec<AccountId> {
-    if sender == to { vec![to] } else { vec![to, sender] }
+    if sender == to {
+        vec![to]
+    } else {
+        vec![to, sender]
+    }
 }
 
 fn push_all(sessions: &[Session], item: &Outgoing) {
@@ -215,7 +259,11 @@ mod tests {
 
     fn hub(queue: usize) -> Hub {
         Hub::new(
-            vec![(1, "Alice".into(), "alice".into()), (2, "小明".into(), key_of("小明")), (3, "c".into(), "c".into())],
+            vec![
+                (1, "Alice".into(), "alice".into()),
+                (2, "小明".into(), key_of("小明")),
+                (3, "c".into(), "c".into()),
+            ],
             queue,
             10,
             3,
@@ -223,7 +271,13 @@ mod tests {
     }
 
     fn message(id: u64) -> ChatMessage {
-        ChatMessage { id, from: "Alice".into(), to: Address::User("c".into()), text: "t".into(), at: 0 }
+        ChatMessage {
+            id,
+            from: "Alice".into(),
+            to: Address::User("c".into()),
+            text: "t".into(),
+            at: 0,
+        }
     }
 
     fn drain(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<u64> {
@@ -243,10 +297,19 @@ mod tests {
     #[test]
     fn resolves_users_case_insensitively_and_the_everyone_group() {
         let hub = hub(8);
-        assert_eq!(hub.resolve(&Address::User("ALICE".into())), Some(Target::User(1)));
-        assert_eq!(hub.resolve(&Address::User("小明".into())), Some(Target::User(2)));
+        assert_eq!(
+            hub.resolve(&Address::User("ALICE".into())),
+            Some(Target::User(1))
+        );
+        assert_eq!(
+            hub.resolve(&Address::User("小明".into())),
+            Some(Target::User(2))
+        );
         assert_eq!(hub.resolve(&Address::User("nobody".into())), None);
-        assert_eq!(hub.resolve(&Address::Group("Everyone".into())), Some(Target::Group(EVERYONE.into())));
+        assert_eq!(
+            hub.resolve(&Address::Group("Everyone".into())),
+            Some(Target::Group(EVERYONE.into()))
+        );
         assert_eq!(hub.resolve(&Address::Group("staff".into())), None);
     }
 
@@ -289,7 +352,8 @@ mod tests {
         let _ = watcher.try_recv(); // own presence
         let (s1, _) = hub.register(1, no_kick());
         let (s2, _) = hub.register(1, no_kick());
-        let count = |rx: &mut mpsc::Receiver<Outgoing>| std::iter::from_fn(|| rx.try_recv().ok()).count();
+        let count =
+            |rx: &mut mpsc::Receiver<Outgoing>| std::iter::from_fn(|| rx.try_recv().ok()).count();
         assert_eq!(count(&mut watcher), 1);
         hub.unregister(1, s1);
         assert_eq!(count(&mut watcher), 0);
@@ -302,7 +366,9 @@ mod tests {
 
     #[test]
     fn users_are_paged_by_key() {
-        let accounts = (0..600).map(|i| (i, format!("u{i:03}"), format!("u{i:03}"))).collect();
+        let accounts = (0..600)
+            .map(|i| (i, format!("u{i:03}"), format!("u{i:03}")))
+            .collect();
         let hub = Hub::new(accounts, 1, 1, 1);
         let (first, more) = hub.users_page(None);
         assert!(more);

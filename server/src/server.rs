@@ -26,7 +26,10 @@ pub enum StartError {
     #[error("storage: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("quic configuration: {0}")]
     Quic(String),
 }
@@ -58,8 +61,9 @@ impl Server {
             .cloned()
             .collect();
 
-        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)
-            .map_err(|e| StartError::Quic(e.to_string()))?;
+        let crypto =
+            quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)
+                .map_err(|e| StartError::Quic(e.to_string()))?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         let mut transport = quinn::TransportConfig::default();
         transport
@@ -67,21 +71,35 @@ impl Server {
             .max_concurrent_bidi_streams((config.max_concurrent_requests + 1).into())
             .max_concurrent_uni_streams(0u32.into())
             .max_idle_timeout(Some(
-                config.idle_timeout().try_into().map_err(|_| StartError::Quic("idle timeout too large".into()))?,
+                config
+                    .idle_timeout()
+                    .try_into()
+                    .map_err(|_| StartError::Quic("idle timeout too large".into()))?,
             ));
         server_config.transport_config(Arc::new(transport));
 
         let store = Store::open(&config.database_path())?;
         let listen = config.listen;
         let chat = Arc::new(Chat::new(config, store)?);
-        let endpoint = quinn::Endpoint::server(server_config, listen)
-            .map_err(|source| StartError::Bind { addr: listen, source })?;
-        Ok(Server { endpoint, chat, fingerprint, certificate_created, uncovered_hostnames })
+        let endpoint =
+            quinn::Endpoint::server(server_config, listen).map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        Ok(Server {
+            endpoint,
+            chat,
+            fingerprint,
+            certificate_created,
+            uncovered_hostnames,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         // The socket is bound; this only fails if it was closed, which run() owns.
-        self.endpoint.local_addr().unwrap_or_else(|_| self.chat.config.listen)
+        self.endpoint
+            .local_addr()
+            .unwrap_or_else(|_| self.chat.config.listen)
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
@@ -100,8 +118,18 @@ impl Server {
 
     /// The link to hand to users: first configured hostname, the bound port, the fingerprint.
     pub fn join_link(&self) -> JoinLink {
-        let host = self.chat.config.hostnames.first().cloned().unwrap_or_else(|| "localhost".into());
-        JoinLink { host, port: self.local_addr().port(), fingerprint: Some(self.fingerprint) }
+        let host = self
+            .chat
+            .config
+            .hostnames
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "localhost".into());
+        JoinLink {
+            host,
+            port: self.local_addr().port(),
+            fingerprint: Some(self.fingerprint),
+        }
     }
 
     /// Serves until `shutdown` is cancelled, then tells every client, closes the endpoint and
@@ -140,10 +168,14 @@ impl Server {
         tracing::info!(sessions = sessions.len(), "shutting down");
         self.endpoint.set_server_config(None);
         let drain = async { while sessions.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), drain)
+            .await
+            .is_err()
+        {
             sessions.abort_all();
         }
-        self.endpoint.close(close::SHUTDOWN.into(), b"server shutting down");
+        self.endpoint
+            .close(close::SHUTDOWN.into(), b"server shutting down");
         let _ = tokio::time::timeout(Duration::from_secs(3), self.endpoint.wait_idle()).await;
         if let Err(e) = self.chat.flush().await {
             tracing::error!(cause = %e.message, "final database flush failed");

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quicq_common::frame::{FrameError, encode, read_frame, write_frame};
-use quicq_common::protocol::{
-    ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close,
-};
+use quicq_common::protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -44,7 +42,11 @@ pub struct Session {
 
 impl Session {
     pub fn new(conn: quinn::Connection, chat: Arc<Chat>, shutdown: CancellationToken) -> Self {
-        Session { conn, chat, shutdown }
+        Session {
+            conn,
+            chat,
+            shutdown,
+        }
     }
 
     pub async fn run(self) -> Result<(), SessionError> {
@@ -66,10 +68,25 @@ impl Session {
 
         let mut tasks = JoinSet::new();
         tasks.spawn(
-            deliver(self.conn.clone(), control_send, rx, self.chat.clone(), account.id, resume)
-                .in_current_span(),
+            deliver(
+                self.conn.clone(),
+                control_send,
+                rx,
+                self.chat.clone(),
+                account.id,
+                resume,
+            )
+            .in_current_span(),
         );
-        tasks.spawn(read_control(self.conn.clone(), control_recv, self.chat.clone(), account.id).in_current_span());
+        tasks.spawn(
+            read_control(
+                self.conn.clone(),
+                control_recv,
+                self.chat.clone(),
+                account.id,
+            )
+            .in_current_span(),
+        );
 
         let result = self.serve_requests(&account, &mut tasks).await;
         self.chat.hub.unregister(account.id, session_id);
@@ -84,27 +101,37 @@ impl Session {
     ) -> Result<Option<(quinn::SendStream, quinn::RecvStream, Account, u64)>, SessionError> {
         let timeout = self.chat.config.hello_timeout();
         let Ok(accepted) = tokio::time::timeout(timeout, self.conn.accept_bi()).await else {
-            self.conn.close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
+            self.conn
+                .close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
             return Ok(None);
         };
         let (mut send, mut recv) = accepted?;
-        let hello = match tokio::time::timeout(timeout, read_frame::<ClientFrame, _>(&mut recv)).await {
-            Err(_) => {
-                self.conn.close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
-                return Ok(None);
-            }
-            Ok(Ok(Some(frame))) => frame,
-            Ok(Ok(None)) => {
-                self.conn.close(close::NORMAL.into(), b"");
-                return Ok(None);
-            }
-            Ok(Err(FrameError::Io(e))) => return Err(e.into()),
-            Ok(Err(e)) => {
-                let refusal = Refusal::new(e.code(), e.to_string());
-                return self.refuse(send, refusal, close::PROTOCOL_VIOLATION).await;
-            }
-        };
-        let ClientFrame::Hello { version, nickname, password, client, resume_after } = hello else {
+        let hello =
+            match tokio::time::timeout(timeout, read_frame::<ClientFrame, _>(&mut recv)).await {
+                Err(_) => {
+                    self.conn
+                        .close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
+                    return Ok(None);
+                }
+                Ok(Ok(Some(frame))) => frame,
+                Ok(Ok(None)) => {
+                    self.conn.close(close::NORMAL.into(), b"");
+                    return Ok(None);
+                }
+                Ok(Err(FrameError::Io(e))) => return Err(e.into()),
+                Ok(Err(e)) => {
+                    let refusal = Refusal::new(e.code(), e.to_string());
+                    return self.refuse(send, refusal, close::PROTOCOL_VIOLATION).await;
+                }
+            };
+        let ClientFrame::Hello {
+            version,
+            nickname,
+            password,
+            client,
+            resume_after,
+        } = hello
+        else {
             let refusal = Refusal::new(
                 ErrorCode::NotLoggedIn,
                 "the first frame on the control stream must be hello",
@@ -193,20 +220,35 @@ async fn handle_request(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) -> Result<(), SessionError> {
-    let request = tokio::time::timeout(REQUEST_TIMEOUT, read_frame::<ClientFrame, _>(&mut recv)).await;
+    let request =
+        tokio::time::timeout(REQUEST_TIMEOUT, read_frame::<ClientFrame, _>(&mut recv)).await;
     let response = match request {
-        Err(_) => Err(Refusal::new(ErrorCode::MalformedFrame, "request frame not received in time")),
+        Err(_) => Err(Refusal::new(
+            ErrorCode::MalformedFrame,
+            "request frame not received in time",
+        )),
         Ok(Ok(None)) => return Ok(()),
         Ok(Err(e)) => Err(Refusal::new(e.code(), e.to_string())),
         Ok(Ok(Some(frame))) => match frame {
-            ClientFrame::Send { client_id, to, text } => chat.send(&account, client_id, to, text).await,
-            ClientFrame::History { with, before, limit } => chat.history(&account, with, before, limit).await,
+            ClientFrame::Send {
+                client_id,
+                to,
+                text,
+            } => chat.send(&account, client_id, to, text).await,
+            ClientFrame::History {
+                with,
+                before,
+                limit,
+            } => chat.history(&account, with, before, limit).await,
             ClientFrame::Users { after } => Ok(chat.users(after)),
             ClientFrame::Hello { .. } | ClientFrame::Ack { .. } => Err(Refusal::new(
                 ErrorCode::UnexpectedFrame,
                 "hello and ack belong on the control stream",
             )),
-            _ => Err(Refusal::new(ErrorCode::UnexpectedFrame, "this frame is not a request")),
+            _ => Err(Refusal::new(
+                ErrorCode::UnexpectedFrame,
+                "this frame is not a request",
+            )),
         },
     };
     let frame = response.unwrap_or_else(|refusal| {
@@ -231,10 +273,15 @@ async fn read_control(
     loop {
         match read_frame::<ClientFrame, _>(&mut recv).await {
             Ok(Some(ClientFrame::Ack { up_to })) => {
-                chat.with_store(move |s| s.set_delivered(account, up_to)).await.map_err(SessionError::Store)?;
+                chat.with_store(move |s| s.set_delivered(account, up_to))
+                    .await
+                    .map_err(SessionError::Store)?;
             }
             Ok(Some(_)) => {
-                conn.close(close::PROTOCOL_VIOLATION.into(), b"only ack is allowed on the control stream after hello");
+                conn.close(
+                    close::PROTOCOL_VIOLATION.into(),
+                    b"only ack is allowed on the control stream after hello",
+                );
                 return Ok(());
             }
             Ok(None) => {

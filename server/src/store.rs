@@ -15,7 +15,10 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("database schema version {0} is newer than this server understands")]
     FutureSchema(i64),
 }
@@ -84,8 +87,10 @@ impl Store {
     /// Opens (creating if needed) `quicq.sqlite3` under `data_dir`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                path: dir.to_owned(),
+                source,
+            })?;
         }
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -149,13 +154,17 @@ impl Store {
 
     /// Every account as (id, name, key), ordered by key.
     pub fn accounts(&self) -> Result<Vec<(AccountId, String, String)>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT id, name, key FROM accounts ORDER BY key")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, key FROM accounts ORDER BY key")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn max_message_id(&self) -> Result<u64, StoreError> {
-        let id: Option<i64> = self.conn.query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
+        let id: Option<i64> = self
+            .conn
+            .query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
         Ok(id.unwrap_or(0) as u64)
     }
 
@@ -188,9 +197,16 @@ impl Store {
                 |r| r.get(0),
             )?
         };
-        let message = tx.query_row(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"), [id], row_to_message)?;
+        let message = tx.query_row(
+            &format!("{SELECT_MESSAGE} WHERE m.id = ?1"),
+            [id],
+            row_to_message,
+        )?;
         tx.commit()?;
-        Ok(Stored { message, duplicate: inserted == 0 })
+        Ok(Stored {
+            message,
+            duplicate: inserted == 0,
+        })
     }
 
     /// Messages the account should receive with id above `after`, oldest first: sent to it,
@@ -205,8 +221,10 @@ impl Store {
             "{SELECT_MESSAGE} WHERE m.id > ?1 AND (m.to_group = ?2 OR m.to_user = ?3 OR m.sender = ?3)
              ORDER BY m.id LIMIT ?4"
         ))?;
-        let rows =
-            stmt.query_map(params![after as i64, EVERYONE, account, limit as i64], row_to_message)?;
+        let rows = stmt.query_map(
+            params![after as i64, EVERYONE, account, limit as i64],
+            row_to_message,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -239,7 +257,8 @@ impl Store {
                         ORDER BY id DESC LIMIT ?4)
                      ORDER BY m.id DESC"
                 ))?;
-                let rows = stmt.query_map(params![account, other, before, fetch], row_to_message)?;
+                let rows =
+                    stmt.query_map(params![account, other, before, fetch], row_to_message)?;
                 rows.collect::<Result<Vec<_>, _>>()?
             }
         };
@@ -270,13 +289,17 @@ impl Store {
 
     /// Moves the WAL into the main file, so a stopped server leaves one self-contained file.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 }
 
 fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
-    let to = match (r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?) {
+    let to = match (
+        r.get::<_, Option<String>>(2)?,
+        r.get::<_, Option<String>>(3)?,
+    ) {
         (Some(user), _) => Address::User(user),
         (None, Some(group)) => Address::Group(group),
         (None, None) => Address::Group(String::new()),
@@ -304,7 +327,11 @@ mod tests {
     fn accounts_are_unique_by_key() {
         let (_dir, mut s) = store();
         let a = s.create_account("Alice", "alice", "h", 0).unwrap().unwrap();
-        assert!(s.create_account("ALICE", "alice", "h2", 0).unwrap().is_none());
+        assert!(
+            s.create_account("ALICE", "alice", "h2", 0)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(s.account_by_key("alice").unwrap().unwrap(), a);
         assert!(s.account_by_key("bob").unwrap().is_none());
     }
@@ -314,13 +341,19 @@ mod tests {
         let (_dir, mut s) = store();
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
-        let first = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 5).unwrap();
+        let first = s
+            .insert_message(a.id, &Target::User(b.id), "hi", "c1", 5)
+            .unwrap();
         assert!(!first.duplicate);
-        let again = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 9).unwrap();
+        let again = s
+            .insert_message(a.id, &Target::User(b.id), "hi", "c1", 9)
+            .unwrap();
         assert!(again.duplicate);
         assert_eq!(again.message, first.message);
         // Another sender may use the same client id.
-        let other = s.insert_message(b.id, &Target::User(a.id), "yo", "c1", 9).unwrap();
+        let other = s
+            .insert_message(b.id, &Target::User(a.id), "yo", "c1", 9)
+            .unwrap();
         assert!(!other.duplicate);
         assert!(other.message.id > first.message.id);
     }
@@ -331,14 +364,32 @@ mod tests {
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
         let c = s.create_account("c", "c", "h", 0).unwrap().unwrap();
-        let ab = s.insert_message(a.id, &Target::User(b.id), "a→b", "1", 1).unwrap().message;
-        let g = s.insert_message(c.id, &Target::Group(EVERYONE.into()), "all", "2", 2).unwrap().message;
-        let ca = s.insert_message(c.id, &Target::User(a.id), "c→a", "3", 3).unwrap().message;
-        let ba = s.insert_message(b.id, &Target::User(a.id), "b→a", "4", 4).unwrap().message;
+        let ab = s
+            .insert_message(a.id, &Target::User(b.id), "a→b", "1", 1)
+            .unwrap()
+            .message;
+        let g = s
+            .insert_message(c.id, &Target::Group(EVERYONE.into()), "all", "2", 2)
+            .unwrap()
+            .message;
+        let ca = s
+            .insert_message(c.id, &Target::User(a.id), "c→a", "3", 3)
+            .unwrap()
+            .message;
+        let ba = s
+            .insert_message(b.id, &Target::User(a.id), "b→a", "4", 4)
+            .unwrap()
+            .message;
 
         let ids = |v: Vec<ChatMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
-        assert_eq!(ids(s.inbox_after(b.id, 0, 100).unwrap()), vec![ab.id, g.id, ba.id]);
-        assert_eq!(ids(s.inbox_after(b.id, ab.id, 100).unwrap()), vec![g.id, ba.id]);
+        assert_eq!(
+            ids(s.inbox_after(b.id, 0, 100).unwrap()),
+            vec![ab.id, g.id, ba.id]
+        );
+        assert_eq!(
+            ids(s.inbox_after(b.id, ab.id, 100).unwrap()),
+            vec![g.id, ba.id]
+        );
         assert_eq!(ids(s.inbox_after(a.id, 0, 2).unwrap()), vec![ab.id, g.id]);
 
         let (page, more) = s.history(a.id, &Target::User(b.id), None, 10).unwrap();
@@ -347,10 +398,14 @@ mod tests {
         let (page, more) = s.history(a.id, &Target::User(b.id), None, 1).unwrap();
         assert_eq!(ids(page), vec![ba.id]);
         assert!(more);
-        let (page, more) = s.history(a.id, &Target::User(b.id), Some(ba.id), 1).unwrap();
+        let (page, more) = s
+            .history(a.id, &Target::User(b.id), Some(ba.id), 1)
+            .unwrap();
         assert_eq!(ids(page), vec![ab.id]);
         assert!(!more);
-        let (page, _) = s.history(b.id, &Target::Group(EVERYONE.into()), None, 10).unwrap();
+        let (page, _) = s
+            .history(b.id, &Target::Group(EVERYONE.into()), None, 10)
+            .unwrap();
         assert_eq!(ids(page), vec![g.id]);
         assert_eq!(ca.to, Address::User("a".into()));
     }
@@ -361,9 +416,18 @@ mod tests {
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let big = "字".repeat(4000);
         for i in 0..20 {
-            s.insert_message(a.id, &Target::Group(EVERYONE.into()), &big, &i.to_string(), 0).unwrap();
+            s.insert_message(
+                a.id,
+                &Target::Group(EVERYONE.into()),
+                &big,
+                &i.to_string(),
+                0,
+            )
+            .unwrap();
         }
-        let (page, more) = s.history(a.id, &Target::Group(EVERYONE.into()), None, 200).unwrap();
+        let (page, more) = s
+            .history(a.id, &Target::Group(EVERYONE.into()), None, 200)
+            .unwrap();
         assert!(more);
         assert!(!page.is_empty() && page.len() < 20);
         assert!(serde_json::to_vec(&page).unwrap().len() < MAX_FRAME_LEN);

@@ -59,17 +59,30 @@ impl TestServer {
         let task = tokio::spawn(async move {
             server.run(token).await.expect("server runs");
         });
-        TestServer { addr, fingerprint, dir, shutdown, task }
+        TestServer {
+            addr,
+            fingerprint,
+            dir,
+            shutdown,
+            task,
+        }
     }
 
     /// Address with the certificate pinned.
     pub fn link(&self) -> JoinLink {
-        JoinLink { host: "127.0.0.1".into(), port: self.addr.port(), fingerprint: Some(self.fingerprint) }
+        JoinLink {
+            host: "127.0.0.1".into(),
+            port: self.addr.port(),
+            fingerprint: Some(self.fingerprint),
+        }
     }
 
     /// Address without a pin.
     pub fn address(&self) -> JoinLink {
-        JoinLink { fingerprint: None, ..self.link() }
+        JoinLink {
+            fingerprint: None,
+            ..self.link()
+        }
     }
 
     pub fn cert_path(&self) -> PathBuf {
@@ -87,16 +100,25 @@ impl TestServer {
 /// A client config that pins the test server and remembers nothing on disk.
 pub fn config(server: &TestServer, nickname: &str) -> ClientConfig {
     let mut config = ClientConfig::new(server.link(), nickname, PASSWORD);
-    config.trust = Trust { known_servers: None, system_roots: false, ..Trust::default() };
+    config.trust = Trust {
+        known_servers: None,
+        system_roots: false,
+        ..Trust::default()
+    };
     config.client_name = "quicq-tests".into();
     config
 }
 
 pub async fn connect(server: &TestServer, nickname: &str) -> (Client, Events) {
-    try_connect(server, nickname).await.unwrap_or_else(|e| panic!("{nickname} connects: {e}"))
+    try_connect(server, nickname)
+        .await
+        .unwrap_or_else(|e| panic!("{nickname} connects: {e}"))
 }
 
-pub async fn try_connect(server: &TestServer, nickname: &str) -> Result<(Client, Events), ConnectError> {
+pub async fn try_connect(
+    server: &TestServer,
+    nickname: &str,
+) -> Result<(Client, Events), ConnectError> {
     Client::connect(config(server, nickname)).await
 }
 
@@ -142,7 +164,11 @@ pub async fn no_message(events: &mut Events, wait: Duration) {
 }
 
 /// Waits until `pred` matches an event.
-pub async fn wait_for(events: &mut Events, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Event {
+pub async fn wait_for(
+    events: &mut Events,
+    what: &str,
+    mut pred: impl FnMut(&Event) -> bool,
+) -> Event {
     tokio::time::timeout(WAIT, async {
         loop {
             match events.recv().await {
@@ -158,19 +184,26 @@ pub async fn wait_for(events: &mut Events, what: &str, mut pred: impl FnMut(&Eve
 
 /// A raw QUIC connection to the server with its certificate pinned, for wire-level tests.
 pub async fn raw_connect(server: &TestServer) -> quinn::Connection {
-    raw_connect_alpn(server, ALPN).await.expect("raw connection")
+    raw_connect_alpn(server, ALPN)
+        .await
+        .expect("raw connection")
 }
 
 pub async fn raw_connect_alpn(
     server: &TestServer,
     alpn: &[u8],
 ) -> Result<quinn::Connection, quinn::ConnectionError> {
-    let verifier = Arc::new(ServerVerifier::new(Some(server.fingerprint), &Roots::None).expect("verifier"));
+    let verifier =
+        Arc::new(ServerVerifier::new(Some(server.fingerprint), &Roots::None).expect("verifier"));
     let crypto = tls::client_config(verifier, vec![alpn.to_vec()]).expect("tls config");
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).expect("quic config");
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+    let mut endpoint =
+        quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
-    endpoint.connect(server.addr, "127.0.0.1").expect("connect").await
+    endpoint
+        .connect(server.addr, "127.0.0.1")
+        .expect("connect")
+        .await
 }
 
 /// Opens the control stream and logs in; returns the streams and the server's answer.
@@ -188,7 +221,10 @@ pub async fn raw_login(
         resume_after: None,
     };
     write_frame(&mut send, &hello).await.expect("write hello");
-    let answer = read_frame::<ServerFrame, _>(&mut recv).await.expect("read answer").expect("an answer");
+    let answer = read_frame::<ServerFrame, _>(&mut recv)
+        .await
+        .expect("read answer")
+        .expect("an answer");
     (send, recv, answer)
 }
 
@@ -197,7 +233,10 @@ pub async fn raw_request(conn: &quinn::Connection, bytes: &[u8]) -> ServerFrame 
     let (mut send, mut recv) = conn.open_bi().await.expect("request stream");
     send.write_all(bytes).await.expect("write request");
     let _ = send.finish();
-    read_frame::<ServerFrame, _>(&mut recv).await.expect("read answer").expect("an answer")
+    read_frame::<ServerFrame, _>(&mut recv)
+        .await
+        .expect("read answer")
+        .expect("an answer")
 }
 
 /// Sends a frame as one request stream.

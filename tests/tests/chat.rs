@@ -1,4 +1,5 @@
 //! Chat through the client library against a real server over QUIC on loopback.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -33,7 +34,16 @@ async fn wrong_password_is_refused() {
     let mut cfg = config(&server, "BOB");
     cfg.credentials.password = "not the password".into();
     let err = quicq_client::Client::connect(cfg).await.unwrap_err();
-    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ConnectError::Refused {
+                code: ErrorCode::WrongPassword,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(!err.to_string().is_empty());
 }
 
@@ -46,7 +56,13 @@ async fn nickname_rules_are_enforced_and_chinese_names_work() {
     for bad in ["", "has space", "a/b", "everyone", &"x".repeat(33), "..."] {
         let err = try_connect(&server, bad).await.unwrap_err();
         assert!(
-            matches!(err, ConnectError::Refused { code: ErrorCode::InvalidNickname, .. }),
+            matches!(
+                err,
+                ConnectError::Refused {
+                    code: ErrorCode::InvalidNickname,
+                    ..
+                }
+            ),
             "{bad:?}: {err}"
         );
     }
@@ -55,13 +71,31 @@ async fn nickname_rules_are_enforced_and_chinese_names_work() {
     let mut cfg = config(&server, "Ａｌｉｃｅ");
     cfg.credentials.password = "another password".into();
     let err = quicq_client::Client::connect(cfg).await.unwrap_err();
-    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ConnectError::Refused {
+                code: ErrorCode::WrongPassword,
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     // A short password cannot register.
     let mut cfg = config(&server, "newbie");
     cfg.credentials.password = "short".into();
     let err = quicq_client::Client::connect(cfg).await.unwrap_err();
-    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WeakPassword, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ConnectError::Refused {
+                code: ErrorCode::WeakPassword,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +107,16 @@ async fn closed_registration_refuses_new_names_but_not_existing_accounts() {
     let server = TestServer::start_in(dir, |c| c.registration = false).await;
     let _ = connect(&server, "alice").await;
     let err = try_connect(&server, "mallory").await.unwrap_err();
-    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::RegistrationClosed, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ConnectError::Refused {
+                code: ErrorCode::RegistrationClosed,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,14 +125,20 @@ async fn presence_join_and_leave() {
     let (alice, mut alice_events) = connect(&server, "alice").await;
     let (bob, _) = connect(&server, "bob").await;
     wait_for(&mut alice_events, "bob online", |e| {
-        *e == Event::Presence { user: "bob".into(), online: true }
+        *e == Event::Presence {
+            user: "bob".into(),
+            online: true,
+        }
     })
     .await;
     let users = alice.users().await.unwrap();
     assert!(users.iter().any(|u| u.name == "bob" && u.online));
     bob.close().await;
     wait_for(&mut alice_events, "bob offline", |e| {
-        *e == Event::Presence { user: "bob".into(), online: false }
+        *e == Event::Presence {
+            user: "bob".into(),
+            online: false,
+        }
     })
     .await;
     let users = alice.users().await.unwrap();
@@ -106,7 +155,10 @@ async fn private_message_reaches_only_recipient_and_senders_other_sessions() {
 
     let sent = alice.send(user("BOB"), "hi bob, 你好").await.unwrap();
     let got = next_message(&mut bob_events).await;
-    assert_eq!((got.id, got.from.as_str(), got.text.as_str()), (sent.id, "alice", "hi bob, 你好"));
+    assert_eq!(
+        (got.id, got.from.as_str(), got.text.as_str()),
+        (sent.id, "alice", "hi bob, 你好")
+    );
     assert_eq!(got.to, user("bob"));
     assert_eq!(next_message(&mut alice2_events).await.id, sent.id);
     assert_eq!(next_message(&mut alice_events).await.id, sent.id);
@@ -121,10 +173,19 @@ async fn group_message_reaches_every_online_member() {
     for n in names {
         clients.push(connect(&server, n).await);
     }
-    let sent = clients[0].0.send(Address::everyone(), "hello all").await.unwrap();
+    let sent = clients[0]
+        .0
+        .send(Address::everyone(), "hello all")
+        .await
+        .unwrap();
     for (client, events) in &mut clients {
         let m = next_message(events).await;
-        assert_eq!((m.id, m.text.as_str()), (sent.id, "hello all"), "{:?}", client.welcome().you);
+        assert_eq!(
+            (m.id, m.text.as_str()),
+            (sent.id, "hello all"),
+            "{:?}",
+            client.welcome().you
+        );
         assert_eq!(m.to, Address::everyone());
     }
 }
@@ -150,7 +211,12 @@ async fn concurrent_senders_every_recipient_sees_every_message_once_in_id_order(
         for j in 0..EACH {
             // Several in flight per sender, each on its own stream.
             let s = s.clone();
-            tasks.spawn(async move { s.send(Address::everyone(), format!("{i}-{j}")).await.unwrap().id });
+            tasks.spawn(async move {
+                s.send(Address::everyone(), format!("{i}-{j}"))
+                    .await
+                    .unwrap()
+                    .id
+            });
         }
     }
     let mut all_ids = HashSet::new();
@@ -210,10 +276,17 @@ async fn history_pages_newest_first() {
     let (bob, _) = connect(&server, "bob").await;
     let mut ids = Vec::new();
     for i in 0..25 {
-        let (from, to) = if i % 2 == 0 { (&alice, "bob") } else { (&bob, "alice") };
+        let (from, to) = if i % 2 == 0 {
+            (&alice, "bob")
+        } else {
+            (&bob, "alice")
+        };
         ids.push(from.send(user(to), format!("m{i}")).await.unwrap().id);
     }
-    alice.send(Address::everyone(), "not in the direct conversation").await.unwrap();
+    alice
+        .send(Address::everyone(), "not in the direct conversation")
+        .await
+        .unwrap();
 
     let mut seen = Vec::new();
     let mut before = None;
@@ -230,7 +303,10 @@ async fn history_pages_newest_first() {
     assert_eq!(seen, ids);
     // Bob sees the same conversation from his side.
     let page = bob.history(user("alice"), None, 3).await.unwrap();
-    assert_eq!(page.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..3]);
+    assert_eq!(
+        page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        ids[..3]
+    );
     let group = bob.history(Address::everyone(), None, 50).await.unwrap();
     assert_eq!(group.messages.len(), 1);
     assert!(!group.more);
@@ -244,7 +320,9 @@ async fn resend_after_dropped_connection_produces_no_duplicate() {
     let mut sends = Vec::new();
     for i in 0..40 {
         let a = alice.clone();
-        sends.push(tokio::spawn(async move { a.send(user("bob"), format!("n{i}")).await.unwrap().id }));
+        sends.push(tokio::spawn(async move {
+            a.send(user("bob"), format!("n{i}")).await.unwrap().id
+        }));
         if i == 10 || i == 25 {
             alice.reconnect(); // drop the connection with requests in flight
         }
@@ -258,7 +336,10 @@ async fn resend_after_dropped_connection_produces_no_duplicate() {
     assert_eq!(texts.len(), 40, "every message exactly once");
     assert_eq!(got.iter().map(|m| m.id).collect::<HashSet<_>>(), ids);
     no_message(&mut bob_events, Duration::from_millis(500)).await;
-    wait_for(&mut alice_events, "reconnected", |e| matches!(e, Event::State(ConnState::Connected { .. }))).await;
+    wait_for(&mut alice_events, "reconnected", |e| {
+        matches!(e, Event::State(ConnState::Connected { .. }))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,8 +348,10 @@ async fn client_reconnects_after_server_restart_and_catches_up() {
     let port = server.addr.port();
     let (_bob, mut bob_events) = connect(&server, "bob").await;
     let dir = server.stop().await;
-    wait_for(&mut bob_events, "reconnecting", |e| matches!(e, Event::State(ConnState::Reconnecting { .. })))
-        .await;
+    wait_for(&mut bob_events, "reconnecting", |e| {
+        matches!(e, Event::State(ConnState::Reconnecting { .. }))
+    })
+    .await;
 
     // Same port, same certificate and database.
     let server = TestServer::start_in(dir, |c| c.listen.set_port(port)).await;
@@ -283,13 +366,58 @@ async fn bad_sends_get_clear_errors() {
     let server = TestServer::start_with(|c| c.max_text_chars = 10).await;
     let (alice, _) = connect(&server, "alice").await;
     let err = alice.send(user("nobody"), "hello").await.unwrap_err();
-    assert!(matches!(err, RequestError::Refused { code: ErrorCode::UnknownRecipient, .. }), "{err}");
-    let err = alice.send(Address::Group("staff".into()), "hello").await.unwrap_err();
-    assert!(matches!(err, RequestError::Refused { code: ErrorCode::UnknownRecipient, .. }), "{err}");
-    let err = alice.send(Address::everyone(), "x".repeat(11)).await.unwrap_err();
-    assert!(matches!(err, RequestError::Refused { code: ErrorCode::TextTooLong, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            RequestError::Refused {
+                code: ErrorCode::UnknownRecipient,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = alice
+        .send(Address::Group("staff".into()), "hello")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RequestError::Refused {
+                code: ErrorCode::UnknownRecipient,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = alice
+        .send(Address::everyone(), "x".repeat(11))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RequestError::Refused {
+                code: ErrorCode::TextTooLong,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = alice.send(Address::everyone(), "   ").await.unwrap_err();
-    assert!(matches!(err, RequestError::Refused { code: ErrorCode::EmptyText, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            RequestError::Refused {
+                code: ErrorCode::EmptyText,
+                ..
+            }
+        ),
+        "{err}"
+    );
     // Ten characters of Chinese are within a ten-character limit.
-    alice.send(Address::everyone(), "一二三四五六七八九十").await.unwrap();
+    alice
+        .send(Address::everyone(), "一二三四五六七八九十")
+        .await
+        .unwrap();
 }

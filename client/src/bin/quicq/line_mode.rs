@@ -34,14 +34,20 @@ pub enum Input {
 pub fn parse(line: &str) -> Input {
     let line = line.trim_end_matches(['\r', '\n']);
     let Some(command) = line.strip_prefix('/') else {
-        return if line.trim().is_empty() { Input::Nothing } else { Input::Say(line.to_owned()) };
+        return if line.trim().is_empty() {
+            Input::Nothing
+        } else {
+            Input::Say(line.to_owned())
+        };
     };
     let mut parts = command.splitn(2, char::is_whitespace);
     let name = parts.next().unwrap_or_default();
     let rest = parts.next().unwrap_or_default().trim();
     match name {
         "msg" | "m" => match rest.split_once(char::is_whitespace) {
-            Some((to, text)) if !text.trim().is_empty() => Input::Msg(to.to_owned(), text.trim().to_owned()),
+            Some((to, text)) if !text.trim().is_empty() => {
+                Input::Msg(to.to_owned(), text.trim().to_owned())
+            }
             _ => Input::Bad("usage: /msg NAME text".into()),
         },
         "to" if !rest.is_empty() => Input::To(rest.to_owned()),
@@ -63,7 +69,10 @@ pub fn parse(line: &str) -> Input {
 
 pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
     let welcome = client.welcome();
-    println!("Signed in as {} ({}). Talking to everyone. /help for commands.", welcome.you, welcome.server);
+    println!(
+        "Signed in as {} ({}). Talking to everyone. /help for commands.",
+        welcome.you, welcome.server
+    );
     let mut current = Address::everyone();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
@@ -126,7 +135,10 @@ mod tests {
     fn parses_commands_and_text() {
         assert_eq!(parse("hello"), Input::Say("hello".into()));
         assert_eq!(parse("   "), Input::Nothing);
-        assert_eq!(parse("/msg 小明 你好 呀"), Input::Msg("小明".into(), "你好 呀".into()));
+        assert_eq!(
+            parse("/msg 小明 你好 呀"),
+            Input::Msg("小明".into(), "你好 呀".into())
+        );
         assert!(matches!(parse("/msg bob"), Input::Bad(_)));
         assert_eq!(parse("/to bob"), Input::To("bob".into()));
         assert_eq!(parse("/all"), Input::All);
@@ -134,7 +146,10 @@ mod tests {
         assert_eq!(parse("/history 5"), Input::History(5));
         assert!(matches!(parse("/history x"), Input::Bad(_)));
         assert_eq!(parse("/quit"), Input::Quit);
-        assert_eq!(parse("//etc/passwd is a path"), Input::Say("/etc/passwd is a path".into()));
+        assert_eq!(
+            parse("//etc/passwd is a path"),
+            Input::Say("/etc/passwd is a path".into())
+        );
         assert!(matches!(parse("/frobnicate"), Input::Bad(_)));
     }
 }

@@ -120,7 +120,13 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Listen => print::listen(events).await,
-        Command::History { with, all, limit, before, json } => {
+        Command::History {
+            with,
+            all,
+            limit,
+            before,
+            json,
+        } => {
             let page = client.history(address(with, all), before, limit).await?;
             print::history(&page.messages, json);
             if page.more && !json {
@@ -153,7 +159,10 @@ async fn connect(args: &Args) -> anyhow::Result<(Client, Events)> {
     let mut config = ClientConfig::new(args.server.clone(), args.nick.clone(), password()?);
     config.client_name = concat!("quicq-cli ", env!("CARGO_PKG_VERSION")).into();
     config.trust = Trust {
-        known_servers: args.known_servers.clone().or_else(quicq_client::trust::default_known_servers),
+        known_servers: args
+            .known_servers
+            .clone()
+            .or_else(quicq_client::trust::default_known_servers),
         fingerprint: args.fingerprint,
         ca: args.ca.clone(),
         accept_new: args.accept_new,
@@ -161,18 +170,33 @@ async fn connect(args: &Args) -> anyhow::Result<(Client, Events)> {
     };
     match Client::connect(config.clone()).await {
         Ok(connected) => Ok(connected),
-        Err(ConnectError::UnknownServer { authority, fingerprint }) => {
+        Err(ConnectError::UnknownServer {
+            authority,
+            fingerprint,
+        }) => {
             if !std::io::stdin().is_terminal() {
                 bail!(
                     "{}\nPass --fingerprint {fingerprint} or --accept-new once you have checked it.",
-                    ConnectError::UnknownServer { authority, fingerprint }
+                    ConnectError::UnknownServer {
+                        authority,
+                        fingerprint
+                    }
                 );
             }
-            eprintln!("{}", ConnectError::UnknownServer { authority: authority.clone(), fingerprint });
+            eprintln!(
+                "{}",
+                ConnectError::UnknownServer {
+                    authority: authority.clone(),
+                    fingerprint
+                }
+            );
             if !ask_yes("Trust this server and remember it? Type yes or no: ")? {
                 bail!("not connecting to an untrusted server");
             }
-            config.trust.remember(&authority, fingerprint).context("cannot write the known-servers file")?;
+            config
+                .trust
+                .remember(&authority, fingerprint)
+                .context("cannot write the known-servers file")?;
             config.trust.fingerprint = Some(fingerprint);
             Ok(Client::connect(config).await?)
         }

@@ -19,8 +19,15 @@ pub fn message_line(m: &ChatMessage) -> String {
 pub fn state_line(state: &ConnState) -> String {
     match state {
         ConnState::Connected { you } => format!("* connected as {you}"),
-        ConnState::Reconnecting { attempt, delay, reason } => {
-            format!("* {reason}; reconnecting in {:.1} s (attempt {attempt})", delay.as_secs_f32())
+        ConnState::Reconnecting {
+            attempt,
+            delay,
+            reason,
+        } => {
+            format!(
+                "* {reason}; reconnecting in {:.1} s (attempt {attempt})",
+                delay.as_secs_f32()
+            )
         }
         ConnState::Offline { reason } => format!("* offline: {reason}"),
     }
@@ -29,12 +36,20 @@ pub fn state_line(state: &ConnState) -> String {
 pub fn event_json(event: &Event) -> serde_json::Value {
     match event {
         Event::Message(m) => json!({ "event": "message", "message": m }),
-        Event::Presence { user, online } => json!({ "event": "presence", "user": user, "online": online }),
+        Event::Presence { user, online } => {
+            json!({ "event": "presence", "user": user, "online": online })
+        }
         Event::State(ConnState::Connected { you }) => json!({ "event": "connected", "you": you }),
-        Event::State(ConnState::Reconnecting { attempt, delay, reason }) => json!({
+        Event::State(ConnState::Reconnecting {
+            attempt,
+            delay,
+            reason,
+        }) => json!({
             "event": "reconnecting", "attempt": attempt, "delay_ms": delay.as_millis() as u64, "reason": reason
         }),
-        Event::State(ConnState::Offline { reason }) => json!({ "event": "offline", "reason": reason }),
+        Event::State(ConnState::Offline { reason }) => {
+            json!({ "event": "offline", "reason": reason })
+        }
     }
 }
 
