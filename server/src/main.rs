@@ -108,6 +108,8 @@ async fn run() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "quicq_server=info".into()),
         )
+        // Colour only on a terminal, not in journald or files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let config = Args::parse().into_config()?;
     let data_dir = config.data_dir.clone();

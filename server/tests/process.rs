@@ -1,0 +1,126 @@
+//! The real `quicq-server` binary as a process: start-up output, SIGTERM handling, restart.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use quicq_client::{Client, ClientConfig, ConnState, Event, Trust};
+use quicq_common::{Address, JoinLink};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Starts the binary in `dir` and reads its join link from the log.
+fn start(dir: &Path) -> (Child, JoinLink) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quicq-server"))
+        .args(["--listen", "127.0.0.1:0", "--hostname", "127.0.0.1"])
+        .current_dir(dir)
+        .env("RUST_LOG", "quicq_server=info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let link = loop {
+        let line = lines.next().expect("server printed its join link").unwrap();
+        if let Some(at) = line.find("quicq://") {
+            break line[at..].trim().parse::<JoinLink>().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, link)
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(mut child: Child) -> std::process::ExitStatus {
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    panic!("server did not exit after SIGTERM");
+}
+
+fn config(link: &JoinLink, nick: &str) -> ClientConfig {
+    let mut config = ClientConfig::new(link.clone(), nick, PASSWORD);
+    config.trust = Trust {
+        known_servers: None,
+        system_roots: false,
+        ..Trust::default()
+    };
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_tells_clients_and_keeps_messages_for_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, link) = start(dir.path());
+    assert!(
+        link.fingerprint.is_some(),
+        "join link carries the fingerprint"
+    );
+    let key_mode = std::fs::metadata(dir.path().join("certs/key.pem")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(key_mode.permissions().mode() & 0o777, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = key_mode;
+
+    let (alice, mut events) = Client::connect(config(&link, "alice")).await.unwrap();
+    let sent = alice
+        .send(Address::everyone(), "before shutdown")
+        .await
+        .unwrap();
+
+    terminate(&child);
+    let reason = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Some(Event::State(ConnState::Reconnecting { reason, .. })) = events.recv().await
+            {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        reason.contains("shutting down"),
+        "clients are told why: {reason}"
+    );
+    let status = tokio::task::spawn_blocking(move || wait_exit(child))
+        .await
+        .unwrap();
+    assert!(status.success(), "clean exit: {status}");
+    alice.close().await;
+
+    // Same directory: same certificate, same messages.
+    let (child, link2) = start(dir.path());
+    assert_eq!(link2.fingerprint, link.fingerprint);
+    let (bob, _) = Client::connect(config(&link2, "alice")).await.unwrap();
+    let page = bob.history(Address::everyone(), None, 10).await.unwrap();
+    assert_eq!(page.messages[0].id, sent.id);
+    assert_eq!(page.messages[0].text, "before shutdown");
+    bob.close().await;
+    terminate(&child);
+    assert!(
+        tokio::task::spawn_blocking(move || wait_exit(child))
+            .await
+            .unwrap()
+            .success()
+    );
+}
