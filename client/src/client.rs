@@ -1,8 +1,10 @@
 //! The client handle every front end uses: requests, one stream of events, and a supervisor task
 //! that reconnects with backoff and catches up on what was missed.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use quicq_common::JoinLink;
@@ -19,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::connection::{
     ConnectError, Credentials, DEFAULT_ALPN, Live, Welcome, connect_once, endpoint_for, resolve,
 };
+use crate::transfer::{self, TransferError, TransferEvent, UploadHandle, UploadSignal};
 use crate::trust::Trust;
 
 /// Everything needed to connect.
@@ -32,19 +35,22 @@ pub struct ClientConfig {
     pub client_name: String,
     /// TLS application protocol offered; leave at the default except to test refusal.
     pub alpn: Vec<u8>,
+    /// A stable random id of this device, so each device of an account gets every file once.
+    pub device: Option<String>,
+    /// Download every incoming file into this folder; `None` downloads nothing by itself.
+    pub downloads: Option<PathBuf>,
 }
 
 impl ClientConfig {
     pub fn new(server: JoinLink, nickname: impl Into<String>, password: impl Into<String>) -> Self {
         ClientConfig {
             server,
-            credentials: Credentials {
-                nickname: nickname.into(),
-                password: password.into(),
-            },
+            credentials: Credentials { nickname: nickname.into(), password: password.into() },
             trust: Trust::default(),
             client_name: concat!("quicq-client ", env!("CARGO_PKG_VERSION")).into(),
             alpn: DEFAULT_ALPN.to_vec(),
+            device: None,
+            downloads: None,
         }
     }
 }
@@ -60,6 +66,8 @@ pub enum Event {
         online: bool,
     },
     State(ConnState),
+    /// Progress and outcomes of file uploads and downloads.
+    Transfer(TransferEvent),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,11 +96,7 @@ pub enum RequestError {
     #[error("the connection was lost")]
     ConnectionLost,
     #[error("{message} ({code})")]
-    Refused {
-        code: ErrorCode,
-        message: String,
-        retry_after_ms: Option<u64>,
-    },
+    Refused { code: ErrorCode, message: String, retry_after_ms: Option<u64> },
     #[error("protocol error: {0}")]
     Protocol(String),
 }
@@ -119,7 +123,7 @@ enum LinkState {
     Offline(String),
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: ClientConfig,
     endpoint: quinn::Endpoint,
     link: watch::Sender<LinkState>,
@@ -130,6 +134,120 @@ struct Inner {
     shutdown: CancellationToken,
     /// Set by [`Client::reconnect`] so the supervisor reconnects without waiting.
     reconnect_now: AtomicBool,
+    /// Running uploads, by transfer id, waiting for the server's verdicts.
+    uploads: Mutex<HashMap<String, mpsc::UnboundedSender<UploadSignal>>>,
+    /// Files being downloaded, with their cancel tokens.
+    downloads: Mutex<HashMap<u64, CancellationToken>>,
+    /// Downloads waiting for their file stream to arrive.
+    incoming_files: Mutex<HashMap<u64, tokio::sync::oneshot::Sender<quinn::RecvStream>>>,
+    /// Control frames to send (`file_done`); survives reconnects.
+    control_out: mpsc::UnboundedSender<ClientFrame>,
+    control_queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<ClientFrame>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    pub(crate) fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        locked(&self.welcome).limits.clone()
+    }
+
+    pub(crate) fn uploads(
+        &self,
+    ) -> MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<UploadSignal>>> {
+        locked(&self.uploads)
+    }
+
+    pub(crate) fn incoming_files(
+        &self,
+    ) -> MutexGuard<'_, HashMap<u64, tokio::sync::oneshot::Sender<quinn::RecvStream>>> {
+        locked(&self.incoming_files)
+    }
+
+    pub(crate) fn download_dir(&self) -> Option<PathBuf> {
+        self.config.downloads.clone()
+    }
+
+    /// Registers a download; false if it is already running.
+    pub(crate) fn begin_download(&self, file_id: u64) -> bool {
+        let mut downloads = locked(&self.downloads);
+        if downloads.contains_key(&file_id) {
+            return false;
+        }
+        downloads.insert(file_id, CancellationToken::new());
+        true
+    }
+
+    pub(crate) fn end_download(&self, file_id: u64) {
+        locked(&self.downloads).remove(&file_id);
+    }
+
+    pub(crate) fn download_canceller(&self, file_id: u64) -> CancellationToken {
+        locked(&self.downloads).entry(file_id).or_default().clone()
+    }
+
+    pub(crate) fn send_control(&self, frame: ClientFrame) {
+        let _ = self.control_out.send(frame);
+    }
+
+    /// Waits for a live connection other than `dead`.
+    pub(crate) async fn connection(
+        &self,
+        dead: Option<usize>,
+    ) -> Result<quinn::Connection, RequestError> {
+        let mut rx = self.link.subscribe();
+        loop {
+            match &*rx.borrow_and_update() {
+                LinkState::Up(conn)
+                    if Some(conn.stable_id()) != dead && conn.close_reason().is_none() =>
+                {
+                    return Ok(conn.clone());
+                }
+                LinkState::Offline(reason) => return Err(RequestError::Offline(reason.clone())),
+                _ => {}
+            }
+            if rx.changed().await.is_err() {
+                return Err(RequestError::Offline("client closed".into()));
+            }
+        }
+    }
+
+    /// Waits until the connection with this id has been replaced.
+    pub(crate) async fn wait_for_new_connection(&self, dead: usize) -> Result<(), RequestError> {
+        self.connection(Some(dead)).await.map(|_| ())
+    }
+
+    /// One request on a given connection; error frames are returned as frames.
+    pub(crate) async fn request_on(
+        &self,
+        conn: &quinn::Connection,
+        frame: &ClientFrame,
+    ) -> Result<ServerFrame, RequestError> {
+        request_on(conn, frame).await
+    }
+
+    /// Sends one request frame on a new stream and returns the answer; retries on a new
+    /// connection if this one is lost. Error frames come back as [`RequestError::Refused`].
+    pub(crate) async fn request(&self, frame: &ClientFrame) -> Result<ServerFrame, RequestError> {
+        let mut dead: Option<usize> = None;
+        loop {
+            let conn = self.connection(dead).await?;
+            match request_on(&conn, frame).await {
+                Ok(ServerFrame::Error { code, message, retry_after_ms }) => {
+                    return Err(RequestError::Refused { code, message, retry_after_ms });
+                }
+                Ok(answer) => return Ok(answer),
+                Err(RequestError::ConnectionLost) => dead = Some(conn.stable_id()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// A connected client. Cheap to clone; every clone drives the same connection.
@@ -157,6 +275,7 @@ impl Client {
         })?;
         let live = establish(&endpoint, &config, None).await?;
         let (events_tx, events) = mpsc::unbounded_channel();
+        let (control_out, control_queue) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             config,
             endpoint,
@@ -166,6 +285,11 @@ impl Client {
             events: events_tx,
             shutdown: CancellationToken::new(),
             reconnect_now: AtomicBool::new(false),
+            uploads: Mutex::default(),
+            downloads: Mutex::default(),
+            incoming_files: Mutex::default(),
+            control_out,
+            control_queue: tokio::sync::Mutex::new(control_queue),
         });
         tokio::spawn(supervise(inner.clone(), live));
         Ok((Client { inner }, events))
@@ -173,15 +297,11 @@ impl Client {
 
     /// The latest `welcome` (nickname as registered, limits, groups).
     pub fn welcome(&self) -> Welcome {
-        self.inner
-            .welcome
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        locked(&self.inner.welcome).clone()
     }
 
     pub fn limits(&self) -> Limits {
-        self.welcome().limits
+        self.inner.limits()
     }
 
     /// Sends a chat message and waits until the server has stored it. A lost connection does not
@@ -196,18 +316,11 @@ impl Client {
         if text.chars().count() > limits.max_text_chars as usize {
             return Err(refused(
                 ErrorCode::TextTooLong,
-                format!(
-                    "message is longer than {} characters",
-                    limits.max_text_chars
-                ),
+                format!("message is longer than {} characters", limits.max_text_chars),
             ));
         }
         let client_id = uuid::Uuid::new_v4().to_string();
-        let frame = ClientFrame::Send {
-            client_id: client_id.clone(),
-            to,
-            text,
-        };
+        let frame = ClientFrame::Send { client_id: client_id.clone(), to, text };
         let mut failures = 0;
         loop {
             match self.request(&frame).await {
@@ -215,14 +328,10 @@ impl Client {
                     return Ok(Sent { id, at, client_id });
                 }
                 Ok(other) => {
-                    return Err(RequestError::Protocol(format!(
-                        "expected sent, got {other:?}"
-                    )));
+                    return Err(RequestError::Protocol(format!("expected sent, got {other:?}")));
                 }
                 Err(RequestError::Refused {
-                    code: ErrorCode::RateLimited,
-                    retry_after_ms,
-                    ..
+                    code: ErrorCode::RateLimited, retry_after_ms, ..
                 }) => {
                     let wait =
                         Duration::from_millis(retry_after_ms.unwrap_or(100).clamp(1, 60_000));
@@ -248,16 +357,10 @@ impl Client {
         before: Option<u64>,
         limit: u32,
     ) -> Result<HistoryPage, RequestError> {
-        let frame = ClientFrame::History {
-            with,
-            before,
-            limit: limit.clamp(1, MAX_HISTORY_PAGE),
-        };
+        let frame = ClientFrame::History { with, before, limit: limit.clamp(1, MAX_HISTORY_PAGE) };
         match self.request(&frame).await? {
             ServerFrame::HistoryPage { messages, more, .. } => Ok(HistoryPage { messages, more }),
-            other => Err(RequestError::Protocol(format!(
-                "expected history_page, got {other:?}"
-            ))),
+            other => Err(RequestError::Protocol(format!("expected history_page, got {other:?}"))),
         }
     }
 
@@ -266,12 +369,7 @@ impl Client {
         let mut all = Vec::new();
         let mut after = None;
         loop {
-            match self
-                .request(&ClientFrame::Users {
-                    after: after.take(),
-                })
-                .await?
-            {
+            match self.request(&ClientFrame::Users { after: after.take() }).await? {
                 ServerFrame::UserList { users, more } => {
                     let last = users.last().map(|u| u.name.clone());
                     all.extend(users);
@@ -292,44 +390,26 @@ impl Client {
     /// Sends one request frame on a new stream and returns the answer; retries on a new
     /// connection if this one is lost. Error frames come back as [`RequestError::Refused`].
     pub async fn request(&self, frame: &ClientFrame) -> Result<ServerFrame, RequestError> {
-        let mut dead: Option<usize> = None;
-        loop {
-            let conn = self.connection(dead).await?;
-            match request_on(&conn, frame).await {
-                Ok(ServerFrame::Error {
-                    code,
-                    message,
-                    retry_after_ms,
-                }) => {
-                    return Err(RequestError::Refused {
-                        code,
-                        message,
-                        retry_after_ms,
-                    });
-                }
-                Ok(answer) => return Ok(answer),
-                Err(RequestError::ConnectionLost) => dead = Some(conn.stable_id()),
-                Err(e) => return Err(e),
-            }
-        }
+        self.inner.request(frame).await
     }
 
-    /// Waits for a live connection other than `dead`.
-    async fn connection(&self, dead: Option<usize>) -> Result<quinn::Connection, RequestError> {
-        let mut rx = self.inner.link.subscribe();
-        loop {
-            match &*rx.borrow_and_update() {
-                LinkState::Up(conn)
-                    if Some(conn.stable_id()) != dead && conn.close_reason().is_none() =>
-                {
-                    return Ok(conn.clone());
-                }
-                LinkState::Offline(reason) => return Err(RequestError::Offline(reason.clone())),
-                _ => {}
-            }
-            if rx.changed().await.is_err() {
-                return Err(RequestError::Offline("client closed".into()));
-            }
+    /// Starts sending a file to a user or group. Fails at once if the file cannot be read or is
+    /// larger than the server accepts; afterwards progress and outcome arrive as
+    /// [`Event::Transfer`] and through the handle. A lost connection resumes where it stopped.
+    pub async fn send_file(&self, to: Address, path: &Path) -> Result<UploadHandle, TransferError> {
+        transfer::start_upload(self.inner.clone(), to, path).await
+    }
+
+    /// Downloads the file a message announces into the download folder (see
+    /// [`ClientConfig::downloads`]); does nothing if it is already downloading.
+    pub fn download(&self, message: ChatMessage) {
+        transfer::start_download(self.inner.clone(), message);
+    }
+
+    /// Stops a download and deletes its partial data.
+    pub fn cancel_download(&self, file_id: u64) {
+        if let Some(token) = locked(&self.inner.downloads).get(&file_id) {
+            token.cancel();
         }
     }
 
@@ -352,24 +432,15 @@ impl Client {
 }
 
 fn refused(code: ErrorCode, message: impl Into<String>) -> RequestError {
-    RequestError::Refused {
-        code,
-        message: message.into(),
-        retry_after_ms: None,
-    }
+    RequestError::Refused { code, message: message.into(), retry_after_ms: None }
 }
 
 async fn request_on(
     conn: &quinn::Connection,
     frame: &ClientFrame,
 ) -> Result<ServerFrame, RequestError> {
-    let (mut send, mut recv) = conn
-        .open_bi()
-        .await
-        .map_err(|_| RequestError::ConnectionLost)?;
-    write_frame(&mut send, frame)
-        .await
-        .map_err(|_| RequestError::ConnectionLost)?;
+    let (mut send, mut recv) = conn.open_bi().await.map_err(|_| RequestError::ConnectionLost)?;
+    write_frame(&mut send, frame).await.map_err(|_| RequestError::ConnectionLost)?;
     send.finish().map_err(|_| RequestError::ConnectionLost)?;
     match read_frame::<ServerFrame, _>(&mut recv).await {
         Ok(Some(answer)) => Ok(answer),
@@ -386,43 +457,18 @@ async fn establish(
     config: &ClientConfig,
     resume_after: Option<u64>,
 ) -> Result<Live, ConnectError> {
-    let attempt = || {
-        connect_once(
-            endpoint,
-            &config.server,
-            &config.trust,
-            &config.credentials,
-            &config.client_name,
-            resume_after,
-            &config.alpn,
-        )
-    };
+    let attempt = || connect_once(endpoint, config, &config.trust, resume_after);
     match attempt().await {
-        Err(ConnectError::UnknownServer {
-            authority,
-            fingerprint,
-        }) if config.trust.accept_new => {
+        Err(ConnectError::UnknownServer { authority, fingerprint }) if config.trust.accept_new => {
             tracing::info!(%authority, fingerprint = %fingerprint.pretty(), "trusting new server");
-            config
-                .trust
-                .remember(&authority, fingerprint)
-                .map_err(ConnectError::KnownServers)?;
+            config.trust.remember(&authority, fingerprint).map_err(ConnectError::KnownServers)?;
             match config.trust.known_servers {
                 Some(_) => attempt().await,
                 None => {
                     // Nowhere to remember it: pin it for this connection only.
                     let mut once = config.trust.clone();
                     once.fingerprint = Some(fingerprint);
-                    connect_once(
-                        endpoint,
-                        &config.server,
-                        &once,
-                        &config.credentials,
-                        &config.client_name,
-                        resume_after,
-                        &config.alpn,
-                    )
-                    .await
+                    connect_once(endpoint, config, &once, resume_after).await
                 }
             }
         }
@@ -436,9 +482,10 @@ async fn supervise(inner: Arc<Inner>, mut live: Live) {
         *inner.welcome.lock().unwrap_or_else(|e| e.into_inner()) = live.welcome.clone();
         let you = live.welcome.you.clone();
         inner.link.send_replace(LinkState::Up(live.conn.clone()));
-        let _ = inner
-            .events
-            .send(Event::State(ConnState::Connected { you }));
+        let _ = inner.events.send(Event::State(ConnState::Connected { you }));
+        if inner.config.downloads.is_some() {
+            tokio::spawn(fetch_pending_files(inner.clone()));
+        }
 
         let (reason, mut delay) = run_connection(&inner, live).await;
         if inner.shutdown.is_cancelled() {
@@ -468,9 +515,8 @@ async fn supervise(inner: Arc<Inner>, mut live: Live) {
                 Err(e) => {
                     reason = e.to_string();
                     let jitter = rand::rng().random_range(0.8..1.2);
-                    delay = (delay * 2)
-                        .clamp(Duration::from_millis(500), Duration::from_secs(30))
-                        .mul_f64(jitter);
+                    let max = Duration::from_secs(30);
+                    delay = (delay * 2).max(Duration::from_millis(500)).mul_f64(jitter).min(max);
                 }
             }
         };
@@ -479,9 +525,7 @@ async fn supervise(inner: Arc<Inner>, mut live: Live) {
 
 fn go_offline(inner: &Inner, reason: String) {
     inner.link.send_replace(LinkState::Offline(reason.clone()));
-    let _ = inner
-        .events
-        .send(Event::State(ConnState::Offline { reason }));
+    let _ = inner.events.send(Event::State(ConnState::Offline { reason }));
 }
 
 /// Serves one connection until it closes; returns why and how soon to reconnect.
@@ -490,7 +534,7 @@ async fn run_connection(inner: &Arc<Inner>, live: Live) -> (String, Duration) {
     let mut tasks = JoinSet::new();
     tasks.spawn(read_deliveries(inner.clone(), conn.clone()));
     tasks.spawn(read_control(inner.clone(), live.control_recv));
-    tasks.spawn(send_acks(inner.clone(), live.control_send));
+    tasks.spawn(write_control(inner.clone(), live.control_send));
     let closed = tokio::select! {
         e = conn.closed() => e,
         () = inner.shutdown.cancelled() => {
@@ -511,17 +555,15 @@ fn describe_close(err: &quinn::ConnectionError) -> (String, Duration) {
             match u32::try_from(c.error_code.into_inner()).unwrap_or(u32::MAX) {
                 close::SHUTDOWN => ("the server is shutting down".into(), Duration::from_secs(1)),
                 close::QUEUE_OVERFLOW => ("fell behind; catching up".into(), Duration::ZERO),
-                _ if text.is_empty() => (
-                    "the connection was closed".into(),
-                    Duration::from_millis(500),
-                ),
+                _ if text.is_empty() => {
+                    ("the connection was closed".into(), Duration::from_millis(500))
+                }
                 _ => (text, Duration::from_millis(500)),
             }
         }
-        quinn::ConnectionError::TimedOut => (
-            "the server stopped answering".into(),
-            Duration::from_millis(500),
-        ),
+        quinn::ConnectionError::TimedOut => {
+            ("the server stopped answering".into(), Duration::from_millis(500))
+        }
         other => (other.to_string(), Duration::from_millis(500)),
     }
 }
@@ -538,8 +580,18 @@ async fn read_deliveries(inner: Arc<Inner>, conn: quinn::Connection) {
             Ok(Ok(Some(ServerFrame::Message(message)))) => {
                 let previous = inner.last_seen.fetch_max(message.id, Ordering::SeqCst);
                 if message.id > previous {
+                    let own_upload = message
+                        .file
+                        .as_ref()
+                        .is_some_and(|f| inner.uploads().contains_key(&f.transfer_id));
+                    if message.file.is_some() && !own_upload && inner.config.downloads.is_some() {
+                        transfer::start_download(inner.clone(), message.clone());
+                    }
                     let _ = inner.events.send(Event::Message(message));
                 }
+            }
+            Ok(Ok(Some(header @ ServerFrame::File { .. }))) => {
+                transfer::route_file_stream(&inner, header, stream);
             }
             Ok(Ok(other)) => tracing::warn!(?other, "unexpected frame on a delivery stream"),
             Ok(Err(e)) => tracing::warn!(cause = %e, "bad delivery stream"),
@@ -554,27 +606,73 @@ async fn read_control(inner: Arc<Inner>, mut recv: quinn::RecvStream) {
             Ok(Some(ServerFrame::Presence { user, online })) => {
                 let _ = inner.events.send(Event::Presence { user, online });
             }
+            Ok(Some(ServerFrame::FileAccepted { transfer_id, file_id, .. })) => {
+                signal_upload(&inner, &transfer_id, UploadSignal::Accepted(file_id));
+            }
+            Ok(Some(ServerFrame::FileComplete { transfer_id, file_id, offline })) => {
+                signal_upload(&inner, &transfer_id, UploadSignal::Complete { file_id, offline });
+            }
+            Ok(Some(ServerFrame::FileRejected { transfer_id, code, message, .. })) => {
+                signal_upload(&inner, &transfer_id, UploadSignal::Rejected { code, message });
+            }
+            Ok(Some(ServerFrame::FileDelivered { file_id, to })) => {
+                inner.emit(Event::Transfer(TransferEvent::Delivered { file_id, to }));
+            }
+            Ok(Some(ServerFrame::FileGone { file_id, .. })) => {
+                // A running download learns it from its stream; stop one still waiting.
+                if let Some(token) = locked(&inner.downloads).get(&file_id) {
+                    token.cancel();
+                }
+            }
             Ok(Some(other)) => tracing::debug!(?other, "unexpected frame on the control stream"),
             Ok(None) | Err(_) => return,
         }
     }
 }
 
-/// Tells the server how far this client has received, at most four times a second.
-async fn send_acks(inner: Arc<Inner>, mut control: quinn::SendStream) {
+fn signal_upload(inner: &Inner, transfer_id: &str, signal: UploadSignal) {
+    if let Some(tx) = inner.uploads().get(transfer_id) {
+        let _ = tx.send(signal);
+    }
+}
+
+/// Downloads what this device has not finished yet (after a restart or an interruption).
+async fn fetch_pending_files(inner: Arc<Inner>) {
+    match inner.request(&ClientFrame::PendingFiles {}).await {
+        Ok(ServerFrame::FileList { messages }) => {
+            for message in messages {
+                transfer::start_download(inner.clone(), message);
+            }
+        }
+        Ok(other) => tracing::warn!(?other, "unexpected answer to pending_files"),
+        Err(e) => tracing::warn!(cause = %e, "cannot list pending files"),
+    }
+}
+
+/// Writes the control stream: how far this client has received (at most four times a second)
+/// and queued frames such as `file_done`.
+async fn write_control(inner: Arc<Inner>, mut control: quinn::SendStream) {
+    let mut queue = inner.control_queue.lock().await;
     let mut acked = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
-        tick.tick().await;
-        let seen = inner.last_seen.load(Ordering::SeqCst);
-        if seen > acked {
-            if write_frame(&mut control, &ClientFrame::Ack { up_to: seen })
-                .await
-                .is_err()
-            {
-                return;
+        let frame = tokio::select! {
+            _ = tick.tick() => {
+                let seen = inner.last_seen.load(Ordering::SeqCst);
+                if seen <= acked {
+                    continue;
+                }
+                acked = seen;
+                ClientFrame::Ack { up_to: seen }
             }
-            acked = seen;
+            Some(frame) = queue.recv() => frame,
+        };
+        if write_frame(&mut control, &frame).await.is_err() {
+            if matches!(frame, ClientFrame::FileDone { .. }) {
+                // Keep it for the next connection.
+                let _ = inner.control_out.send(frame);
+            }
+            return;
         }
     }
 }

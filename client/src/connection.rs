@@ -12,6 +12,7 @@ use quicq_common::protocol::{
 use quicq_common::tls::{self, ServerVerifier, TlsError};
 use quicq_common::{Fingerprint, JoinLink};
 
+use crate::client::ClientConfig;
 use crate::trust::Trust;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,20 +20,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("cannot resolve {host}: {source}")]
-    Resolve {
-        host: String,
-        source: std::io::Error,
-    },
+    Resolve { host: String, source: std::io::Error },
     #[error("{0} has no address")]
     NoAddress(String),
     #[error(
         "the server at {authority} is not known yet; its certificate fingerprint is\n  {}\nCheck it with the server's operator before trusting it",
         .fingerprint.pretty()
     )]
-    UnknownServer {
-        authority: String,
-        fingerprint: Fingerprint,
-    },
+    UnknownServer { authority: String, fingerprint: Fingerprint },
     #[error(
         "WARNING: THE CERTIFICATE OF {authority} HAS CHANGED!\n\
          Someone may be intercepting your connection, or the server's certificate was replaced.\n\
@@ -51,10 +46,7 @@ pub enum ConnectError {
         "the server's certificate does not match the given fingerprint\n  expected {}\n  presented {}",
         .expected.pretty(), .presented.pretty()
     )]
-    FingerprintMismatch {
-        expected: Fingerprint,
-        presented: Fingerprint,
-    },
+    FingerprintMismatch { expected: Fingerprint, presented: Fingerprint },
     #[error("the server's certificate is not trusted: {0}")]
     Untrusted(String),
     #[error("the server does not speak QuicQ protocol quicq/1 (TLS application protocol mismatch)")]
@@ -74,18 +66,16 @@ pub enum ConnectError {
 impl ConnectError {
     /// Errors that will not go away by trying again (bad password, untrusted server…).
     pub fn is_permanent(&self) -> bool {
-        !matches!(
-            self,
+        match self {
             ConnectError::Unreachable { .. }
-                | ConnectError::Resolve { .. }
-                | ConnectError::NoAddress(_)
-        ) && !matches!(
-            self,
-            ConnectError::Refused {
-                code: ErrorCode::Internal | ErrorCode::ShuttingDown,
-                ..
+            | ConnectError::Resolve { .. }
+            | ConnectError::NoAddress(_)
+            | ConnectError::Protocol(_) => false,
+            ConnectError::Refused { code, .. } => {
+                !matches!(code, ErrorCode::Internal | ErrorCode::ShuttingDown)
             }
-        )
+            _ => true,
+        }
     }
 }
 
@@ -116,74 +106,57 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("nickname", &self.nickname)
-            .finish_non_exhaustive()
+        f.debug_struct("Credentials").field("nickname", &self.nickname).finish_non_exhaustive()
     }
 }
 
 /// Makes a client endpoint for the address family of `server`.
 pub(crate) fn endpoint_for(server: SocketAddr) -> std::io::Result<quinn::Endpoint> {
-    let bind: SocketAddr = if server.is_ipv6() {
-        "[::]:0"
-    } else {
-        "0.0.0.0:0"
-    }
-    .parse()
-    .expect("literal socket address");
+    let bind: SocketAddr = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
+        .parse()
+        .expect("literal socket address");
     quinn::Endpoint::client(bind)
 }
 
 pub(crate) async fn resolve(link: &JoinLink) -> Result<SocketAddr, ConnectError> {
     let mut addrs = tokio::net::lookup_host((link.host.as_str(), link.port))
         .await
-        .map_err(|source| ConnectError::Resolve {
-            host: link.host.clone(),
-            source,
-        })?;
-    addrs
-        .next()
-        .ok_or_else(|| ConnectError::NoAddress(link.host.clone()))
+        .map_err(|source| ConnectError::Resolve { host: link.host.clone(), source })?;
+    addrs.next().ok_or_else(|| ConnectError::NoAddress(link.host.clone()))
 }
 
-/// Connects and logs in once. With `alpn` other than [`ALPN`] it exists to test refusal.
+/// Connects and logs in once, trusting the server as `trust` says (normally `config.trust`).
 pub(crate) async fn connect_once(
     endpoint: &quinn::Endpoint,
-    link: &JoinLink,
+    config: &ClientConfig,
     trust: &Trust,
-    credentials: &Credentials,
-    client_name: &str,
     resume_after: Option<u64>,
-    alpn: &[u8],
 ) -> Result<Live, ConnectError> {
+    let link = &config.server;
+    let alpn = &config.alpn;
     let authority = link.authority();
     let addr = resolve(link).await?;
     let mut trust = trust.clone();
     if link.fingerprint.is_some() {
         trust.fingerprint = link.fingerprint;
     }
-    let decision = trust
-        .decide(&authority)
-        .map_err(ConnectError::KnownServers)?;
+    let decision = trust.decide(&authority).map_err(ConnectError::KnownServers)?;
     let verifier = Arc::new(ServerVerifier::new(decision.pin, &decision.roots)?);
     let crypto = tls::client_config(verifier.clone(), vec![alpn.to_vec()])?;
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(crypto)
         .map_err(|e| ConnectError::Protocol(e.to_string()))?;
-    let mut config = quinn::ClientConfig::new(Arc::new(quic));
+    let mut quic_config = quinn::ClientConfig::new(Arc::new(quic));
     let mut transport = quinn::TransportConfig::default();
     transport
         .keep_alive_interval(Some(Duration::from_secs(10)))
         .max_idle_timeout(Some(Duration::from_secs(30).try_into().expect("30 s fits")))
         .max_concurrent_bidi_streams(0u32.into())
         .max_concurrent_uni_streams(1024u32.into());
-    config.transport_config(Arc::new(transport));
+    quic_config.transport_config(Arc::new(transport));
 
-    let connecting = endpoint
-        .connect_with(config, addr, &link.host)
-        .map_err(|e| ConnectError::Unreachable {
-            authority: authority.clone(),
-            reason: e.to_string(),
-        })?;
+    let connecting = endpoint.connect_with(quic_config, addr, &link.host).map_err(|e| {
+        ConnectError::Unreachable { authority: authority.clone(), reason: e.to_string() }
+    })?;
     let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => {
             return Err(ConnectError::Unreachable {
@@ -193,20 +166,16 @@ pub(crate) async fn connect_once(
         }
         Ok(Ok(conn)) => conn,
         Ok(Err(err)) => {
-            return Err(explain_handshake_failure(
-                err, &verifier, &decision, &authority,
-            ));
+            return Err(explain_handshake_failure(err, &verifier, &decision, &authority));
         }
     };
     if let Some(presented) = verifier.presented() {
         // A pin given on the command line or in a link is remembered for next time.
         if decision.pinned_by_file.is_none() && decision.pin.is_some() {
-            trust
-                .remember(&authority, presented)
-                .map_err(ConnectError::KnownServers)?;
+            trust.remember(&authority, presented).map_err(ConnectError::KnownServers)?;
         }
     }
-    hello(conn, credentials, client_name, resume_after).await
+    hello(conn, config, resume_after).await
 }
 
 fn explain_handshake_failure(
@@ -227,10 +196,7 @@ fn explain_handshake_failure(
                 };
             }
             (Some(expected), None) if expected != presented => {
-                return ConnectError::FingerprintMismatch {
-                    expected,
-                    presented,
-                };
+                return ConnectError::FingerprintMismatch { expected, presented };
             }
             (None, _) if text.contains("certificate") => {
                 return match decision.roots {
@@ -247,62 +213,42 @@ fn explain_handshake_failure(
     if text.contains("120") || text.to_ascii_lowercase().contains("application protocol") {
         return ConnectError::WrongProtocol;
     }
-    ConnectError::Unreachable {
-        authority: authority.to_owned(),
-        reason: text,
-    }
+    ConnectError::Unreachable { authority: authority.to_owned(), reason: text }
 }
 
 async fn hello(
     conn: quinn::Connection,
-    credentials: &Credentials,
-    client_name: &str,
+    config: &ClientConfig,
     resume_after: Option<u64>,
 ) -> Result<Live, ConnectError> {
+    let credentials = &config.credentials;
     let protocol = |e: &dyn std::fmt::Display| ConnectError::Protocol(e.to_string());
     let (mut send, mut recv) = conn.open_bi().await.map_err(|e| protocol(&e))?;
     let hello = ClientFrame::Hello {
         version: PROTOCOL_VERSION,
         nickname: credentials.nickname.clone(),
         password: credentials.password.clone(),
-        client: client_name.to_owned(),
+        client: config.client_name.clone(),
         resume_after,
+        device: config.device.clone(),
     };
-    write_frame(&mut send, &hello)
-        .await
-        .map_err(|e| protocol(&e))?;
+    write_frame(&mut send, &hello).await.map_err(|e| protocol(&e))?;
     let answer = tokio::time::timeout(CONNECT_TIMEOUT, read_frame::<ServerFrame, _>(&mut recv))
         .await
         .map_err(|_| ConnectError::Protocol("no welcome within 10 s".into()))?;
     match answer {
-        Ok(Some(ServerFrame::Welcome {
-            you,
-            server,
-            registered,
-            groups,
-            limits,
-        })) => Ok(Live {
+        Ok(Some(ServerFrame::Welcome { you, server, registered, groups, limits })) => Ok(Live {
             conn,
             control_send: send,
             control_recv: recv,
-            welcome: Welcome {
-                you,
-                server,
-                registered,
-                groups,
-                limits,
-            },
+            welcome: Welcome { you, server, registered, groups, limits },
         }),
         Ok(Some(ServerFrame::Error { code, message, .. })) => {
             conn.close(0u32.into(), b"");
             Err(ConnectError::Refused { code, message })
         }
-        Ok(Some(other)) => Err(ConnectError::Protocol(format!(
-            "expected welcome, got {other:?}"
-        ))),
-        Ok(None) => Err(ConnectError::Protocol(
-            "server closed the control stream".into(),
-        )),
+        Ok(Some(other)) => Err(ConnectError::Protocol(format!("expected welcome, got {other:?}"))),
+        Ok(None) => Err(ConnectError::Protocol("server closed the control stream".into())),
         Err(FrameError::Io(e)) => Err(ConnectError::Protocol(match conn.close_reason() {
             Some(reason) => reason.to_string(),
             None => e.to_string(),

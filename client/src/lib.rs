@@ -5,6 +5,8 @@
 //! - [`client`]: [`Client::connect`], requests (send, history, users) and the [`Event`] stream;
 //!   a supervisor task reconnects with backoff and catches up.
 //! - [`connection`]: one connection attempt: QUIC, TLS verification, `hello`.
+//! - [`transfer`]: file uploads and downloads (resumable, lower priority than chat);
+//!   [`filename`] makes received names safe to save.
 //! - [`trust`]: pinned fingerprints, the known-servers file, CA files, system roots.
 //!
 //! ```no_run
@@ -20,8 +22,12 @@
 
 pub mod client;
 pub mod connection;
+pub mod device;
+pub mod filename;
+pub mod transfer;
 pub mod trust;
 
 pub use client::{Client, ClientConfig, ConnState, Event, Events, HistoryPage, RequestError, Sent};
 pub use connection::{ConnectError, Credentials, Welcome};
+pub use transfer::{TransferError, TransferEvent, TransferKey, UploadHandle, Uploaded};
 pub use trust::{KnownServers, Trust};

@@ -68,11 +68,7 @@ impl Trust {
             (None, None) if self.system_roots => Roots::System,
             (None, None) => Roots::None,
         };
-        Ok(Decision {
-            pin,
-            pinned_by_file,
-            roots,
-        })
+        Ok(Decision { pin, pinned_by_file, roots })
     }
 
     /// Records `fingerprint` for `authority` in the known-servers file (if there is one).
@@ -116,27 +112,42 @@ impl KnownServers {
     }
 
     pub fn get(&self, authority: &str) -> Option<Fingerprint> {
-        self.entries
-            .iter()
-            .find(|(a, _)| a.eq_ignore_ascii_case(authority))
-            .map(|(_, fp)| *fp)
+        self.entries.iter().find(|(a, _)| a.eq_ignore_ascii_case(authority)).map(|(_, fp)| *fp)
     }
 
-    /// Appends an entry, creating the file and its directory if needed. An entry for the same
-    /// authority with the same fingerprint is not duplicated.
+    /// Records `fingerprint` for `authority`, creating the file and its directory if needed.
+    /// An older entry for the same authority is replaced: callers only do this with the user's
+    /// consent (a fingerprint they gave, or one they confirmed for a new server).
     pub fn add(path: &Path, authority: &str, fingerprint: Fingerprint) -> std::io::Result<()> {
-        if Self::load(path)?.get(authority) == Some(fingerprint) {
-            return Ok(());
+        match Self::load(path)?.get(authority) {
+            Some(known) if known == fingerprint => return Ok(()),
+            Some(_) => return Self::replace(path, authority, fingerprint),
+            None => {}
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
         writeln!(file, "{authority} {fingerprint}")?;
         file.sync_all()
+    }
+}
+
+impl KnownServers {
+    fn replace(path: &Path, authority: &str, fingerprint: Fingerprint) -> std::io::Result<()> {
+        let text = std::fs::read_to_string(path)?;
+        let mut out = String::new();
+        for line in text.lines() {
+            let first = line.split_whitespace().next().unwrap_or_default();
+            if !first.eq_ignore_ascii_case(authority) {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push_str(&format!("{authority} {fingerprint}\n"));
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, out)?;
+        std::fs::rename(tmp, path)
     }
 }
 
@@ -160,18 +171,16 @@ mod tests {
         let known = KnownServers::load(&path).unwrap();
         assert_eq!(known.get("CHAT.example.org:7373"), Some(fp));
         assert_eq!(known.get("other:7373"), None);
-        assert_eq!(
-            std::fs::read_to_string(&path)
-                .unwrap()
-                .matches("chat.example.org")
-                .count(),
-            1
-        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap().matches("chat.example.org").count(), 1);
+        // A fingerprint the user gives replaces the old entry instead of adding a dead line.
+        let newer = Fingerprint([2; 32]);
+        KnownServers::add(&path, "chat.example.org:7373", newer).unwrap();
+        assert_eq!(KnownServers::load(&path).unwrap().get("chat.example.org:7373"), Some(newer));
+        assert_eq!(std::fs::read_to_string(&path).unwrap().matches("chat.example.org").count(), 1);
+        assert!(std::fs::read_to_string(&path).unwrap().contains("# c"));
+        KnownServers::add(&path, "chat.example.org:7373", fp).unwrap();
 
-        let trust = Trust {
-            known_servers: Some(path.clone()),
-            ..Trust::default()
-        };
+        let trust = Trust { known_servers: Some(path.clone()), ..Trust::default() };
         let d = trust.decide("chat.example.org:7373").unwrap();
         assert_eq!(d.pin, Some(fp));
         assert_eq!(d.pinned_by_file, Some(path));

@@ -100,10 +100,7 @@ fn classify<T: DeserializeOwned>(body: &[u8], err: serde_json::Error) -> FrameEr
     {
         return FrameError::UnknownType(truncate(kind, 64));
     }
-    FrameError::BadFields {
-        kind: truncate(kind, 64),
-        detail: err.to_string(),
-    }
+    FrameError::BadFields { kind: truncate(kind, 64), detail: err.to_string() }
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -121,23 +118,16 @@ where
     while filled < HEADER_LEN {
         let n = reader.read(&mut header[filled..]).await?;
         if n == 0 {
-            return if filled == 0 {
-                Ok(None)
-            } else {
-                Err(FrameError::Truncated)
-            };
+            return if filled == 0 { Ok(None) } else { Err(FrameError::Truncated) };
         }
         filled += n;
     }
     let len = body_len(&header)?.unwrap_or_default();
     let mut body = vec![0u8; len];
-    reader
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-            _ => FrameError::Io(e),
-        })?;
+    reader.read_exact(&mut body).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+        _ => FrameError::Io(e),
+    })?;
     parse(&body).map(Some)
 }
 
@@ -156,11 +146,7 @@ mod tests {
     use crate::protocol::{Address, ClientFrame, ServerFrame};
 
     fn send_frame() -> ClientFrame {
-        ClientFrame::Send {
-            client_id: "x".into(),
-            to: Address::everyone(),
-            text: "你好".into(),
-        }
+        ClientFrame::Send { client_id: "x".into(), to: Address::everyone(), text: "你好".into() }
     }
 
     #[test]
@@ -175,10 +161,7 @@ mod tests {
     fn partial_input_needs_more() {
         let bytes = encode(&send_frame());
         for cut in 0..bytes.len() {
-            assert!(
-                decode::<ClientFrame>(&bytes[..cut]).unwrap().is_none(),
-                "cut at {cut}"
-            );
+            assert!(decode::<ClientFrame>(&bytes[..cut]).unwrap().is_none(), "cut at {cut}");
         }
     }
 
@@ -202,12 +185,7 @@ mod tests {
         ];
         for (body, code) in cases {
             let err = parse::<ClientFrame>(body).unwrap_err();
-            assert_eq!(
-                err.code(),
-                code,
-                "{:?} gave {err}",
-                String::from_utf8_lossy(body)
-            );
+            assert_eq!(err.code(), code, "{:?} gave {err}", String::from_utf8_lossy(body));
         }
         assert!(matches!(
             parse::<ClientFrame>(br#"{"type":"send","text":5}"#),
@@ -217,34 +195,17 @@ mod tests {
 
     #[tokio::test]
     async fn reader_stops_at_frame_boundary_and_reports_clean_end() {
-        let mut bytes = encode(&ServerFrame::UserList {
-            users: vec![],
-            more: false,
-        });
+        let mut bytes = encode(&ServerFrame::UserList { users: vec![], more: false });
         bytes.extend_from_slice(b"raw file bytes");
         let mut reader = &bytes[..];
         let frame: ServerFrame = read_frame(&mut reader).await.unwrap().unwrap();
-        assert_eq!(
-            frame,
-            ServerFrame::UserList {
-                users: vec![],
-                more: false
-            }
-        );
+        assert_eq!(frame, ServerFrame::UserList { users: vec![], more: false });
         assert_eq!(reader, b"raw file bytes");
 
         let mut empty: &[u8] = &[];
-        assert!(
-            read_frame::<ServerFrame, _>(&mut empty)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(read_frame::<ServerFrame, _>(&mut empty).await.unwrap().is_none());
 
         let mut cut: &[u8] = &bytes[..6];
-        assert!(matches!(
-            read_frame::<ServerFrame, _>(&mut cut).await,
-            Err(FrameError::Truncated)
-        ));
+        assert!(matches!(read_frame::<ServerFrame, _>(&mut cut).await, Err(FrameError::Truncated)));
     }
 }

@@ -93,11 +93,7 @@ impl FromStr for JoinLink {
             Some(p) => p.parse().map_err(|_| LinkError::BadPort(p.to_owned()))?,
             None => DEFAULT_PORT,
         };
-        Ok(JoinLink {
-            host: host.to_owned(),
-            port,
-            fingerprint,
-        })
+        Ok(JoinLink { host: host.to_owned(), port, fingerprint })
     }
 }
 
@@ -121,11 +117,7 @@ mod tests {
         assert_eq!((l.host.as_str(), l.port), ("::1", DEFAULT_PORT));
 
         let fp = Fingerprint([7; 32]);
-        let link = JoinLink {
-            host: "h".into(),
-            port: 1,
-            fingerprint: Some(fp),
-        };
+        let link = JoinLink { host: "h".into(), port: 1, fingerprint: Some(fp) };
         let text = link.to_string();
         assert_eq!(text, format!("quicq://h:1#fp={}", fp.to_hex()));
         assert_eq!(text.parse::<JoinLink>().unwrap(), link);
@@ -134,19 +126,10 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert_eq!("".parse::<JoinLink>(), Err(LinkError::Empty));
-        assert!(matches!(
-            "h:port".parse::<JoinLink>(),
-            Err(LinkError::BadPort(_))
-        ));
-        assert!(matches!(
-            "h:70000".parse::<JoinLink>(),
-            Err(LinkError::BadPort(_))
-        ));
+        assert!(matches!("h:port".parse::<JoinLink>(), Err(LinkError::BadPort(_))));
+        assert!(matches!("h:70000".parse::<JoinLink>(), Err(LinkError::BadPort(_))));
         assert_eq!("[::1".parse::<JoinLink>(), Err(LinkError::BadBracket));
-        assert_eq!(
-            "quicq://h:1#x=1".parse::<JoinLink>(),
-            Err(LinkError::BadFragment)
-        );
+        assert_eq!("quicq://h:1#x=1".parse::<JoinLink>(), Err(LinkError::BadFragment));
         assert!(matches!(
             "quicq://h:1#fp=12".parse::<JoinLink>(),
             Err(LinkError::BadFingerprint(_))

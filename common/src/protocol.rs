@@ -81,6 +81,10 @@ pub enum ClientFrame {
         /// then resumes from the account's stored delivery position.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume_after: Option<u64>,
+        /// A stable random id for this device (at most 64 bytes), so each of an account's devices
+        /// gets every file once. Absent: all such sessions count as one device.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     /// On the control stream: every message with id up to `up_to` has reached the user; the
     /// server stores it as the account's delivery position.
@@ -102,6 +106,35 @@ pub enum ClientFrame {
         /// At most this many (1 to [`MAX_HISTORY_PAGE`]).
         limit: u32,
     },
+    /// First frame of a client-opened unidirectional stream: a file upload. Exactly
+    /// `size - offset` raw bytes follow, then FIN.
+    Upload {
+        /// Chosen by the client, unique per account (a UUID); names the transfer across
+        /// reconnects.
+        transfer_id: String,
+        to: Address,
+        /// As the sender named it; receivers must sanitise it before saving.
+        name: String,
+        size: u64,
+        /// BLAKE3-256 of the whole file, 64 lower-case hex digits.
+        blake3: String,
+        /// Bytes the server already holds (0 for a new upload; see `upload_status`).
+        #[serde(default)]
+        offset: u64,
+    },
+    /// On a request stream: how much of an upload the server holds, to resume it.
+    UploadStatus { transfer_id: String },
+    /// On a request stream: send me file `file_id` from byte `offset` on a new unidirectional
+    /// stream.
+    Download {
+        file_id: u64,
+        #[serde(default)]
+        offset: u64,
+    },
+    /// On a request stream: files for this device that it has not yet finished, oldest first.
+    PendingFiles {},
+    /// On the control stream: this device is done with a file (saved it, or declined it).
+    FileDone { file_id: u64, saved: bool },
     /// On a request stream: one page of accounts, ordered by nickname key.
     Users {
         /// Only accounts whose key sorts after this name's key; absent for the first page.
@@ -157,6 +190,49 @@ pub enum ServerFrame {
     },
     /// Delivery of one chat message, alone on a server-opened unidirectional stream.
     Message(ChatMessage),
+    /// Answer to `upload_status`. `file_id` is absent when the server has no such transfer.
+    UploadState {
+        transfer_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_id: Option<u64>,
+        received: u64,
+    },
+    /// Answer to `download`: the data follows on a server-opened unidirectional stream.
+    DownloadStarted { file_id: u64, offset: u64 },
+    /// Answer to `pending_files`: file messages this device should still download.
+    FileList { messages: Vec<ChatMessage> },
+    /// First frame of a server-opened unidirectional stream carrying file data: the bytes
+    /// `offset..size` follow, then FIN.
+    File {
+        file_id: u64,
+        /// The chat message announcing the file.
+        message_id: u64,
+        from: String,
+        to: Address,
+        name: String,
+        size: u64,
+        blake3: String,
+        at: i64,
+        offset: u64,
+    },
+    /// Control stream, to the uploader's sessions: the upload header was accepted.
+    FileAccepted { transfer_id: String, file_id: u64, message_id: u64 },
+    /// Control stream, to the uploader's sessions: the upload failed or was refused.
+    FileRejected {
+        transfer_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file_id: Option<u64>,
+        code: ErrorCode,
+        message: String,
+    },
+    /// Control stream, to the uploader's sessions: every byte arrived and the hash matched.
+    /// `offline` lists recipients who will get it when they next sign in.
+    FileComplete { transfer_id: String, file_id: u64, offline: Vec<String> },
+    /// Control stream, to the uploader's sessions: a recipient saved the file.
+    FileDelivered { file_id: u64, to: String },
+    /// Control stream, to recipients: the file will never complete (upload cancelled or
+    /// failed, or retention ended).
+    FileGone { file_id: u64, code: ErrorCode, message: String },
 }
 
 /// A stored chat message as delivered and as found in history.
@@ -166,9 +242,25 @@ pub struct ChatMessage {
     pub id: u64,
     pub from: String,
     pub to: Address,
+    /// Empty for a file message.
     pub text: String,
     /// Milliseconds since the Unix epoch, UTC, when the server stored it.
     pub at: i64,
+    /// Present when the message announces a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
+}
+
+/// The file a message announces; fetch its bytes with `download`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub id: u64,
+    pub name: String,
+    pub size: u64,
+    /// BLAKE3-256, 64 lower-case hex digits.
+    pub blake3: String,
+    /// The uploader's transfer id, so the uploading device recognises its own file.
+    pub transfer_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,7 +281,10 @@ pub struct GroupInfo {
 pub struct Limits {
     pub max_frame_bytes: u32,
     pub max_text_chars: u32,
+    /// Largest file an upload may declare.
     pub max_file_bytes: u64,
+    /// How long the server keeps a file for recipients who have not downloaded it, in seconds.
+    pub file_retention_secs: u64,
     /// Sustained messages per second per account.
     pub messages_per_second: u32,
     /// Messages an account may send in a burst above the sustained rate.
@@ -231,6 +326,22 @@ pub enum ErrorCode {
     /// The server failed; the request may be retried.
     Internal,
     ShuttingDown,
+    /// The declared file size exceeds `max_file_bytes`.
+    FileTooLarge,
+    /// The server's file storage quota would be exceeded.
+    QuotaExceeded,
+    /// No such file, or not for this user.
+    UnknownFile,
+    /// The file will never be complete (cancelled, failed, or past retention).
+    FileUnavailable,
+    /// An upload's `offset` is not what the server holds, or a download's is beyond the size.
+    BadOffset,
+    /// The uploaded bytes do not match the declared BLAKE3 hash.
+    HashMismatch,
+    /// The upload stream ended before `size` bytes, or carried more.
+    SizeMismatch,
+    /// The uploader cancelled the transfer.
+    Cancelled,
 }
 
 impl ErrorCode {
@@ -255,6 +366,14 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::FileTooLarge => "file_too_large",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::UnknownFile => "unknown_file",
+            ErrorCode::FileUnavailable => "file_unavailable",
+            ErrorCode::BadOffset => "bad_offset",
+            ErrorCode::HashMismatch => "hash_mismatch",
+            ErrorCode::SizeMismatch => "size_mismatch",
+            ErrorCode::Cancelled => "cancelled",
         }
     }
 }
@@ -283,9 +402,18 @@ pub mod close {
 
 /// QUIC stream error codes (RESET_STREAM / STOP_SENDING).
 pub mod stream_code {
-    /// The frame on this stream was rejected; for requests an `error` frame was sent first.
+    /// The frame on this stream was rejected; for requests an `error` frame was sent first,
+    /// for uploads a `file_rejected` on the control stream.
     pub const REJECTED: u32 = 1;
+    /// The sender or receiver of a file cancelled it.
+    pub const CANCELLED: u32 = 2;
+    /// The server aborted a file (hash or size mismatch, cancelled upload, quota); the reason
+    /// follows as `file_rejected`/`file_gone` on the control stream.
+    pub const FILE_ABORTED: u32 = 3;
 }
+
+/// Longest transfer id or device id, in bytes.
+pub const MAX_TRANSFER_ID_LEN: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -299,6 +427,7 @@ mod tests {
             password: "pw".into(),
             client: "test".into(),
             resume_after: None,
+            device: None,
         };
         let json = serde_json::to_value(&hello).unwrap();
         assert_eq!(json["type"], "hello");
@@ -324,6 +453,7 @@ mod tests {
             to: Address::User("b".into()),
             text: "x".into(),
             at: 1,
+            file: None,
         });
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(
@@ -335,11 +465,7 @@ mod tests {
 
     #[test]
     fn error_code_names_match_serde() {
-        for code in [
-            ErrorCode::RateLimited,
-            ErrorCode::FrameTooLarge,
-            ErrorCode::NotLoggedIn,
-        ] {
+        for code in [ErrorCode::RateLimited, ErrorCode::FrameTooLarge, ErrorCode::NotLoggedIn] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }

@@ -29,15 +29,9 @@ pub const KEY_FILE: &str = "key.pem";
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{path} holds no usable {what}")]
     Pem { path: PathBuf, what: &'static str },
     #[error("{0} exists but {1} is missing; restore it or remove both to make a new certificate")]
@@ -64,11 +58,7 @@ impl Fingerprint {
 
     /// Upper-case hex pairs separated by colons, easier to read aloud and compare.
     pub fn pretty(&self) -> String {
-        self.0
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":")
+        self.0.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
     }
 }
 
@@ -94,10 +84,7 @@ impl FromStr for Fingerprint {
     /// Accepts `ab12…`, `AB:12:…` and `sha256:ab12…`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let s = s
-            .strip_prefix("sha256:")
-            .or_else(|| s.strip_prefix("SHA256:"))
-            .unwrap_or(s);
+        let s = s.strip_prefix("sha256:").or_else(|| s.strip_prefix("SHA256:")).unwrap_or(s);
         let digits: String = s.chars().filter(|c| *c != ':').collect();
         let mut out = [0u8; 32];
         hex::decode_to_slice(&digits, &mut out).map_err(|_| BadFingerprint)?;
@@ -121,10 +108,8 @@ impl Identity {
     /// Loads a PEM certificate chain and key (e.g. issued by a CA).
     pub fn load(cert: &Path, key: &Path) -> Result<Self, TlsError> {
         let chain = load_certs(cert)?;
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|_| TlsError::Pem {
-            path: key.to_owned(),
-            what: "private key",
-        })?;
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|_| TlsError::Pem { path: key.to_owned(), what: "private key" })?;
         Ok(Identity { chain, key })
     }
 
@@ -139,16 +124,10 @@ impl Identity {
             (false, true) => return Err(TlsError::HalfPair(key_path, cert_path)),
             (false, false) => {}
         }
-        std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
-            path: dir.to_owned(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| TlsError::Write { path: dir.to_owned(), source })?;
         let generated = rcgen::generate_simple_self_signed(hostnames.to_vec())?;
-        write_private(
-            &key_path,
-            generated.signing_key.serialize_pem().as_bytes(),
-            0o600,
-        )?;
+        write_private(&key_path, generated.signing_key.serialize_pem().as_bytes(), 0o600)?;
         write_private(&cert_path, generated.cert.pem().as_bytes(), 0o644)?;
         Ok((Self::load(&cert_path, &key_path)?, true))
     }
@@ -156,18 +135,11 @@ impl Identity {
 
 /// Reads every certificate in a PEM file.
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let data = std::fs::read(path).map_err(|source| TlsError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(&data)
-        .filter_map(Result::ok)
-        .collect();
+    let data =
+        std::fs::read(path).map_err(|source| TlsError::Read { path: path.to_owned(), source })?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&data).filter_map(Result::ok).collect();
     if certs.is_empty() {
-        return Err(TlsError::Pem {
-            path: path.to_owned(),
-            what: "certificate",
-        });
+        return Err(TlsError::Pem { path: path.to_owned(), what: "certificate" });
     }
     Ok(certs)
 }
@@ -175,10 +147,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 /// Writes through a temporary file and a rename, so a crash never leaves half a key behind.
 fn write_private(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
     let tmp = path.with_extension("tmp");
-    let err = |source| TlsError::Write {
-        path: path.to_owned(),
-        source,
-    };
+    let err = |source| TlsError::Write { path: path.to_owned(), source };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -189,9 +158,7 @@ fn write_private(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
     #[cfg(not(unix))]
     let _ = mode;
     let mut file = options.open(&tmp).map_err(err)?;
-    file.write_all(data)
-        .and_then(|()| file.sync_all())
-        .map_err(err)?;
+    file.write_all(data).and_then(|()| file.sync_all()).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 
@@ -315,9 +282,7 @@ impl ServerCertVerifier for ServerVerifier {
                 ocsp_response,
                 now,
             ),
-            None => Err(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer,
-            )),
+            None => Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
         }
     }
 
@@ -365,12 +330,7 @@ mod tests {
         let fp = Fingerprint([0xab; 32]);
         assert_eq!(fp.to_hex().parse::<Fingerprint>().unwrap(), fp);
         assert_eq!(fp.pretty().parse::<Fingerprint>().unwrap(), fp);
-        assert_eq!(
-            format!("sha256:{}", fp.to_hex())
-                .parse::<Fingerprint>()
-                .unwrap(),
-            fp
-        );
+        assert_eq!(format!("sha256:{}", fp.to_hex()).parse::<Fingerprint>().unwrap(), fp);
         assert!("abc".parse::<Fingerprint>().is_err());
         assert!("zz".repeat(32).parse::<Fingerprint>().is_err());
     }
@@ -390,17 +350,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join(KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.join(KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_file(dir.join(KEY_FILE)).unwrap();
-        assert!(matches!(
-            Identity::load_or_create(&dir, &names),
-            Err(TlsError::HalfPair(..))
-        ));
+        assert!(matches!(Identity::load_or_create(&dir, &names), Err(TlsError::HalfPair(..))));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -408,10 +362,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!(
             "quicq-tls-test-{}-{}",
             std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         dir

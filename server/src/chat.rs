@@ -16,7 +16,9 @@ use tokio::sync::Semaphore;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::password;
-use crate::store::{Account, Store, StoreError};
+use crate::spool::Spool;
+use crate::store::{Account, FileState, Store, StoreError};
+use crate::transfer::ActiveUploads;
 
 /// A request's failure as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +30,7 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Refusal {
-            code,
-            message: message.into(),
-            retry_after_ms: None,
-        }
+        Refusal { code, message: message.into(), retry_after_ms: None }
     }
 
     pub fn into_frame(self) -> ServerFrame {
@@ -47,10 +45,7 @@ impl Refusal {
 impl From<StoreError> for Refusal {
     fn from(err: StoreError) -> Self {
         tracing::error!(cause = %err, "storage failed");
-        Refusal::new(
-            ErrorCode::Internal,
-            "the server could not store or read data; try again",
-        )
+        Refusal::new(ErrorCode::Internal, "the server could not store or read data; try again")
     }
 }
 
@@ -63,6 +58,8 @@ fn internal(what: &str) -> Refusal {
 pub struct Chat {
     pub config: Config,
     pub hub: Arc<Hub>,
+    pub spool: Spool,
+    pub uploads: ActiveUploads,
     store: Arc<Mutex<Store>>,
     /// Argon2 takes ~19 MiB and tens of milliseconds per hash; bound how many run at once so a
     /// login storm cannot exhaust memory.
@@ -76,7 +73,7 @@ pub fn now_ms() -> i64 {
 }
 
 impl Chat {
-    pub fn new(config: Config, store: Store) -> Result<Self, StoreError> {
+    pub fn new(config: Config, store: Store, spool: Spool) -> Result<Self, StoreError> {
         let hub = Hub::new(
             store.accounts()?,
             config.session_queue,
@@ -87,6 +84,8 @@ impl Chat {
         Ok(Chat {
             config,
             hub: Arc::new(hub),
+            spool,
+            uploads: ActiveUploads::default(),
             store: Arc::new(Mutex::new(store)),
             hashing: Semaphore::new(permits),
         })
@@ -111,18 +110,12 @@ impl Chat {
         let nick = Nickname::parse(nickname)
             .map_err(|e| Refusal::new(ErrorCode::InvalidNickname, e.to_string()))?;
         if password.len() > MAX_PASSWORD_LEN {
-            return Err(Refusal::new(
-                ErrorCode::WeakPassword,
-                "password is too long",
-            ));
+            return Err(Refusal::new(ErrorCode::WeakPassword, "password is too long"));
         }
         let key = nick.key().to_owned();
         let existing = self.with_store(move |s| s.account_by_key(&key)).await?;
         if let Some(account) = existing {
-            return self
-                .check_password(account, password)
-                .await
-                .map(|a| (a, false));
+            return self.check_password(account, password).await.map(|a| (a, false));
         }
         if !self.config.registration {
             return Err(Refusal::new(
@@ -150,26 +143,18 @@ impl Chat {
             .await?;
         match created {
             Ok(account) => {
-                self.hub
-                    .add_account(account.id, &account.name, &account.key);
+                self.hub.add_account(account.id, &account.name, &account.key);
                 tracing::info!(user = %account.name, "registered");
                 Ok((account, true))
             }
             // Someone registered the same name a moment ago: this is now a login.
-            Err(Some(account)) => self
-                .check_password(account, password)
-                .await
-                .map(|a| (a, false)),
+            Err(Some(account)) => self.check_password(account, password).await.map(|a| (a, false)),
             Err(None) => Err(internal("registration")),
         }
     }
 
     async fn check_password(&self, account: Account, password: &str) -> Result<Account, Refusal> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| internal("hashing"))?;
+        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing"))?;
         let (password, phc) = (password.to_owned(), account.password_hash.clone());
         let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
             .await
@@ -177,19 +162,12 @@ impl Chat {
         if ok {
             Ok(account)
         } else {
-            Err(Refusal::new(
-                ErrorCode::WrongPassword,
-                "wrong password for this nickname",
-            ))
+            Err(Refusal::new(ErrorCode::WrongPassword, "wrong password for this nickname"))
         }
     }
 
     async fn hash(&self, password: &str) -> Result<String, Refusal> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| internal("hashing"))?;
+        let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing"))?;
         let password = password.to_owned();
         tokio::task::spawn_blocking(move || password::hash(&password))
             .await
@@ -214,7 +192,7 @@ impl Chat {
         if text.trim().is_empty() {
             return Err(Refusal::new(ErrorCode::EmptyText, "message text is empty"));
         }
-        let max = self.config.max_text_chars as usize;
+        let max = self.config.max_text_chars() as usize;
         if text.chars().count() > max {
             return Err(Refusal::new(
                 ErrorCode::TextTooLong,
@@ -222,10 +200,7 @@ impl Chat {
             ));
         }
         let target = self.hub.resolve(&to).ok_or_else(|| {
-            Refusal::new(
-                ErrorCode::UnknownRecipient,
-                format!("no user or group named {to}"),
-            )
+            Refusal::new(ErrorCode::UnknownRecipient, format!("no user or group named {to}"))
         })?;
         if let Err(wait) = self.hub.check_rate(sender.id, Instant::now()) {
             return Err(Refusal {
@@ -246,11 +221,7 @@ impl Chat {
             })
             .await?;
         let (stored, client_id) = stored;
-        Ok(ServerFrame::Sent {
-            client_id,
-            id: stored.message.id,
-            at: stored.message.at,
-        })
+        Ok(ServerFrame::Sent { client_id, id: stored.message.id, at: stored.message.at })
     }
 
     pub async fn history(
@@ -267,25 +238,87 @@ impl Chat {
             ));
         }
         let target = self.hub.resolve(&with).ok_or_else(|| {
-            Refusal::new(
-                ErrorCode::UnknownRecipient,
-                format!("no user or group named {with}"),
-            )
+            Refusal::new(ErrorCode::UnknownRecipient, format!("no user or group named {with}"))
         })?;
         let id = account.id;
-        let (messages, more) = self
-            .with_store(move |s| s.history(id, &target, before, limit as usize))
-            .await?;
-        Ok(ServerFrame::HistoryPage {
-            with,
-            messages,
-            more,
-        })
+        let (messages, more) =
+            self.with_store(move |s| s.history(id, &target, before, limit as usize)).await?;
+        Ok(ServerFrame::HistoryPage { with, messages, more })
     }
 
     pub fn users(&self, after: Option<String>) -> ServerFrame {
         let (users, more) = self.hub.users_page(after.as_deref());
         ServerFrame::UserList { users, more }
+    }
+
+    /// Pushes a control frame to every session of an account.
+    pub fn notify(&self, account: i64, frame: ServerFrame) {
+        self.hub.notify(account, &frame);
+    }
+
+    /// Records upload progress from a blocking thread (the spool writer).
+    pub fn record_progress_blocking(&self, file_id: u64, received: u64) {
+        if let Err(e) =
+            lock(&self.store).set_file_progress(file_id, received, FileState::Uploading, now_ms())
+        {
+            tracing::error!(cause = %e, "cannot record upload progress");
+        }
+    }
+
+    /// Marks a file done for a device; tells the uploader when a recipient saved it.
+    pub async fn file_done(
+        &self,
+        account: &Account,
+        device: &str,
+        file_id: u64,
+        saved: bool,
+    ) -> Result<(), Refusal> {
+        let (id, device) = (account.id, device.to_owned());
+        let found = self
+            .with_store(move |s| {
+                if !s.can_read_file(id, file_id)? {
+                    return Ok(None);
+                }
+                let new = s.mark_file_done(file_id, id, &device, saved)?;
+                Ok(s.file(file_id)?.map(|f| (f.sender, new)))
+            })
+            .await?;
+        if let Some((sender, true)) = found
+            && saved
+            && sender != account.id
+        {
+            self.notify(sender, ServerFrame::FileDelivered { file_id, to: account.name.clone() });
+        }
+        Ok(())
+    }
+
+    /// Drops files past retention and uploads stalled too long; returns how many.
+    pub async fn expire_files(&self) -> Result<usize, Refusal> {
+        let now = now_ms();
+        let kept_since = now - (self.config.file_retention_secs as i64).saturating_mul(1000);
+        let stalled_since = now - (self.config.upload_stall_secs as i64).saturating_mul(1000);
+        let expired = self
+            .with_store(move |s| {
+                let found = s.files_to_expire(kept_since, stalled_since)?;
+                for (id, complete) in &found {
+                    let state = if *complete { FileState::Expired } else { FileState::Failed };
+                    s.set_file_progress(*id, 0, state, now)?;
+                }
+                Ok(found)
+            })
+            .await?;
+        for (id, _) in &expired {
+            self.spool.discard(*id, ErrorCode::FileUnavailable);
+        }
+        Ok(expired.len())
+    }
+
+    /// Deletes spool files no stored file claims (left by a crash).
+    pub async fn remove_orphan_spool_files(&self) -> Result<usize, Refusal> {
+        let live = self.with_store(|s| s.live_files()).await?;
+        self.spool
+            .remove_orphans(&live.into_iter().collect())
+            .map_err(|e| Refusal::new(ErrorCode::Internal, e.to_string()))
     }
 
     /// Flushes the WAL into the database file; called at shutdown.

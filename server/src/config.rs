@@ -39,6 +39,16 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// How long a client has to send `hello` after connecting.
     pub hello_timeout_secs: u64,
+    /// Largest file an upload may declare, in bytes.
+    pub max_file_bytes: u64,
+    /// Total bytes of files kept or uploading at once.
+    pub spool_quota_bytes: u64,
+    /// How long a complete file is kept for recipients who have not fetched it.
+    pub file_retention_secs: u64,
+    /// An interrupted upload that makes no progress for this long is discarded.
+    pub upload_stall_secs: u64,
+    /// Uploads a connection may run at once.
+    pub max_concurrent_uploads: u32,
 }
 
 impl Default for Config {
@@ -59,6 +69,11 @@ impl Default for Config {
             max_concurrent_requests: 64,
             idle_timeout_secs: 30,
             hello_timeout_secs: 10,
+            max_file_bytes: 16 << 30,
+            spool_quota_bytes: 64 << 30,
+            file_retention_secs: 7 * 24 * 3600,
+            upload_stall_secs: 24 * 3600,
+            max_concurrent_uploads: 16,
         }
     }
 }
@@ -74,16 +89,25 @@ impl Config {
         }
     }
 
+    /// The longest text a frame can always carry: even if every character needed a six-byte JSON
+    /// escape, a message stays under the 64 KiB frame limit.
+    pub const TEXT_CHARS_CEILING: u32 = 8000;
+
     pub fn limits(&self) -> Limits {
         Limits {
             max_frame_bytes: MAX_FRAME_LEN as u32,
-            max_text_chars: self.max_text_chars,
-            max_file_bytes: 0,
+            max_text_chars: self.max_text_chars(),
+            max_file_bytes: self.max_file_bytes,
+            file_retention_secs: self.file_retention_secs,
             messages_per_second: self.messages_per_second,
             message_burst: self.message_burst,
             max_history_page: MAX_HISTORY_PAGE,
             max_concurrent_requests: self.max_concurrent_requests,
         }
+    }
+
+    pub fn max_text_chars(&self) -> u32 {
+        self.max_text_chars.clamp(1, Self::TEXT_CHARS_CEILING)
     }
 
     pub fn idle_timeout(&self) -> Duration {
@@ -92,6 +116,10 @@ impl Config {
 
     pub fn hello_timeout(&self) -> Duration {
         Duration::from_secs(self.hello_timeout_secs.max(1))
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
     }
 
     pub fn database_path(&self) -> PathBuf {

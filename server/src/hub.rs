@@ -62,9 +62,7 @@ pub struct Hub {
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub")
-            .field("queue_len", &self.queue_len)
-            .finish_non_exhaustive()
+        f.debug_struct("Hub").field("queue_len", &self.queue_len).finish_non_exhaustive()
     }
 }
 
@@ -97,11 +95,9 @@ impl Hub {
     /// Resolves an address from a client into a stored target.
     pub fn resolve(&self, to: &Address) -> Option<Target> {
         match to {
-            Address::User(name) => self
-                .lock()
-                .directory
-                .get(&key_of(name))
-                .map(|e| Target::User(e.id)),
+            Address::User(name) => {
+                self.lock().directory.get(&key_of(name)).map(|e| Target::User(e.id))
+            }
             Address::Group(name) if key_of(name) == EVERYONE => {
                 Some(Target::Group(EVERYONE.into()))
             }
@@ -113,13 +109,7 @@ impl Hub {
     pub fn add_account(&self, id: AccountId, name: &str, key: &str) {
         let mut state = self.lock();
         state.names.insert(id, name.to_owned());
-        state.directory.insert(
-            key.to_owned(),
-            Entry {
-                id,
-                name: name.to_owned(),
-            },
-        );
+        state.directory.insert(key.to_owned(), Entry { id, name: name.to_owned() });
         // The new account is about to come online; its presence goes out on registration.
     }
 
@@ -158,11 +148,7 @@ impl Hub {
     pub fn check_rate(&self, account: AccountId, now: Instant) -> Result<(), Duration> {
         let (rate, burst) = self.rate;
         let mut state = self.lock();
-        state
-            .buckets
-            .entry(account)
-            .or_insert_with(|| TokenBucket::new(rate, burst, now))
-            .take(now)
+        state.buckets.entry(account).or_insert_with(|| TokenBucket::new(rate, burst, now)).take(now)
     }
 
     /// Queues a stored message for every online session that should see it: the target's
@@ -170,10 +156,7 @@ impl Hub {
     /// one ordered stream of its conversations). Must be called in id order.
     pub fn fan_out(&self, sender: AccountId, target: &Target, message: &ChatMessage) {
         let frame: Arc<[u8]> = encode(&ServerFrame::Message(message.clone())).into();
-        let item = Outgoing::Message {
-            id: message.id,
-            frame,
-        };
+        let item = Outgoing::Message { id: message.id, frame };
         let state = self.lock();
         match target {
             Target::Group(_) => {
@@ -191,14 +174,55 @@ impl Hub {
         }
     }
 
+    /// Pushes a control frame to every session of an account.
+    pub fn notify(&self, account: AccountId, frame: &ServerFrame) {
+        let item = Outgoing::Control(encode(frame).into());
+        if let Some(sessions) = self.lock().sessions.get(&account) {
+            push_all(sessions, &item);
+        }
+    }
+
+    /// Pushes a control frame to everyone who receives messages sent to `target` by `sender`.
+    pub fn control_fan_out(&self, sender: AccountId, target: &Target, frame: &ServerFrame) {
+        let item = Outgoing::Control(encode(frame).into());
+        let state = self.lock();
+        match target {
+            Target::Group(_) => state.sessions.values().for_each(|s| push_all(s, &item)),
+            Target::User(to) => {
+                for account in recipients(sender, *to) {
+                    if let Some(sessions) = state.sessions.get(&account) {
+                        push_all(sessions, &item);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Names of the recipients of `to` (other than the sender) who are offline, at most `cap`.
+    pub fn offline_recipients(&self, sender: AccountId, to: &Address, cap: usize) -> Vec<String> {
+        let target = self.resolve(to);
+        let state = self.lock();
+        let offline = |id: &AccountId| *id != sender && !state.sessions.contains_key(id);
+        match target {
+            Some(Target::User(id)) if offline(&id) => {
+                state.names.get(&id).cloned().into_iter().collect()
+            }
+            Some(Target::Group(_)) => state
+                .directory
+                .values()
+                .filter(|e| offline(&e.id))
+                .take(cap)
+                .map(|e| e.name.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// One page of the user list, ordered by key.
     pub fn users_page(&self, after: Option<&str>) -> (Vec<UserInfo>, bool) {
         let state = self.lock();
         let start = after.map(key_of);
-        let iter = state
-            .directory
-            .iter()
-            .filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s));
+        let iter = state.directory.iter().filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s));
         let mut users: Vec<UserInfo> = iter
             .take(USERS_PAGE + 1)
             .map(|(_, e)| UserInfo {
@@ -212,10 +236,7 @@ impl Hub {
     }
 
     pub fn groups(&self) -> Vec<GroupInfo> {
-        vec![GroupInfo {
-            name: EVERYONE.into(),
-            members: self.lock().directory.len() as u64,
-        }]
+        vec![GroupInfo { name: EVERYONE.into(), members: self.lock().directory.len() as u64 }]
     }
 
     pub fn online_sessions(&self) -> usize {
@@ -225,11 +246,7 @@ impl Hub {
 
 /// The accounts whose sessions receive a direct message: both ends (once if they are the same).
 pub fn recipients(sender: AccountId, to: AccountId) -> Vec<AccountId> {
-    if sender == to {
-        vec![to]
-    } else {
-        vec![to, sender]
-    }
+    if sender == to { vec![to] } else { vec![to, sender] }
 }
 
 fn push_all(sessions: &[Session], item: &Outgoing) {
@@ -277,6 +294,7 @@ mod tests {
             to: Address::User("c".into()),
             text: "t".into(),
             at: 0,
+            file: None,
         }
     }
 
@@ -297,14 +315,8 @@ mod tests {
     #[test]
     fn resolves_users_case_insensitively_and_the_everyone_group() {
         let hub = hub(8);
-        assert_eq!(
-            hub.resolve(&Address::User("ALICE".into())),
-            Some(Target::User(1))
-        );
-        assert_eq!(
-            hub.resolve(&Address::User("小明".into())),
-            Some(Target::User(2))
-        );
+        assert_eq!(hub.resolve(&Address::User("ALICE".into())), Some(Target::User(1)));
+        assert_eq!(hub.resolve(&Address::User("小明".into())), Some(Target::User(2)));
         assert_eq!(hub.resolve(&Address::User("nobody".into())), None);
         assert_eq!(
             hub.resolve(&Address::Group("Everyone".into())),
@@ -366,9 +378,7 @@ mod tests {
 
     #[test]
     fn users_are_paged_by_key() {
-        let accounts = (0..600)
-            .map(|i| (i, format!("u{i:03}"), format!("u{i:03}")))
-            .collect();
+        let accounts = (0..600).map(|i| (i, format!("u{i:03}"), format!("u{i:03}"))).collect();
         let hub = Hub::new(accounts, 1, 1, 1);
         let (first, more) = hub.users_page(None);
         assert!(more);

@@ -5,6 +5,7 @@
 //! - [`session`]: one connection: `hello`, request streams, delivery streams.
 //! - [`chat`]: what each request does (login/registration, send, history, users).
 //! - [`hub`]: who is online and who receives what; bounded per-session queues.
+//! - [`transfer`] and [`spool`]: file uploads and downloads through a disk spool.
 //! - [`store`]: SQLite persistence.
 //! - [`password`], [`rate_limit`], [`config`]: the small parts.
 //!
@@ -17,7 +18,9 @@ pub mod password;
 pub mod rate_limit;
 pub mod server;
 pub mod session;
+pub mod spool;
 pub mod store;
+pub mod transfer;
 
 pub use config::Config;
 pub use server::{Server, StartError};

@@ -168,3 +168,12 @@ fn report(e: &anyhow::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Args::command().debug_assert();
+    }
+}

@@ -13,12 +13,7 @@ pub struct TokenBucket {
 impl TokenBucket {
     pub fn new(rate: u32, burst: u32, now: Instant) -> Self {
         let burst = f64::from(burst.max(1));
-        TokenBucket {
-            rate: f64::from(rate.max(1)),
-            burst,
-            tokens: burst,
-            updated: now,
-        }
+        TokenBucket { rate: f64::from(rate.max(1)), burst, tokens: burst, updated: now }
     }
 
     /// Takes one token, or says how long until one is available.

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::session::Session;
+use crate::spool::Spool;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +27,9 @@ pub enum StartError {
     #[error("storage: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot use spool directory {path}: {source}")]
+    Spool { path: std::path::PathBuf, source: std::io::Error },
     #[error("quic configuration: {0}")]
     Quic(String),
 }
@@ -69,7 +69,7 @@ impl Server {
         transport
             // One more than the request limit: the control stream is bidirectional too.
             .max_concurrent_bidi_streams((config.max_concurrent_requests + 1).into())
-            .max_concurrent_uni_streams(0u32.into())
+            .max_concurrent_uni_streams(config.max_concurrent_uploads.into())
             .max_idle_timeout(Some(
                 config
                     .idle_timeout()
@@ -79,27 +79,18 @@ impl Server {
         server_config.transport_config(Arc::new(transport));
 
         let store = Store::open(&config.database_path())?;
+        let spool = Spool::open(config.spool_dir())
+            .map_err(|source| StartError::Spool { path: config.spool_dir(), source })?;
         let listen = config.listen;
-        let chat = Arc::new(Chat::new(config, store)?);
-        let endpoint =
-            quinn::Endpoint::server(server_config, listen).map_err(|source| StartError::Bind {
-                addr: listen,
-                source,
-            })?;
-        Ok(Server {
-            endpoint,
-            chat,
-            fingerprint,
-            certificate_created,
-            uncovered_hostnames,
-        })
+        let chat = Arc::new(Chat::new(config, store, spool)?);
+        let endpoint = quinn::Endpoint::server(server_config, listen)
+            .map_err(|source| StartError::Bind { addr: listen, source })?;
+        Ok(Server { endpoint, chat, fingerprint, certificate_created, uncovered_hostnames })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         // The socket is bound; this only fails if it was closed, which run() owns.
-        self.endpoint
-            .local_addr()
-            .unwrap_or_else(|_| self.chat.config.listen)
+        self.endpoint.local_addr().unwrap_or_else(|_| self.chat.config.listen)
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
@@ -118,23 +109,20 @@ impl Server {
 
     /// The link to hand to users: first configured hostname, the bound port, the fingerprint.
     pub fn join_link(&self) -> JoinLink {
-        let host = self
-            .chat
-            .config
-            .hostnames
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "localhost".into());
-        JoinLink {
-            host,
-            port: self.local_addr().port(),
-            fingerprint: Some(self.fingerprint),
-        }
+        let host =
+            self.chat.config.hostnames.first().cloned().unwrap_or_else(|| "localhost".into());
+        JoinLink { host, port: self.local_addr().port(), fingerprint: Some(self.fingerprint) }
     }
 
     /// Serves until `shutdown` is cancelled, then tells every client, closes the endpoint and
     /// flushes the database.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartError> {
+        match self.chat.remove_orphan_spool_files().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(files = n, "removed spool files no stored file claims"),
+            Err(e) => tracing::error!(cause = %e.message, "cannot clean the spool"),
+        }
+        let sweeper = tokio::spawn(sweep(self.chat.clone(), shutdown.clone()));
         let mut sessions = JoinSet::new();
         let max = self.chat.config.max_connections;
         loop {
@@ -168,19 +156,32 @@ impl Server {
         tracing::info!(sessions = sessions.len(), "shutting down");
         self.endpoint.set_server_config(None);
         let drain = async { while sessions.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), drain)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
             sessions.abort_all();
         }
-        self.endpoint
-            .close(close::SHUTDOWN.into(), b"server shutting down");
+        self.endpoint.close(close::SHUTDOWN.into(), b"server shutting down");
         let _ = tokio::time::timeout(Duration::from_secs(3), self.endpoint.wait_idle()).await;
+        sweeper.abort();
         if let Err(e) = self.chat.flush().await {
             tracing::error!(cause = %e.message, "final database flush failed");
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Drops expired files and stalled uploads once a minute.
+async fn sweep(chat: Arc<Chat>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        match chat.expire_files().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "expired files removed"),
+            Err(e) => tracing::error!(cause = %e.message, "file expiry failed"),
+        }
     }
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quicq_common::frame::{FrameError, encode, read_frame, write_frame};
-use quicq_common::protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame, close};
+use quicq_common::protocol::{
+    ClientFrame, ErrorCode, MAX_TRANSFER_ID_LEN, PROTOCOL_VERSION, ServerFrame, close,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -13,7 +15,7 @@ use tracing::Instrument;
 
 use crate::chat::{Chat, Refusal};
 use crate::hub::Outgoing;
-use crate::store::Account;
+use crate::transfer::{self, Peer};
 
 /// How long a request stream may take to deliver its one frame.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,17 +44,14 @@ pub struct Session {
 
 impl Session {
     pub fn new(conn: quinn::Connection, chat: Arc<Chat>, shutdown: CancellationToken) -> Self {
-        Session {
-            conn,
-            chat,
-            shutdown,
-        }
+        Session { conn, chat, shutdown }
     }
 
     pub async fn run(self) -> Result<(), SessionError> {
-        let Some((control_send, control_recv, account, resume)) = self.handshake().await? else {
+        let Some((control_send, control_recv, peer, resume)) = self.handshake().await? else {
             return Ok(());
         };
+        let account = &peer.account;
         tracing::Span::current().record("user", account.name.as_str());
         tracing::info!(resume, "logged in");
 
@@ -64,7 +63,7 @@ impl Session {
             )
         });
         let (session_id, rx) = self.chat.hub.register(account.id, kick);
-        let account = Arc::new(account);
+        let peer = Arc::new(peer);
 
         let mut tasks = JoinSet::new();
         tasks.spawn(
@@ -73,23 +72,18 @@ impl Session {
                 control_send,
                 rx,
                 self.chat.clone(),
-                account.id,
+                peer.account.id,
                 resume,
             )
             .in_current_span(),
         );
         tasks.spawn(
-            read_control(
-                self.conn.clone(),
-                control_recv,
-                self.chat.clone(),
-                account.id,
-            )
-            .in_current_span(),
+            read_control(self.conn.clone(), control_recv, self.chat.clone(), peer.clone())
+                .in_current_span(),
         );
 
-        let result = self.serve_requests(&account, &mut tasks).await;
-        self.chat.hub.unregister(account.id, session_id);
+        let result = self.serve_requests(&peer, &mut tasks).await;
+        self.chat.hub.unregister(peer.account.id, session_id);
         tasks.abort_all();
         tracing::info!("session ended");
         result
@@ -98,39 +92,34 @@ impl Session {
     /// Reads `hello` and logs in. `None` when the client was refused (it has been told why).
     async fn handshake(
         &self,
-    ) -> Result<Option<(quinn::SendStream, quinn::RecvStream, Account, u64)>, SessionError> {
-        let timeout = self.chat.config.hello_timeout();
-        let Ok(accepted) = tokio::time::timeout(timeout, self.conn.accept_bi()).await else {
-            self.conn
-                .close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
+    ) -> Result<Option<(quinn::SendStream, quinn::RecvStream, Peer, u64)>, SessionError> {
+        // One deadline for opening the control stream and sending hello on it.
+        let deadline = tokio::time::Instant::now() + self.chat.config.hello_timeout();
+        let Ok(accepted) = tokio::time::timeout_at(deadline, self.conn.accept_bi()).await else {
+            self.conn.close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
             return Ok(None);
         };
         let (mut send, mut recv) = accepted?;
-        let hello =
-            match tokio::time::timeout(timeout, read_frame::<ClientFrame, _>(&mut recv)).await {
-                Err(_) => {
-                    self.conn
-                        .close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
-                    return Ok(None);
-                }
-                Ok(Ok(Some(frame))) => frame,
-                Ok(Ok(None)) => {
-                    self.conn.close(close::NORMAL.into(), b"");
-                    return Ok(None);
-                }
-                Ok(Err(FrameError::Io(e))) => return Err(e.into()),
-                Ok(Err(e)) => {
-                    let refusal = Refusal::new(e.code(), e.to_string());
-                    return self.refuse(send, refusal, close::PROTOCOL_VIOLATION).await;
-                }
-            };
-        let ClientFrame::Hello {
-            version,
-            nickname,
-            password,
-            client,
-            resume_after,
-        } = hello
+        let hello = match tokio::time::timeout_at(deadline, read_frame::<ClientFrame, _>(&mut recv))
+            .await
+        {
+            Err(_) => {
+                self.conn.close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
+                return Ok(None);
+            }
+            Ok(Ok(Some(frame))) => frame,
+            Ok(Ok(None)) => {
+                self.conn.close(close::NORMAL.into(), b"");
+                return Ok(None);
+            }
+            Ok(Err(FrameError::Io(e))) => return Err(e.into()),
+            Ok(Err(e)) => {
+                let refusal = Refusal::new(e.code(), e.to_string());
+                return self.refuse(send, refusal, close::PROTOCOL_VIOLATION).await;
+            }
+        };
+        let ClientFrame::Hello { version, nickname, password, client, resume_after, device } =
+            hello
         else {
             let refusal = Refusal::new(
                 ErrorCode::NotLoggedIn,
@@ -144,6 +133,12 @@ impl Session {
                 format!("this server speaks protocol version {PROTOCOL_VERSION}, not {version}"),
             );
             return self.refuse(send, refusal, close::LOGIN_FAILED).await;
+        }
+        let device = device.unwrap_or_default();
+        if device.len() > MAX_TRANSFER_ID_LEN {
+            let refusal =
+                Refusal::new(ErrorCode::MalformedFrame, "device id is longer than 64 bytes");
+            return self.refuse(send, refusal, close::PROTOCOL_VIOLATION).await;
         }
         tracing::debug!(client = %client.chars().take(64).collect::<String>(), "hello");
         let (account, registered) = match self.chat.login(&nickname, &password).await {
@@ -162,7 +157,7 @@ impl Session {
         };
         write_frame(&mut send, &welcome).await?;
         let resume = resume_after.unwrap_or(account.delivered_up_to);
-        Ok(Some((send, recv, account, resume)))
+        Ok(Some((send, recv, Peer { account, device }, resume)))
     }
 
     /// Sends an `error` on the control stream, lets it arrive, then closes the connection.
@@ -182,7 +177,7 @@ impl Session {
 
     async fn serve_requests(
         &self,
-        account: &Arc<Account>,
+        peer: &Arc<Peer>,
         tasks: &mut JoinSet<Result<(), SessionError>>,
     ) -> Result<(), SessionError> {
         loop {
@@ -197,8 +192,15 @@ impl Session {
                         Err(quinn::ConnectionError::ApplicationClosed(_) | quinn::ConnectionError::LocallyClosed) => return Ok(()),
                         Err(e) => return Err(e.into()),
                     };
-                    let (chat, account) = (self.chat.clone(), account.clone());
-                    tasks.spawn(handle_request(chat, account, send, recv).in_current_span());
+                    let (chat, peer, conn) = (self.chat.clone(), peer.clone(), self.conn.clone());
+                    tasks.spawn(handle_request(chat, peer, conn, send, recv).in_current_span());
+                }
+                accepted = self.conn.accept_uni() => {
+                    let Ok(recv) = accepted else { return Ok(()) };
+                    // Not tied to the session: when the connection drops, the upload must still
+                    // record how far it got so it can be resumed.
+                    let (chat, peer) = (self.chat.clone(), peer.clone());
+                    tokio::spawn(transfer::receive_upload(chat, peer, recv).in_current_span());
                 }
                 Some(done) = tasks.join_next() => {
                     match done {
@@ -216,39 +218,50 @@ impl Session {
 /// Answers one request stream: one frame in, one frame out.
 async fn handle_request(
     chat: Arc<Chat>,
-    account: Arc<Account>,
+    peer: Arc<Peer>,
+    conn: quinn::Connection,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) -> Result<(), SessionError> {
     let request =
         tokio::time::timeout(REQUEST_TIMEOUT, read_frame::<ClientFrame, _>(&mut recv)).await;
     let response = match request {
-        Err(_) => Err(Refusal::new(
-            ErrorCode::MalformedFrame,
-            "request frame not received in time",
-        )),
+        Err(_) => {
+            Err(Refusal::new(ErrorCode::MalformedFrame, "request frame not received in time"))
+        }
         Ok(Ok(None)) => return Ok(()),
         Ok(Err(e)) => Err(Refusal::new(e.code(), e.to_string())),
         Ok(Ok(Some(frame))) => match frame {
-            ClientFrame::Send {
-                client_id,
-                to,
-                text,
-            } => chat.send(&account, client_id, to, text).await,
-            ClientFrame::History {
-                with,
-                before,
-                limit,
-            } => chat.history(&account, with, before, limit).await,
+            ClientFrame::Send { client_id, to, text } => {
+                chat.send(&peer.account, client_id, to, text).await
+            }
+            ClientFrame::History { with, before, limit } => {
+                chat.history(&peer.account, with, before, limit).await
+            }
             ClientFrame::Users { after } => Ok(chat.users(after)),
-            ClientFrame::Hello { .. } | ClientFrame::Ack { .. } => Err(Refusal::new(
+            ClientFrame::UploadStatus { transfer_id } => {
+                transfer::upload_status(&chat, &peer, transfer_id).await
+            }
+            ClientFrame::Download { file_id, offset } => {
+                transfer::start_download(chat.clone(), peer.clone(), conn, file_id, offset).await
+            }
+            ClientFrame::PendingFiles {} => {
+                let (id, device) = (peer.account.id, peer.device.clone());
+                chat.with_store(move |s| s.pending_files(id, &device, 100))
+                    .await
+                    .map(|messages| ServerFrame::FileList { messages })
+            }
+            ClientFrame::Hello { .. } | ClientFrame::Ack { .. } | ClientFrame::FileDone { .. } => {
+                Err(Refusal::new(
+                    ErrorCode::UnexpectedFrame,
+                    "hello, ack and file_done belong on the control stream",
+                ))
+            }
+            ClientFrame::Upload { .. } => Err(Refusal::new(
                 ErrorCode::UnexpectedFrame,
-                "hello and ack belong on the control stream",
+                "upload belongs on a unidirectional stream",
             )),
-            _ => Err(Refusal::new(
-                ErrorCode::UnexpectedFrame,
-                "this frame is not a request",
-            )),
+            _ => Err(Refusal::new(ErrorCode::UnexpectedFrame, "this frame is not a request")),
         },
     };
     let frame = response.unwrap_or_else(|refusal| {
@@ -268,8 +281,9 @@ async fn read_control(
     conn: quinn::Connection,
     mut recv: quinn::RecvStream,
     chat: Arc<Chat>,
-    account: i64,
+    peer: Arc<Peer>,
 ) -> Result<(), SessionError> {
+    let account = peer.account.id;
     loop {
         match read_frame::<ClientFrame, _>(&mut recv).await {
             Ok(Some(ClientFrame::Ack { up_to })) => {
@@ -277,10 +291,15 @@ async fn read_control(
                     .await
                     .map_err(SessionError::Store)?;
             }
+            Ok(Some(ClientFrame::FileDone { file_id, saved })) => {
+                chat.file_done(&peer.account, &peer.device, file_id, saved)
+                    .await
+                    .map_err(SessionError::Store)?;
+            }
             Ok(Some(_)) => {
                 conn.close(
                     close::PROTOCOL_VIOLATION.into(),
-                    b"only ack is allowed on the control stream after hello",
+                    b"only ack and file_done are allowed on the control stream after hello",
                 );
                 return Ok(());
             }

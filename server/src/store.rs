@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use quicq_common::protocol::{Address, ChatMessage, EVERYONE, MAX_FRAME_LEN};
+use quicq_common::protocol::{Address, ChatMessage, EVERYONE, FileInfo, MAX_FRAME_LEN};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub type AccountId = i64;
@@ -15,10 +15,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot create data directory {path}: {source}")]
-    DataDir {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error("database schema version {0} is newer than this server understands")]
     FutureSchema(i64),
 }
@@ -58,6 +55,19 @@ CREATE TABLE IF NOT EXISTS accounts (
     created_at      INTEGER NOT NULL,
     delivered_up_to INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS files (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender      INTEGER NOT NULL REFERENCES accounts(id),
+    transfer_id TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    blake3      TEXT NOT NULL,
+    received    INTEGER NOT NULL DEFAULT 0,
+    state       TEXT NOT NULL CHECK (state IN ('uploading', 'complete', 'failed', 'expired')),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (sender, transfer_id)
+);
 CREATE TABLE IF NOT EXISTS messages (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     sender    INTEGER NOT NULL REFERENCES accounts(id),
@@ -66,17 +76,74 @@ CREATE TABLE IF NOT EXISTS messages (
     text      TEXT NOT NULL,
     at        INTEGER NOT NULL,
     client_id TEXT NOT NULL,
+    file_id   INTEGER REFERENCES files(id),
     UNIQUE (sender, client_id),
     CHECK ((to_user IS NULL) <> (to_group IS NULL))
 );
+CREATE TABLE IF NOT EXISTS file_done (
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    account INTEGER NOT NULL REFERENCES accounts(id),
+    device  TEXT NOT NULL,
+    saved   INTEGER NOT NULL,
+    PRIMARY KEY (file_id, account, device)
+);
+CREATE INDEX IF NOT EXISTS messages_file ON messages (file_id) WHERE file_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_direct ON messages (sender, to_user, id) WHERE to_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_inbox ON messages (to_user, id) WHERE to_user IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_group ON messages (to_group, id) WHERE to_group IS NOT NULL;
 ";
 
 const SELECT_MESSAGE: &str = "
-SELECT m.id, s.name, r.name, m.to_group, m.text, m.at
-FROM messages m JOIN accounts s ON s.id = m.sender LEFT JOIN accounts r ON r.id = m.to_user";
+SELECT m.id, s.name, r.name, m.to_group, m.text, m.at, f.id, f.name, f.size, f.blake3, f.transfer_id
+FROM messages m JOIN accounts s ON s.id = m.sender LEFT JOIN accounts r ON r.id = m.to_user
+LEFT JOIN files f ON f.id = m.file_id";
+
+/// Where a file is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    Uploading,
+    Complete,
+    Failed,
+    Expired,
+}
+
+impl FileState {
+    fn as_str(self) -> &'static str {
+        match self {
+            FileState::Uploading => "uploading",
+            FileState::Complete => "complete",
+            FileState::Failed => "failed",
+            FileState::Expired => "expired",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "uploading" => FileState::Uploading,
+            "complete" => FileState::Complete,
+            "expired" => FileState::Expired,
+            _ => FileState::Failed,
+        }
+    }
+}
+
+/// A stored file and the message that announced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    pub id: u64,
+    pub sender: AccountId,
+    pub transfer_id: String,
+    pub size: u64,
+    pub blake3: String,
+    pub received: u64,
+    pub state: FileState,
+    pub created_at: i64,
+    pub message: ChatMessage,
+}
+
+const SELECT_FILE: &str = "
+SELECT f.id, f.sender, f.transfer_id, f.size, f.blake3, f.received, f.state, f.created_at, m.id
+FROM files f JOIN messages m ON m.file_id = f.id";
 
 #[derive(Debug)]
 pub struct Store {
@@ -87,10 +154,8 @@ impl Store {
     /// Opens (creating if needed) `quicq.sqlite3` under `data_dir`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
-                path: dir.to_owned(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
         }
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -154,17 +219,14 @@ impl Store {
 
     /// Every account as (id, name, key), ordered by key.
     pub fn accounts(&self) -> Result<Vec<(AccountId, String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, key FROM accounts ORDER BY key")?;
+        let mut stmt = self.conn.prepare("SELECT id, name, key FROM accounts ORDER BY key")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn max_message_id(&self) -> Result<u64, StoreError> {
-        let id: Option<i64> = self
-            .conn
-            .query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
+        let id: Option<i64> =
+            self.conn.query_row("SELECT max(id) FROM messages", [], |r| r.get(0))?;
         Ok(id.unwrap_or(0) as u64)
     }
 
@@ -197,16 +259,10 @@ impl Store {
                 |r| r.get(0),
             )?
         };
-        let message = tx.query_row(
-            &format!("{SELECT_MESSAGE} WHERE m.id = ?1"),
-            [id],
-            row_to_message,
-        )?;
+        let message =
+            tx.query_row(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"), [id], row_to_message)?;
         tx.commit()?;
-        Ok(Stored {
-            message,
-            duplicate: inserted == 0,
-        })
+        Ok(Stored { message, duplicate: inserted == 0 })
     }
 
     /// Messages the account should receive with id above `after`, oldest first: sent to it,
@@ -221,10 +277,8 @@ impl Store {
             "{SELECT_MESSAGE} WHERE m.id > ?1 AND (m.to_group = ?2 OR m.to_user = ?3 OR m.sender = ?3)
              ORDER BY m.id LIMIT ?4"
         ))?;
-        let rows = stmt.query_map(
-            params![after as i64, EVERYONE, account, limit as i64],
-            row_to_message,
-        )?;
+        let rows =
+            stmt.query_map(params![after as i64, EVERYONE, account, limit as i64], row_to_message)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -287,22 +341,229 @@ impl Store {
         Ok(())
     }
 
+    /// Creates a file and the message announcing it, in one transaction; or returns the existing
+    /// one for the same (sender, transfer_id). The bool is true when created now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_upload(
+        &mut self,
+        sender: AccountId,
+        target: &Target,
+        transfer_id: &str,
+        name: &str,
+        size: u64,
+        blake3: &str,
+        now: i64,
+    ) -> Result<(FileRow, bool), StoreError> {
+        if let Some(existing) = self.file_by_transfer(sender, transfer_id)? {
+            return Ok((existing, false));
+        }
+        let (to_user, to_group) = match target {
+            Target::User(id) => (Some(*id), None),
+            Target::Group(name) => (None, Some(name.as_str())),
+        };
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO files (sender, transfer_id, name, size, blake3, state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'uploading', ?6, ?6)",
+            params![sender, transfer_id, name, size as i64, blake3, now],
+        )?;
+        let file_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO messages (sender, to_user, to_group, text, at, client_id, file_id)
+             VALUES (?1, ?2, ?3, '', ?4, ?5, ?6)",
+            params![sender, to_user, to_group, now, format!("file:{transfer_id}"), file_id],
+        )?;
+        tx.commit()?;
+        let row = self
+            .file(file_id as u64)?
+            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
+        Ok((row, true))
+    }
+
+    fn fill_message(&self, found: Option<(FileRow, i64)>) -> Result<Option<FileRow>, StoreError> {
+        let Some((mut row, message_id)) = found else {
+            return Ok(None);
+        };
+        row.message = self.conn.query_row(
+            &format!("{SELECT_MESSAGE} WHERE m.id = ?1"),
+            [message_id],
+            row_to_message,
+        )?;
+        Ok(Some(row))
+    }
+
+    pub fn file(&self, id: u64) -> Result<Option<FileRow>, StoreError> {
+        let found = self
+            .conn
+            .query_row(&format!("{SELECT_FILE} WHERE f.id = ?1"), [id as i64], row_to_file)
+            .optional()?;
+        self.fill_message(found)
+    }
+
+    pub fn file_by_transfer(
+        &self,
+        sender: AccountId,
+        transfer_id: &str,
+    ) -> Result<Option<FileRow>, StoreError> {
+        let found = self
+            .conn
+            .query_row(
+                &format!("{SELECT_FILE} WHERE f.sender = ?1 AND f.transfer_id = ?2"),
+                params![sender, transfer_id],
+                row_to_file,
+            )
+            .optional()?;
+        self.fill_message(found)
+    }
+
+    /// Records upload progress (how many bytes are safely in the spool) and state.
+    pub fn set_file_progress(
+        &self,
+        id: u64,
+        received: u64,
+        state: FileState,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE files SET received = ?2, state = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id as i64, received as i64, state.as_str(), now],
+        )?;
+        Ok(())
+    }
+
+    /// Bytes reserved by files that are uploading or kept.
+    pub fn spool_reserved(&self) -> Result<u64, StoreError> {
+        let total: Option<i64> = self.conn.query_row(
+            "SELECT sum(size) FROM files WHERE state IN ('uploading', 'complete')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(total.unwrap_or(0) as u64)
+    }
+
+    /// Whether the account may fetch this file: it is in the account's inbox.
+    pub fn can_read_file(&self, account: AccountId, file_id: u64) -> Result<bool, StoreError> {
+        let found: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT m.id FROM messages m WHERE m.file_id = ?1
+                 AND (m.to_group = ?2 OR m.to_user = ?3 OR m.sender = ?3)",
+                params![file_id as i64, EVERYONE, account],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Marks a file done for one device of an account; true if it was not already.
+    pub fn mark_file_done(
+        &self,
+        file_id: u64,
+        account: AccountId,
+        device: &str,
+        saved: bool,
+    ) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT INTO file_done (file_id, account, device, saved) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![file_id as i64, account, device, saved],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// File messages for this account that this device has not finished, whose file is still
+    /// uploading or kept; oldest first, at most `limit`.
+    pub fn pending_files(
+        &self,
+        account: AccountId,
+        device: &str,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_MESSAGE} WHERE m.file_id IS NOT NULL
+               AND (m.to_group = ?1 OR m.to_user = ?2 OR m.sender = ?2)
+               AND f.state IN ('uploading', 'complete')
+               AND NOT EXISTS (SELECT 1 FROM file_done d
+                               WHERE d.file_id = f.id AND d.account = ?2 AND d.device = ?3)
+             ORDER BY m.id LIMIT ?4"
+        ))?;
+        let rows =
+            stmt.query_map(params![EVERYONE, account, device, limit as i64], row_to_message)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Files to drop: complete ones created before `kept_since`, and uploads with no progress
+    /// since `stalled_since`. Returns (id, was_complete).
+    pub fn files_to_expire(
+        &self,
+        kept_since: i64,
+        stalled_since: i64,
+    ) -> Result<Vec<(u64, bool)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, state = 'complete' FROM files
+             WHERE (state = 'complete' AND created_at < ?1) OR (state = 'uploading' AND updated_at < ?2)",
+        )?;
+        let rows = stmt.query_map(params![kept_since, stalled_since], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Ids of files whose spool must exist (uploading or complete).
+    pub fn live_files(&self) -> Result<Vec<u64>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT id FROM files WHERE state IN ('uploading', 'complete')")?;
+        let rows = stmt.query_map([], |r| Ok(r.get::<_, i64>(0)? as u64))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Moves the WAL into the main file, so a stopped server leaves one self-contained file.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 }
 
+fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<(FileRow, i64)> {
+    let state: String = r.get(6)?;
+    Ok((
+        FileRow {
+            id: r.get::<_, i64>(0)? as u64,
+            sender: r.get(1)?,
+            transfer_id: r.get(2)?,
+            size: r.get::<_, i64>(3)? as u64,
+            blake3: r.get(4)?,
+            received: r.get::<_, i64>(5)? as u64,
+            state: FileState::parse(&state),
+            created_at: r.get(7)?,
+            message: ChatMessage {
+                id: 0,
+                from: String::new(),
+                to: Address::Group(String::new()),
+                text: String::new(),
+                at: 0,
+                file: None,
+            },
+        },
+        r.get(8)?,
+    ))
+}
+
 fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
-    let to = match (
-        r.get::<_, Option<String>>(2)?,
-        r.get::<_, Option<String>>(3)?,
-    ) {
+    let to = match (r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?) {
         (Some(user), _) => Address::User(user),
         (None, Some(group)) => Address::Group(group),
         (None, None) => Address::Group(String::new()),
+    };
+    let file = match r.get::<_, Option<i64>>(6)? {
+        Some(id) => Some(FileInfo {
+            id: id as u64,
+            name: r.get(7)?,
+            size: r.get::<_, i64>(8)? as u64,
+            blake3: r.get(9)?,
+            transfer_id: r.get(10)?,
+        }),
+        None => None,
     };
     Ok(ChatMessage {
         id: r.get::<_, i64>(0)? as u64,
@@ -310,6 +571,7 @@ fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
         to,
         text: r.get(4)?,
         at: r.get(5)?,
+        file,
     })
 }
 
@@ -327,11 +589,7 @@ mod tests {
     fn accounts_are_unique_by_key() {
         let (_dir, mut s) = store();
         let a = s.create_account("Alice", "alice", "h", 0).unwrap().unwrap();
-        assert!(
-            s.create_account("ALICE", "alice", "h2", 0)
-                .unwrap()
-                .is_none()
-        );
+        assert!(s.create_account("ALICE", "alice", "h2", 0).unwrap().is_none());
         assert_eq!(s.account_by_key("alice").unwrap().unwrap(), a);
         assert!(s.account_by_key("bob").unwrap().is_none());
     }
@@ -341,19 +599,13 @@ mod tests {
         let (_dir, mut s) = store();
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
-        let first = s
-            .insert_message(a.id, &Target::User(b.id), "hi", "c1", 5)
-            .unwrap();
+        let first = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 5).unwrap();
         assert!(!first.duplicate);
-        let again = s
-            .insert_message(a.id, &Target::User(b.id), "hi", "c1", 9)
-            .unwrap();
+        let again = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 9).unwrap();
         assert!(again.duplicate);
         assert_eq!(again.message, first.message);
         // Another sender may use the same client id.
-        let other = s
-            .insert_message(b.id, &Target::User(a.id), "yo", "c1", 9)
-            .unwrap();
+        let other = s.insert_message(b.id, &Target::User(a.id), "yo", "c1", 9).unwrap();
         assert!(!other.duplicate);
         assert!(other.message.id > first.message.id);
     }
@@ -364,32 +616,15 @@ mod tests {
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
         let c = s.create_account("c", "c", "h", 0).unwrap().unwrap();
-        let ab = s
-            .insert_message(a.id, &Target::User(b.id), "a→b", "1", 1)
-            .unwrap()
-            .message;
-        let g = s
-            .insert_message(c.id, &Target::Group(EVERYONE.into()), "all", "2", 2)
-            .unwrap()
-            .message;
-        let ca = s
-            .insert_message(c.id, &Target::User(a.id), "c→a", "3", 3)
-            .unwrap()
-            .message;
-        let ba = s
-            .insert_message(b.id, &Target::User(a.id), "b→a", "4", 4)
-            .unwrap()
-            .message;
+        let ab = s.insert_message(a.id, &Target::User(b.id), "a→b", "1", 1).unwrap().message;
+        let g =
+            s.insert_message(c.id, &Target::Group(EVERYONE.into()), "all", "2", 2).unwrap().message;
+        let ca = s.insert_message(c.id, &Target::User(a.id), "c→a", "3", 3).unwrap().message;
+        let ba = s.insert_message(b.id, &Target::User(a.id), "b→a", "4", 4).unwrap().message;
 
         let ids = |v: Vec<ChatMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
-        assert_eq!(
-            ids(s.inbox_after(b.id, 0, 100).unwrap()),
-            vec![ab.id, g.id, ba.id]
-        );
-        assert_eq!(
-            ids(s.inbox_after(b.id, ab.id, 100).unwrap()),
-            vec![g.id, ba.id]
-        );
+        assert_eq!(ids(s.inbox_after(b.id, 0, 100).unwrap()), vec![ab.id, g.id, ba.id]);
+        assert_eq!(ids(s.inbox_after(b.id, ab.id, 100).unwrap()), vec![g.id, ba.id]);
         assert_eq!(ids(s.inbox_after(a.id, 0, 2).unwrap()), vec![ab.id, g.id]);
 
         let (page, more) = s.history(a.id, &Target::User(b.id), None, 10).unwrap();
@@ -398,14 +633,10 @@ mod tests {
         let (page, more) = s.history(a.id, &Target::User(b.id), None, 1).unwrap();
         assert_eq!(ids(page), vec![ba.id]);
         assert!(more);
-        let (page, more) = s
-            .history(a.id, &Target::User(b.id), Some(ba.id), 1)
-            .unwrap();
+        let (page, more) = s.history(a.id, &Target::User(b.id), Some(ba.id), 1).unwrap();
         assert_eq!(ids(page), vec![ab.id]);
         assert!(!more);
-        let (page, _) = s
-            .history(b.id, &Target::Group(EVERYONE.into()), None, 10)
-            .unwrap();
+        let (page, _) = s.history(b.id, &Target::Group(EVERYONE.into()), None, 10).unwrap();
         assert_eq!(ids(page), vec![g.id]);
         assert_eq!(ca.to, Address::User("a".into()));
     }
@@ -416,18 +647,10 @@ mod tests {
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let big = "字".repeat(4000);
         for i in 0..20 {
-            s.insert_message(
-                a.id,
-                &Target::Group(EVERYONE.into()),
-                &big,
-                &i.to_string(),
-                0,
-            )
-            .unwrap();
+            s.insert_message(a.id, &Target::Group(EVERYONE.into()), &big, &i.to_string(), 0)
+                .unwrap();
         }
-        let (page, more) = s
-            .history(a.id, &Target::Group(EVERYONE.into()), None, 200)
-            .unwrap();
+        let (page, more) = s.history(a.id, &Target::Group(EVERYONE.into()), None, 200).unwrap();
         assert!(more);
         assert!(!page.is_empty() && page.len() < 20);
         assert!(serde_json::to_vec(&page).unwrap().len() < MAX_FRAME_LEN);

@@ -36,10 +36,7 @@ fn start(dir: &Path) -> (Child, JoinLink) {
 }
 
 fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
 }
 
@@ -56,11 +53,7 @@ fn wait_exit(mut child: Child) -> std::process::ExitStatus {
 
 fn config(link: &JoinLink, nick: &str) -> ClientConfig {
     let mut config = ClientConfig::new(link.clone(), nick, PASSWORD);
-    config.trust = Trust {
-        known_servers: None,
-        system_roots: false,
-        ..Trust::default()
-    };
+    config.trust = Trust { known_servers: None, system_roots: false, ..Trust::default() };
     config
 }
 
@@ -68,10 +61,7 @@ fn config(link: &JoinLink, nick: &str) -> ClientConfig {
 async fn sigterm_tells_clients_and_keeps_messages_for_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let (child, link) = start(dir.path());
-    assert!(
-        link.fingerprint.is_some(),
-        "join link carries the fingerprint"
-    );
+    assert!(link.fingerprint.is_some(), "join link carries the fingerprint");
     let key_mode = std::fs::metadata(dir.path().join("certs/key.pem")).unwrap();
     #[cfg(unix)]
     {
@@ -82,10 +72,7 @@ async fn sigterm_tells_clients_and_keeps_messages_for_the_next_start() {
     let _ = key_mode;
 
     let (alice, mut events) = Client::connect(config(&link, "alice")).await.unwrap();
-    let sent = alice
-        .send(Address::everyone(), "before shutdown")
-        .await
-        .unwrap();
+    let sent = alice.send(Address::everyone(), "before shutdown").await.unwrap();
 
     terminate(&child);
     let reason = tokio::time::timeout(Duration::from_secs(20), async {
@@ -98,13 +85,8 @@ async fn sigterm_tells_clients_and_keeps_messages_for_the_next_start() {
     })
     .await
     .unwrap();
-    assert!(
-        reason.contains("shutting down"),
-        "clients are told why: {reason}"
-    );
-    let status = tokio::task::spawn_blocking(move || wait_exit(child))
-        .await
-        .unwrap();
+    assert!(reason.contains("shutting down"), "clients are told why: {reason}");
+    let status = tokio::task::spawn_blocking(move || wait_exit(child)).await.unwrap();
     assert!(status.success(), "clean exit: {status}");
     alice.close().await;
 
@@ -117,10 +99,5 @@ async fn sigterm_tells_clients_and_keeps_messages_for_the_next_start() {
     assert_eq!(page.messages[0].text, "before shutdown");
     bob.close().await;
     terminate(&child);
-    assert!(
-        tokio::task::spawn_blocking(move || wait_exit(child))
-            .await
-            .unwrap()
-            .success()
-    );
+    assert!(tokio::task::spawn_blocking(move || wait_exit(child)).await.unwrap().success());
 }

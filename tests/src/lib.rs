@@ -59,13 +59,7 @@ impl TestServer {
         let task = tokio::spawn(async move {
             server.run(token).await.expect("server runs");
         });
-        TestServer {
-            addr,
-            fingerprint,
-            dir,
-            shutdown,
-            task,
-        }
+        TestServer { addr, fingerprint, dir, shutdown, task }
     }
 
     /// Address with the certificate pinned.
@@ -79,10 +73,7 @@ impl TestServer {
 
     /// Address without a pin.
     pub fn address(&self) -> JoinLink {
-        JoinLink {
-            fingerprint: None,
-            ..self.link()
-        }
+        JoinLink { fingerprint: None, ..self.link() }
     }
 
     pub fn cert_path(&self) -> PathBuf {
@@ -100,19 +91,13 @@ impl TestServer {
 /// A client config that pins the test server and remembers nothing on disk.
 pub fn config(server: &TestServer, nickname: &str) -> ClientConfig {
     let mut config = ClientConfig::new(server.link(), nickname, PASSWORD);
-    config.trust = Trust {
-        known_servers: None,
-        system_roots: false,
-        ..Trust::default()
-    };
+    config.trust = Trust { known_servers: None, system_roots: false, ..Trust::default() };
     config.client_name = "quicq-tests".into();
     config
 }
 
 pub async fn connect(server: &TestServer, nickname: &str) -> (Client, Events) {
-    try_connect(server, nickname)
-        .await
-        .unwrap_or_else(|e| panic!("{nickname} connects: {e}"))
+    try_connect(server, nickname).await.unwrap_or_else(|e| panic!("{nickname} connects: {e}"))
 }
 
 pub async fn try_connect(
@@ -184,9 +169,7 @@ pub async fn wait_for(
 
 /// A raw QUIC connection to the server with its certificate pinned, for wire-level tests.
 pub async fn raw_connect(server: &TestServer) -> quinn::Connection {
-    raw_connect_alpn(server, ALPN)
-        .await
-        .expect("raw connection")
+    raw_connect_alpn(server, ALPN).await.expect("raw connection")
 }
 
 pub async fn raw_connect_alpn(
@@ -200,10 +183,7 @@ pub async fn raw_connect_alpn(
     let mut endpoint =
         quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
-    endpoint
-        .connect(server.addr, "127.0.0.1")
-        .expect("connect")
-        .await
+    endpoint.connect(server.addr, "127.0.0.1").expect("connect").await
 }
 
 /// Opens the control stream and logs in; returns the streams and the server's answer.
@@ -219,12 +199,11 @@ pub async fn raw_login(
         password: password.into(),
         client: "raw".into(),
         resume_after: None,
+        device: None,
     };
     write_frame(&mut send, &hello).await.expect("write hello");
-    let answer = read_frame::<ServerFrame, _>(&mut recv)
-        .await
-        .expect("read answer")
-        .expect("an answer");
+    let answer =
+        read_frame::<ServerFrame, _>(&mut recv).await.expect("read answer").expect("an answer");
     (send, recv, answer)
 }
 
@@ -233,10 +212,7 @@ pub async fn raw_request(conn: &quinn::Connection, bytes: &[u8]) -> ServerFrame 
     let (mut send, mut recv) = conn.open_bi().await.expect("request stream");
     send.write_all(bytes).await.expect("write request");
     let _ = send.finish();
-    read_frame::<ServerFrame, _>(&mut recv)
-        .await
-        .expect("read answer")
-        .expect("an answer")
+    read_frame::<ServerFrame, _>(&mut recv).await.expect("read answer").expect("an answer")
 }
 
 /// Sends a frame as one request stream.

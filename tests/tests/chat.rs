@@ -34,16 +34,7 @@ async fn wrong_password_is_refused() {
     let mut cfg = config(&server, "BOB");
     cfg.credentials.password = "not the password".into();
     let err = quicq_client::Client::connect(cfg).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ConnectError::Refused {
-                code: ErrorCode::WrongPassword,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }), "{err}");
     assert!(!err.to_string().is_empty());
 }
 
@@ -56,13 +47,7 @@ async fn nickname_rules_are_enforced_and_chinese_names_work() {
     for bad in ["", "has space", "a/b", "everyone", &"x".repeat(33), "..."] {
         let err = try_connect(&server, bad).await.unwrap_err();
         assert!(
-            matches!(
-                err,
-                ConnectError::Refused {
-                    code: ErrorCode::InvalidNickname,
-                    ..
-                }
-            ),
+            matches!(err, ConnectError::Refused { code: ErrorCode::InvalidNickname, .. }),
             "{bad:?}: {err}"
         );
     }
@@ -71,31 +56,13 @@ async fn nickname_rules_are_enforced_and_chinese_names_work() {
     let mut cfg = config(&server, "Ａｌｉｃｅ");
     cfg.credentials.password = "another password".into();
     let err = quicq_client::Client::connect(cfg).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ConnectError::Refused {
-                code: ErrorCode::WrongPassword,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }), "{err}");
 
     // A short password cannot register.
     let mut cfg = config(&server, "newbie");
     cfg.credentials.password = "short".into();
     let err = quicq_client::Client::connect(cfg).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ConnectError::Refused {
-                code: ErrorCode::WeakPassword,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WeakPassword, .. }), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,13 +75,7 @@ async fn closed_registration_refuses_new_names_but_not_existing_accounts() {
     let _ = connect(&server, "alice").await;
     let err = try_connect(&server, "mallory").await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            ConnectError::Refused {
-                code: ErrorCode::RegistrationClosed,
-                ..
-            }
-        ),
+        matches!(err, ConnectError::Refused { code: ErrorCode::RegistrationClosed, .. }),
         "{err}"
     );
 }
@@ -125,20 +86,14 @@ async fn presence_join_and_leave() {
     let (alice, mut alice_events) = connect(&server, "alice").await;
     let (bob, _) = connect(&server, "bob").await;
     wait_for(&mut alice_events, "bob online", |e| {
-        *e == Event::Presence {
-            user: "bob".into(),
-            online: true,
-        }
+        *e == Event::Presence { user: "bob".into(), online: true }
     })
     .await;
     let users = alice.users().await.unwrap();
     assert!(users.iter().any(|u| u.name == "bob" && u.online));
     bob.close().await;
     wait_for(&mut alice_events, "bob offline", |e| {
-        *e == Event::Presence {
-            user: "bob".into(),
-            online: false,
-        }
+        *e == Event::Presence { user: "bob".into(), online: false }
     })
     .await;
     let users = alice.users().await.unwrap();
@@ -155,10 +110,7 @@ async fn private_message_reaches_only_recipient_and_senders_other_sessions() {
 
     let sent = alice.send(user("BOB"), "hi bob, 你好").await.unwrap();
     let got = next_message(&mut bob_events).await;
-    assert_eq!(
-        (got.id, got.from.as_str(), got.text.as_str()),
-        (sent.id, "alice", "hi bob, 你好")
-    );
+    assert_eq!((got.id, got.from.as_str(), got.text.as_str()), (sent.id, "alice", "hi bob, 你好"));
     assert_eq!(got.to, user("bob"));
     assert_eq!(next_message(&mut alice2_events).await.id, sent.id);
     assert_eq!(next_message(&mut alice_events).await.id, sent.id);
@@ -173,19 +125,10 @@ async fn group_message_reaches_every_online_member() {
     for n in names {
         clients.push(connect(&server, n).await);
     }
-    let sent = clients[0]
-        .0
-        .send(Address::everyone(), "hello all")
-        .await
-        .unwrap();
+    let sent = clients[0].0.send(Address::everyone(), "hello all").await.unwrap();
     for (client, events) in &mut clients {
         let m = next_message(events).await;
-        assert_eq!(
-            (m.id, m.text.as_str()),
-            (sent.id, "hello all"),
-            "{:?}",
-            client.welcome().you
-        );
+        assert_eq!((m.id, m.text.as_str()), (sent.id, "hello all"), "{:?}", client.welcome().you);
         assert_eq!(m.to, Address::everyone());
     }
 }
@@ -212,10 +155,7 @@ async fn concurrent_senders_every_recipient_sees_every_message_once_in_id_order(
             // Several in flight per sender, each on its own stream.
             let s = s.clone();
             tasks.spawn(async move {
-                s.send(Address::everyone(), format!("{i}-{j}"))
-                    .await
-                    .unwrap()
-                    .id
+                s.send(Address::everyone(), format!("{i}-{j}")).await.unwrap().id
             });
         }
     }
@@ -276,17 +216,10 @@ async fn history_pages_newest_first() {
     let (bob, _) = connect(&server, "bob").await;
     let mut ids = Vec::new();
     for i in 0..25 {
-        let (from, to) = if i % 2 == 0 {
-            (&alice, "bob")
-        } else {
-            (&bob, "alice")
-        };
+        let (from, to) = if i % 2 == 0 { (&alice, "bob") } else { (&bob, "alice") };
         ids.push(from.send(user(to), format!("m{i}")).await.unwrap().id);
     }
-    alice
-        .send(Address::everyone(), "not in the direct conversation")
-        .await
-        .unwrap();
+    alice.send(Address::everyone(), "not in the direct conversation").await.unwrap();
 
     let mut seen = Vec::new();
     let mut before = None;
@@ -303,10 +236,7 @@ async fn history_pages_newest_first() {
     assert_eq!(seen, ids);
     // Bob sees the same conversation from his side.
     let page = bob.history(user("alice"), None, 3).await.unwrap();
-    assert_eq!(
-        page.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
-        ids[..3]
-    );
+    assert_eq!(page.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..3]);
     let group = bob.history(Address::everyone(), None, 50).await.unwrap();
     assert_eq!(group.messages.len(), 1);
     assert!(!group.more);
@@ -320,9 +250,9 @@ async fn resend_after_dropped_connection_produces_no_duplicate() {
     let mut sends = Vec::new();
     for i in 0..40 {
         let a = alice.clone();
-        sends.push(tokio::spawn(async move {
-            a.send(user("bob"), format!("n{i}")).await.unwrap().id
-        }));
+        sends.push(tokio::spawn(
+            async move { a.send(user("bob"), format!("n{i}")).await.unwrap().id },
+        ));
         if i == 10 || i == 25 {
             alice.reconnect(); // drop the connection with requests in flight
         }
@@ -367,57 +297,18 @@ async fn bad_sends_get_clear_errors() {
     let (alice, _) = connect(&server, "alice").await;
     let err = alice.send(user("nobody"), "hello").await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            RequestError::Refused {
-                code: ErrorCode::UnknownRecipient,
-                ..
-            }
-        ),
+        matches!(err, RequestError::Refused { code: ErrorCode::UnknownRecipient, .. }),
         "{err}"
     );
-    let err = alice
-        .send(Address::Group("staff".into()), "hello")
-        .await
-        .unwrap_err();
+    let err = alice.send(Address::Group("staff".into()), "hello").await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            RequestError::Refused {
-                code: ErrorCode::UnknownRecipient,
-                ..
-            }
-        ),
+        matches!(err, RequestError::Refused { code: ErrorCode::UnknownRecipient, .. }),
         "{err}"
     );
-    let err = alice
-        .send(Address::everyone(), "x".repeat(11))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            RequestError::Refused {
-                code: ErrorCode::TextTooLong,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let err = alice.send(Address::everyone(), "x".repeat(11)).await.unwrap_err();
+    assert!(matches!(err, RequestError::Refused { code: ErrorCode::TextTooLong, .. }), "{err}");
     let err = alice.send(Address::everyone(), "   ").await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            RequestError::Refused {
-                code: ErrorCode::EmptyText,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, RequestError::Refused { code: ErrorCode::EmptyText, .. }), "{err}");
     // Ten characters of Chinese are within a ten-character limit.
-    alice
-        .send(Address::everyone(), "一二三四五六七八九十")
-        .await
-        .unwrap();
+    alice.send(Address::everyone(), "一二三四五六七八九十").await.unwrap();
 }

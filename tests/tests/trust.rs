@@ -29,9 +29,7 @@ async fn unknown_server_needs_consent_then_is_remembered() {
     let dir = tempfile::tempdir().unwrap();
     let known = known_servers_in(dir.path());
 
-    let err = Client::connect(tofu_config(&server, &known, false))
-        .await
-        .unwrap_err();
+    let err = Client::connect(tofu_config(&server, &known, false)).await.unwrap_err();
     match &err {
         ConnectError::UnknownServer { fingerprint, .. } => {
             assert_eq!(*fingerprint, server.fingerprint)
@@ -41,20 +39,13 @@ async fn unknown_server_needs_consent_then_is_remembered() {
     assert!(err.to_string().contains(&server.fingerprint.pretty()));
     assert!(!known.exists(), "nothing is trusted without consent");
 
-    let (client, _) = Client::connect(tofu_config(&server, &known, true))
-        .await
-        .unwrap();
+    let (client, _) = Client::connect(tofu_config(&server, &known, true)).await.unwrap();
     client.close().await;
     let authority = server.address().authority();
-    assert_eq!(
-        KnownServers::load(&known).unwrap().get(&authority),
-        Some(server.fingerprint)
-    );
+    assert_eq!(KnownServers::load(&known).unwrap().get(&authority), Some(server.fingerprint));
 
     // Next time no consent is needed: the fingerprint is pinned from the file.
-    let (client, _) = Client::connect(tofu_config(&server, &known, false))
-        .await
-        .unwrap();
+    let (client, _) = Client::connect(tofu_config(&server, &known, false)).await.unwrap();
     client.close().await;
 }
 
@@ -67,15 +58,9 @@ async fn changed_fingerprint_is_refused_loudly() {
     KnownServers::add(&known, &server.address().authority(), old).unwrap();
 
     // Even with accept_new, a known server presenting another certificate is refused.
-    let err = Client::connect(tofu_config(&server, &known, true))
-        .await
-        .unwrap_err();
+    let err = Client::connect(tofu_config(&server, &known, true)).await.unwrap_err();
     match &err {
-        ConnectError::FingerprintChanged {
-            expected,
-            presented,
-            ..
-        } => {
+        ConnectError::FingerprintChanged { expected, presented, .. } => {
             assert_eq!(*expected, old);
             assert_eq!(*presented, server.fingerprint);
         }
@@ -83,12 +68,7 @@ async fn changed_fingerprint_is_refused_loudly() {
     }
     assert!(err.to_string().contains("HAS CHANGED"));
     // The file still holds the old fingerprint.
-    assert_eq!(
-        KnownServers::load(&known)
-            .unwrap()
-            .get(&server.address().authority()),
-        Some(old)
-    );
+    assert_eq!(KnownServers::load(&known).unwrap().get(&server.address().authority()), Some(old));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,22 +76,15 @@ async fn server_certificate_changed_after_restart_is_refused() {
     let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let known = known_servers_in(dir.path());
-    let (client, _) = Client::connect(tofu_config(&server, &known, true))
-        .await
-        .unwrap();
+    let (client, _) = Client::connect(tofu_config(&server, &known, true)).await.unwrap();
     client.close().await;
     let port = server.addr.port();
     let data = server.stop().await;
     // The operator loses the certificate: a new one is made on the next start.
     std::fs::remove_dir_all(data.path().join("certs")).unwrap();
     let server = TestServer::start_in(data, |c| c.listen.set_port(port)).await;
-    let err = Client::connect(tofu_config(&server, &known, true))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ConnectError::FingerprintChanged { .. }),
-        "{err}"
-    );
+    let err = Client::connect(tofu_config(&server, &known, true)).await.unwrap_err();
+    assert!(matches!(err, ConnectError::FingerprintChanged { .. }), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,10 +93,7 @@ async fn wrong_pinned_fingerprint_is_refused() {
     let mut cfg = config(&server, "alice");
     cfg.server.fingerprint = Some(Fingerprint([7; 32]));
     let err = Client::connect(cfg).await.unwrap_err();
-    assert!(
-        matches!(err, ConnectError::FingerprintMismatch { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, ConnectError::FingerprintMismatch { .. }), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,10 +119,7 @@ async fn wrong_alpn_gets_a_clear_error_not_a_hang() {
     let server = TestServer::start().await;
     let mut cfg = config(&server, "alice");
     cfg.alpn = b"quicq/2".to_vec();
-    let err = tokio::time::timeout(WAIT, Client::connect(cfg))
-        .await
-        .expect("no hang")
-        .unwrap_err();
+    let err = tokio::time::timeout(WAIT, Client::connect(cfg)).await.expect("no hang").unwrap_err();
     assert!(matches!(err, ConnectError::WrongProtocol), "{err}");
 
     // At the raw level too.

@@ -18,19 +18,12 @@ fn error_code(frame: &ServerFrame) -> ErrorCode {
 async fn still_chatting(server: &TestServer) {
     let (a, _) = connect(server, "steady_a").await;
     let (_b, mut b_events) = connect(server, "steady_b").await;
-    let sent = a
-        .send(Address::User("steady_b".into()), "still here")
-        .await
-        .unwrap();
+    let sent = a.send(Address::User("steady_b".into()), "still here").await.unwrap();
     assert_eq!(next_message(&mut b_events).await.id, sent.id);
 }
 
 fn send_frame(client_id: &str, to: Address, text: &str) -> ClientFrame {
-    ClientFrame::Send {
-        client_id: client_id.into(),
-        to,
-        text: text.into(),
-    }
+    ClientFrame::Send { client_id: client_id.into(), to, text: text.into() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,80 +36,40 @@ async fn bad_request_frames_get_their_errors() {
     let body = b"{this is not json";
     let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
     bytes.extend_from_slice(body);
-    assert_eq!(
-        error_code(&raw_request(&conn, &bytes).await),
-        ErrorCode::MalformedFrame
-    );
+    assert_eq!(error_code(&raw_request(&conn, &bytes).await), ErrorCode::MalformedFrame);
 
     let body = br#"{"type":"teleport","to":"mars"}"#;
     let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
     bytes.extend_from_slice(body);
-    assert_eq!(
-        error_code(&raw_request(&conn, &bytes).await),
-        ErrorCode::UnknownType
-    );
+    assert_eq!(error_code(&raw_request(&conn, &bytes).await), ErrorCode::UnknownType);
 
     let body = br#"{"type":"send","to":"bob"}"#;
     let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
     bytes.extend_from_slice(body);
-    assert_eq!(
-        error_code(&raw_request(&conn, &bytes).await),
-        ErrorCode::MalformedFrame
-    );
+    assert_eq!(error_code(&raw_request(&conn, &bytes).await), ErrorCode::MalformedFrame);
 
     // A length over the limit is refused from the prefix alone, before any body is sent.
     let bytes = ((MAX_FRAME_LEN + 1) as u32).to_be_bytes();
-    assert_eq!(
-        error_code(&raw_request(&conn, &bytes).await),
-        ErrorCode::FrameTooLarge
-    );
+    assert_eq!(error_code(&raw_request(&conn, &bytes).await), ErrorCode::FrameTooLarge);
     let bytes = u32::MAX.to_be_bytes();
-    assert_eq!(
-        error_code(&raw_request(&conn, &bytes).await),
-        ErrorCode::FrameTooLarge
-    );
+    assert_eq!(error_code(&raw_request(&conn, &bytes).await), ErrorCode::FrameTooLarge);
 
     let frame = send_frame("c1", Address::User("ghost".into()), "boo");
-    assert_eq!(
-        error_code(&raw_frame(&conn, &frame).await),
-        ErrorCode::UnknownRecipient
-    );
+    assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::UnknownRecipient);
     let frame = send_frame("c2", Address::everyone(), &"x".repeat(101));
-    assert_eq!(
-        error_code(&raw_frame(&conn, &frame).await),
-        ErrorCode::TextTooLong
-    );
+    assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::TextTooLong);
     let frame = send_frame("c3", Address::everyone(), "");
-    assert_eq!(
-        error_code(&raw_frame(&conn, &frame).await),
-        ErrorCode::EmptyText
-    );
+    assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::EmptyText);
     let frame = send_frame(&"i".repeat(65), Address::everyone(), "hi");
-    assert_eq!(
-        error_code(&raw_frame(&conn, &frame).await),
-        ErrorCode::InvalidClientId
-    );
-    let frame = ClientFrame::History {
-        with: Address::everyone(),
-        before: None,
-        limit: 0,
-    };
-    assert_eq!(
-        error_code(&raw_frame(&conn, &frame).await),
-        ErrorCode::InvalidLimit
-    );
+    assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::InvalidClientId);
+    let frame = ClientFrame::History { with: Address::everyone(), before: None, limit: 0 };
+    assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::InvalidLimit);
     let frame = ClientFrame::Ack { up_to: 1 };
-    assert_eq!(
-        error_code(&raw_frame(&conn, &frame).await),
-        ErrorCode::UnexpectedFrame
-    );
+    assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::UnexpectedFrame);
 
     // The misbehaving connection itself still works after all that.
     let frame = send_frame("ok", Address::everyone(), "fine");
-    assert!(matches!(
-        raw_frame(&conn, &frame).await,
-        ServerFrame::Sent { .. }
-    ));
+    assert!(matches!(raw_frame(&conn, &frame).await, ServerFrame::Sent { .. }));
     still_chatting(&server).await;
 }
 
@@ -125,21 +78,13 @@ async fn request_before_login_is_refused_and_connection_closed() {
     let server = TestServer::start().await;
     let conn = raw_connect(&server).await;
     let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    write_frame(&mut send, &send_frame("x", Address::everyone(), "sneaky"))
-        .await
-        .unwrap();
-    let answer = read_frame::<ServerFrame, _>(&mut recv)
-        .await
-        .unwrap()
-        .unwrap();
+    write_frame(&mut send, &send_frame("x", Address::everyone(), "sneaky")).await.unwrap();
+    let answer = read_frame::<ServerFrame, _>(&mut recv).await.unwrap().unwrap();
     assert_eq!(error_code(&answer), ErrorCode::NotLoggedIn);
     let closed = tokio::time::timeout(WAIT, conn.closed()).await.unwrap();
     match closed {
         quinn::ConnectionError::ApplicationClosed(c) => {
-            assert_eq!(
-                c.error_code.into_inner(),
-                u64::from(close::PROTOCOL_VIOLATION)
-            )
+            assert_eq!(c.error_code.into_inner(), u64::from(close::PROTOCOL_VIOLATION))
         }
         other => panic!("unexpected close {other:?}"),
     }
@@ -156,21 +101,13 @@ async fn unsupported_version_and_garbage_hello_are_refused() {
     let mut bytes = (hello.len() as u32).to_be_bytes().to_vec();
     bytes.extend_from_slice(hello.as_bytes());
     send.write_all(&bytes).await.unwrap();
-    let answer = read_frame::<ServerFrame, _>(&mut recv)
-        .await
-        .unwrap()
-        .unwrap();
+    let answer = read_frame::<ServerFrame, _>(&mut recv).await.unwrap().unwrap();
     assert_eq!(error_code(&answer), ErrorCode::UnsupportedVersion);
 
     let conn = raw_connect(&server).await;
     let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    send.write_all(&[0, 0, 0, 3, b'{', b'{', b'{'])
-        .await
-        .unwrap();
-    let answer = read_frame::<ServerFrame, _>(&mut recv)
-        .await
-        .unwrap()
-        .unwrap();
+    send.write_all(&[0, 0, 0, 3, b'{', b'{', b'{']).await.unwrap();
+    let answer = read_frame::<ServerFrame, _>(&mut recv).await.unwrap().unwrap();
     assert_eq!(error_code(&answer), ErrorCode::MalformedFrame);
     still_chatting(&server).await;
 }
@@ -200,18 +137,9 @@ async fn flooding_is_rate_limited_per_account() {
     let mut limited = 0;
     let mut retry = None;
     for i in 0..20 {
-        match raw_frame(
-            &conn,
-            &send_frame(&format!("f{i}"), Address::everyone(), "spam"),
-        )
-        .await
-        {
+        match raw_frame(&conn, &send_frame(&format!("f{i}"), Address::everyone(), "spam")).await {
             ServerFrame::Sent { .. } => {}
-            ServerFrame::Error {
-                code: ErrorCode::RateLimited,
-                retry_after_ms,
-                ..
-            } => {
+            ServerFrame::Error { code: ErrorCode::RateLimited, retry_after_ms, .. } => {
                 limited += 1;
                 retry = retry_after_ms;
             }
@@ -284,13 +212,7 @@ async fn slow_reader_is_disconnected_without_slowing_others() {
     let (_fast, mut fast_events) = connect(&server, "fast").await;
     let mut ids = Vec::new();
     for i in 0..300 {
-        ids.push(
-            sender
-                .send(Address::everyone(), format!("g{i}"))
-                .await
-                .unwrap()
-                .id,
-        );
+        ids.push(sender.send(Address::everyone(), format!("g{i}")).await.unwrap().id);
     }
     let got = messages(&mut fast_events, ids.len()).await;
     assert_eq!(got.iter().map(|m| m.id).collect::<Vec<_>>(), ids);

@@ -4,11 +4,12 @@ use quicq_client::{Client, Event, Events};
 use quicq_common::Address;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::print;
+use crate::print::{self, Bars};
 
 const HELP: &str = "\
 Commands:
   /msg NAME text   send one message to NAME
+  /file NAME PATH  send a file to NAME (NAME may be all)
   /to NAME         talk to NAME from now on
   /all             talk to everyone from now on
   /users           who is here (● online)
@@ -21,6 +22,7 @@ Commands:
 pub enum Input {
     Say(String),
     Msg(String, String),
+    File(Option<String>, String),
     To(String),
     All,
     Users,
@@ -34,11 +36,7 @@ pub enum Input {
 pub fn parse(line: &str) -> Input {
     let line = line.trim_end_matches(['\r', '\n']);
     let Some(command) = line.strip_prefix('/') else {
-        return if line.trim().is_empty() {
-            Input::Nothing
-        } else {
-            Input::Say(line.to_owned())
-        };
+        return if line.trim().is_empty() { Input::Nothing } else { Input::Say(line.to_owned()) };
     };
     let mut parts = command.splitn(2, char::is_whitespace);
     let name = parts.next().unwrap_or_default();
@@ -49,6 +47,13 @@ pub fn parse(line: &str) -> Input {
                 Input::Msg(to.to_owned(), text.trim().to_owned())
             }
             _ => Input::Bad("usage: /msg NAME text".into()),
+        },
+        "file" | "f" => match rest.split_once(char::is_whitespace) {
+            Some((to, path)) if !path.trim().is_empty() => {
+                let to = if to == "all" { None } else { Some(to.to_owned()) };
+                Input::File(to, path.trim().to_owned())
+            }
+            _ => Input::Bad("usage: /file NAME PATH (NAME may be all)".into()),
         },
         "to" if !rest.is_empty() => Input::To(rest.to_owned()),
         "to" => Input::Bad("usage: /to NAME".into()),
@@ -74,15 +79,22 @@ pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
         welcome.you, welcome.server
     );
     let mut current = Address::everyone();
+    let mut bars = Bars::new();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
             event = events.recv() => match event {
-                Some(Event::Message(m)) => println!("{}", print::message_line(&m)),
+                Some(Event::Message(m)) => bars.println(&print::message_line(&m)),
                 Some(Event::Presence { user, online }) => {
-                    println!("* {user} is {}", if online { "online" } else { "offline" });
+                    bars.println(&format!("* {user} is {}", if online { "online" } else { "offline" }));
                 }
-                Some(Event::State(state)) => println!("{}", print::state_line(&state)),
+                Some(Event::State(state)) => bars.println(&print::state_line(&state)),
+                Some(Event::Transfer(t)) => {
+                    bars.update(&t);
+                    if let Some(line) = print::transfer_line(&t) {
+                        bars.println(&line);
+                    }
+                }
                 None => return Ok(()),
             },
             line = lines.next_line() => {
@@ -90,6 +102,13 @@ pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
                 match parse(&line) {
                     Input::Say(text) => send(client, current.clone(), text),
                     Input::Msg(to, text) => send(client, Address::User(to), text),
+                    Input::File(to, path) => {
+                        let to = to.map_or_else(Address::everyone, Address::User);
+                        match client.send_file(to, std::path::Path::new(&path)).await {
+                            Ok(upload) => bars.println(&format!("* sending {}", upload.name)),
+                            Err(e) => bars.println(&format!("! {e}")),
+                        }
+                    }
                     Input::To(name) => {
                         current = Address::User(name);
                         println!("* talking to {current}");
@@ -135,21 +154,21 @@ mod tests {
     fn parses_commands_and_text() {
         assert_eq!(parse("hello"), Input::Say("hello".into()));
         assert_eq!(parse("   "), Input::Nothing);
-        assert_eq!(
-            parse("/msg 小明 你好 呀"),
-            Input::Msg("小明".into(), "你好 呀".into())
-        );
+        assert_eq!(parse("/msg 小明 你好 呀"), Input::Msg("小明".into(), "你好 呀".into()));
         assert!(matches!(parse("/msg bob"), Input::Bad(_)));
         assert_eq!(parse("/to bob"), Input::To("bob".into()));
+        assert_eq!(
+            parse("/file bob ./a b.txt"),
+            Input::File(Some("bob".into()), "./a b.txt".into())
+        );
+        assert_eq!(parse("/file all x"), Input::File(None, "x".into()));
+        assert!(matches!(parse("/file bob"), Input::Bad(_)));
         assert_eq!(parse("/all"), Input::All);
         assert_eq!(parse("/history"), Input::History(20));
         assert_eq!(parse("/history 5"), Input::History(5));
         assert!(matches!(parse("/history x"), Input::Bad(_)));
         assert_eq!(parse("/quit"), Input::Quit);
-        assert_eq!(
-            parse("//etc/passwd is a path"),
-            Input::Say("/etc/passwd is a path".into())
-        );
+        assert_eq!(parse("//etc/passwd is a path"), Input::Say("/etc/passwd is a path".into()));
         assert!(matches!(parse("/frobnicate"), Input::Bad(_)));
     }
 }

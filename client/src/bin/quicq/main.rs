@@ -37,6 +37,9 @@ struct Args {
     /// Known-servers file [default: ~/.config/quicq/known_servers].
     #[arg(long, env = "QUICQ_KNOWN_SERVERS")]
     known_servers: Option<PathBuf>,
+    /// Where received files are saved [default: your download folder/QuicQ].
+    #[arg(long, env = "QUICQ_DOWNLOAD_DIR")]
+    download_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -57,7 +60,18 @@ enum Command {
         #[arg(required = true)]
         text: Vec<String>,
     },
-    /// Print events (messages, presence, connection state) as JSON lines until interrupted.
+    /// Send a file to a user or everyone, with a progress bar; exits once the server has it.
+    #[command(override_usage = "quicq send-file NAME PATH\n       quicq send-file --all PATH")]
+    SendFile {
+        /// Send to everyone.
+        #[arg(long)]
+        all: bool,
+        /// NAME PATH, or just PATH with --all.
+        #[arg(num_args = 1..=2, required = true, value_names = ["NAME", "PATH"])]
+        args: Vec<String>,
+    },
+    /// Print events (messages, presence, connection state, files) as JSON lines until
+    /// interrupted; incoming files are saved to the download folder.
     Listen,
     /// Print a conversation's history, oldest first.
     History {
@@ -111,22 +125,27 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let (client, events) = connect(&args).await?;
+    // Only the long-running commands take files in.
+    let receives = matches!(args.command, None | Some(Command::Chat) | Some(Command::Listen));
+    let (client, events) = connect(&args, receives).await?;
     let result = match args.command.unwrap_or(Command::Chat) {
         Command::Chat => line_mode::run(&client, events).await,
+        Command::SendFile { all, args } => {
+            let (to, path) = match (all, args.as_slice()) {
+                (true, [path]) => (Address::everyone(), path),
+                (false, [name, path]) => (Address::User(name.clone()), path),
+                (true, _) => bail!("with --all, give only the file: quicq send-file --all PATH"),
+                (false, _) => bail!("give a nickname and a file: quicq send-file NAME PATH"),
+            };
+            print::send_file(&client, to, std::path::Path::new(path), events).await
+        }
         Command::Send { to, all, text } => {
             let sent = client.send(address(to, all), text.join(" ")).await?;
             println!("sent message {}", sent.id);
             Ok(())
         }
         Command::Listen => print::listen(events).await,
-        Command::History {
-            with,
-            all,
-            limit,
-            before,
-            json,
-        } => {
+        Command::History { with, all, limit, before, json } => {
             let page = client.history(address(with, all), before, limit).await?;
             print::history(&page.messages, json);
             if page.more && !json {
@@ -155,9 +174,20 @@ fn password() -> anyhow::Result<String> {
 }
 
 /// Connects; on first contact with a server, shows its fingerprint and asks before trusting it.
-async fn connect(args: &Args) -> anyhow::Result<(Client, Events)> {
+async fn connect(args: &Args, receive_files: bool) -> anyhow::Result<(Client, Events)> {
     let mut config = ClientConfig::new(args.server.clone(), args.nick.clone(), password()?);
     config.client_name = concat!("quicq-cli ", env!("CARGO_PKG_VERSION")).into();
+    if let Some(path) = quicq_client::device::default_path() {
+        match quicq_client::device::load_or_create(&path) {
+            Ok(id) => config.device = Some(id),
+            Err(e) => tracing::warn!(cause = %e, "cannot keep a device id; files may arrive twice"),
+        }
+    }
+    if receive_files {
+        config.downloads = Some(
+            args.download_dir.clone().unwrap_or_else(quicq_client::transfer::default_download_dir),
+        );
+    }
     config.trust = Trust {
         known_servers: args
             .known_servers
@@ -170,25 +200,16 @@ async fn connect(args: &Args) -> anyhow::Result<(Client, Events)> {
     };
     match Client::connect(config.clone()).await {
         Ok(connected) => Ok(connected),
-        Err(ConnectError::UnknownServer {
-            authority,
-            fingerprint,
-        }) => {
+        Err(ConnectError::UnknownServer { authority, fingerprint }) => {
             if !std::io::stdin().is_terminal() {
                 bail!(
                     "{}\nPass --fingerprint {fingerprint} or --accept-new once you have checked it.",
-                    ConnectError::UnknownServer {
-                        authority,
-                        fingerprint
-                    }
+                    ConnectError::UnknownServer { authority, fingerprint }
                 );
             }
             eprintln!(
                 "{}",
-                ConnectError::UnknownServer {
-                    authority: authority.clone(),
-                    fingerprint
-                }
+                ConnectError::UnknownServer { authority: authority.clone(), fingerprint }
             );
             if !ask_yes("Trust this server and remember it? Type yes or no: ")? {
                 bail!("not connecting to an untrusted server");
@@ -225,4 +246,13 @@ fn report(e: &anyhow::Error) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Args::command().debug_assert();
+    }
 }

@@ -1,0 +1,620 @@
+//! File transfer through a real server: one-to-one, group, offline, resume, cancel, bad input,
+//! and chat that keeps flowing during a large transfer.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quicq_client::{Client, Event, Events, TransferError, TransferEvent, TransferKey};
+use quicq_common::frame::{encode, read_frame};
+use quicq_common::protocol::{Address, ClientFrame, ErrorCode, ServerFrame};
+use quicq_tests::*;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Writes `size` bytes of seeded pseudo-random data.
+fn make_file(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join(name);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut x = seed | 1;
+    let mut left = size;
+    let mut block = vec![0u8; 1 << 16];
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n]).unwrap();
+        left -= n as u64;
+    }
+    file.flush().unwrap();
+    path
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    std::fs::read(a).unwrap() == std::fs::read(b).unwrap()
+}
+
+/// Connects with automatic downloads into `dir` and a device id of its own.
+async fn receiver(server: &TestServer, nick: &str, dir: &Path) -> (Client, Events) {
+    let mut cfg = config(server, nick);
+    cfg.downloads = Some(dir.to_owned());
+    cfg.device = Some(format!("device-of-{nick}"));
+    Client::connect(cfg).await.unwrap()
+}
+
+async fn sender(server: &TestServer, nick: &str) -> (Client, Events) {
+    let mut cfg = config(server, nick);
+    cfg.device = Some(format!("device-of-{nick}"));
+    Client::connect(cfg).await.unwrap()
+}
+
+/// Waits for a transfer event matching `pred`.
+async fn transfer_event(
+    events: &mut Events,
+    what: &str,
+    mut pred: impl FnMut(&TransferEvent) -> bool,
+) -> TransferEvent {
+    match wait_for(events, what, |e| matches!(e, Event::Transfer(t) if pred(t))).await {
+        Event::Transfer(t) => t,
+        _ => unreachable!(),
+    }
+}
+
+async fn saved(events: &mut Events) -> PathBuf {
+    match transfer_event(events, "file saved", |t| {
+        matches!(t, TransferEvent::Saved { .. } | TransferEvent::DownloadFailed { .. })
+    })
+    .await
+    {
+        TransferEvent::Saved { path, .. } => path,
+        other => panic!("download failed: {other:?}"),
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+fn spool(server: &TestServer) -> PathBuf {
+    server.dir.path().join("data").join("spool")
+}
+
+/// Waits until the spool holds exactly `n` files (uploads finish asynchronously).
+async fn spool_settles(server: &TestServer, n: usize) {
+    for _ in 0..200 {
+        if files_in(&spool(server)).len() == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("spool holds {:?}, expected {n} files", files_in(&spool(server)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_to_one_file_arrives_intact_and_sender_hears_delivery() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let downloads = work.path().join("bob-downloads");
+    let (alice, mut alice_events) = sender(&server, "alice").await;
+    let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
+    let (_carol, mut carol_events) = receiver(&server, "carol", &work.path().join("carol")).await;
+
+    let path = make_file(work.path(), "report 2026.pdf", 3 * MIB + 17, 1);
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    let done = upload.finished().await.unwrap();
+    assert!(done.offline.is_empty());
+
+    let announced = next_message(&mut bob_events).await;
+    let info = announced.file.clone().expect("a file message");
+    assert_eq!((info.name.as_str(), info.size), ("report 2026.pdf", 3 * MIB + 17));
+    let got = saved(&mut bob_events).await;
+    assert_eq!(got, downloads.join("report 2026.pdf"));
+    assert!(same_bytes(&path, &got));
+    assert_eq!(files_in(&downloads), ["report 2026.pdf"], "no .part left behind");
+    transfer_event(
+        &mut alice_events,
+        "delivered",
+        |t| matches!(t, TransferEvent::Delivered { to, .. } if to == "bob"),
+    )
+    .await;
+    no_message(&mut carol_events, Duration::from_millis(300)).await;
+
+    // The same name again is saved beside it, never over it.
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    upload.finished().await.unwrap();
+    assert_eq!(saved(&mut bob_events).await, downloads.join("report 2026 (1).pdf"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_file_reaches_three_recipients() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, _) = sender(&server, "alice").await;
+    let mut recipients = Vec::new();
+    for nick in ["r1", "r2", "r3"] {
+        let dir = work.path().join(nick);
+        recipients.push((receiver(&server, nick, &dir).await, dir));
+    }
+    let path = make_file(work.path(), "photo.jpg", 2 * MIB, 2);
+    alice.send_file(Address::everyone(), &path).await.unwrap().finished().await.unwrap();
+    for ((_client, events), dir) in &mut recipients {
+        let got = saved(events).await;
+        assert!(got.starts_with(&*dir));
+        assert!(same_bytes(&path, &got));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_recipient_gets_the_file_after_signing_in() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (bob, _) = receiver(&server, "bob", &work.path().join("unused")).await;
+    bob.close().await;
+    let (alice, _) = sender(&server, "alice").await;
+    let path = make_file(work.path(), "notes.txt", MIB / 2, 3);
+    let done = alice
+        .send_file(Address::User("bob".into()), &path)
+        .await
+        .unwrap()
+        .finished()
+        .await
+        .unwrap();
+    assert_eq!(done.offline, ["bob"], "the sender hears bob will get it later");
+
+    let downloads = work.path().join("bob");
+    let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
+    let got = saved(&mut bob_events).await;
+    assert!(same_bytes(&path, &got));
+    // Once saved, the next sign-in does not fetch it again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_again, mut again_events) = receiver(&server, "bob", &downloads).await;
+    assert!(
+        tokio::time::timeout(
+            Duration::from_millis(800),
+            transfer_event(&mut again_events, "any download", |t| {
+                matches!(t, TransferEvent::DownloadStarted { .. })
+            })
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(files_in(&downloads), ["notes.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn senders_other_device_gets_the_file_but_not_the_uploading_one() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (_bob, _) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let mut cfg = config(&server, "alice");
+    cfg.device = Some("laptop".into());
+    cfg.downloads = Some(work.path().join("laptop"));
+    let (laptop, _) = Client::connect(cfg).await.unwrap();
+    let path = make_file(work.path(), "slides.pdf", MIB, 4);
+    laptop.send_file(Address::User("bob".into()), &path).await.unwrap().finished().await.unwrap();
+
+    // Alice's phone was offline; it gets her own file when it signs in.
+    let mut cfg = config(&server, "alice");
+    cfg.device = Some("phone".into());
+    cfg.downloads = Some(work.path().join("phone"));
+    let (_phone, mut phone_events) = Client::connect(cfg).await.unwrap();
+    assert!(same_bytes(&path, &saved(&mut phone_events).await));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(files_in(&work.path().join("laptop")).is_empty(), "the uploading device keeps no copy");
+}
+
+/// A raw upload: header, then `body`, then FIN; returns the connection for reading verdicts.
+#[allow(clippy::too_many_arguments)]
+async fn raw_upload(
+    server: &TestServer,
+    nick: &str,
+    transfer_id: &str,
+    to: Address,
+    name: &str,
+    declared_size: u64,
+    blake3: &str,
+    body: &[u8],
+) -> (quinn::Connection, quinn::RecvStream) {
+    let conn = raw_connect(server).await;
+    let (_send, control, welcome) = raw_login(&conn, nick, PASSWORD).await;
+    std::mem::forget(_send); // keep the control stream open
+    assert!(matches!(welcome, ServerFrame::Welcome { .. }));
+    let mut stream = conn.open_uni().await.unwrap();
+    let header = ClientFrame::Upload {
+        transfer_id: transfer_id.into(),
+        to,
+        name: name.into(),
+        size: declared_size,
+        blake3: blake3.into(),
+        offset: 0,
+    };
+    stream.write_all(&encode(&header)).await.unwrap();
+    let _ = stream.write_all(body).await;
+    let _ = stream.finish();
+    (conn, control)
+}
+
+/// Reads control frames until one about files matches.
+async fn control_frame(
+    control: &mut quinn::RecvStream,
+    mut pred: impl FnMut(&ServerFrame) -> bool,
+) -> ServerFrame {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let frame =
+                read_frame::<ServerFrame, _>(control).await.unwrap().expect("control stream open");
+            if pred(&frame) {
+                return frame;
+            }
+        }
+    })
+    .await
+    .expect("control frame in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_hash_is_rejected_and_nothing_is_left_anywhere() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let downloads = work.path().join("bob");
+    let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
+    let body = vec![7u8; 300_000];
+    let wrong = blake3::hash(b"something else").to_hex().to_string();
+    let (_conn, mut control) = raw_upload(
+        &server,
+        "mallory",
+        "t-1",
+        Address::User("bob".into()),
+        "evil.bin",
+        body.len() as u64,
+        &wrong,
+        &body,
+    )
+    .await;
+    match control_frame(&mut control, |f| matches!(f, ServerFrame::FileRejected { .. })).await {
+        ServerFrame::FileRejected { code, .. } => assert_eq!(code, ErrorCode::HashMismatch),
+        _ => unreachable!(),
+    }
+    // Bob may have started downloading; either way he ends with nothing saved.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        transfer_event(&mut bob_events, "download end", |t| {
+            matches!(t, TransferEvent::DownloadFailed { .. } | TransferEvent::Saved { .. })
+        }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(files_in(&downloads).is_empty(), "left in downloads: {:?}", files_in(&downloads));
+    spool_settles(&server, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_are_sanitised_on_save() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let downloads = work.path().join("bob");
+    let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
+    let body = b"payload".to_vec();
+    let hash = blake3::hash(&body).to_hex().to_string();
+    let long = "a".repeat(10_000);
+    let cases = [
+        ("../../x", "x"),
+        ("/etc/passwd", "passwd"),
+        ("CON", "_CON"),
+        ("", "file"),
+        (".hidden", "hidden"),
+        (long.as_str(), ""),
+    ];
+    for (i, (name, _)) in cases.iter().enumerate() {
+        let (_conn, mut control) = raw_upload(
+            &server,
+            "mallory",
+            &format!("n-{i}"),
+            Address::User("bob".into()),
+            name,
+            body.len() as u64,
+            &hash,
+            &body,
+        )
+        .await;
+        control_frame(&mut control, |f| matches!(f, ServerFrame::FileComplete { .. })).await;
+        let got = saved(&mut bob_events).await;
+        assert_eq!(got.parent(), Some(downloads.as_path()), "{name:?} escaped to {got:?}");
+        let file_name = got.file_name().unwrap().to_string_lossy().into_owned();
+        let expected = cases[i].1;
+        if expected.is_empty() {
+            assert!(file_name.len() <= 200 && file_name.starts_with("aaaa"), "{file_name}");
+        } else {
+            assert_eq!(file_name, expected);
+        }
+        assert_eq!(std::fs::read(&got).unwrap(), body);
+    }
+    assert!(!work.path().join("x").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_is_refused_before_sending_and_by_the_server() {
+    let server = TestServer::start_with(|c| c.max_file_bytes = MIB).await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, _) = sender(&server, "alice").await;
+    let (_bob, _) = receiver(&server, "bob", &work.path().join("bob")).await;
+    assert_eq!(alice.limits().max_file_bytes, MIB);
+    let path = make_file(work.path(), "big.iso", MIB + 1, 5);
+    let err = alice.send_file(Address::User("bob".into()), &path).await.unwrap_err();
+    assert!(matches!(err, TransferError::Refused { code: ErrorCode::FileTooLarge, .. }), "{err}");
+
+    // A client that ignores the limit is refused by the server from the header alone.
+    let hash = blake3::hash(b"").to_hex().to_string();
+    let (_conn, mut control) = raw_upload(
+        &server,
+        "mallory",
+        "big",
+        Address::User("bob".into()),
+        "big.iso",
+        10 * MIB,
+        &hash,
+        &[],
+    )
+    .await;
+    match control_frame(&mut control, |f| matches!(f, ServerFrame::FileRejected { .. })).await {
+        ServerFrame::FileRejected { code, file_id, .. } => {
+            assert_eq!(code, ErrorCode::FileTooLarge);
+            assert_eq!(file_id, None);
+        }
+        _ => unreachable!(),
+    }
+    spool_settles(&server, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_exceeded_is_refused() {
+    let server = TestServer::start_with(|c| c.spool_quota_bytes = 3 * MIB).await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, _) = sender(&server, "alice").await;
+    let (_bob, _) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let first = make_file(work.path(), "a.bin", 2 * MIB, 6);
+    alice.send_file(Address::User("bob".into()), &first).await.unwrap().finished().await.unwrap();
+    let second = make_file(work.path(), "b.bin", 2 * MIB, 7);
+    let err = alice
+        .send_file(Address::User("bob".into()), &second)
+        .await
+        .unwrap()
+        .finished()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransferError::Refused { code: ErrorCode::QuotaExceeded, .. }), "{err}");
+    spool_settles(&server, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sender_cancel_aborts_for_everyone_and_cleans_up() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let downloads = work.path().join("bob");
+    let (alice, mut alice_events) = sender(&server, "alice").await;
+    let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
+    let path = make_file(work.path(), "movie.mkv", 96 * MIB, 8);
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    // Cancel once bob is receiving.
+    transfer_event(
+        &mut bob_events,
+        "bob receiving",
+        |t| matches!(t, TransferEvent::Progress { done, .. } if *done > 0),
+    )
+    .await;
+    upload.cancel();
+    let err = upload.finished().await.unwrap_err();
+    assert_eq!(err, TransferError::Cancelled);
+    transfer_event(&mut alice_events, "upload failed", |t| {
+        matches!(t, TransferEvent::UploadFailed { .. })
+    })
+    .await;
+    match transfer_event(&mut bob_events, "bob's download ends", |t| {
+        matches!(t, TransferEvent::DownloadFailed { .. } | TransferEvent::Saved { .. })
+    })
+    .await
+    {
+        TransferEvent::DownloadFailed { .. } => {}
+        other => panic!("the cancelled file was saved: {other:?}"),
+    }
+    assert!(files_in(&downloads).is_empty(), "left: {:?}", files_in(&downloads));
+    spool_settles(&server, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipient_cancel_stops_only_that_download() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, _) = sender(&server, "alice").await;
+    let (bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let (_carol, mut carol_events) = receiver(&server, "carol", &work.path().join("carol")).await;
+    let path = make_file(work.path(), "dataset.csv", 48 * MIB, 9);
+    let upload = alice.send_file(Address::everyone(), &path).await.unwrap();
+    let file_id = match transfer_event(
+        &mut bob_events,
+        "bob receiving",
+        |t| matches!(t, TransferEvent::Progress { done, .. } if *done > 0),
+    )
+    .await
+    {
+        TransferEvent::Progress { key: TransferKey::Download(id), .. } => id,
+        other => panic!("{other:?}"),
+    };
+    bob.cancel_download(file_id);
+    match transfer_event(&mut bob_events, "bob's download ends", |t| {
+        matches!(t, TransferEvent::DownloadFailed { .. } | TransferEvent::Saved { .. })
+    })
+    .await
+    {
+        TransferEvent::DownloadFailed { code, .. } => assert_eq!(code, Some(ErrorCode::Cancelled)),
+        other => panic!("{other:?}"),
+    }
+    assert!(files_in(&work.path().join("bob")).is_empty());
+    upload.finished().await.unwrap();
+    assert!(same_bytes(&path, &saved(&mut carol_events).await));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_resumes_after_the_connection_is_cut() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, mut alice_events) = sender(&server, "alice").await;
+    let (_bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let path = make_file(work.path(), "disk.img", 64 * MIB, 10);
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    let key = TransferKey::Upload(upload.transfer_id.clone());
+    transfer_event(&mut alice_events, "a quarter uploaded", |t| {
+        matches!(t, TransferEvent::Progress { key: k, done, .. } if *k == key && *done >= 16 * MIB)
+    })
+    .await;
+    alice.reconnect();
+    // After the reconnect the upload continues from what the server holds, not from zero.
+    wait_for(&mut alice_events, "reconnected", |e| {
+        matches!(e, Event::State(quicq_client::ConnState::Connected { .. }))
+    })
+    .await;
+    let resumed_at = match transfer_event(
+        &mut alice_events,
+        "progress after reconnect",
+        |t| matches!(t, TransferEvent::Progress { key: k, .. } if *k == key),
+    )
+    .await
+    {
+        TransferEvent::Progress { done, .. } => done,
+        _ => unreachable!(),
+    };
+    assert!(resumed_at >= MIB, "restarted from {resumed_at}");
+    upload.finished().await.unwrap();
+    assert!(same_bytes(&path, &saved(&mut bob_events).await));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_resumes_after_the_connection_is_cut() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, _) = sender(&server, "alice").await;
+    let (bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let path = make_file(work.path(), "backup.tar", 64 * MIB, 11);
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    transfer_event(&mut bob_events, "a quarter downloaded", |t| {
+        matches!(t, TransferEvent::Progress { key: TransferKey::Download(_), done, .. } if *done >= 16 * MIB)
+    })
+    .await;
+    bob.reconnect();
+    wait_for(&mut bob_events, "reconnected", |e| {
+        matches!(e, Event::State(quicq_client::ConnState::Connected { .. }))
+    })
+    .await;
+    let resumed_at = match transfer_event(&mut bob_events, "progress after reconnect", |t| {
+        matches!(t, TransferEvent::Progress { key: TransferKey::Download(_), .. })
+    })
+    .await
+    {
+        TransferEvent::Progress { done, .. } => done,
+        _ => unreachable!(),
+    };
+    assert!(resumed_at >= 16 * MIB, "restarted from {resumed_at}");
+    upload.finished().await.unwrap();
+    let got = saved(&mut bob_events).await;
+    assert!(same_bytes(&path, &got));
+    assert_eq!(files_in(&work.path().join("bob")), ["backup.tar"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_is_never_blocked_by_a_large_file_on_the_same_connection() {
+    let server = TestServer::start_with(|c| c.message_burst = 100).await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, mut alice_events) = sender(&server, "alice").await;
+    let (_bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let path = make_file(work.path(), "huge.bin", 200 * MIB, 12);
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    transfer_event(
+        &mut alice_events,
+        "upload under way",
+        |t| matches!(t, TransferEvent::Progress { done, .. } if *done > 0),
+    )
+    .await;
+    const MESSAGES: usize = 20;
+    for i in 0..MESSAGES {
+        alice.send(Address::User("bob".into()), format!("while the file moves {i}")).await.unwrap();
+    }
+    // Everything bob sees, in order, until the file is saved.
+    let mut texts = Vec::new();
+    let saved_at = loop {
+        match tokio::time::timeout(Duration::from_secs(120), bob_events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::Message(m) if m.file.is_none() => texts.push(m.text),
+            Event::Transfer(TransferEvent::Saved { path, .. }) => break path,
+            Event::Transfer(TransferEvent::DownloadFailed { reason, .. }) => panic!("{reason}"),
+            _ => {}
+        }
+    };
+    assert_eq!(texts.len(), MESSAGES, "every message arrived before the file finished");
+    upload.finished().await.unwrap();
+    assert!(same_bytes(&path, &saved_at));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_larger_than_memory_allows_moves_through_the_disk_spool() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, mut alice_events) = sender(&server, "alice").await;
+    let (_bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let size = 160 * MIB;
+    let path = make_file(work.path(), "large.bin", size, 13);
+    let baseline = rss_bytes();
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    let mut peak = baseline;
+    let mut spool_seen = 0;
+    let got = loop {
+        tokio::select! {
+            e = bob_events.recv() => match e.unwrap() {
+                Event::Transfer(TransferEvent::Saved { path, .. }) => break path,
+                Event::Transfer(TransferEvent::DownloadFailed { reason, .. }) => panic!("{reason}"),
+                _ => {}
+            },
+            _ = alice_events.recv() => {}
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        peak = peak.max(rss_bytes());
+        for name in files_in(&spool(&server)) {
+            spool_seen =
+                spool_seen.max(std::fs::metadata(spool(&server).join(name)).map_or(0, |m| m.len()));
+        }
+    };
+    upload.finished().await.unwrap();
+    assert!(same_bytes(&path, &got));
+    // The bytes went through the spool on disk…
+    assert_eq!(
+        spool_seen.max(std::fs::metadata(spool(&server).join("1.spool")).unwrap().len()),
+        size
+    );
+    // …and this whole process (sender, server and recipient) never held the file in memory.
+    let growth = peak.saturating_sub(baseline);
+    assert!(growth < 64 * MIB, "memory grew by {} MiB for a {} MiB file", growth / MIB, size / MIB);
+}
+
+/// Resident set size of this process, from /proc (Linux).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
