@@ -313,14 +313,6 @@ impl Chat {
         Ok(expired.len())
     }
 
-    /// Deletes spool files no stored file claims (left by a crash).
-    pub async fn remove_orphan_spool_files(&self) -> Result<usize, Refusal> {
-        let live = self.with_store(|s| s.live_files()).await?;
-        self.spool
-            .remove_orphans(&live.into_iter().collect())
-            .map_err(|e| Refusal::new(ErrorCode::Internal, e.to_string()))
-    }
-
     /// Flushes the WAL into the database file; called at shutdown.
     pub async fn flush(&self) -> Result<(), Refusal> {
         self.with_store(|s| s.checkpoint()).await

@@ -126,3 +126,27 @@ impl Config {
         self.data_dir.join("quicq.sqlite3")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_matches_the_defaults() {
+        let text = include_str!("../../quicq-server.example.toml");
+        let parsed: Config = toml::from_str(text).unwrap();
+        let defaults = Config::default();
+        assert_eq!(format!("{parsed:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("listne = \"0.0.0.0:1\"").is_err());
+    }
+
+    #[test]
+    fn text_limit_is_capped_so_messages_fit_a_frame() {
+        let config = Config { max_text_chars: 1_000_000, ..Config::default() };
+        assert_eq!(config.limits().max_text_chars, Config::TEXT_CHARS_CEILING);
+    }
+}

@@ -52,6 +52,15 @@ struct Args {
     /// Most connections at once [default: 20000].
     #[arg(long, env = "QUICQ_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Largest file an upload may declare, in bytes [default: 16 GiB].
+    #[arg(long, env = "QUICQ_MAX_FILE_BYTES")]
+    max_file_bytes: Option<u64>,
+    /// Total bytes of files kept or uploading at once [default: 64 GiB].
+    #[arg(long, env = "QUICQ_SPOOL_QUOTA_BYTES")]
+    spool_quota_bytes: Option<u64>,
+    /// Seconds a file is kept for recipients who have not fetched it [default: 7 days].
+    #[arg(long, env = "QUICQ_FILE_RETENTION_SECS")]
+    file_retention_secs: Option<u64>,
 }
 
 impl Args {
@@ -75,7 +84,10 @@ impl Args {
             max_text_chars,
             messages_per_second,
             message_burst,
-            max_connections
+            max_connections,
+            max_file_bytes,
+            spool_quota_bytes,
+            file_retention_secs
         );
         if self.cert.is_some() {
             config.cert = self.cert;

@@ -13,10 +13,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::chat::Chat;
+use crate::chat::now_ms;
 use crate::config::Config;
 use crate::session::Session;
 use crate::spool::Spool;
-use crate::store::{Store, StoreError};
+use crate::store::{FileState, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -81,6 +82,14 @@ impl Server {
         let store = Store::open(&config.database_path())?;
         let spool = Spool::open(config.spool_dir())
             .map_err(|source| StartError::Spool { path: config.spool_dir(), source })?;
+        match reconcile(&store, &spool)? {
+            (0, 0) => {}
+            (deleted, failed) => tracing::warn!(
+                deleted,
+                failed,
+                "spool and database disagreed: removed unclaimed spool files, failed files without bytes"
+            ),
+        }
         let listen = config.listen;
         let chat = Arc::new(Chat::new(config, store, spool)?);
         let endpoint = quinn::Endpoint::server(server_config, listen)
@@ -117,11 +126,6 @@ impl Server {
     /// Serves until `shutdown` is cancelled, then tells every client, closes the endpoint and
     /// flushes the database.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartError> {
-        match self.chat.remove_orphan_spool_files().await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(files = n, "removed spool files no stored file claims"),
-            Err(e) => tracing::error!(cause = %e.message, "cannot clean the spool"),
-        }
         let sweeper = tokio::spawn(sweep(self.chat.clone(), shutdown.clone()));
         let mut sessions = JoinSet::new();
         let max = self.chat.config.max_connections;
@@ -184,4 +188,22 @@ async fn sweep(chat: Arc<Chat>, shutdown: CancellationToken) {
             Err(e) => tracing::error!(cause = %e.message, "file expiry failed"),
         }
     }
+}
+
+/// Makes the spool and the database agree before serving: spool files no stored file claims
+/// (left by a crash) are deleted, and stored files whose bytes are gone (a restored backup) are
+/// marked failed, so nobody is offered them. Returns (deleted, failed).
+fn reconcile(store: &Store, spool: &Spool) -> Result<(usize, usize), StartError> {
+    let live = store.live_files()?;
+    let mut failed = 0;
+    for id in &live {
+        if !spool.path(*id).exists() {
+            store.set_file_progress(*id, 0, FileState::Failed, now_ms())?;
+            failed += 1;
+        }
+    }
+    let deleted = spool
+        .remove_orphans(&live.into_iter().collect())
+        .map_err(|source| StartError::Spool { path: spool.dir().to_owned(), source })?;
+    Ok((deleted, failed))
 }

@@ -618,3 +618,55 @@ fn rss_bytes() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_reconciles_spool_and_database() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (bob, _) = receiver(&server, "bob", &work.path().join("unused")).await;
+    bob.close().await;
+    let (alice, _) = sender(&server, "alice").await;
+    let kept = make_file(work.path(), "kept.txt", 1000, 14);
+    let lost = make_file(work.path(), "lost.txt", 1000, 15);
+    alice.send_file(Address::User("bob".into()), &kept).await.unwrap().finished().await.unwrap();
+    let lost_id = alice
+        .send_file(Address::User("bob".into()), &lost)
+        .await
+        .unwrap()
+        .finished()
+        .await
+        .unwrap()
+        .file_id;
+    alice.close().await;
+    let dir = server.stop().await;
+
+    // A backup restored without the lost file's bytes, plus a stray file from a crash.
+    let spool_dir = dir.path().join("data").join("spool");
+    std::fs::remove_file(spool_dir.join(format!("{lost_id}.spool"))).unwrap();
+    std::fs::write(spool_dir.join("999.spool"), b"stray").unwrap();
+    let server = TestServer::start_in(dir, |_| {}).await;
+    assert!(!spool(&server).join("999.spool").exists(), "stray spool file removed");
+
+    let downloads = work.path().join("bob");
+    let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
+    // Both file messages reach bob; the one without bytes is reported unavailable.
+    let mut outcomes = Vec::new();
+    while outcomes.len() < 2 {
+        outcomes.push(
+            transfer_event(&mut bob_events, "download outcome", |t| {
+                matches!(t, TransferEvent::Saved { .. } | TransferEvent::DownloadFailed { .. })
+            })
+            .await,
+        );
+    }
+    for outcome in outcomes {
+        match outcome {
+            TransferEvent::Saved { path, .. } => assert!(same_bytes(&kept, &path)),
+            TransferEvent::DownloadFailed { file_id, code, .. } => {
+                assert_eq!((file_id, code), (lost_id, Some(ErrorCode::FileUnavailable)));
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(files_in(&downloads), ["kept.txt"]);
+}

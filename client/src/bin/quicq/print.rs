@@ -125,6 +125,7 @@ pub async fn send_file(
     bar.set_message(upload.name.clone());
     let name = upload.name.clone();
     let size = upload.size;
+    let cancel = upload.canceller();
     let mut done = Box::pin(upload.finished());
     loop {
         tokio::select! {
@@ -144,8 +145,11 @@ pub async fn send_file(
                 None => anyhow::bail!("connection closed"),
             },
             _ = tokio::signal::ctrl_c() => {
+                // Cancel for real so the server discards the partial file and tells the others.
+                cancel.cancel();
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut done).await;
                 bar.abandon();
-                anyhow::bail!("interrupted; the upload can be sent again later");
+                anyhow::bail!("cancelled");
             }
         }
     }
