@@ -1,0 +1,415 @@
+//! The network side of the app: a tokio runtime on its own thread that owns the QuicQ client,
+//! takes [`Command`]s from the window and reports [`Update`]s back. The window never waits on
+//! the network, whatever size the files moving are.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cancel_map::CancelMap;
+use quicq_client::{
+    Client, ClientConfig, ConnectError, Event, HistoryPage, RequestError, Trust, UploadHandle,
+};
+use quicq_common::protocol::{Address, ErrorCode, UserInfo};
+use quicq_common::{Fingerprint, JoinLink};
+use tokio::sync::mpsc;
+
+/// What the window asks for.
+#[derive(Debug, Clone)]
+pub enum Command {
+    SignIn {
+        server: String,
+        nickname: String,
+        password: String,
+    },
+    /// Answer to [`Update::TrustNew`].
+    Trust(bool),
+    Send {
+        to: Address,
+        text: String,
+    },
+    /// Open a native file dialog, then send the chosen file.
+    PickFile {
+        to: Address,
+    },
+    SendFile {
+        to: Address,
+        path: PathBuf,
+    },
+    History {
+        with: Address,
+        before: Option<u64>,
+    },
+    CancelUpload(String),
+    CancelDownload(u64),
+}
+
+/// Why signing in did not work, for the window to put in words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignInError {
+    MissingFields,
+    BadAddress(String),
+    WrongPassword,
+    WeakPassword,
+    RegistrationClosed,
+    InvalidNickname(String),
+    Unreachable(String),
+    WrongProtocol,
+    Untrusted,
+    NotTrusted,
+    Other(String),
+}
+
+/// What happened, for the window.
+#[derive(Debug, Clone)]
+pub enum Update {
+    SignedIn {
+        me: String,
+        users: Vec<UserInfo>,
+    },
+    SignInFailed(SignInError),
+    /// First contact: ask the user whether to trust this fingerprint.
+    TrustNew {
+        server: String,
+        fingerprint: Fingerprint,
+    },
+    /// A known server shows another certificate: a blocking warning.
+    TrustChanged {
+        server: String,
+        expected: Fingerprint,
+        presented: Fingerprint,
+    },
+    Event(Event),
+    Users(Vec<UserInfo>),
+    History {
+        with: Address,
+        page: HistoryPage,
+    },
+    UploadStarted {
+        transfer_id: String,
+        name: String,
+        size: u64,
+    },
+    SendFailed(String),
+    FileNotSent(String),
+    /// The native dialog gave nothing: offer the typed path.
+    NoFileChosen,
+}
+
+/// Where the client keeps things; tests point these at temporary directories.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub known_servers: Option<PathBuf>,
+    pub downloads: PathBuf,
+    pub device: Option<String>,
+    /// Trust CA-issued server certificates the operating system trusts (tests turn this off).
+    pub use_system_roots: bool,
+}
+
+/// Sends commands to the network thread.
+pub trait Network {
+    fn command(&self, command: Command);
+}
+
+/// The handle the window holds.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Network for Backend {
+    fn command(&self, command: Command) {
+        let _ = self.tx.send(command);
+    }
+}
+
+type Notify = Arc<dyn Fn() + Send + Sync>;
+
+impl Backend {
+    /// Starts the network thread. `notify` is called after each update is queued, so the window
+    /// can drain them on its own thread.
+    pub fn start(
+        options: Options,
+        notify: impl Fn() + Send + Sync + 'static,
+    ) -> (Backend, std::sync::mpsc::Receiver<Update>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (updates_tx, updates) = std::sync::mpsc::channel();
+        let notify: Notify = Arc::new(notify);
+        std::thread::Builder::new()
+            .name("quicq-network".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(cause = %e, "cannot start the network runtime");
+                        return;
+                    }
+                };
+                let out = Out { tx: updates_tx, notify };
+                runtime.block_on(Worker::new(options, out).run(rx));
+            })
+            .expect("spawning a thread");
+        (Backend { tx }, updates)
+    }
+}
+
+#[derive(Clone)]
+struct Out {
+    tx: std::sync::mpsc::Sender<Update>,
+    notify: Notify,
+}
+
+impl Out {
+    fn send(&self, update: Update) {
+        if self.tx.send(update).is_ok() {
+            (self.notify)();
+        }
+    }
+}
+
+/// A sign-in waiting for the user's trust decision.
+struct PendingTrust {
+    config: ClientConfig,
+    authority: String,
+    fingerprint: Fingerprint,
+}
+
+struct Worker {
+    options: Options,
+    out: Out,
+    client: Option<Client>,
+    pending: Option<PendingTrust>,
+    uploads: CancelMap,
+}
+
+impl Worker {
+    fn new(options: Options, out: Out) -> Self {
+        Worker { options, out, client: None, pending: None, uploads: CancelMap::default() }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        while let Some(command) = rx.recv().await {
+            self.handle(command).await;
+        }
+        if let Some(client) = self.client.take() {
+            client.close().await;
+        }
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::SignIn { server, nickname, password } => {
+                self.sign_in(server, nickname, password).await
+            }
+            Command::Trust(yes) => self.trust(yes).await,
+            Command::Send { to, text } => {
+                let (Some(client), out) = (self.client.clone(), self.out.clone()) else { return };
+                tokio::spawn(async move {
+                    if let Err(e) = client.send(to, text).await {
+                        out.send(Update::SendFailed(describe_request(&e)));
+                    }
+                });
+            }
+            Command::History { with, before } => {
+                let (Some(client), out) = (self.client.clone(), self.out.clone()) else { return };
+                tokio::spawn(async move {
+                    match client.history(with.clone(), before, 50).await {
+                        Ok(page) => out.send(Update::History { with, page }),
+                        Err(e) => tracing::warn!(cause = %e, "history request failed"),
+                    }
+                });
+            }
+            Command::PickFile { to } => {
+                let (Some(client), out, uploads) =
+                    (self.client.clone(), self.out.clone(), self.uploads.clone())
+                else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    match rfd::AsyncFileDialog::new().pick_file().await {
+                        Some(file) => {
+                            start_upload(&client, &out, &uploads, to, file.path().to_owned()).await
+                        }
+                        None => out.send(Update::NoFileChosen),
+                    }
+                });
+            }
+            Command::SendFile { to, path } => {
+                let (Some(client), out, uploads) =
+                    (self.client.clone(), self.out.clone(), self.uploads.clone())
+                else {
+                    return;
+                };
+                tokio::spawn(async move { start_upload(&client, &out, &uploads, to, path).await });
+            }
+            Command::CancelUpload(id) => self.uploads.cancel(&id),
+            Command::CancelDownload(id) => {
+                if let Some(client) = &self.client {
+                    client.cancel_download(id);
+                }
+            }
+        }
+    }
+
+    async fn sign_in(&mut self, server: String, nickname: String, password: String) {
+        if server.trim().is_empty() || nickname.trim().is_empty() || password.is_empty() {
+            return self.out.send(Update::SignInFailed(SignInError::MissingFields));
+        }
+        let link: JoinLink = match server.trim().parse() {
+            Ok(link) => link,
+            Err(e) => {
+                return self.out.send(Update::SignInFailed(SignInError::BadAddress(e.to_string())));
+            }
+        };
+        if let Some(old) = self.client.take() {
+            old.close().await;
+        }
+        let mut config = ClientConfig::new(link, nickname.trim(), password);
+        config.client_name = concat!("quicq-ui ", env!("CARGO_PKG_VERSION")).into();
+        config.device = self.options.device.clone();
+        config.downloads = Some(self.options.downloads.clone());
+        config.trust = Trust {
+            known_servers: self.options.known_servers.clone(),
+            fingerprint: None,
+            ca: None,
+            accept_new: false,
+            system_roots: self.options.use_system_roots,
+        };
+        self.connect(config).await;
+    }
+
+    async fn connect(&mut self, config: ClientConfig) {
+        match Client::connect(config.clone()).await {
+            Ok((client, events)) => self.signed_in(client, events).await,
+            Err(ConnectError::UnknownServer { authority, fingerprint }) => {
+                self.out.send(Update::TrustNew { server: authority.clone(), fingerprint });
+                self.pending = Some(PendingTrust { config, authority, fingerprint });
+            }
+            Err(ConnectError::FingerprintChanged { authority, expected, presented, .. }) => {
+                self.out.send(Update::TrustChanged { server: authority, expected, presented });
+            }
+            Err(e) => self.out.send(Update::SignInFailed(describe_connect(&e))),
+        }
+    }
+
+    async fn trust(&mut self, yes: bool) {
+        let Some(pending) = self.pending.take() else { return };
+        if !yes {
+            return self.out.send(Update::SignInFailed(SignInError::NotTrusted));
+        }
+        let mut config = pending.config;
+        if let Err(e) = config.trust.remember(&pending.authority, pending.fingerprint) {
+            tracing::warn!(cause = %e, "cannot write the known-servers file");
+        }
+        // Pin what the user saw, so a different certificate on this attempt is still refused.
+        config.trust.fingerprint = Some(pending.fingerprint);
+        Box::pin(self.connect(config)).await;
+    }
+
+    async fn signed_in(&mut self, client: Client, mut events: quicq_client::Events) {
+        let me = client.welcome().you;
+        let users = client.users().await.unwrap_or_default();
+        self.out.send(Update::SignedIn { me, users });
+        let out = self.out.clone();
+        let refresh = client.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                // After a reconnect the list may have changed while we were away.
+                if let Event::State(quicq_client::ConnState::Connected { .. }) = event
+                    && let Ok(users) = refresh.users().await
+                {
+                    out.send(Update::Users(users));
+                }
+                out.send(Update::Event(event));
+            }
+        });
+        self.client = Some(client);
+    }
+}
+
+async fn start_upload(client: &Client, out: &Out, uploads: &CancelMap, to: Address, path: PathBuf) {
+    match client.send_file(to, &path).await {
+        Ok(upload) => {
+            out.send(Update::UploadStarted {
+                transfer_id: upload.transfer_id.clone(),
+                name: upload.name.clone(),
+                size: upload.size,
+            });
+            follow_upload(upload, uploads.clone());
+        }
+        Err(e) => out.send(Update::FileNotSent(e.to_string())),
+    }
+}
+
+fn follow_upload(upload: UploadHandle, uploads: CancelMap) {
+    let id = upload.transfer_id.clone();
+    uploads.insert(id.clone(), upload.canceller());
+    tokio::spawn(async move {
+        // Outcomes reach the window as transfer events; this only tidies up.
+        let _ = upload.finished().await;
+        uploads.remove(&id);
+    });
+}
+
+fn describe_connect(e: &ConnectError) -> SignInError {
+    match e {
+        ConnectError::Refused { code: ErrorCode::WrongPassword, .. } => SignInError::WrongPassword,
+        ConnectError::Refused { code: ErrorCode::WeakPassword, .. } => SignInError::WeakPassword,
+        ConnectError::Refused { code: ErrorCode::RegistrationClosed, .. } => {
+            SignInError::RegistrationClosed
+        }
+        ConnectError::Refused { code: ErrorCode::InvalidNickname, message } => {
+            SignInError::InvalidNickname(message.clone())
+        }
+        ConnectError::Unreachable { authority, .. } => SignInError::Unreachable(authority.clone()),
+        ConnectError::Resolve { host, .. } | ConnectError::NoAddress(host) => {
+            SignInError::Unreachable(host.clone())
+        }
+        ConnectError::WrongProtocol => SignInError::WrongProtocol,
+        ConnectError::Untrusted(_) | ConnectError::FingerprintMismatch { .. } => {
+            SignInError::Untrusted
+        }
+        other => SignInError::Other(other.to_string()),
+    }
+}
+
+fn describe_request(e: &RequestError) -> String {
+    match e {
+        RequestError::Refused { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Cancel tokens of running uploads, shared with the tasks that follow them.
+mod cancel_map {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use tokio_util::sync::CancellationToken;
+
+    #[derive(Debug, Clone, Default)]
+    pub struct CancelMap(Arc<Mutex<HashMap<String, CancellationToken>>>);
+
+    impl CancelMap {
+        fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+            self.0.lock().unwrap_or_else(|e| e.into_inner())
+        }
+
+        pub fn insert(&self, id: String, token: CancellationToken) {
+            self.lock().insert(id, token);
+        }
+
+        pub fn remove(&self, id: &str) {
+            self.lock().remove(id);
+        }
+
+        pub fn cancel(&self, id: &str) {
+            if let Some(token) = self.lock().remove(id) {
+                token.cancel();
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The language: English or Simplified Chinese, from the system locale. Texts in `.slint` files
+//! use `@tr` with the bundled translation in `lang/`; the few texts made in Rust (status,
+//! errors, counts) come from here.
+
+/// Which language the interface speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    English,
+    Chinese,
+}
+
+impl Lang {
+    /// From `QUICQ_LANG` if set, else the system locale (`zh*` means Chinese).
+    pub fn detect() -> Lang {
+        let locale =
+            std::env::var("QUICQ_LANG").ok().or_else(sys_locale::get_locale).unwrap_or_default();
+        Lang::from_locale(&locale)
+    }
+
+    pub fn from_locale(locale: &str) -> Lang {
+        if locale.to_ascii_lowercase().starts_with("zh") { Lang::Chinese } else { Lang::English }
+    }
+
+    /// The bundled translation to select (`None` keeps the English source texts).
+    pub fn slint_translation(self) -> Option<&'static str> {
+        match self {
+            Lang::English => None,
+            Lang::Chinese => Some("zh_CN"),
+        }
+    }
+}
+
+/// Texts made in Rust, in one language.
+#[derive(Debug, Clone, Copy)]
+pub struct Texts {
+    lang: Lang,
+}
+
+macro_rules! pick {
+    ($self:ident, $en:expr, $zh:expr) => {
+        match $self.lang {
+            Lang::English => $en,
+            Lang::Chinese => $zh,
+        }
+    };
+}
+
+impl Texts {
+    pub fn new(lang: Lang) -> Self {
+        Texts { lang }
+    }
+
+    pub fn english() -> Self {
+        Texts { lang: Lang::English }
+    }
+
+    pub fn everyone(&self, online: usize) -> String {
+        pick!(self, format!("Everyone ({online} online)"), format!("所有人（{online} 人在线）"))
+    }
+
+    pub fn everyone_title(&self) -> String {
+        pick!(self, "Everyone".to_owned(), "所有人".to_owned())
+    }
+
+    pub fn chat_with(&self, name: &str) -> String {
+        pick!(self, format!("Chat with {name}"), format!("与 {name} 聊天"))
+    }
+
+    pub fn saved(&self) -> &'static str {
+        pick!(self, "saved", "已保存")
+    }
+
+    pub fn receiving(&self, percent: u32) -> String {
+        pick!(self, format!("receiving {percent} %"), format!("接收中 {percent}%"))
+    }
+
+    pub fn transfer_detail(&self, done: &str, total: &str, rate: &str) -> String {
+        pick!(self, format!("{done} of {total} · {rate}"), format!("{done} / {total} · {rate}"))
+    }
+
+    pub fn connected(&self, me: &str) -> String {
+        pick!(self, format!("Connected as {me}"), format!("已连接，昵称 {me}"))
+    }
+
+    pub fn reconnecting(&self, secs: u64) -> String {
+        pick!(
+            self,
+            format!("Connection lost; reconnecting in {secs} s…"),
+            format!("连接已断开，{secs} 秒后重新连接…")
+        )
+    }
+
+    pub fn offline(&self, reason: &str) -> String {
+        pick!(self, format!("Offline: {reason}"), format!("离线：{reason}"))
+    }
+
+    pub fn wrong_password(&self) -> &'static str {
+        pick!(self, "Wrong password for this nickname.", "此昵称的密码不正确。")
+    }
+
+    pub fn weak_password(&self) -> &'static str {
+        pick!(
+            self,
+            "A new account needs a password of at least 8 characters.",
+            "新账号的密码至少需要 8 个字符。"
+        )
+    }
+
+    pub fn registration_closed(&self) -> &'static str {
+        pick!(
+            self,
+            "No account has this nickname, and this server does not accept new accounts.",
+            "没有使用此昵称的账号，且此服务器不接受注册新账号。"
+        )
+    }
+
+    pub fn invalid_nickname(&self, why: &str) -> String {
+        pick!(
+            self,
+            format!("This nickname cannot be used: {why}."),
+            format!("无法使用此昵称：{why}。")
+        )
+    }
+
+    pub fn unreachable(&self, server: &str) -> String {
+        pick!(
+            self,
+            format!("Cannot reach the server at {server}. Check the address and your network."),
+            format!("无法连接服务器 {server}，请检查地址和网络。")
+        )
+    }
+
+    pub fn bad_address(&self, why: &str) -> String {
+        pick!(
+            self,
+            format!("The server address is not valid: {why}."),
+            format!("服务器地址无效：{why}。")
+        )
+    }
+
+    pub fn wrong_protocol(&self) -> &'static str {
+        pick!(self, "That server does not speak the QuicQ protocol.", "该服务器不是 QuicQ 服务器。")
+    }
+
+    pub fn untrusted(&self) -> &'static str {
+        pick!(self, "The server's certificate could not be verified.", "无法验证服务器的证书。")
+    }
+
+    pub fn not_trusted(&self) -> &'static str {
+        pick!(self, "Not connected: the server was not trusted.", "未连接：未信任该服务器。")
+    }
+
+    pub fn fill_in(&self) -> &'static str {
+        pick!(
+            self,
+            "Enter the server, your nickname and your password.",
+            "请填写服务器、昵称和密码。"
+        )
+    }
+
+    pub fn failed(&self, why: &str) -> String {
+        pick!(self, format!("Something went wrong: {why}"), format!("出错了：{why}"))
+    }
+
+    pub fn file_sent(&self, name: &str) -> String {
+        pick!(self, format!("Sent {name}"), format!("已发送 {name}"))
+    }
+
+    pub fn file_not_sent(&self, why: &str) -> String {
+        pick!(self, format!("File not sent: {why}"), format!("文件未发送：{why}"))
+    }
+
+    pub fn delivered(&self, to: &str) -> String {
+        pick!(self, format!("{to} saved your file"), format!("{to} 已接收你的文件"))
+    }
+
+    pub fn not_sent(&self, why: &str) -> String {
+        pick!(self, format!("Message not sent: {why}"), format!("消息未发送：{why}"))
+    }
+
+    pub fn no_dialog(&self) -> &'static str {
+        pick!(
+            self,
+            "No file chosen; you can type a path instead.",
+            "未选择文件；也可以直接输入路径。"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locale_picks_the_language() {
+        assert_eq!(Lang::from_locale("zh-CN"), Lang::Chinese);
+        assert_eq!(Lang::from_locale("zh_CN.UTF-8"), Lang::Chinese);
+        assert_eq!(Lang::from_locale("en-US"), Lang::English);
+        assert_eq!(Lang::from_locale(""), Lang::English);
+        assert_eq!(Lang::Chinese.slint_translation(), Some("zh_CN"));
+        assert_eq!(Texts::new(Lang::Chinese).everyone(3), "所有人（3 人在线）");
+    }
+}

@@ -1,0 +1,53 @@
+//! `quicq-ui`: the QuicQ window. Logging, language, where things live, then the event loop.
+//!
+//! `QUICQ_SERVER` and `QUICQ_NICK` fill in the sign-in page; with `QUICQ_PASSWORD` as well the
+//! app signs in by itself (kiosks, embedded boards, the screenshot script).
+
+use std::process::ExitCode;
+
+use quicq_ui::backend::Options;
+use quicq_ui::{Bridge, i18n::Lang};
+use slint::ComponentHandle;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let device = quicq_client::device::default_path()
+        .and_then(|p| quicq_client::device::load_or_create(&p).ok());
+    let options = Options {
+        known_servers: quicq_client::trust::default_known_servers(),
+        downloads: std::env::var_os("QUICQ_DOWNLOAD_DIR")
+            .map(Into::into)
+            .unwrap_or_else(quicq_client::transfer::default_download_dir),
+        device,
+        use_system_roots: true,
+    };
+    let app = match quicq_ui::start(options, Lang::detect()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: cannot open the window: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bridge = app.window().global::<Bridge>();
+    if let Ok(server) = std::env::var("QUICQ_SERVER") {
+        bridge.set_server(server.into());
+    }
+    if let Ok(nick) = std::env::var("QUICQ_NICK") {
+        bridge.set_nickname(nick.into());
+    }
+    if let Ok(password) = std::env::var("QUICQ_PASSWORD") {
+        bridge.set_password(password.into());
+        bridge.invoke_sign_in();
+    }
+    match app.window().run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! What the window shows, computed from what the client knows: the user tree, conversations and
+//! transfers. Plain Rust, no network and no window, so it is tested on its own.
+
+use std::collections::{BTreeMap, HashMap};
+
+use quicq_client::TransferKey;
+use quicq_common::nickname::key_of;
+use quicq_common::protocol::{Address, ChatMessage, UserInfo};
+use slint::SharedString;
+
+use crate::i18n::Texts;
+use crate::{MessageRow, TransferRow, UserRow};
+
+/// A conversation: the group, or one other person (by nickname key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Conv {
+    Everyone,
+    With(String),
+}
+
+impl Conv {
+    /// The conversation a message belongs to, seen by `me`.
+    pub fn of(message: &ChatMessage, me: &str) -> Conv {
+        match &message.to {
+            Address::Group(_) => Conv::Everyone,
+            Address::User(to) if key_of(&message.from) == key_of(me) => Conv::With(key_of(to)),
+            Address::User(_) => Conv::With(key_of(&message.from)),
+        }
+    }
+
+    /// The row key the tree uses: "" for everyone, otherwise the nickname key.
+    pub fn from_row_key(key: &str) -> Conv {
+        if key.is_empty() { Conv::Everyone } else { Conv::With(key_of(key)) }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Person {
+    name: String,
+    online: bool,
+}
+
+/// Everyone known, who is online, and unread counts per conversation.
+#[derive(Debug, Default)]
+pub struct Roster {
+    people: BTreeMap<String, Person>,
+    unread: HashMap<Conv, u32>,
+}
+
+impl Roster {
+    pub fn set_users(&mut self, users: &[UserInfo]) {
+        self.people = users
+            .iter()
+            .map(|u| (key_of(&u.name), Person { name: u.name.clone(), online: u.online }))
+            .collect();
+    }
+
+    pub fn presence(&mut self, user: &str, online: bool) {
+        self.people
+            .entry(key_of(user))
+            .and_modify(|p| p.online = online)
+            .or_insert_with(|| Person { name: user.to_owned(), online });
+    }
+
+    /// The display name of a conversation's other person, if known.
+    pub fn name_of(&self, key: &str) -> Option<&str> {
+        self.people.get(key).map(|p| p.name.as_str())
+    }
+
+    pub fn online_count(&self) -> usize {
+        self.people.values().filter(|p| p.online).count()
+    }
+
+    pub fn add_unread(&mut self, conv: Conv) {
+        *self.unread.entry(conv).or_default() += 1;
+    }
+
+    pub fn clear_unread(&mut self, conv: &Conv) {
+        self.unread.remove(conv);
+    }
+
+    pub fn unread(&self, conv: &Conv) -> u32 {
+        self.unread.get(conv).copied().unwrap_or(0)
+    }
+
+    /// The tree: the group first, then everyone but `me`, online first, by name.
+    pub fn rows(&self, me: &str, selected: &Conv, texts: &Texts) -> Vec<UserRow> {
+        let me = key_of(me);
+        let mut people: Vec<(&String, &Person)> =
+            self.people.iter().filter(|(k, _)| **k != me).collect();
+        people.sort_by_key(|(_, p)| (!p.online, p.name.to_lowercase()));
+        let root = UserRow {
+            key: SharedString::new(),
+            label: texts.everyone(self.online_count()).into(),
+            online: true,
+            unread: self.unread(&Conv::Everyone) as i32,
+            is_root: true,
+            selected: *selected == Conv::Everyone,
+        };
+        std::iter::once(root)
+            .chain(people.into_iter().map(|(key, p)| {
+                let conv = Conv::With(key.clone());
+                UserRow {
+                    key: key.as_str().into(),
+                    label: p.name.as_str().into(),
+                    online: p.online,
+                    unread: self.unread(&conv) as i32,
+                    is_root: false,
+                    selected: *selected == conv,
+                }
+            }))
+            .collect()
+    }
+}
+
+/// One conversation's messages, by id (clients order by id, not arrival).
+#[derive(Debug, Default)]
+pub struct History {
+    messages: BTreeMap<u64, ChatMessage>,
+    /// Whether older pages exist on the server.
+    pub more: bool,
+    /// Whether the newest page was fetched.
+    pub loaded: bool,
+}
+
+impl History {
+    pub fn add(&mut self, message: ChatMessage) -> bool {
+        self.messages.insert(message.id, message).is_none()
+    }
+
+    pub fn oldest(&self) -> Option<u64> {
+        self.messages.keys().next().copied()
+    }
+
+    pub fn messages(&self) -> impl Iterator<Item = &ChatMessage> {
+        self.messages.values()
+    }
+}
+
+/// What is known about a file's download.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileStatus {
+    Receiving { done: u64, total: u64 },
+    Saved(std::path::PathBuf),
+    Failed(String),
+}
+
+/// Bubbles for a conversation, oldest first.
+pub fn message_rows(
+    history: &History,
+    me: &str,
+    files: &HashMap<u64, FileStatus>,
+    texts: &Texts,
+) -> Vec<MessageRow> {
+    let me = key_of(me);
+    history
+        .messages()
+        .map(|m| {
+            let own = key_of(&m.from) == me;
+            let (is_file, file_name, file_size, file_path, file_state) = match &m.file {
+                Some(f) => {
+                    let (path, state) = match files.get(&f.id) {
+                        Some(FileStatus::Saved(p)) => {
+                            (p.display().to_string(), texts.saved().to_owned())
+                        }
+                        Some(FileStatus::Receiving { done, total }) => {
+                            (String::new(), texts.receiving(percent(*done, *total)))
+                        }
+                        Some(FileStatus::Failed(why)) => (String::new(), why.clone()),
+                        None => (String::new(), String::new()),
+                    };
+                    (true, f.name.clone(), human_size(f.size), path, state)
+                }
+                None => (false, String::new(), String::new(), String::new(), String::new()),
+            };
+            MessageRow {
+                sender: m.from.as_str().into(),
+                time: clock(m.at).into(),
+                text: m.text.as_str().into(),
+                own,
+                is_file,
+                file_name: file_name.into(),
+                file_size: file_size.into(),
+                file_path: file_path.into(),
+                file_state: file_state.into(),
+            }
+        })
+        .collect()
+}
+
+/// A running transfer as the panel shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub key: TransferKey,
+    pub name: String,
+    pub done: u64,
+    pub total: u64,
+    pub bytes_per_sec: f64,
+}
+
+impl Transfer {
+    pub fn row(&self, texts: &Texts) -> TransferRow {
+        let (upload, key) = match &self.key {
+            TransferKey::Upload(id) => (true, format!("u:{id}")),
+            TransferKey::Download(id) => (false, format!("d:{id}")),
+        };
+        TransferRow {
+            key: key.into(),
+            name: self.name.as_str().into(),
+            upload,
+            progress: if self.total == 0 {
+                1.0
+            } else {
+                (self.done as f64 / self.total as f64) as f32
+            },
+            detail: texts
+                .transfer_detail(
+                    &human_size(self.done),
+                    &human_size(self.total),
+                    &human_rate(self.bytes_per_sec),
+                )
+                .into(),
+        }
+    }
+
+    /// Parses a row key back into the transfer it names.
+    pub fn key_from_row(key: &str) -> Option<TransferKey> {
+        if let Some(id) = key.strip_prefix("u:") {
+            return Some(TransferKey::Upload(id.to_owned()));
+        }
+        key.strip_prefix("d:").and_then(|id| id.parse().ok()).map(TransferKey::Download)
+    }
+}
+
+fn percent(done: u64, total: u64) -> u32 {
+    done.saturating_mul(100).checked_div(total).map_or(100, |p| p.min(100) as u32)
+}
+
+/// `532 B`, `1.4 KiB`, `12.0 MiB`, `3.25 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let digits = if value < 10.0 {
+        2
+    } else if value < 100.0 {
+        1
+    } else {
+        0
+    };
+    format!("{value:.digits$} {}", UNITS[unit])
+}
+
+pub fn human_rate(bytes_per_sec: f64) -> String {
+    format!("{}/s", human_size(bytes_per_sec.max(0.0) as u64))
+}
+
+/// `14:03` for today, `11-25 14:03` otherwise, in local time.
+pub fn clock(at_ms: i64) -> String {
+    use chrono::{Local, TimeZone};
+    match Local.timestamp_millis_opt(at_ms).single() {
+        Some(t) if t.date_naive() == Local::now().date_naive() => t.format("%H:%M").to_string(),
+        Some(t) => t.format("%m-%d %H:%M").to_string(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quicq_common::protocol::FileInfo;
+
+    fn msg(id: u64, from: &str, to: Address) -> ChatMessage {
+        ChatMessage { id, from: from.into(), to, text: format!("m{id}"), at: 0, file: None }
+    }
+
+    #[test]
+    fn messages_belong_to_the_right_conversation() {
+        let me = "Alice";
+        assert_eq!(Conv::of(&msg(1, "bob", Address::everyone()), me), Conv::Everyone);
+        assert_eq!(
+            Conv::of(&msg(2, "Bob", Address::User("alice".into())), me),
+            Conv::With("bob".into())
+        );
+        assert_eq!(
+            Conv::of(&msg(3, "ALICE", Address::User("Bob".into())), me),
+            Conv::With("bob".into())
+        );
+        assert_eq!(Conv::from_row_key(""), Conv::Everyone);
+        assert_eq!(Conv::from_row_key("小明"), Conv::With("小明".into()));
+    }
+
+    #[test]
+    fn tree_has_the_group_first_then_online_people_then_the_rest() {
+        let texts = Texts::english();
+        let mut roster = Roster::default();
+        roster.set_users(&[
+            UserInfo { name: "zed".into(), online: true },
+            UserInfo { name: "Amy".into(), online: false },
+            UserInfo { name: "me".into(), online: true },
+            UserInfo { name: "bob".into(), online: true },
+        ]);
+        roster.presence("小明", true);
+        roster.add_unread(Conv::With("amy".into()));
+        roster.add_unread(Conv::With("amy".into()));
+        let rows = roster.rows("ME", &Conv::With("bob".into()), &texts);
+        let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, ["Everyone (4 online)", "bob", "zed", "小明", "Amy"]);
+        assert!(rows[0].is_root && !rows[0].selected);
+        assert!(rows[1].selected);
+        assert_eq!(rows[4].unread, 2);
+        roster.clear_unread(&Conv::With("amy".into()));
+        assert_eq!(roster.rows("me", &Conv::Everyone, &texts)[4].unread, 0);
+        roster.presence("zed", false);
+        assert_eq!(roster.online_count(), 3);
+    }
+
+    #[test]
+    fn history_orders_by_id_and_ignores_duplicates() {
+        let mut h = History::default();
+        assert!(h.add(msg(5, "a", Address::everyone())));
+        assert!(h.add(msg(2, "a", Address::everyone())));
+        assert!(!h.add(msg(5, "a", Address::everyone())));
+        assert_eq!(h.messages().map(|m| m.id).collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(h.oldest(), Some(2));
+    }
+
+    #[test]
+    fn bubbles_mark_own_messages_and_file_states() {
+        let texts = Texts::english();
+        let mut h = History::default();
+        h.add(msg(1, "Me", Address::everyone()));
+        let mut file = msg(2, "bob", Address::User("me".into()));
+        file.text.clear();
+        file.file = Some(FileInfo {
+            id: 9,
+            name: "a.pdf".into(),
+            size: 3 * 1024 * 1024,
+            blake3: String::new(),
+            transfer_id: String::new(),
+        });
+        h.add(file);
+        let mut files = HashMap::new();
+        files.insert(9, FileStatus::Receiving { done: 1, total: 4 });
+        let rows = message_rows(&h, "me", &files, &texts);
+        assert!(rows[0].own && !rows[1].own);
+        assert!(rows[1].is_file);
+        assert_eq!(rows[1].file_size.as_str(), "3.00 MiB");
+        assert_eq!(rows[1].file_state.as_str(), "receiving 25 %");
+        files.insert(9, FileStatus::Saved("/tmp/a.pdf".into()));
+        let rows = message_rows(&h, "me", &files, &texts);
+        assert_eq!(rows[1].file_path.as_str(), "/tmp/a.pdf");
+    }
+
+    #[test]
+    fn sizes_rates_and_transfer_rows() {
+        assert_eq!(human_size(532), "532 B");
+        assert_eq!(human_size(1536), "1.50 KiB");
+        assert_eq!(human_size(50 * 1024 * 1024), "50.0 MiB");
+        assert_eq!(human_size(3 * 1024 * 1024 * 1024 + 1), "3.00 GiB");
+        assert_eq!(human_rate(2048.0), "2.00 KiB/s");
+        let t = Transfer {
+            key: TransferKey::Download(7),
+            name: "x".into(),
+            done: 512,
+            total: 1024,
+            bytes_per_sec: 100.0,
+        };
+        let row = t.row(&Texts::english());
+        assert_eq!(row.progress, 0.5);
+        assert!(!row.upload);
+        assert_eq!(Transfer::key_from_row(&row.key), Some(TransferKey::Download(7)));
+        assert_eq!(Transfer::key_from_row("u:abc"), Some(TransferKey::Upload("abc".into())));
+        assert_eq!(Transfer::key_from_row("zz"), None);
+    }
+}
