@@ -29,17 +29,22 @@ use std::rc::Rc;
 
 use slint::ComponentHandle;
 
-/// Builds the window, starts the network thread and wires them together.
-pub fn start(
-    options: backend::Options,
-    lang: i18n::Lang,
-) -> Result<Rc<app::App>, slint::PlatformError> {
+/// Switches the `.slint` texts to `lang`; needs the platform, so call it after creating a window.
+pub fn select_language(lang: i18n::Lang) {
     if let Some(translation) = lang.slint_translation()
         && let Err(e) = slint::select_bundled_translation(translation)
     {
         tracing::warn!(cause = %e, "translation not available");
     }
+}
+
+/// Builds the window, starts the network thread and wires them together.
+pub fn start(
+    options: backend::Options,
+    lang: i18n::Lang,
+) -> Result<Rc<app::App>, slint::PlatformError> {
     let window = MainWindow::new()?;
+    select_language(lang);
     let weak = window.as_weak();
     let (network, updates) = backend::Backend::start(options, move || {
         let _ = weak.upgrade_in_event_loop(|window| window.global::<Bridge>().invoke_pump());

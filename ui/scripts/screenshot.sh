@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Starts a QuicQ server on loopback, seeds a few users and messages, runs the real quicq-ui
+# under Xvfb signed in as alice, and saves a screenshot (default docs/screenshot.png).
+# Needs Xvfb, ImageMagick's `import` and a CJK font; installs them with apt-get if missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out="${1:-docs/screenshot.png}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicq-target}"
+
+need=()
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+command -v import >/dev/null 2>&1 || need+=(imagemagick)
+fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${need[@]}"
+fi
+
+cargo build -q -p quicq-server -p quicq-client -p quicq-ui
+bin="$CARGO_TARGET_DIR/debug"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+port=7390
+NO_COLOR=1 "$bin/quicq-server" --listen "127.0.0.1:$port" --hostname 127.0.0.1 \
+  --data-dir "$work/data" --cert-dir "$work/certs" > "$work/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do grep -q "join link" "$work/server.log" && break; sleep 0.1; done
+link="$(grep -o 'quicq://[^ ]*' "$work/server.log" | head -1)"
+
+# Every process gets its own home, so nothing touches the real user's settings.
+as() { local who="$1"; shift; HOME="$work/home-$who" QUICQ_PASSWORD="password-$who" "$bin/quicq" --server "$link" --nick "$who" "$@"; }
+as alice users > /dev/null                       # register alice before the others talk
+HOME="$work/home-bob" QUICQ_PASSWORD=password-bob "$bin/quicq" --server "$link" --nick bob listen > /dev/null 2>&1 &
+pids+=($!)
+as 小明 users > /dev/null
+as carol users > /dev/null
+sleep 0.5
+as bob send --all "Morning! Is the server up again?" > /dev/null
+as 小明 send --all "收到，谢谢！文件传输也正常。" > /dev/null
+as carol send --all "Great. Sharing yesterday's slides in a minute." > /dev/null
+head -c 3000000 /dev/urandom > "$work/slides-2026-11.pdf"
+as carol send-file --all "$work/slides-2026-11.pdf" > /dev/null
+as bob send --to alice "lunch at 12?" > /dev/null
+
+Xvfb :99 -screen 0 1000x680x24 > /dev/null 2>&1 &
+pids+=($!)
+sleep 1
+HOME="$work/home-alice" DISPLAY=:99 SLINT_BACKEND=winit-software \
+  QUICQ_SERVER="$link" QUICQ_NICK=alice QUICQ_PASSWORD=password-alice \
+  QUICQ_DOWNLOAD_DIR="$work/downloads" QUICQ_LANG="${QUICQ_LANG:-en}" "$bin/quicq-ui" > "$work/ui.log" 2>&1 &
+pids+=($!)
+sleep 6
+mkdir -p "$(dirname "$out")"
+DISPLAY=:99 import -window root "$out"
+echo "saved $out"
