@@ -239,6 +239,12 @@ struct UploadJob {
     cancel: CancellationToken,
 }
 
+struct ServerHas {
+    received: u64,
+    complete: bool,
+    file_id: u64,
+}
+
 enum Attempt {
     /// All bytes written; wait for the server's verdict.
     Sent,
@@ -253,9 +259,22 @@ impl UploadJob {
     ) -> Result<Uploaded, TransferError> {
         let hash = hash_file(&self.path).await?;
         let mut first = true;
+        let mut rate_limited = 0;
         loop {
             let conn = self.inner.connection(None).await?;
-            let offset = if first { 0 } else { self.server_has().await? };
+            let offset = if first {
+                0
+            } else {
+                match self.server_state().await? {
+                    // Everything arrived before the connection dropped.
+                    ServerHas { complete: true, file_id, .. } => {
+                        return Ok(Uploaded { file_id, offline: Vec::new() });
+                    }
+                    // Resend the header from what it holds (with no bytes left, that tells the
+                    // server the upload is finished).
+                    ServerHas { received, .. } => received,
+                }
+            };
             first = false;
             let attempt = tokio::select! {
                 a = self.send(&conn, &hash, offset) => a?,
@@ -272,22 +291,27 @@ impl UploadJob {
                 () = self.cancel.cancelled() => return Err(TransferError::Cancelled),
             };
             match verdict {
-                Some(result) => return result,
-                None => {
-                    self.inner.wait_for_new_connection(conn.stable_id()).await?;
-                    if self.server_has().await? == self.size {
-                        return Ok(Uploaded { file_id: 0, offline: Vec::new() });
-                    }
+                Some(Err(TransferError::Refused { code: ErrorCode::RateLimited, .. }))
+                    if rate_limited < 10 =>
+                {
+                    // Nothing was stored; try the same transfer again shortly.
+                    rate_limited += 1;
+                    first = true;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
+                Some(result) => return result,
+                None => self.inner.wait_for_new_connection(conn.stable_id()).await?,
             }
         }
     }
 
-    /// How many bytes the server holds, asked with `upload_status`.
-    async fn server_has(&self) -> Result<u64, TransferError> {
+    /// What the server holds of this transfer, asked with `upload_status`.
+    async fn server_state(&self) -> Result<ServerHas, TransferError> {
         let frame = ClientFrame::UploadStatus { transfer_id: self.transfer_id.clone() };
         match self.inner.request(&frame).await {
-            Ok(ServerFrame::UploadState { received, .. }) => Ok(received),
+            Ok(ServerFrame::UploadState { received, complete, file_id, .. }) => {
+                Ok(ServerHas { received, complete, file_id: file_id.unwrap_or(0) })
+            }
             Ok(other) => {
                 Err(RequestError::Protocol(format!("expected upload_state, got {other:?}")).into())
             }

@@ -196,6 +196,9 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file_id: Option<u64>,
         received: u64,
+        /// True once every byte arrived and the hash matched; nothing more to send.
+        #[serde(default)]
+        complete: bool,
     },
     /// Answer to `download`: the data follows on a server-opened unidirectional stream.
     DownloadStarted { file_id: u64, offset: u64 },
@@ -284,6 +287,7 @@ pub struct Limits {
     /// Largest file an upload may declare.
     pub max_file_bytes: u64,
     /// How long the server keeps a file for recipients who have not downloaded it, in seconds.
+    #[serde(default)]
     pub file_retention_secs: u64,
     /// Sustained messages per second per account.
     pub messages_per_second: u32,

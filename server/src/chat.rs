@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::password;
 use crate::spool::Spool;
-use crate::store::{Account, FileState, Store, StoreError};
+use crate::store::{Account, FILE_CLIENT_ID_PREFIX, FileState, Store, StoreError};
 use crate::transfer::ActiveUploads;
 
 /// A request's failure as the client sees it.
@@ -189,6 +189,14 @@ impl Chat {
                 format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes"),
             ));
         }
+        if client_id.starts_with(FILE_CLIENT_ID_PREFIX) {
+            return Err(Refusal::new(
+                ErrorCode::InvalidClientId,
+                format!(
+                    "client ids starting with {FILE_CLIENT_ID_PREFIX:?} are reserved for files"
+                ),
+            ));
+        }
         if text.trim().is_empty() {
             return Err(Refusal::new(ErrorCode::EmptyText, "message text is empty"));
         }
@@ -293,13 +301,16 @@ impl Chat {
     }
 
     /// Drops files past retention and uploads stalled too long; returns how many.
-    pub async fn expire_files(&self) -> Result<usize, Refusal> {
+    pub async fn expire_files(self: &Arc<Self>) -> Result<usize, Refusal> {
+        let chat = self.clone();
         let now = now_ms();
         let kept_since = now - (self.config.file_retention_secs as i64).saturating_mul(1000);
         let stalled_since = now - (self.config.upload_stall_secs as i64).saturating_mul(1000);
         let expired = self
             .with_store(move |s| {
-                let found = s.files_to_expire(kept_since, stalled_since)?;
+                let mut found = s.files_to_expire(kept_since, stalled_since)?;
+                // An upload being written right now is not stalled, however slow.
+                found.retain(|(id, _)| !chat.uploads.is_running(*id));
                 for (id, complete) in &found {
                     let state = if *complete { FileState::Expired } else { FileState::Failed };
                     s.set_file_progress(*id, 0, state, now)?;

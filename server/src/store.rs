@@ -46,6 +46,9 @@ pub struct Stored {
 
 const SCHEMA_VERSION: i64 = 1;
 
+/// File messages are stored under client id `file:<transfer id>`; `send` refuses this prefix.
+pub const FILE_CLIENT_ID_PREFIX: &str = "file:";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
     id              INTEGER PRIMARY KEY,
@@ -319,16 +322,7 @@ impl Store {
         let mut more = messages.len() > limit;
         messages.truncate(limit);
         // Keep the answer inside one frame: stop adding once the JSON would get too big.
-        let budget = MAX_FRAME_LEN - 1024;
-        let mut used = 0;
-        for (i, m) in messages.iter().enumerate() {
-            used += serde_json::to_vec(m).map_or(budget, |v| v.len() + 1);
-            if used > budget {
-                messages.truncate(i);
-                more = true;
-                break;
-            }
-        }
+        more |= fit_frame(&mut messages);
         Ok((messages, more))
     }
 
@@ -371,7 +365,14 @@ impl Store {
         tx.execute(
             "INSERT INTO messages (sender, to_user, to_group, text, at, client_id, file_id)
              VALUES (?1, ?2, ?3, '', ?4, ?5, ?6)",
-            params![sender, to_user, to_group, now, format!("file:{transfer_id}"), file_id],
+            params![
+                sender,
+                to_user,
+                to_group,
+                now,
+                format!("{FILE_CLIENT_ID_PREFIX}{transfer_id}"),
+                file_id
+            ],
         )?;
         tx.commit()?;
         let row = self
@@ -489,7 +490,10 @@ impl Store {
         ))?;
         let rows =
             stmt.query_map(params![EVERYONE, account, device, limit as i64], row_to_message)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut messages: Vec<ChatMessage> = rows.collect::<Result<_, _>>()?;
+        // Keep the answer inside one frame; the rest comes on the next sign-in.
+        fit_frame(&mut messages);
+        Ok(messages)
     }
 
     /// Files to drop: complete ones created before `kept_since`, and uploads with no progress
@@ -522,6 +526,20 @@ impl Store {
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// Drops messages from the end until the list's JSON fits in a frame with room to spare.
+fn fit_frame(messages: &mut Vec<ChatMessage>) -> bool {
+    let budget = MAX_FRAME_LEN - 1024;
+    let mut used = 0;
+    for (i, m) in messages.iter().enumerate() {
+        used += serde_json::to_vec(m).map_or(budget, |v| v.len() + 1);
+        if used > budget {
+            messages.truncate(i);
+            return true;
+        }
+    }
+    false
 }
 
 fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<(FileRow, i64)> {

@@ -23,6 +23,8 @@ const BLOCK: usize = 256 * 1024;
 const QUEUED_BLOCKS: usize = 4;
 /// Progress is recorded in the database at least this often (bytes).
 const PERSIST_EVERY: u64 = 64 * 1024 * 1024;
+/// …and at least this often, so a slow upload never looks stalled.
+const PERSIST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Uploads running now, so a resumed upload can take over from one stuck on a dead connection.
@@ -68,6 +70,11 @@ impl ActiveUploads {
         Writing { generation, stop, _guard: lock.lock_owned().await }
     }
 
+    /// Whether an upload of this file is being written now.
+    pub fn is_running(&self, file_id: u64) -> bool {
+        self.running().contains_key(&file_id)
+    }
+
     fn finish(&self, file_id: u64, writing: &Writing) {
         let mut running = self.running();
         if running.get(&file_id).is_some_and(|r| r.generation == writing.generation) {
@@ -94,6 +101,7 @@ pub async fn receive_upload(chat: Arc<Chat>, peer: Arc<Peer>, mut recv: quinn::R
         return;
     };
     let upload = Upload { chat: chat.clone(), peer: peer.clone(), transfer_id };
+    let name = bounded_name(&name);
     match upload.start(&to, &name, size, &blake3, offset).await {
         Ok((file, writing)) => upload.receive(file, offset, recv, writing).await,
         Err(refusal) => {
@@ -101,6 +109,21 @@ pub async fn receive_upload(chat: Arc<Chat>, peer: Arc<Peer>, mut recv: quinn::R
             upload.reject(None, refusal);
         }
     }
+}
+
+/// Longest file name kept, in bytes; longer names are cut (receivers sanitise them anyway) so
+/// every frame that carries one stays small.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+fn bounded_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if out.len() + c.len_utf8() > MAX_NAME_BYTES {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 struct Upload {
@@ -468,6 +491,7 @@ struct SpoolWriter {
     hasher: blake3::Hasher,
     received: u64,
     persisted: u64,
+    persisted_at: std::time::Instant,
 }
 
 impl SpoolWriter {
@@ -496,7 +520,15 @@ impl SpoolWriter {
                 left -= n as u64;
             }
             file.seek(SeekFrom::End(0))?;
-            Ok(SpoolWriter { chat, file_id, file, hasher, received: offset, persisted: offset })
+            Ok(SpoolWriter {
+                chat,
+                file_id,
+                file,
+                hasher,
+                received: offset,
+                persisted: offset,
+                persisted_at: std::time::Instant::now(),
+            })
         })
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?
@@ -511,10 +543,13 @@ impl SpoolWriter {
                 self.file_id,
                 Progress { received: self.received, state: Phase::Uploading },
             );
-            if self.received - self.persisted >= PERSIST_EVERY {
+            if self.received - self.persisted >= PERSIST_EVERY
+                || self.persisted_at.elapsed() >= PERSIST_INTERVAL
+            {
                 self.file.sync_data()?;
                 self.chat.record_progress_blocking(self.file_id, self.received);
                 self.persisted = self.received;
+                self.persisted_at = std::time::Instant::now();
             }
         }
         self.file.sync_all()?;
@@ -664,7 +699,12 @@ pub async fn upload_status(
     let (sender, id) = (peer.account.id, transfer_id.clone());
     let file = chat.with_store(move |s| s.file_by_transfer(sender, &id)).await?;
     let Some(file) = file else {
-        return Ok(ServerFrame::UploadState { transfer_id, file_id: None, received: 0 });
+        return Ok(ServerFrame::UploadState {
+            transfer_id,
+            file_id: None,
+            received: 0,
+            complete: false,
+        });
     };
     if file.state == FileState::Uploading {
         let writing = chat.uploads.take_over(file.id).await;
@@ -684,6 +724,7 @@ pub async fn upload_status(
             transfer_id,
             file_id: Some(file.id),
             received: file.received,
+            complete: file.state == FileState::Complete,
         }),
     }
 }

@@ -62,6 +62,9 @@ async fn bad_request_frames_get_their_errors() {
     assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::EmptyText);
     let frame = send_frame(&"i".repeat(65), Address::everyone(), "hi");
     assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::InvalidClientId);
+    // Client ids of this form name file messages and cannot be used for chat.
+    let frame = send_frame("file:abc", Address::everyone(), "hi");
+    assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::InvalidClientId);
     let frame = ClientFrame::History { with: Address::everyone(), before: None, limit: 0 };
     assert_eq!(error_code(&raw_frame(&conn, &frame).await), ErrorCode::InvalidLimit);
     let frame = ClientFrame::Ack { up_to: 1 };
