@@ -3,7 +3,7 @@
 //! Storage and password hashing run on blocking threads. Sending holds the store's lock from the
 //! insert until the message is queued for its recipients, so queues receive messages in id order.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 
 use quicq_common::nickname::Nickname;
@@ -18,6 +18,7 @@ use crate::hub::Hub;
 use crate::password;
 use crate::spool::Spool;
 use crate::store::{Account, FILE_CLIENT_ID_PREFIX, FileState, Store, StoreError};
+use crate::store_thread::{Insert, StoreThread};
 use crate::transfer::ActiveUploads;
 
 /// A request's failure as the client sees it.
@@ -60,7 +61,7 @@ pub struct Chat {
     pub hub: Arc<Hub>,
     pub spool: Spool,
     pub uploads: ActiveUploads,
-    store: Arc<Mutex<Store>>,
+    store: StoreThread,
     /// Argon2 takes ~19 MiB and tens of milliseconds per hash; bound how many run at once so a
     /// login storm cannot exhaust memory.
     hashing: Semaphore,
@@ -86,22 +87,23 @@ impl Chat {
             hub: Arc::new(hub),
             spool,
             uploads: ActiveUploads::default(),
-            store: Arc::new(Mutex::new(store)),
+            store: StoreThread::start(store)
+                .map_err(|e| StoreError::DataDir { path: "store thread".into(), source: e })?,
             hashing: Semaphore::new(permits),
         })
     }
 
-    /// Runs `f` with the store on a blocking thread.
+    /// Runs `f` on the store thread, after everything queued before it.
     pub async fn with_store<T, F>(&self, f: F) -> Result<T, Refusal>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&store)))
-            .await
-            .map_err(|_| internal("storage task"))?
-            .map_err(Refusal::from)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.store.run(move |store| {
+            let _ = tx.send(f(store));
+        });
+        rx.await.map_err(|_| internal("storage task"))?.map_err(Refusal::from)
     }
 
     /// Checks the password, or registers a free nickname. Returns the account and whether it was
@@ -217,18 +219,23 @@ impl Chat {
                 retry_after_ms: Some(wait.as_millis() as u64 + 1),
             });
         }
-        let (hub, sender_id) = (self.hub.clone(), sender.id);
-        let stored = self
-            .with_store(move |store| {
-                let stored =
-                    store.insert_message(sender_id, &target, &text, &client_id, now_ms())?;
-                if !stored.duplicate {
-                    hub.fan_out(sender_id, &target, &stored.message);
-                }
-                Ok((stored, client_id))
-            })
-            .await?;
-        let (stored, client_id) = stored;
+        // Stored with whatever other messages are waiting (one sync for all), then queued for
+        // the recipients on the store thread, in id order.
+        let (hub, sender_id, fan_target) = (self.hub.clone(), sender.id, target.clone());
+        let (reply, stored) = tokio::sync::oneshot::channel();
+        self.store.insert(Insert {
+            sender: sender_id,
+            target,
+            text,
+            client_id: client_id.clone(),
+            now: now_ms(),
+            then: Box::new(move |stored| hub.fan_out(sender_id, &fan_target, &stored.message)),
+            reply,
+        });
+        let stored = stored.await.map_err(|_| internal("storage task"))?.map_err(|e| {
+            tracing::error!(cause = %e, "storing a message failed");
+            Refusal::new(ErrorCode::Internal, "the server could not store the message; try again")
+        })?;
         Ok(ServerFrame::Sent { client_id, id: stored.message.id, at: stored.message.at })
     }
 
@@ -264,13 +271,15 @@ impl Chat {
         self.hub.notify(account, &frame);
     }
 
-    /// Records upload progress from a blocking thread (the spool writer).
+    /// Records upload progress without waiting (called from the spool writer's thread).
     pub fn record_progress_blocking(&self, file_id: u64, received: u64) {
-        if let Err(e) =
-            lock(&self.store).set_file_progress(file_id, received, FileState::Uploading, now_ms())
-        {
-            tracing::error!(cause = %e, "cannot record upload progress");
-        }
+        self.store.run(move |store| {
+            if let Err(e) =
+                store.set_file_progress(file_id, received, FileState::Uploading, now_ms())
+            {
+                tracing::error!(cause = %e, "cannot record upload progress");
+            }
+        });
     }
 
     /// Marks a file done for a device; tells the uploader when a recipient saved it.
@@ -328,8 +337,4 @@ impl Chat {
     pub async fn flush(&self) -> Result<(), Refusal> {
         self.with_store(|s| s.checkpoint()).await
     }
-}
-
-fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(|e| e.into_inner())
 }

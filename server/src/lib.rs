@@ -6,7 +6,7 @@
 //! - [`chat`]: what each request does (login/registration, send, history, users).
 //! - [`hub`]: who is online and who receives what; bounded per-session queues.
 //! - [`transfer`] and [`spool`]: file uploads and downloads through a disk spool.
-//! - [`store`]: SQLite persistence.
+//! - [`store`]: SQLite persistence; [`store_thread`] runs it on one thread with group commit.
 //! - [`password`], [`rate_limit`], [`config`]: the small parts.
 //!
 //! Entry point: `Server::bind(config)?.run(shutdown).await`.
@@ -20,6 +20,7 @@ pub mod server;
 pub mod session;
 pub mod spool;
 pub mod store;
+pub mod store_thread;
 pub mod transfer;
 
 pub use config::Config;

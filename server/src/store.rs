@@ -243,29 +243,42 @@ impl Store {
         client_id: &str,
         now: i64,
     ) -> Result<Stored, StoreError> {
-        let (to_user, to_group) = match target {
-            Target::User(id) => (Some(*id), None),
-            Target::Group(name) => (None, Some(name.as_str())),
-        };
+        let mut stored = self.insert_messages(&[(sender, target, text, client_id, now)])?;
+        stored.pop().ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    }
+
+    /// Stores several messages in one transaction (one sync to disk), in order; each is new or
+    /// the one already stored under its (sender, client_id).
+    pub fn insert_messages(
+        &mut self,
+        rows: &[(AccountId, &Target, &str, &str, i64)],
+    ) -> Result<Vec<Stored>, StoreError> {
         let tx = self.conn.transaction()?;
-        let inserted = tx.execute(
-            "INSERT INTO messages (sender, to_user, to_group, text, at, client_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sender, client_id) DO NOTHING",
-            params![sender, to_user, to_group, text, now, client_id],
-        )?;
-        let id: i64 = if inserted == 1 {
-            tx.last_insert_rowid()
-        } else {
-            tx.query_row(
-                "SELECT id FROM messages WHERE sender = ?1 AND client_id = ?2",
-                params![sender, client_id],
-                |r| r.get(0),
-            )?
-        };
-        let message =
-            tx.query_row(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"), [id], row_to_message)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for &(sender, target, text, client_id, now) in rows {
+            let (to_user, to_group) = match target {
+                Target::User(id) => (Some(*id), None),
+                Target::Group(name) => (None, Some(name.as_str())),
+            };
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO messages (sender, to_user, to_group, text, at, client_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sender, client_id) DO NOTHING",
+                )?
+                .execute(params![sender, to_user, to_group, text, now, client_id])?;
+            let id: i64 = if inserted == 1 {
+                tx.last_insert_rowid()
+            } else {
+                tx.prepare_cached("SELECT id FROM messages WHERE sender = ?1 AND client_id = ?2")?
+                    .query_row(params![sender, client_id], |r| r.get(0))?
+            };
+            let message = tx
+                .prepare_cached(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"))?
+                .query_row([id], row_to_message)?;
+            out.push(Stored { message, duplicate: inserted == 0 });
+        }
         tx.commit()?;
-        Ok(Stored { message, duplicate: inserted == 0 })
+        Ok(out)
     }
 
     /// Messages the account should receive with id above `after`, oldest first: sent to it,

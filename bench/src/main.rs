@@ -1,0 +1,343 @@
+//! `quicq-bench`: measures QuicQ against real servers and clients on loopback and prints a table
+//! (or JSON). Build with `cargo build --release -p quicq-server -p quicq-bench`.
+
+mod server;
+mod stats;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::stats::Figure;
+use crate::workload::{chat, files, raw_quic, scale};
+
+const MIB: u64 = 1 << 20;
+
+/// Benchmarks for QuicQ: latency, fan-out, file sharing, scale and storage, each against a
+/// real quicq-server process on loopback.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Repeat each workload this many times and report the median (min–max).
+    #[arg(long, global = true, default_value_t = 3)]
+    runs: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every workload; --quick shrinks them to a smoke test of a few seconds.
+    All {
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Reference: bare quinn, one stream.
+    RawQuic {
+        #[arg(long, default_value_t = 1024)]
+        mib: u64,
+    },
+    /// W1: one-to-one latency, one message at a time.
+    W1 {
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+    },
+    /// W2: fan-out to everyone online, unpaced and paced.
+    W2 {
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 1000)]
+        each: usize,
+        /// Paced rate, messages per second in total.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 5)]
+        seconds: u32,
+    },
+    /// W3: a file A→B and to a group.
+    W3 {
+        #[arg(long, default_value_t = 1024)]
+        mib: u64,
+        #[arg(long, default_value_t = 10)]
+        group: usize,
+    },
+    /// W4: chat every 10 ms during W3's A→B transfer.
+    W4 {
+        #[arg(long, default_value_t = 1024)]
+        mib: u64,
+    },
+    /// W5: idle signed-in clients.
+    W5 {
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
+    },
+    /// W6: durable message stores per second.
+    W6 {
+        #[arg(long, default_value_t = 50_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 20)]
+        connections: usize,
+    },
+}
+
+/// Parameters of a full or quick run of everything.
+struct Plan {
+    raw_mib: u64,
+    w1_messages: usize,
+    w2: (usize, usize, usize),
+    w2_paced: (u32, u32),
+    w3_mib: u64,
+    w3_group: usize,
+    w5_clients: usize,
+    w6: (usize, usize),
+}
+
+impl Plan {
+    fn full() -> Self {
+        Plan {
+            raw_mib: 1024,
+            w1_messages: 10_000,
+            w2: (100, 10, 1000),
+            w2_paced: (1000, 5),
+            w3_mib: 1024,
+            w3_group: 10,
+            w5_clients: 10_000,
+            w6: (50_000, 20),
+        }
+    }
+
+    fn quick() -> Self {
+        Plan {
+            raw_mib: 32,
+            w1_messages: 200,
+            w2: (10, 2, 50),
+            w2_paced: (200, 1),
+            w3_mib: 16,
+            w3_group: 3,
+            w5_clients: 100,
+            w6: (2000, 4),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    machine: Machine,
+    /// Figure name → value over runs.
+    figures: BTreeMap<String, Figure>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Machine {
+    cores: usize,
+    memory_gib: f64,
+    cpu: String,
+}
+
+impl Machine {
+    fn read() -> Self {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let kb = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            .unwrap_or_default();
+        Machine {
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            memory_gib: kb / (1024.0 * 1024.0),
+            cpu,
+        }
+    }
+}
+
+impl Report {
+    fn add(&mut self, name: &str, values: Vec<f64>) {
+        let figure = Figure::of(values);
+        eprintln!(
+            "  {name:<34} {:>12.3}  ({:.3} – {:.3}, {} runs)",
+            figure.median, figure.min, figure.max, figure.runs
+        );
+        self.figures.insert(name.to_owned(), figure);
+    }
+}
+
+/// Runs `f` `runs` times, collecting one or more named values per run.
+async fn repeat<F, Fut>(
+    report: &mut Report,
+    runs: usize,
+    names: &[&str],
+    mut f: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Vec<f64>>>,
+{
+    let mut columns = vec![Vec::new(); names.len()];
+    for _ in 0..runs.max(1) {
+        let values = f().await?;
+        for (column, v) in columns.iter_mut().zip(values) {
+            column.push(v);
+        }
+    }
+    for (name, values) in names.iter().zip(columns) {
+        report.add(name, values);
+    }
+    Ok(())
+}
+
+async fn run_raw(report: &mut Report, runs: usize, mib: u64) -> anyhow::Result<()> {
+    eprintln!("raw-quic: {mib} MiB over one bare quinn stream");
+    repeat(report, runs, &["raw_quic_mb_per_s"], || async {
+        Ok(vec![raw_quic::run(mib * MIB).await?])
+    })
+    .await
+}
+
+async fn run_w1(report: &mut Report, runs: usize, messages: usize) -> anyhow::Result<()> {
+    eprintln!("W1: {messages} messages A→B, one at a time");
+    repeat(report, runs, &["w1_p50_ms", "w1_p99_ms"], || async {
+        let (p50, p99) = chat::latency(messages).await?;
+        Ok(vec![p50, p99])
+    })
+    .await
+}
+
+async fn run_w2(
+    report: &mut Report,
+    runs: usize,
+    (users, senders, each): (usize, usize, usize),
+    (rate, seconds): (u32, u32),
+) -> anyhow::Result<()> {
+    eprintln!(
+        "W2: {users} users, {senders} senders × {each} unpaced; {rate}/s paced for {seconds} s"
+    );
+    repeat(report, runs, &["w2_deliveries_per_s"], || async {
+        Ok(vec![chat::fan_out(users, senders, each).await?])
+    })
+    .await?;
+    repeat(report, runs, &["w2_paced_p99_ms"], || async {
+        Ok(vec![chat::fan_out_paced(users, senders, rate, seconds).await?])
+    })
+    .await
+}
+
+async fn run_w3(report: &mut Report, runs: usize, mib: u64, group: usize) -> anyhow::Result<()> {
+    eprintln!("W3: {mib} MiB A→B, and to a group of {group}");
+    repeat(report, runs, &["w3_a_to_b_mb_per_s", "w3_server_memory_growth_mib"], || async {
+        let (share, _) = files::share(mib * MIB, None).await?;
+        Ok(vec![share.mb_per_sec, share.server_growth as f64 / MIB as f64])
+    })
+    .await?;
+    repeat(report, 1, &["w3_group_mb_per_s_delivered"], || async {
+        Ok(vec![files::share_group(mib * MIB, group).await?])
+    })
+    .await
+}
+
+async fn run_w4(report: &mut Report, runs: usize, mib: u64) -> anyhow::Result<()> {
+    eprintln!("W4: a message every 10 ms during {mib} MiB A→B");
+    repeat(report, runs, &["w4_message_p99_ms", "w4_file_mb_per_s"], || async {
+        let (share, p99) = files::share(mib * MIB, Some(Duration::from_millis(10))).await?;
+        Ok(vec![p99.unwrap_or(f64::NAN), share.mb_per_sec])
+    })
+    .await
+}
+
+async fn run_w5(report: &mut Report, clients: usize) -> anyhow::Result<()> {
+    eprintln!("W5: {clients} idle signed-in clients (one run)");
+    repeat(report, 1, &["w5_server_kib_per_connection", "w5_sign_ins_per_s"], || async {
+        let s = scale::idle_clients(clients).await?;
+        anyhow::ensure!(s.connections == clients, "only {} connections", s.connections);
+        Ok(vec![s.bytes_per_connection / 1024.0, s.sign_ins_per_sec])
+    })
+    .await
+}
+
+async fn run_w6(
+    report: &mut Report,
+    runs: usize,
+    (messages, connections): (usize, usize),
+) -> anyhow::Result<()> {
+    eprintln!("W6: {messages} durable stores from {connections} connections");
+    repeat(report, runs, &["w6_stored_per_s"], || async {
+        Ok(vec![chat::store_rate(connections, messages).await?])
+    })
+    .await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let mut report = Report { machine: Machine::read(), ..Report::default() };
+    eprintln!(
+        "machine: {} cores, {:.1} GiB, {}",
+        report.machine.cores, report.machine.memory_gib, report.machine.cpu
+    );
+    let runs = args.runs;
+    match args.command {
+        Command::All { quick } => {
+            let plan = if quick { Plan::quick() } else { Plan::full() };
+            let runs = if quick { 1 } else { runs };
+            run_raw(&mut report, runs, plan.raw_mib).await?;
+            run_w1(&mut report, runs, plan.w1_messages).await?;
+            run_w2(&mut report, runs, plan.w2, plan.w2_paced).await?;
+            run_w3(&mut report, runs, plan.w3_mib, plan.w3_group).await?;
+            run_w4(&mut report, runs, plan.w3_mib).await?;
+            run_w5(&mut report, plan.w5_clients).await?;
+            run_w6(&mut report, runs, plan.w6).await?;
+        }
+        Command::RawQuic { mib } => run_raw(&mut report, runs, mib).await?,
+        Command::W1 { messages } => run_w1(&mut report, runs, messages).await?,
+        Command::W2 { users, senders, each, rate, seconds } => {
+            run_w2(&mut report, runs, (users, senders, each), (rate, seconds)).await?
+        }
+        Command::W3 { mib, group } => run_w3(&mut report, runs, mib, group).await?,
+        Command::W4 { mib } => run_w4(&mut report, runs, mib).await?,
+        Command::W5 { clients } => run_w5(&mut report, clients).await?,
+        Command::W6 { messages, connections } => {
+            run_w6(&mut report, runs, (messages, connections)).await?
+        }
+    }
+    print_table(&report);
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_table(report: &Report) {
+    println!("| figure | median | min – max | runs |");
+    println!("| --- | ---: | ---: | ---: |");
+    for (name, f) in &report.figures {
+        println!("| {name} | {:.3} | {:.3} – {:.3} | {} |", f.median, f.min, f.max, f.runs);
+    }
+    if let (Some(raw), Some(ab)) =
+        (report.figures.get("raw_quic_mb_per_s"), report.figures.get("w3_a_to_b_mb_per_s"))
+    {
+        println!("\nW3 A→B is {:.0} % of raw-quic", 100.0 * ab.median / raw.median);
+    }
+}

@@ -1,0 +1,207 @@
+//! Chat workloads: one-to-one latency (W1), group fan-out (W2) and durable store rate (W6).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use quicq_client::{Client, Event, Events};
+use quicq_common::protocol::Address;
+use tokio::sync::Mutex;
+
+use crate::server::ServerProcess;
+use crate::stats::Samples;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Waits for the next chat message on `events`, returning its text.
+async fn next_text(events: &mut Events) -> anyhow::Result<String> {
+    loop {
+        match tokio::time::timeout(WAIT, events.recv()).await.context("no message within 60 s")? {
+            Some(Event::Message(m)) => return Ok(m.text),
+            Some(_) => {}
+            None => anyhow::bail!("event stream ended"),
+        }
+    }
+}
+
+/// W1: `n` messages A→B one at a time; latency from `send` to B's receipt. Returns (p50, p99) ms.
+pub async fn latency(n: usize) -> anyhow::Result<(f64, f64)> {
+    let server = ServerProcess::start(&[])?;
+    let (a, _a_events) = server.client("a").await?;
+    let (_b, mut b_events) = server.client("b").await?;
+    let to = Address::User("b".into());
+    // Warm up connections, caches and the database.
+    for i in 0..50 {
+        a.send(to.clone(), format!("warm {i}")).await?;
+        next_text(&mut b_events).await?;
+    }
+    let mut samples = Samples::with_capacity(n);
+    for i in 0..n {
+        let text = format!("m{i}");
+        let start = Instant::now();
+        let sending = a.send(to.clone(), text.clone());
+        let (sent, got) = tokio::join!(sending, next_text(&mut b_events));
+        sent?;
+        let got = got?;
+        samples.push(start.elapsed());
+        anyhow::ensure!(got == text, "expected {text}, got {got}");
+    }
+    Ok((samples.percentile_ms(50.0), samples.percentile_ms(99.0)))
+}
+
+/// Everyone online in `everyone`, counting what they receive.
+struct Crowd {
+    server: ServerProcess,
+    clients: Vec<Client>,
+    received: Arc<AtomicU64>,
+    latencies: Arc<Mutex<Samples>>,
+    sent_at: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+async fn crowd(users: usize) -> anyhow::Result<Crowd> {
+    let server = ServerProcess::start(&[])?;
+    let received = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(Mutex::new(Samples::default()));
+    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut clients = Vec::with_capacity(users);
+    for i in 0..users {
+        let (client, mut events) = server.client(&format!("user{i:03}")).await?;
+        let (received, latencies, sent_at) = (received.clone(), latencies.clone(), sent_at.clone());
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let Event::Message(m) = event {
+                    received.fetch_add(1, Ordering::Relaxed);
+                    if let Some(at) = sent_at.lock().await.get(&m.text) {
+                        latencies.lock().await.push(at.elapsed());
+                    }
+                }
+            }
+        });
+        clients.push(client);
+    }
+    Ok(Crowd { server, clients, received, latencies, sent_at })
+}
+
+async fn wait_for_count(counter: &AtomicU64, target: u64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while counter.load(Ordering::Relaxed) < target {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {target} deliveries arrived",
+            counter.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+/// W2 unpaced: `senders` × `each` group messages as fast as they go to `users` online users.
+/// Returns deliveries per second; fails unless every delivery arrived.
+pub async fn fan_out(users: usize, senders: usize, each: usize) -> anyhow::Result<f64> {
+    let crowd = crowd(users).await?;
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in 0..senders {
+        let client = crowd.clients[s].clone();
+        tasks.spawn(async move {
+            // Keep a window of sends in flight, each on its own stream.
+            let mut inflight = tokio::task::JoinSet::new();
+            for i in 0..each {
+                if inflight.len() >= 64
+                    && let Some(r) = inflight.join_next().await
+                {
+                    r??;
+                }
+                let c = client.clone();
+                inflight.spawn(async move {
+                    c.send(Address::everyone(), format!("s{s}-{i}")).await.map(|_| ())
+                });
+            }
+            while let Some(r) = inflight.join_next().await {
+                r??;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    let target = (senders * each * users) as u64;
+    wait_for_count(&crowd.received, target).await?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let got = crowd.received.load(Ordering::Relaxed);
+    anyhow::ensure!(got == target, "{got} deliveries, expected exactly {target}");
+    drop(crowd.server);
+    Ok(target as f64 / elapsed)
+}
+
+/// W2 paced: `rate` group messages per second in total for `seconds`, spread over `senders`.
+/// Returns the p99 delivery latency in ms.
+pub async fn fan_out_paced(
+    users: usize,
+    senders: usize,
+    rate: u32,
+    seconds: u32,
+) -> anyhow::Result<f64> {
+    let crowd = crowd(users).await?;
+    let total = (rate * seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        tick.tick().await;
+        let client = crowd.clients[i % senders].clone();
+        let text = format!("p{i}");
+        crowd.sent_at.lock().await.insert(text.clone(), Instant::now());
+        tasks.spawn(async move { client.send(Address::everyone(), text).await.map(|_| ()) });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    wait_for_count(&crowd.received, (total * users) as u64).await?;
+    let p99 = crowd.latencies.lock().await.percentile_ms(99.0);
+    Ok(p99)
+}
+
+/// W6: durable stores per second: `connections` clients each pipelining `window` sends to an
+/// offline user until `total` messages are stored (acknowledged).
+pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<f64> {
+    let server = ServerProcess::start(&[])?;
+    // The recipient exists but is offline: the work is the store, not delivery.
+    let (sink, _) = server.client("sink").await?;
+    sink.close().await;
+    let mut clients = Vec::new();
+    for i in 0..connections {
+        clients.push(server.client(&format!("writer{i}")).await?.0);
+    }
+    let per = total / connections;
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (w, client) in clients.into_iter().enumerate() {
+        tasks.spawn(async move {
+            let mut inflight = tokio::task::JoinSet::new();
+            for i in 0..per {
+                if inflight.len() >= 64
+                    && let Some(r) = inflight.join_next().await
+                {
+                    r??;
+                }
+                let c = client.clone();
+                inflight.spawn(async move {
+                    c.send(Address::User("sink".into()), format!("w{w}-{i}")).await.map(|_| ())
+                });
+            }
+            while let Some(r) = inflight.join_next().await {
+                r??;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok((per * connections) as f64 / start.elapsed().as_secs_f64())
+}

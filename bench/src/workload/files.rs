@@ -1,0 +1,198 @@
+//! File workloads: sharing a large file through the server (W3) and chat during it (W4).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use quicq_client::{Event, Events, TransferEvent};
+use quicq_common::protocol::Address;
+
+use crate::server::ServerProcess;
+use crate::stats::Samples;
+
+/// Writes `size` bytes of incompressible data.
+pub fn make_file(dir: &Path, size: u64) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    let path = dir.join("payload.bin");
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    file.flush()?;
+    Ok(path)
+}
+
+async fn saved(events: &mut Events) -> anyhow::Result<PathBuf> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(600), events.recv())
+            .await
+            .context("no file within 600 s")?
+        {
+            Some(Event::Transfer(TransferEvent::Saved { path, .. })) => return Ok(path),
+            Some(Event::Transfer(TransferEvent::DownloadFailed { reason, .. })) => {
+                anyhow::bail!("download failed: {reason}")
+            }
+            Some(_) => {}
+            None => anyhow::bail!("event stream ended"),
+        }
+    }
+}
+
+/// Samples the server's resident memory every 20 ms until dropped; keeps the peak.
+struct MemoryWatch {
+    peak: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MemoryWatch {
+    fn start(pid: u32) -> Self {
+        let peak = Arc::new(AtomicU64::new(0));
+        let p = peak.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                if let Some(kb) = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                {
+                    p.fetch_max(kb * 1024, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        MemoryWatch { peak, task }
+    }
+
+    fn peak(self) -> u64 {
+        self.task.abort();
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// Result of W3's one-to-one part.
+pub struct Share {
+    /// MB/s from the start of `send_file` until the recipient has the file verified and saved.
+    pub mb_per_sec: f64,
+    /// Growth of the server's resident memory during the transfer, bytes.
+    pub server_growth: u64,
+}
+
+/// W3 (and W4 when `chat_every` is set): `size` bytes from A through the server to B.
+/// With `chat_every`, A also sends B a message at that interval; returns their p99 in ms too.
+pub async fn share(
+    size: u64,
+    chat_every: Option<Duration>,
+) -> anyhow::Result<(Share, Option<f64>)> {
+    let work = tempfile::tempdir()?;
+    let path = make_file(work.path(), size)?;
+    let server = ServerProcess::start(&["--max-file-bytes", &(size * 2).to_string()])?;
+    let (a, _a_events) = server.client("a").await?;
+    let (_b, mut b_events) = server.client_with_downloads("b", work.path().join("b")).await?;
+    let (baseline, _) = server.memory();
+    let watch = MemoryWatch::start(server.pid());
+
+    let start = Instant::now();
+    let upload = a.send_file(Address::User("b".into()), &path).await?;
+    let chatter = chat_every.map(|every| {
+        let a = a.clone();
+        tokio::spawn(async move {
+            let mut sent = Vec::new();
+            let mut tick = tokio::time::interval(every);
+            for i in 0u64.. {
+                tick.tick().await;
+                sent.push((format!("c{i}"), Instant::now()));
+                if a.send(Address::User("b".into()), format!("c{i}")).await.is_err() {
+                    break;
+                }
+                if sent.len() > 100_000 {
+                    break;
+                }
+            }
+            sent
+        })
+    });
+    // Everything b sees until the file is saved: chat latencies and the end of the file.
+    let mut latencies = Samples::default();
+    let sends_started = Instant::now();
+    let saved_path = loop {
+        match tokio::time::timeout(Duration::from_secs(600), b_events.recv())
+            .await
+            .context("stalled")?
+        {
+            Some(Event::Message(m)) if m.file.is_none() => {
+                // Messages are numbered; each was sent at sends_started + i * every.
+                if let (Some(every), Some(i)) =
+                    (chat_every, m.text.strip_prefix('c').and_then(|n| n.parse::<u32>().ok()))
+                {
+                    let due = sends_started + every * i;
+                    latencies.push(Instant::now().saturating_duration_since(due));
+                }
+            }
+            Some(Event::Transfer(TransferEvent::Saved { path, .. })) => break path,
+            Some(Event::Transfer(TransferEvent::DownloadFailed { reason, .. })) => {
+                anyhow::bail!("{reason}")
+            }
+            Some(_) => {}
+            None => anyhow::bail!("event stream ended"),
+        }
+    };
+    let elapsed = start.elapsed().as_secs_f64();
+    if let Some(chatter) = chatter {
+        chatter.abort();
+    }
+    upload.finished().await?;
+    let peak = watch.peak();
+    anyhow::ensure!(std::fs::metadata(&saved_path)?.len() == size, "saved file has the wrong size");
+    let share = Share {
+        mb_per_sec: size as f64 / elapsed / 1e6,
+        server_growth: peak.saturating_sub(baseline),
+    };
+    let p99 = chat_every.map(|_| latencies.percentile_ms(99.0));
+    Ok((share, p99))
+}
+
+/// W3 group part: `size` bytes from A to everyone, `recipients` of them online and downloading.
+/// Returns aggregate MB/s delivered (size × recipients / time until the last one saved).
+pub async fn share_group(size: u64, recipients: usize) -> anyhow::Result<f64> {
+    let work = tempfile::tempdir()?;
+    let path = make_file(work.path(), size)?;
+    let server = ServerProcess::start(&["--max-file-bytes", &(size * 2).to_string()])?;
+    let (a, _a_events) = server.client("a").await?;
+    let mut receivers = Vec::new();
+    for i in 0..recipients {
+        let nick = format!("r{i}");
+        receivers.push(server.client_with_downloads(&nick, work.path().join(&nick)).await?);
+    }
+    let start = Instant::now();
+    let upload = a.send_file(Address::everyone(), &path).await?;
+    let mut waits = tokio::task::JoinSet::new();
+    for (client, mut events) in receivers {
+        waits.spawn(async move {
+            let got = saved(&mut events).await;
+            drop(client);
+            got
+        });
+    }
+    while let Some(r) = waits.join_next().await {
+        let p = r??;
+        anyhow::ensure!(std::fs::metadata(&p)?.len() == size, "a copy has the wrong size");
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    upload.finished().await?;
+    Ok(size as f64 * recipients as f64 / elapsed / 1e6)
+}

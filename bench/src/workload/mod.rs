@@ -1,0 +1,20 @@
+//! The workloads, one module each; every one starts its own server and clients.
+
+pub mod chat;
+pub mod files;
+pub mod raw_quic;
+pub mod scale;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Transport settings for the reference transfer: large windows so flow control never idles
+/// the link on loopback.
+pub fn transport() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.stream_receive_window((32u32 << 20).into())
+        .receive_window((64u32 << 20).into())
+        .send_window(64 << 20)
+        .max_idle_timeout(Some(Duration::from_secs(30).try_into().expect("30 s fits")));
+    Arc::new(t)
+}

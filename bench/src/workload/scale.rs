@@ -1,0 +1,103 @@
+//! W5: many idle signed-in clients on one server. Raw connections share a few client
+//! endpoints (one UDP socket each), so the bench process itself stays small.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use quicq_common::frame::{read_frame, write_frame};
+use quicq_common::protocol::{ALPN, ClientFrame, PROTOCOL_VERSION, ServerFrame};
+use quicq_common::tls::{self, Roots, ServerVerifier};
+
+use crate::server::{PASSWORD, ServerProcess};
+
+pub struct Scale {
+    /// Server memory growth per signed-in connection, bytes.
+    pub bytes_per_connection: f64,
+    pub sign_ins_per_sec: f64,
+    pub connections: usize,
+}
+
+struct Idle {
+    _conn: quinn::Connection,
+    _send: quinn::SendStream,
+    _recv: quinn::RecvStream,
+}
+
+pub async fn idle_clients(n: usize) -> anyhow::Result<Scale> {
+    let server = ServerProcess::start(&["--max-connections", &(n + 100).to_string()])?;
+    let fingerprint = server.link.fingerprint.ok_or_else(|| anyhow::anyhow!("no fingerprint"))?;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", server.link.port).parse()?;
+    let verifier = Arc::new(ServerVerifier::new(Some(fingerprint), &Roots::None)?);
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls::client_config(
+        verifier,
+        vec![ALPN.to_vec()],
+    )?)?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .keep_alive_interval(Some(Duration::from_secs(10)))
+        .max_idle_timeout(Some(Duration::from_secs(60).try_into()?));
+    config.transport_config(Arc::new(transport));
+    let endpoints: Vec<quinn::Endpoint> = (0..8)
+        .map(|_| {
+            let mut e = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr"))?;
+            e.set_default_client_config(config.clone());
+            Ok(e)
+        })
+        .collect::<anyhow::Result<_>>()?;
+
+    // Warm-up sign-ins first: Argon2's working memory (19 MiB per hash running at once) stays
+    // with the allocator afterwards and must not be counted as per-connection cost.
+    let warm_up = (n / 10).clamp(1, 200);
+    let mut held = Vec::with_capacity(n);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut before = 0;
+    let mut start = Instant::now();
+    for i in 0..n {
+        if i == warm_up {
+            while let Some(r) = tasks.join_next().await {
+                held.push(r??);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            before = server.memory().0;
+            start = Instant::now();
+        }
+        if tasks.len() >= 64 {
+            held.push(tasks.join_next().await.expect("a task")??);
+        }
+        let endpoint = endpoints[i % endpoints.len()].clone();
+        tasks.spawn(async move {
+            let conn = endpoint.connect(addr, "127.0.0.1")?.await?;
+            let (mut send, mut recv) = conn.open_bi().await?;
+            let hello = ClientFrame::Hello {
+                version: PROTOCOL_VERSION,
+                nickname: format!("idle{i:05}"),
+                password: PASSWORD.into(),
+                client: "quicq-bench".into(),
+                resume_after: None,
+                device: None,
+            };
+            write_frame(&mut send, &hello).await?;
+            match read_frame::<ServerFrame, _>(&mut recv).await? {
+                Some(ServerFrame::Welcome { .. }) => {}
+                other => anyhow::bail!("sign-in {i} failed: {other:?}"),
+            }
+            anyhow::Ok(Idle { _conn: conn, _send: send, _recv: recv })
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        held.push(r??);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    // Let presence traffic settle before measuring.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (after, _) = server.memory();
+    let measured = (n - warm_up).max(1) as f64;
+    let result = Scale {
+        bytes_per_connection: after.saturating_sub(before) as f64 / measured,
+        sign_ins_per_sec: measured / elapsed,
+        connections: held.len(),
+    };
+    drop(held);
+    Ok(result)
+}

@@ -1,0 +1,97 @@
+//! Memory use while a large file moves: alone in its own test binary, because it measures the
+//! resident size of the whole process and other tests running beside it would blur that.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quicq_client::{Client, Event, Events, TransferEvent};
+use quicq_common::protocol::Address;
+use quicq_tests::*;
+
+const MIB: u64 = 1024 * 1024;
+
+fn make_file(dir: &Path, name: &str, size: u64) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join(name);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut block = vec![0u8; 1 << 16];
+    let mut left = size;
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n]).unwrap();
+        left -= n as u64;
+    }
+    file.flush().unwrap();
+    path
+}
+
+async fn connect_with(
+    server: &TestServer,
+    nick: &str,
+    downloads: Option<PathBuf>,
+) -> (Client, Events) {
+    let mut cfg = config(server, nick);
+    cfg.device = Some(format!("device-of-{nick}"));
+    cfg.downloads = downloads;
+    Client::connect(cfg).await.unwrap()
+}
+
+fn spool_files(server: &TestServer) -> Vec<PathBuf> {
+    let dir = server.dir.path().join("data").join("spool");
+    std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_larger_than_memory_allows_moves_through_the_disk_spool() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, mut alice_events) = connect_with(&server, "alice", None).await;
+    let (_bob, mut bob_events) = connect_with(&server, "bob", Some(work.path().join("bob"))).await;
+    let size = 160 * MIB;
+    let path = make_file(work.path(), "large.bin", size);
+    let baseline = rss_bytes();
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    let mut peak = baseline;
+    let mut spool_seen = 0;
+    let got = loop {
+        tokio::select! {
+            e = bob_events.recv() => match e.unwrap() {
+                Event::Transfer(TransferEvent::Saved { path, .. }) => break path,
+                Event::Transfer(TransferEvent::DownloadFailed { reason, .. }) => panic!("{reason}"),
+                _ => {}
+            },
+            _ = alice_events.recv() => {}
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        peak = peak.max(rss_bytes());
+        for file in spool_files(&server) {
+            spool_seen = spool_seen.max(std::fs::metadata(file).map_or(0, |m| m.len()));
+        }
+    };
+    upload.finished().await.unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&got).unwrap());
+    // The bytes went through the spool on disk…
+    let final_size = spool_files(&server).iter().map(|f| std::fs::metadata(f).unwrap().len()).max();
+    assert_eq!(spool_seen.max(final_size.unwrap_or(0)), size);
+    // …and this whole process (sender, server and recipient) never held the file in memory.
+    let growth = peak.saturating_sub(baseline);
+    assert!(growth < 64 * MIB, "memory grew by {} MiB for a {} MiB file", growth / MIB, size / MIB);
+}
+
+/// Resident set size of this process, from /proc (Linux).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
