@@ -1,6 +1,5 @@
 //! Chat workloads: one-to-one latency (W1), group fan-out (W2) and durable store rate (W6).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -8,7 +7,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use quicq_client::{Client, Event, Events};
 use quicq_common::protocol::Address;
-use tokio::sync::Mutex;
 
 use crate::server::ServerProcess;
 use crate::stats::Samples;
@@ -56,32 +54,36 @@ struct Crowd {
     server: ServerProcess,
     clients: Vec<Client>,
     received: Arc<AtomicU64>,
-    latencies: Arc<Mutex<Samples>>,
-    sent_at: Arc<Mutex<HashMap<String, Instant>>>,
+    latencies: Arc<std::sync::Mutex<Samples>>,
+    /// Paced messages carry their send time in microseconds since this instant.
+    epoch: Instant,
 }
 
 async fn crowd(users: usize) -> anyhow::Result<Crowd> {
     let server = ServerProcess::start(&[])?;
     let received = Arc::new(AtomicU64::new(0));
-    let latencies = Arc::new(Mutex::new(Samples::default()));
-    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let latencies = Arc::new(std::sync::Mutex::new(Samples::default()));
+    let epoch = Instant::now();
     let mut clients = Vec::with_capacity(users);
     for i in 0..users {
         let (client, mut events) = server.client(&format!("user{i:03}")).await?;
-        let (received, latencies, sent_at) = (received.clone(), latencies.clone(), sent_at.clone());
+        let (received, latencies) = (received.clone(), latencies.clone());
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 if let Event::Message(m) = event {
-                    received.fetch_add(1, Ordering::Relaxed);
-                    if let Some(at) = sent_at.lock().await.get(&m.text) {
-                        latencies.lock().await.push(at.elapsed());
+                    if let Some(sent) = m.text.strip_prefix('p').and_then(|t| t.parse::<u64>().ok())
+                    {
+                        let now = epoch.elapsed().as_micros() as u64;
+                        let latency = Duration::from_micros(now.saturating_sub(sent));
+                        latencies.lock().unwrap_or_else(|e| e.into_inner()).push(latency);
                     }
+                    received.fetch_add(1, Ordering::Relaxed);
                 }
             }
         });
         clients.push(client);
     }
-    Ok(Crowd { server, clients, received, latencies, sent_at })
+    Ok(Crowd { server, clients, received, latencies, epoch })
 }
 
 async fn wait_for_count(counter: &AtomicU64, target: u64) -> anyhow::Result<()> {
@@ -154,15 +156,14 @@ pub async fn fan_out_paced(
     for i in 0..total {
         tick.tick().await;
         let client = crowd.clients[i % senders].clone();
-        let text = format!("p{i}");
-        crowd.sent_at.lock().await.insert(text.clone(), Instant::now());
+        let text = format!("p{}", crowd.epoch.elapsed().as_micros());
         tasks.spawn(async move { client.send(Address::everyone(), text).await.map(|_| ()) });
     }
     while let Some(r) = tasks.join_next().await {
         r??;
     }
     wait_for_count(&crowd.received, (total * users) as u64).await?;
-    let p99 = crowd.latencies.lock().await.percentile_ms(99.0);
+    let p99 = crowd.latencies.lock().unwrap_or_else(|e| e.into_inner()).percentile_ms(99.0);
     Ok(p99)
 }
 

@@ -108,39 +108,34 @@ pub async fn share(
 
     let start = Instant::now();
     let upload = a.send_file(Address::User("b".into()), &path).await?;
+    // Each message goes out on its own at its time (a slow ack never delays the next one); its
+    // send instant travels in the text, so B can tell its latency.
+    let epoch = Instant::now();
     let chatter = chat_every.map(|every| {
         let a = a.clone();
         tokio::spawn(async move {
-            let mut sent = Vec::new();
             let mut tick = tokio::time::interval(every);
-            for i in 0u64.. {
+            for _ in 0u64..1_000_000 {
                 tick.tick().await;
-                sent.push((format!("c{i}"), Instant::now()));
-                if a.send(Address::User("b".into()), format!("c{i}")).await.is_err() {
-                    break;
-                }
-                if sent.len() > 100_000 {
-                    break;
-                }
+                let a = a.clone();
+                let sent = epoch.elapsed().as_micros();
+                tokio::spawn(
+                    async move { a.send(Address::User("b".into()), format!("c{sent}")).await },
+                );
             }
-            sent
         })
     });
     // Everything b sees until the file is saved: chat latencies and the end of the file.
     let mut latencies = Samples::default();
-    let sends_started = Instant::now();
     let saved_path = loop {
         match tokio::time::timeout(Duration::from_secs(600), b_events.recv())
             .await
             .context("stalled")?
         {
             Some(Event::Message(m)) if m.file.is_none() => {
-                // Messages are numbered; each was sent at sends_started + i * every.
-                if let (Some(every), Some(i)) =
-                    (chat_every, m.text.strip_prefix('c').and_then(|n| n.parse::<u32>().ok()))
-                {
-                    let due = sends_started + every * i;
-                    latencies.push(Instant::now().saturating_duration_since(due));
+                if let Some(sent) = m.text.strip_prefix('c').and_then(|n| n.parse::<u64>().ok()) {
+                    let now = epoch.elapsed().as_micros() as u64;
+                    latencies.push(Duration::from_micros(now.saturating_sub(sent)));
                 }
             }
             Some(Event::Transfer(TransferEvent::Saved { path, .. })) => break path,

@@ -67,22 +67,11 @@ pub async fn idle_clients(n: usize) -> anyhow::Result<Scale> {
         }
         let endpoint = endpoints[i % endpoints.len()].clone();
         tasks.spawn(async move {
-            let conn = endpoint.connect(addr, "127.0.0.1")?.await?;
-            let (mut send, mut recv) = conn.open_bi().await?;
-            let hello = ClientFrame::Hello {
-                version: PROTOCOL_VERSION,
-                nickname: format!("idle{i:05}"),
-                password: PASSWORD.into(),
-                client: "quicq-bench".into(),
-                resume_after: None,
-                device: None,
-            };
-            write_frame(&mut send, &hello).await?;
-            match read_frame::<ServerFrame, _>(&mut recv).await? {
-                Some(ServerFrame::Welcome { .. }) => {}
-                other => anyhow::bail!("sign-in {i} failed: {other:?}"),
+            // A sign-in that loses its connection under load is tried again once.
+            match sign_in(&endpoint, addr, i).await {
+                Ok(idle) => Ok(idle),
+                Err(_) => sign_in(&endpoint, addr, i).await,
             }
-            anyhow::Ok(Idle { _conn: conn, _send: send, _recv: recv })
         });
     }
     while let Some(r) = tasks.join_next().await {
@@ -100,4 +89,27 @@ pub async fn idle_clients(n: usize) -> anyhow::Result<Scale> {
     };
     drop(held);
     Ok(result)
+}
+
+async fn sign_in(
+    endpoint: &quinn::Endpoint,
+    addr: std::net::SocketAddr,
+    i: usize,
+) -> anyhow::Result<Idle> {
+    let conn = endpoint.connect(addr, "127.0.0.1")?.await?;
+    let (mut send, mut recv) = conn.open_bi().await?;
+    let hello = ClientFrame::Hello {
+        version: PROTOCOL_VERSION,
+        nickname: format!("idle{i:05}"),
+        password: PASSWORD.into(),
+        client: "quicq-bench".into(),
+        resume_after: None,
+        device: None,
+    };
+    write_frame(&mut send, &hello).await?;
+    match read_frame::<ServerFrame, _>(&mut recv).await? {
+        Some(ServerFrame::Welcome { .. }) => {}
+        other => anyhow::bail!("sign-in {i} failed: {other:?}"),
+    }
+    Ok(Idle { _conn: conn, _send: send, _recv: recv })
 }
