@@ -224,3 +224,26 @@ pub async fn raw_frame(conn: &quinn::Connection, frame: &ClientFrame) -> ServerF
 pub fn known_servers_in(dir: &Path) -> PathBuf {
     dir.join("known_servers")
 }
+
+/// Writes `size` bytes of seeded pseudo-random data.
+pub fn make_file(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join(name);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create test file"));
+    let mut x = seed | 1;
+    let mut left = size;
+    let mut block = vec![0u8; 1 << 16];
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n]).expect("write test file");
+        left -= n as u64;
+    }
+    file.flush().expect("flush test file");
+    path
+}

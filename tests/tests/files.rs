@@ -12,29 +12,6 @@ use quicq_tests::*;
 
 const MIB: u64 = 1024 * 1024;
 
-/// Writes `size` bytes of seeded pseudo-random data.
-fn make_file(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
-    use std::io::Write;
-    let path = dir.join(name);
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut x = seed | 1;
-    let mut left = size;
-    let mut block = vec![0u8; 1 << 16];
-    while left > 0 {
-        for chunk in block.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
-        let n = left.min(block.len() as u64) as usize;
-        file.write_all(&block[..n]).unwrap();
-        left -= n as u64;
-    }
-    file.flush().unwrap();
-    path
-}
-
 fn same_bytes(a: &Path, b: &Path) -> bool {
     std::fs::read(a).unwrap() == std::fs::read(b).unwrap()
 }

@@ -2,7 +2,7 @@
 //! resident size of the whole process and other tests running beside it would blur that.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use quicq_client::{Client, Event, Events, TransferEvent};
@@ -10,28 +10,6 @@ use quicq_common::protocol::Address;
 use quicq_tests::*;
 
 const MIB: u64 = 1024 * 1024;
-
-fn make_file(dir: &Path, name: &str, size: u64) -> PathBuf {
-    use std::io::Write;
-    let path = dir.join(name);
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut block = vec![0u8; 1 << 16];
-    let mut left = size;
-    while left > 0 {
-        for chunk in block.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes());
-        }
-        let n = left.min(block.len() as u64) as usize;
-        file.write_all(&block[..n]).unwrap();
-        left -= n as u64;
-    }
-    file.flush().unwrap();
-    path
-}
 
 async fn connect_with(
     server: &TestServer,
@@ -56,7 +34,7 @@ async fn a_file_larger_than_memory_allows_moves_through_the_disk_spool() {
     let (alice, mut alice_events) = connect_with(&server, "alice", None).await;
     let (_bob, mut bob_events) = connect_with(&server, "bob", Some(work.path().join("bob"))).await;
     let size = 160 * MIB;
-    let path = make_file(work.path(), "large.bin", size);
+    let path = make_file(work.path(), "large.bin", size, 13);
     let baseline = rss_bytes();
     let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
     let mut peak = baseline;
