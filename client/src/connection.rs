@@ -115,7 +115,13 @@ pub(crate) fn endpoint_for(server: SocketAddr) -> std::io::Result<quinn::Endpoin
     let bind: SocketAddr = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
         .parse()
         .expect("literal socket address");
-    quinn::Endpoint::client(bind)
+    let socket = quicq_common::socket::bind(bind)?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        None,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
 }
 
 pub(crate) async fn resolve(link: &JoinLink) -> Result<SocketAddr, ConnectError> {

@@ -6,6 +6,7 @@
 //! - [`nickname`]: nickname validation and the comparison key.
 //! - [`tls`]: certificates, fingerprints, rustls configs and the client's verifier.
 //! - [`link`]: server addresses and `quicq://` join links.
+//! - [`socket`]: UDP sockets with large buffers for QUIC endpoints.
 //!
 //! `docs/protocol.md` at the repository root is the normative description of the wire format.
 
@@ -13,6 +14,7 @@ pub mod frame;
 pub mod link;
 pub mod nickname;
 pub mod protocol;
+pub mod socket;
 pub mod tls;
 
 pub use link::JoinLink;

@@ -92,8 +92,15 @@ impl Server {
         }
         let listen = config.listen;
         let chat = Arc::new(Chat::new(config, store, spool)?);
-        let endpoint = quinn::Endpoint::server(server_config, listen)
+        let socket = quicq_common::socket::bind(listen)
             .map_err(|source| StartError::Bind { addr: listen, source })?;
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server_config),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .map_err(|source| StartError::Bind { addr: listen, source })?;
         Ok(Server { endpoint, chat, fingerprint, certificate_created, uncovered_hostnames })
     }
 
