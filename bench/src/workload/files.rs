@@ -32,6 +32,9 @@ pub fn make_file(dir: &Path, size: u64) -> anyhow::Result<PathBuf> {
         left -= n as u64;
     }
     file.flush()?;
+    // Write it out now: a gigabyte of dirty page cache being flushed during the measurement
+    // would slow every fsync on this disk, the server's database commits included.
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     Ok(path)
 }
 
