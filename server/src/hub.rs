@@ -238,10 +238,6 @@ impl Hub {
     pub fn groups(&self) -> Vec<GroupInfo> {
         vec![GroupInfo { name: EVERYONE.into(), members: self.lock().directory.len() as u64 }]
     }
-
-    pub fn online_sessions(&self) -> usize {
-        self.lock().sessions.values().map(Vec::len).sum()
-    }
 }
 
 /// The accounts whose sessions receive a direct message: both ends (once if they are the same).

@@ -99,6 +99,30 @@ async fn wait_for_count(counter: &AtomicU64, target: u64) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Sends `count` messages to `to`, keeping 64 in flight, each on its own stream; texts are
+/// `prefix` plus a number.
+async fn send_pipelined(
+    client: Client,
+    to: Address,
+    count: usize,
+    prefix: String,
+) -> anyhow::Result<()> {
+    let mut inflight = tokio::task::JoinSet::new();
+    for i in 0..count {
+        if inflight.len() >= 64
+            && let Some(r) = inflight.join_next().await
+        {
+            r??;
+        }
+        let (c, to, text) = (client.clone(), to.clone(), format!("{prefix}{i}"));
+        inflight.spawn(async move { c.send(to, text).await.map(|_| ()) });
+    }
+    while let Some(r) = inflight.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
 /// W2 unpaced: `senders` × `each` group messages as fast as they go to `users` online users.
 /// Returns deliveries per second; fails unless every delivery arrived.
 pub async fn fan_out(users: usize, senders: usize, each: usize) -> anyhow::Result<f64> {
@@ -107,25 +131,7 @@ pub async fn fan_out(users: usize, senders: usize, each: usize) -> anyhow::Resul
     let mut tasks = tokio::task::JoinSet::new();
     for s in 0..senders {
         let client = crowd.clients[s].clone();
-        tasks.spawn(async move {
-            // Keep a window of sends in flight, each on its own stream.
-            let mut inflight = tokio::task::JoinSet::new();
-            for i in 0..each {
-                if inflight.len() >= 64
-                    && let Some(r) = inflight.join_next().await
-                {
-                    r??;
-                }
-                let c = client.clone();
-                inflight.spawn(async move {
-                    c.send(Address::everyone(), format!("s{s}-{i}")).await.map(|_| ())
-                });
-            }
-            while let Some(r) = inflight.join_next().await {
-                r??;
-            }
-            anyhow::Ok(())
-        });
+        tasks.spawn(send_pipelined(client, Address::everyone(), each, format!("s{s}-")));
     }
     while let Some(r) = tasks.join_next().await {
         r??;
@@ -182,24 +188,7 @@ pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<f64>
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (w, client) in clients.into_iter().enumerate() {
-        tasks.spawn(async move {
-            let mut inflight = tokio::task::JoinSet::new();
-            for i in 0..per {
-                if inflight.len() >= 64
-                    && let Some(r) = inflight.join_next().await
-                {
-                    r??;
-                }
-                let c = client.clone();
-                inflight.spawn(async move {
-                    c.send(Address::User("sink".into()), format!("w{w}-{i}")).await.map(|_| ())
-                });
-            }
-            while let Some(r) = inflight.join_next().await {
-                r??;
-            }
-            anyhow::Ok(())
-        });
+        tasks.spawn(send_pipelined(client, Address::User("sink".into()), per, format!("w{w}-")));
     }
     while let Some(r) = tasks.join_next().await {
         r??;
