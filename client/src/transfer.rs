@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use quicq_common::file_sink::FileSink;
 use quicq_common::frame::write_frame;
 use quicq_common::protocol::{
     Address, ChatMessage, ClientFrame, ErrorCode, FileInfo, ServerFrame, stream_code,
@@ -21,6 +22,8 @@ use crate::filename;
 
 /// Bytes per disk read/write and stream write.
 const BLOCK: usize = 256 * 1024;
+/// Blocks waiting for the disk writer of a download.
+const QUEUED_BLOCKS: usize = 4;
 /// Progress events per transfer are at least this far apart.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
@@ -562,7 +565,7 @@ impl DownloadJob {
                 continue;
             };
             match self.receive(stream, &part, offset, &cancel).await {
-                Received::Complete => return self.finish(&part).await,
+                Received::Complete(hash) => return self.finish(&part, hash).await,
                 Received::Lost => {
                     self.inner
                         .wait_for_new_connection(conn.stable_id())
@@ -577,6 +580,7 @@ impl DownloadJob {
         }
     }
 
+    /// Appends the stream to `part` from `offset`; the bytes are hashed as they are written.
     async fn receive(
         &self,
         mut stream: quinn::RecvStream,
@@ -584,14 +588,15 @@ impl DownloadJob {
         offset: u64,
         cancel: &CancellationToken,
     ) -> Received {
-        let mut file =
-            match tokio::fs::OpenOptions::new().create(true).append(true).open(part).await {
-                Ok(f) => f,
-                Err(e) => return Received::Failed(None, e.to_string()),
-            };
-        if let Err(e) = file.set_len(offset).await {
-            return Received::Failed(None, e.to_string());
-        }
+        let path = part.to_owned();
+        let sink = match tokio::task::spawn_blocking(move || FileSink::open(&path, offset)).await {
+            Ok(Ok(sink)) => sink,
+            Ok(Err(e)) => {
+                return Received::Failed(None, format!("cannot open {}: {e}", part.display()));
+            }
+            Err(e) => return Received::Failed(None, e.to_string()),
+        };
+        let (tx, writer) = sink.spawn(QUEUED_BLOCKS, |_| Ok(()));
         let mut meter = Meter::new(
             TransferKey::Download(self.info.id),
             &self.info.name,
@@ -599,66 +604,82 @@ impl DownloadJob {
             offset,
         );
         let mut done = offset;
-        let mut buf = vec![0u8; BLOCK];
-        loop {
-            let read = tokio::select! {
-                r = stream.read(&mut buf) => r,
-                () = cancel.cancelled() => {
-                    let _ = stream.stop(stream_code::CANCELLED.into());
-                    return Received::Failed(Some(ErrorCode::Cancelled), "cancelled".into());
+        let end = loop {
+            let mut block = vec![0u8; BLOCK];
+            let mut filled = 0;
+            let end = loop {
+                if filled == BLOCK {
+                    break None;
+                }
+                let read = tokio::select! {
+                    r = stream.read(&mut block[filled..]) => r,
+                    () = cancel.cancelled() => {
+                        let _ = stream.stop(stream_code::CANCELLED.into());
+                        break Some(Received::Failed(Some(ErrorCode::Cancelled), "cancelled".into()));
+                    }
+                };
+                match read {
+                    Ok(Some(n)) => {
+                        filled += n;
+                        if done + filled as u64 > self.info.size {
+                            let _ = stream.stop(stream_code::CANCELLED.into());
+                            break Some(Received::Failed(
+                                Some(ErrorCode::SizeMismatch),
+                                "the server sent more than the file size".into(),
+                            ));
+                        }
+                    }
+                    Ok(None) => break Some(Received::Complete(String::new())),
+                    // Not marked done: if the file still exists, the next sign-in retries it.
+                    Err(quinn::ReadError::Reset(_)) => {
+                        break Some(Received::Failed(
+                            None,
+                            "the server aborted the file (the upload was cancelled or failed)"
+                                .into(),
+                        ));
+                    }
+                    Err(_) => break Some(Received::Lost),
                 }
             };
-            match read {
-                Ok(Some(n)) => {
-                    done += n as u64;
-                    if done > self.info.size {
-                        let _ = stream.stop(stream_code::CANCELLED.into());
-                        return Received::Failed(
-                            Some(ErrorCode::SizeMismatch),
-                            "the server sent more than the file size".into(),
-                        );
-                    }
-                    if let Err(e) = tokio::io::AsyncWriteExt::write_all(&mut file, &buf[..n]).await
-                    {
-                        let _ = stream.stop(stream_code::CANCELLED.into());
-                        return Received::Failed(
-                            None,
-                            format!("cannot write {}: {e}", part.display()),
-                        );
-                    }
-                    meter.report(&self.inner, done, false);
+            if filled > 0 && !matches!(end, Some(Received::Failed(..))) {
+                block.truncate(filled);
+                if tx.send(block).await.is_err() {
+                    let _ = stream.stop(stream_code::CANCELLED.into());
+                    break None; // the writer failed; its error is reported below
                 }
-                Ok(None) => {
-                    meter.report(&self.inner, done, true);
-                    if let Err(e) = file.sync_all().await {
-                        return Received::Failed(None, e.to_string());
-                    }
-                    return if done == self.info.size {
-                        Received::Complete
-                    } else {
-                        Received::Failed(
-                            Some(ErrorCode::SizeMismatch),
-                            format!("got {done} of {} bytes", self.info.size),
-                        )
-                    };
-                }
-                Err(quinn::ReadError::Reset(_)) => {
-                    // Not marked done: if the file still exists, the next sign-in retries it.
-                    return Received::Failed(
-                        None,
-                        "the server aborted the file (the upload was cancelled or failed)".into(),
-                    );
-                }
-                Err(_) => {
-                    let _ = tokio::io::AsyncWriteExt::flush(&mut file).await;
-                    return Received::Lost;
+                done += filled as u64;
+                meter.report(&self.inner, done, false);
+            }
+            if let Some(end) = end {
+                break Some(end);
+            }
+        };
+        drop(tx);
+        let written = match writer.await {
+            Ok(written) => written,
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        };
+        match (end, written) {
+            (Some(Received::Failed(code, reason)), _) => Received::Failed(code, reason),
+            (_, Err(e)) => Received::Failed(None, format!("cannot write {}: {e}", part.display())),
+            (Some(Received::Complete(_)), Ok((len, hash))) => {
+                meter.report(&self.inner, len, true);
+                if len == self.info.size {
+                    Received::Complete(hash)
+                } else {
+                    Received::Failed(
+                        Some(ErrorCode::SizeMismatch),
+                        format!("got {len} of {} bytes", self.info.size),
+                    )
                 }
             }
+            (Some(Received::Lost) | None, Ok(_)) => Received::Lost,
         }
     }
 
-    /// Checks the hash of the whole `.part` and renames it to a free name.
-    async fn finish(&self, part: &Path) -> Result<PathBuf, Failure> {
+    /// Checks the hash of the whole `.part` (taken as it was written) and renames it to a free
+    /// name.
+    async fn finish(&self, part: &Path, hash: String) -> Result<PathBuf, Failure> {
         let (part, dir, name, expected) = (
             part.to_owned(),
             self.dir.clone(),
@@ -666,17 +687,7 @@ impl DownloadJob {
             self.info.blake3.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            let mut file = std::fs::File::open(&part).map_err(|e| (None, e.to_string()))?;
-            let mut hasher = blake3::Hasher::new();
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = file.read(&mut buf).map_err(|e| (None, e.to_string()))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
-            if hasher.finalize().to_hex().as_str() != expected {
+            if hash != expected {
                 let _ = std::fs::remove_file(&part);
                 return Err((
                     Some(ErrorCode::HashMismatch),
@@ -705,7 +716,8 @@ impl DownloadJob {
 }
 
 enum Received {
-    Complete,
+    /// The whole file, with its hash.
+    Complete(String),
     Lost,
     Failed(Option<ErrorCode>, String),
 }

@@ -1,4 +1,4 @@
-//! Everything a QuicQ server and client must agree on, and nothing about how either runs.
+//! Everything a QuicQ server and client must agree on, and the little both do the same way.
 //!
 //! # Layout
 //! - [`protocol`]: the frames of each direction, addresses, error and close codes, limits.
@@ -7,9 +7,11 @@
 //! - [`tls`]: certificates, fingerprints, rustls configs and the client's verifier.
 //! - [`link`]: server addresses and `quicq://` join links.
 //! - [`socket`]: UDP sockets with large buffers for QUIC endpoints.
+//! - [`file_sink`]: writing a received file: hashed as it arrives, synced behind the writer.
 //!
 //! `docs/protocol.md` at the repository root is the normative description of the wire format.
 
+pub mod file_sink;
 pub mod frame;
 pub mod link;
 pub mod nickname;

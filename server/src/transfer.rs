@@ -3,10 +3,11 @@
 //! transfer is a few buffers, whatever the file size.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::SeekFrom;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use quicq_common::file_sink::{FileSink, WriterTask};
 use quicq_common::frame::{read_frame, write_frame};
 use quicq_common::protocol::{
     Address, ClientFrame, ErrorCode, MAX_TRANSFER_ID_LEN, ServerFrame, stream_code,
@@ -412,15 +413,14 @@ enum Pumped {
     Failed(std::io::Error),
 }
 
-/// Moves bytes from the stream to the spool writer on a blocking thread, a few blocks at a time.
+/// Moves bytes from the stream to the spool file on a blocking thread, a few blocks at a time.
 async fn pump(
     recv: &mut quinn::RecvStream,
     writer: SpoolWriter,
     expected: u64,
     token: &CancellationToken,
 ) -> Pumped {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUED_BLOCKS);
-    let disk = tokio::task::spawn_blocking(move || writer.run(rx));
+    let (tx, disk) = writer.spawn();
     let mut total = 0u64;
     let reason = loop {
         let mut block = vec![0u8; BLOCK];
@@ -466,94 +466,52 @@ async fn pump(
         }
     };
     drop(tx);
-    let written = match disk.await {
-        Ok(Ok(w)) => w,
+    let (received, hash) = match disk.await {
+        Ok(Ok(written)) => written,
         Ok(Err(e)) => return Pumped::Failed(e),
         Err(e) => return Pumped::Failed(std::io::Error::other(e.to_string())),
     };
     match reason {
-        None => Pumped::Done { received: written.received, hash: written.hash },
-        Some(Pumped::Interrupted { .. }) => Pumped::Interrupted { received: written.received },
+        None => Pumped::Done { received, hash },
+        Some(Pumped::Interrupted { .. }) => Pumped::Interrupted { received },
         Some(other) => other,
     }
 }
 
-struct Written {
-    received: u64,
-    hash: String,
-}
-
-/// Appends to a spool file, hashing as it goes and publishing progress to downloads.
+/// A spool file being uploaded: publishes progress to downloads following it and records in
+/// the database, now and then, how much is durably there so an interrupted upload can resume.
 struct SpoolWriter {
     chat: Arc<Chat>,
     file_id: u64,
-    file: std::fs::File,
-    hasher: blake3::Hasher,
-    received: u64,
-    persisted: u64,
-    persisted_at: std::time::Instant,
+    sink: FileSink,
 }
 
 impl SpoolWriter {
     /// Opens the spool file at `offset` (truncating anything past it) and hashes what is there.
     async fn open(chat: Arc<Chat>, row: &FileRow, offset: u64) -> std::io::Result<Self> {
         let path = chat.spool.path(row.id);
-        let file_id = row.id;
-        tokio::task::spawn_blocking(move || {
-            let mut file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)?;
-            file.set_len(offset)?;
-            let mut hasher = blake3::Hasher::new();
-            let mut buf = vec![0u8; BLOCK];
-            file.seek(SeekFrom::Start(0))?;
-            let mut left = offset;
-            while left > 0 {
-                let n = file.read(&mut buf[..BLOCK.min(left as usize)])?;
-                if n == 0 {
-                    return Err(std::io::Error::other("spool file shorter than recorded"));
-                }
-                hasher.update(&buf[..n]);
-                left -= n as u64;
-            }
-            file.seek(SeekFrom::End(0))?;
-            Ok(SpoolWriter {
-                chat,
-                file_id,
-                file,
-                hasher,
-                received: offset,
-                persisted: offset,
-                persisted_at: std::time::Instant::now(),
-            })
-        })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?
+        let sink = tokio::task::spawn_blocking(move || FileSink::open(&path, offset))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        Ok(SpoolWriter { chat, file_id: row.id, sink })
     }
 
-    fn run(mut self, mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>) -> std::io::Result<Written> {
-        while let Some(block) = rx.blocking_recv() {
-            self.file.write_all(&block)?;
-            self.hasher.update(&block);
-            self.received += block.len() as u64;
-            self.chat.spool.publish(
-                self.file_id,
-                Progress { received: self.received, state: Phase::Uploading },
-            );
-            if self.received - self.persisted >= PERSIST_EVERY
-                || self.persisted_at.elapsed() >= PERSIST_INTERVAL
-            {
-                self.file.sync_data()?;
-                self.chat.record_progress_blocking(self.file_id, self.received);
-                self.persisted = self.received;
-                self.persisted_at = std::time::Instant::now();
+    /// Starts writing on a blocking thread; see [`FileSink::spawn`].
+    fn spawn(self) -> (tokio::sync::mpsc::Sender<Vec<u8>>, WriterTask) {
+        let SpoolWriter { chat, file_id, sink } = self;
+        let mut persisted = sink.len();
+        let mut persisted_at = std::time::Instant::now();
+        sink.spawn(QUEUED_BLOCKS, move |sink| {
+            let received = sink.len();
+            chat.spool.publish(file_id, Progress { received, state: Phase::Uploading });
+            if received - persisted >= PERSIST_EVERY || persisted_at.elapsed() >= PERSIST_INTERVAL {
+                sink.sync()?;
+                chat.record_progress_blocking(file_id, received);
+                persisted = received;
+                persisted_at = std::time::Instant::now();
             }
-        }
-        self.file.sync_all()?;
-        Ok(Written { received: self.received, hash: self.hasher.finalize().to_hex().to_string() })
+            Ok(())
+        })
     }
 }
 
