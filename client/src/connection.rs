@@ -153,6 +153,9 @@ pub(crate) async fn connect_once(
         .map_err(|e| ConnectError::Protocol(e.to_string()))?;
     let mut quic_config = quinn::ClientConfig::new(Arc::new(quic));
     let mut transport = quinn::TransportConfig::default();
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(quicq_common::socket::MAX_UDP_PAYLOAD);
+    transport.mtu_discovery_config(Some(mtu));
     transport
         .keep_alive_interval(Some(Duration::from_secs(10)))
         .max_idle_timeout(Some(Duration::from_secs(30).try_into().expect("30 s fits")))

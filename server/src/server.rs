@@ -67,6 +67,9 @@ impl Server {
                 .map_err(|e| StartError::Quic(e.to_string()))?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         let mut transport = quinn::TransportConfig::default();
+        let mut mtu = quinn::MtuDiscoveryConfig::default();
+        mtu.upper_bound(quicq_common::socket::MAX_UDP_PAYLOAD);
+        transport.mtu_discovery_config(Some(mtu));
         transport
             // One more than the request limit: the control stream is bidirectional too.
             .max_concurrent_bidi_streams((config.max_concurrent_requests + 1).into())

@@ -12,6 +12,9 @@ use std::time::Duration;
 /// the link on loopback.
 pub fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(quicq_common::socket::MAX_UDP_PAYLOAD);
+    t.mtu_discovery_config(Some(mtu));
     t.stream_receive_window((32u32 << 20).into())
         .receive_window((64u32 << 20).into())
         .send_window(64 << 20)
