@@ -603,8 +603,11 @@ async fn read_deliveries(inner: Arc<Inner>, conn: quinn::Connection) {
 async fn read_control(inner: Arc<Inner>, mut recv: quinn::RecvStream) {
     loop {
         match read_frame::<ServerFrame, _>(&mut recv).await {
-            Ok(Some(ServerFrame::Presence { user, online })) => {
-                let _ = inner.events.send(Event::Presence { user, online });
+            Ok(Some(ServerFrame::Presence { online, offline })) => {
+                let changes = online.into_iter().map(|user| (user, true));
+                for (user, online) in changes.chain(offline.into_iter().map(|user| (user, false))) {
+                    let _ = inner.events.send(Event::Presence { user, online });
+                }
             }
             Ok(Some(ServerFrame::FileAccepted { transfer_id, file_id, .. })) => {
                 signal_upload(&inner, &transfer_id, UploadSignal::Accepted(file_id));

@@ -4,7 +4,7 @@
 //! 1. The client connects with ALPN [`ALPN`] and opens its first bidirectional stream, the
 //!    *control stream*. It sends [`ClientFrame::Hello`]; the server answers
 //!    [`ServerFrame::Welcome`] or [`ServerFrame::Error`] (and then closes the connection).
-//! 2. After `welcome` the server pushes [`ServerFrame::Presence`] on the control stream, and the
+//! 2. After `welcome` the server pushes [`ServerFrame::Presence`] batches on the control stream, and the
 //!    client may send [`ClientFrame::Ack`] on it to record how far it has received.
 //! 3. Every request (send, history, users) uses a new bidirectional stream: one request frame,
 //!    FIN; one response frame, FIN.
@@ -38,6 +38,9 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_HISTORY_PAGE: u32 = 200;
 /// Accounts per `user_list` page (256 names of at most 32 characters stay well under a frame).
 pub const USERS_PAGE: usize = 256;
+/// Most names in one `presence` frame (both lists together); a 32-character nickname takes at
+/// most 128 bytes, so a frame stays well under [`MAX_FRAME_LEN`].
+pub const MAX_PRESENCE_NAMES: usize = 256;
 
 /// Who a message is for: one user, or a group (today only [`EVERYONE`]).
 ///
@@ -169,9 +172,10 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
     },
-    /// Control stream: a user came online (first session) or went offline (last session), or a
-    /// new account was registered (`online: true`).
-    Presence { user: String, online: bool },
+    /// Control stream: accounts that came online (first session) or went offline (last
+    /// session) since the previous `presence`, each in its latest state; at most
+    /// [`MAX_PRESENCE_NAMES`] names in all.
+    Presence { online: Vec<String>, offline: Vec<String> },
     /// Answer to `send`: the message is stored durably.
     Sent { client_id: String, id: u64, at: i64 },
     /// Answer to `history`.

@@ -16,6 +16,7 @@ use quicq_common::protocol::{
 };
 use tokio::sync::mpsc;
 
+use crate::presence::PendingPresence;
 use crate::rate_limit::TokenBucket;
 use crate::store::{AccountId, Target};
 
@@ -24,7 +25,7 @@ use crate::store::{AccountId, Target};
 pub enum Outgoing {
     /// A chat message, sent on its own unidirectional stream.
     Message { id: u64, frame: Arc<[u8]> },
-    /// A control-stream frame (presence).
+    /// A control-stream frame (presence, file notifications).
     Control(Arc<[u8]>),
 }
 
@@ -50,12 +51,17 @@ struct State {
     directory: BTreeMap<String, Entry>,
     names: HashMap<AccountId, String>,
     sessions: HashMap<AccountId, Vec<Session>>,
+    /// Live sessions over all accounts.
+    session_count: usize,
+    presence: PendingPresence,
     buckets: HashMap<AccountId, TokenBucket>,
     next_session: SessionId,
 }
 
 pub struct Hub {
     state: Mutex<State>,
+    /// Woken when presence changes wait for a later batch; see [`Hub::presence_batches`].
+    presence_waiting: tokio::sync::Notify,
     queue_len: usize,
     rate: (u32, u32),
 }
@@ -81,6 +87,7 @@ impl Hub {
         }
         Hub {
             state: Mutex::new(state),
+            presence_waiting: tokio::sync::Notify::new(),
             queue_len: queue_len.max(1),
             rate: (messages_per_second, burst),
         }
@@ -126,8 +133,10 @@ impl Hub {
         let sessions = state.sessions.entry(account).or_default();
         let first = sessions.is_empty();
         sessions.push(Session { id, tx, kick });
+        state.session_count += 1;
         if first {
-            broadcast_presence(&mut state, account, true);
+            state.presence.record(account, true);
+            self.presence_changed(&mut state);
         }
         (id, rx)
     }
@@ -138,10 +147,41 @@ impl Hub {
         let Some(sessions) = state.sessions.get_mut(&account) else {
             return;
         };
+        let before = sessions.len();
         sessions.retain(|s| s.id != session);
-        if sessions.is_empty() {
+        let removed = before - sessions.len();
+        let last = sessions.is_empty();
+        state.session_count -= removed;
+        if last {
             state.sessions.remove(&account);
-            broadcast_presence(&mut state, account, false);
+            state.presence.record(account, false);
+            self.presence_changed(&mut state);
+        }
+    }
+
+    /// Sends presence now if the last batch is old enough, or leaves it for
+    /// [`Hub::presence_batches`].
+    fn presence_changed(&self, state: &mut State) {
+        let now = Instant::now();
+        match state.presence.due_at(state.session_count) {
+            Some(due) if due > now => self.presence_waiting.notify_one(),
+            _ => send_presence(state, now),
+        }
+    }
+
+    /// Sends presence changes left waiting for their batch, each when it is due. Runs until
+    /// dropped.
+    pub async fn presence_batches(&self) {
+        loop {
+            self.presence_waiting.notified().await;
+            let due = {
+                let state = self.lock();
+                state.presence.due_at(state.session_count)
+            };
+            if let Some(due) = due {
+                tokio::time::sleep_until(due.into()).await;
+            }
+            send_presence(&mut self.lock(), Instant::now());
         }
     }
 
@@ -254,14 +294,12 @@ fn push_all(sessions: &[Session], item: &Outgoing) {
     }
 }
 
-fn broadcast_presence(state: &mut State, account: AccountId, online: bool) {
-    let Some(user) = state.names.get(&account).cloned() else {
-        return;
-    };
-    let frame: Arc<[u8]> = encode(&ServerFrame::Presence { user, online }).into();
-    let item = Outgoing::Control(frame);
-    for sessions in state.sessions.values() {
-        push_all(sessions, &item);
+fn send_presence(state: &mut State, now: Instant) {
+    for frame in state.presence.take_frames(&state.names, now) {
+        let item = Outgoing::Control(frame);
+        for sessions in state.sessions.values() {
+            push_all(sessions, &item);
+        }
     }
 }
 
@@ -353,23 +391,60 @@ mod tests {
         assert!(kicked.load(Ordering::SeqCst));
     }
 
+    fn presence(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<(Vec<String>, Vec<String>)> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|item| match item {
+                Outgoing::Control(f) => match quicq_common::frame::parse(&f[4..]) {
+                    Ok(ServerFrame::Presence { online, offline }) => (online, offline),
+                    other => panic!("not presence: {other:?}"),
+                },
+                Outgoing::Message { .. } => panic!("a message"),
+            })
+            .collect()
+    }
+
     #[test]
-    fn presence_goes_out_on_first_login_and_last_logout() {
+    fn presence_goes_out_on_first_login_and_last_logout_batched_after_the_first() {
         let hub = hub(8);
         let (_, mut watcher) = hub.register(3, no_kick());
-        let _ = watcher.try_recv(); // own presence
+        // Nothing was sent before, so the first change goes out at once, to its own session too.
+        assert_eq!(presence(&mut watcher), vec![(vec!["c".to_string()], vec![])]);
         let (s1, _) = hub.register(1, no_kick());
         let (s2, _) = hub.register(1, no_kick());
-        let count =
-            |rx: &mut mpsc::Receiver<Outgoing>| std::iter::from_fn(|| rx.try_recv().ok()).count();
-        assert_eq!(count(&mut watcher), 1);
+        let (b, _) = hub.register(2, no_kick());
+        // Within the interval: held back for the batch.
+        assert!(presence(&mut watcher).is_empty());
+        send_presence(&mut hub.lock(), Instant::now());
+        let both = vec!["Alice".to_string(), "小明".to_string()];
+        assert_eq!(presence(&mut watcher), vec![(both, vec![])]);
         hub.unregister(1, s1);
-        assert_eq!(count(&mut watcher), 0);
+        hub.unregister(2, b);
+        send_presence(&mut hub.lock(), Instant::now());
+        assert_eq!(presence(&mut watcher), vec![(vec![], vec!["小明".to_string()])]);
         hub.unregister(1, s2);
-        assert_eq!(count(&mut watcher), 1);
+        send_presence(&mut hub.lock(), Instant::now());
+        assert_eq!(presence(&mut watcher), vec![(vec![], vec!["Alice".to_string()])]);
         let (users, more) = hub.users_page(None);
         assert!(!more);
         assert_eq!(users.iter().filter(|u| u.online).count(), 1);
+        assert_eq!(hub.lock().session_count, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_batch_task_sends_held_back_changes_when_due() {
+        let hub = Arc::new(hub(8));
+        let task = tokio::spawn({
+            let hub = hub.clone();
+            async move { hub.presence_batches().await }
+        });
+        let (_, mut watcher) = hub.register(3, no_kick());
+        assert_eq!(presence(&mut watcher).len(), 1);
+        let _alice = hub.register(1, no_kick());
+        tokio::time::sleep(crate::presence::MIN_INTERVAL / 2).await;
+        assert!(presence(&mut watcher).is_empty());
+        tokio::time::sleep(crate::presence::MIN_INTERVAL).await;
+        assert_eq!(presence(&mut watcher), vec![(vec!["Alice".to_string()], vec![])]);
+        task.abort();
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`session`]: one connection: `hello`, request streams, delivery streams.
 //! - [`chat`]: what each request does (login/registration, send, history, users).
 //! - [`hub`]: who is online and who receives what; bounded per-session queues.
+//! - [`presence`]: presence changes gathered into batches.
 //! - [`transfer`] and [`spool`]: file uploads and downloads through a disk spool.
 //! - [`store`]: SQLite persistence; [`store_thread`] runs it on one thread with group commit.
 //! - [`password`], [`rate_limit`], [`config`]: the small parts.
@@ -15,6 +16,7 @@ pub mod chat;
 pub mod config;
 pub mod hub;
 pub mod password;
+pub mod presence;
 pub mod rate_limit;
 pub mod server;
 pub mod session;

@@ -137,6 +137,10 @@ impl Server {
     /// flushes the database.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartError> {
         let sweeper = tokio::spawn(sweep(self.chat.clone(), shutdown.clone()));
+        let presence = tokio::spawn({
+            let chat = self.chat.clone();
+            async move { chat.hub.presence_batches().await }
+        });
         let mut sessions = JoinSet::new();
         let max = self.chat.config.max_connections;
         loop {
@@ -176,6 +180,7 @@ impl Server {
         self.endpoint.close(close::SHUTDOWN.into(), b"server shutting down");
         let _ = tokio::time::timeout(Duration::from_secs(3), self.endpoint.wait_idle()).await;
         sweeper.abort();
+        presence.abort();
         if let Err(e) = self.chat.flush().await {
             tracing::error!(cause = %e.message, "final database flush failed");
         }

@@ -17,10 +17,18 @@ pub struct Scale {
     pub connections: usize,
 }
 
+/// A signed-in client doing nothing but read its control stream (presence), as a real idle
+/// client does; a client that never reads would leave the server's frames piling up.
 struct Idle {
     _conn: quinn::Connection,
     _send: quinn::SendStream,
-    _recv: quinn::RecvStream,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Idle {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 pub async fn idle_clients(n: usize) -> anyhow::Result<Scale> {
@@ -111,5 +119,9 @@ async fn sign_in(
         Some(ServerFrame::Welcome { .. }) => {}
         other => anyhow::bail!("sign-in {i} failed: {other:?}"),
     }
-    Ok(Idle { _conn: conn, _send: send, _recv: recv })
+    let reader =
+        tokio::spawn(
+            async move { while let Ok(Some(_)) = recv.read_chunk(usize::MAX, true).await {} },
+        );
+    Ok(Idle { _conn: conn, _send: send, reader })
 }
