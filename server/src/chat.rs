@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::password;
+use crate::password::Passwords;
 use crate::spool::Spool;
 use crate::store::{Account, FILE_CLIENT_ID_PREFIX, FileState, Store, StoreError};
 use crate::store_thread::{Insert, StoreThread};
@@ -63,8 +63,9 @@ pub struct Chat {
     pub uploads: ActiveUploads,
     store: StoreThread,
     /// Argon2 takes ~19 MiB and tens of milliseconds per hash; bound how many run at once so a
-    /// login storm cannot exhaust memory.
+    /// login storm cannot exhaust memory. More than one per core would not make logins faster.
     hashing: Semaphore,
+    passwords: Arc<Passwords>,
 }
 
 pub fn now_ms() -> i64 {
@@ -81,7 +82,8 @@ impl Chat {
             config.messages_per_second,
             config.message_burst,
         );
-        let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        // At most 4: the pool keeps each hash's 19 MiB for reuse.
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
         Ok(Chat {
             config,
             hub: Arc::new(hub),
@@ -90,6 +92,7 @@ impl Chat {
             store: StoreThread::start(store)
                 .map_err(|e| StoreError::DataDir { path: "store thread".into(), source: e })?,
             hashing: Semaphore::new(permits),
+            passwords: Arc::new(Passwords::new(permits)),
         })
     }
 
@@ -158,7 +161,8 @@ impl Chat {
     async fn check_password(&self, account: Account, password: &str) -> Result<Account, Refusal> {
         let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing"))?;
         let (password, phc) = (password.to_owned(), account.password_hash.clone());
-        let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+        let passwords = self.passwords.clone();
+        let ok = tokio::task::spawn_blocking(move || passwords.verify(&password, &phc))
             .await
             .map_err(|_| internal("password check"))?;
         if ok {
@@ -171,7 +175,8 @@ impl Chat {
     async fn hash(&self, password: &str) -> Result<String, Refusal> {
         let _permit = self.hashing.acquire().await.map_err(|_| internal("hashing"))?;
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || password::hash(&password))
+        let passwords = self.passwords.clone();
+        tokio::task::spawn_blocking(move || passwords.hash(&password))
             .await
             .map_err(|_| internal("password hashing"))?
             .map_err(|_| internal("password hashing"))
