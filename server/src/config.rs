@@ -34,7 +34,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Deliveries queued for one session before it is closed as too slow.
     pub session_queue: usize,
-    /// Request streams a connection may have open at once.
+    /// Request streams a connection may have open at once. Quinn sets aside state for every
+    /// stream a peer may open, so this costs memory on every connection, idle or not.
     pub max_concurrent_requests: u32,
     pub idle_timeout_secs: u64,
     /// How long a client has to send `hello` after connecting.
@@ -66,7 +67,7 @@ impl Default for Config {
             message_burst: 30,
             max_connections: 20_000,
             session_queue: 4096,
-            max_concurrent_requests: 64,
+            max_concurrent_requests: 32,
             idle_timeout_secs: 30,
             hello_timeout_secs: 10,
             max_file_bytes: 16 << 30,

@@ -99,8 +99,8 @@ async fn wait_for_count(counter: &AtomicU64, target: u64) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Sends `count` messages to `to`, keeping 64 in flight, each on its own stream; texts are
-/// `prefix` plus a number.
+/// Sends `count` messages to `to`, keeping 32 in flight (the server's default limit of open
+/// requests), each on its own stream; texts are `prefix` plus a number.
 async fn send_pipelined(
     client: Client,
     to: Address,
@@ -109,7 +109,7 @@ async fn send_pipelined(
 ) -> anyhow::Result<()> {
     let mut inflight = tokio::task::JoinSet::new();
     for i in 0..count {
-        if inflight.len() >= 64
+        if inflight.len() >= 32
             && let Some(r) = inflight.join_next().await
         {
             r??;
