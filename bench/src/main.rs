@@ -1,6 +1,7 @@
 //! `quicq-bench`: measures QuicQ against real servers and clients on loopback and prints a table
 //! (or JSON). Build with `cargo build --release -p quicq-server -p quicq-bench`.
 
+mod cpu;
 mod server;
 mod stats;
 mod workload;
@@ -111,10 +112,8 @@ impl Plan {
             w2_paced: (1000, 5),
             w3_mib: 1024,
             w3_group: 10,
-            // 10,000 is the W5 target, but it does not complete yet: every sign-in sends a presence
-            // frame to every online session (quadratic), and the idle connections time out
-            // under that load. 2,000 completes; see docs/benchmarks.md.
-            w5_clients: 2_000,
+            // Once: 10,000 Argon2 sign-ins take about 2.5 minutes on 2 cores.
+            w5_clients: 10_000,
             w6: (50_000, 20),
         }
     }
@@ -206,8 +205,9 @@ where
 
 async fn run_raw(report: &mut Report, runs: usize, mib: u64) -> anyhow::Result<()> {
     eprintln!("raw-quic: {mib} MiB over one bare quinn stream");
-    repeat(report, runs, &["raw_quic_mb_per_s"], || async {
-        Ok(vec![raw_quic::run(mib * MIB).await?])
+    repeat(report, runs, &["raw_quic_mb_per_s", "raw_quic_cpu_s_per_gib"], || async {
+        let raw = raw_quic::run(mib * MIB).await?;
+        Ok(vec![raw.mb_per_sec, raw.cpu_s_per_gib])
     })
     .await
 }
@@ -242,9 +242,20 @@ async fn run_w2(
 
 async fn run_w3(report: &mut Report, runs: usize, mib: u64, group: usize) -> anyhow::Result<()> {
     eprintln!("W3: {mib} MiB A→B, and to a group of {group}");
-    repeat(report, runs, &["w3_a_to_b_mb_per_s", "w3_server_memory_growth_mib"], || async {
+    let names = [
+        "w3_a_to_b_mb_per_s",
+        "w3_server_memory_growth_mib",
+        "w3_server_cpu_s_per_gib",
+        "w3_clients_cpu_s_per_gib",
+    ];
+    repeat(report, runs, &names, || async {
         let (share, _) = files::share(mib * MIB, None).await?;
-        Ok(vec![share.mb_per_sec, share.server_growth as f64 / MIB as f64])
+        Ok(vec![
+            share.mb_per_sec,
+            share.server_growth as f64 / MIB as f64,
+            share.server_cpu_s_per_gib,
+            share.clients_cpu_s_per_gib,
+        ])
     })
     .await?;
     repeat(report, 1, &["w3_group_mb_per_s_delivered"], || async {
@@ -307,8 +318,10 @@ async fn main() -> anyhow::Result<()> {
             run_raw(&mut report, runs, plan.raw_mib).await?;
             run_w1(&mut report, runs, plan.w1_messages).await?;
             run_w2(&mut report, runs, plan.w2, plan.w2_paced).await?;
-            run_w3(&mut report, runs, plan.w3_mib, plan.w3_group).await?;
+            // W4 before W3: for about half a minute after W3 writes and deletes its ~12 GiB,
+            // two database commits per W4 run stall for ~450 ms each (docs/benchmarks.md).
             run_w4(&mut report, runs, plan.w3_mib).await?;
+            run_w3(&mut report, runs, plan.w3_mib, plan.w3_group).await?;
             run_w5(&mut report, plan.w5_clients).await?;
             run_w6(&mut report, runs, plan.w6).await?;
         }

@@ -93,6 +93,9 @@ pub struct Share {
     pub mb_per_sec: f64,
     /// Growth of the server's resident memory during the transfer, bytes.
     pub server_growth: u64,
+    /// CPU seconds per GiB: the server's, and the two clients' (they share this process).
+    pub server_cpu_s_per_gib: f64,
+    pub clients_cpu_s_per_gib: f64,
 }
 
 /// W3 (and W4 when `chat_every` is set): `size` bytes from A through the server to B.
@@ -110,6 +113,7 @@ pub async fn share(
     let watch = MemoryWatch::start(server.pid());
 
     let start = Instant::now();
+    let cpu = (crate::cpu::seconds(server.pid()), crate::cpu::own_seconds());
     let upload = a.send_file(Address::User("b".into()), &path).await?;
     // Each message goes out on its own at its time (a slow ack never delays the next one); its
     // send instant travels in the text, so B can tell its latency.
@@ -150,6 +154,9 @@ pub async fn share(
         }
     };
     let elapsed = start.elapsed().as_secs_f64();
+    let gib = size as f64 / super::GIB;
+    let server_cpu = (crate::cpu::seconds(server.pid()) - cpu.0) / gib;
+    let clients_cpu = (crate::cpu::own_seconds() - cpu.1) / gib;
     if let Some(chatter) = chatter {
         chatter.abort();
     }
@@ -159,6 +166,8 @@ pub async fn share(
     let share = Share {
         mb_per_sec: size as f64 / elapsed / 1e6,
         server_growth: peak.saturating_sub(baseline),
+        server_cpu_s_per_gib: server_cpu,
+        clients_cpu_s_per_gib: clients_cpu,
     };
     let p99 = chat_every.map(|_| latencies.percentile_ms(99.0));
     Ok((share, p99))

@@ -5,6 +5,9 @@ pub mod files;
 pub mod raw_quic;
 pub mod scale;
 
+/// Bytes in a GiB, for per-GiB figures.
+pub const GIB: f64 = (1u64 << 30) as f64;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -6,10 +6,17 @@ use std::time::Instant;
 
 use quicq_common::tls::{self, Identity, Roots, ServerVerifier};
 
-use super::transport;
+use super::{GIB, transport};
 
-/// Moves `size` bytes and returns MB/s (10^6 bytes per second).
-pub async fn run(size: u64) -> anyhow::Result<f64> {
+/// Result of one reference transfer.
+pub struct Raw {
+    pub mb_per_sec: f64,
+    /// CPU seconds per GiB moved, both ends together (they share this process).
+    pub cpu_s_per_gib: f64,
+}
+
+/// Moves `size` bytes from one endpoint to the other.
+pub async fn run(size: u64) -> anyhow::Result<Raw> {
     let dir = tempfile::tempdir()?;
     let (identity, _) = Identity::load_or_create(dir.path(), &["localhost".into()])?;
     let fingerprint = identity.fingerprint();
@@ -17,7 +24,15 @@ pub async fn run(size: u64) -> anyhow::Result<f64> {
         quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)?;
     let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(server_crypto));
     server_config.transport_config(transport());
-    let server = quinn::Endpoint::server(server_config, "127.0.0.1:0".parse()?)?;
+    // The same large socket buffers as QuicQ's endpoints.
+    let socket = quicq_common::socket::bind("127.0.0.1:0".parse()?)?;
+    let runtime = quinn::default_runtime().ok_or_else(|| anyhow::anyhow!("no runtime"))?;
+    let server = quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(server_config),
+        socket,
+        runtime,
+    )?;
     let addr = server.local_addr()?;
 
     let receiver = tokio::spawn(async move {
@@ -38,10 +53,13 @@ pub async fn run(size: u64) -> anyhow::Result<f64> {
     )?)?;
     let mut client_config = quinn::ClientConfig::new(Arc::new(client_crypto));
     client_config.transport_config(transport());
-    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
+    let socket = quicq_common::socket::bind("127.0.0.1:0".parse()?)?;
+    let runtime = quinn::default_runtime().ok_or_else(|| anyhow::anyhow!("no runtime"))?;
+    let endpoint = quinn::Endpoint::new(quinn::EndpointConfig::default(), None, socket, runtime)?;
     let conn = endpoint.connect_with(client_config, addr, "localhost")?.await?;
     let block = vec![0x5au8; 1 << 20];
     let start = Instant::now();
+    let cpu = crate::cpu::own_seconds();
     let mut stream = conn.open_uni().await?;
     let mut left = size;
     while left > 0 {
@@ -52,7 +70,8 @@ pub async fn run(size: u64) -> anyhow::Result<f64> {
     stream.finish()?;
     let received = receiver.await??;
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = crate::cpu::own_seconds() - cpu;
     anyhow::ensure!(received == size, "received {received} of {size} bytes");
     endpoint.close(0u32.into(), b"");
-    Ok(size as f64 / elapsed / 1e6)
+    Ok(Raw { mb_per_sec: size as f64 / elapsed / 1e6, cpu_s_per_gib: cpu / (size as f64 / GIB) })
 }
