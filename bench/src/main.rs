@@ -289,8 +289,9 @@ async fn run_w6(
     (messages, connections): (usize, usize),
 ) -> anyhow::Result<()> {
     eprintln!("W6: {messages} durable stores from {connections} connections");
-    repeat(report, runs, &["w6_stored_per_s"], || async {
-        Ok(vec![chat::store_rate(connections, messages).await?])
+    repeat(report, runs, &["w6_stored_per_s", "w6_server_cpu_us_per_message"], || async {
+        let (rate, cpu) = chat::store_rate(connections, messages).await?;
+        Ok(vec![rate, cpu])
     })
     .await
 }

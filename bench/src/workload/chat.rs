@@ -173,9 +173,10 @@ pub async fn fan_out_paced(
     Ok(p99)
 }
 
-/// W6: durable stores per second: `connections` clients each pipelining `window` sends to an
-/// offline user until `total` messages are stored (acknowledged).
-pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<f64> {
+/// W6: durable stores per second: `connections` clients each pipelining sends to an offline
+/// user until `total` messages are stored (acknowledged). Returns (messages per second, server
+/// CPU microseconds per message).
+pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<(f64, f64)> {
     let server = ServerProcess::start(&[])?;
     // The recipient exists but is offline: the work is the store, not delivery.
     let (sink, _) = server.client("sink").await?;
@@ -186,6 +187,7 @@ pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<f64>
     }
     let per = total / connections;
     let start = Instant::now();
+    let cpu = crate::cpu::seconds(server.pid());
     let mut tasks = tokio::task::JoinSet::new();
     for (w, client) in clients.into_iter().enumerate() {
         tasks.spawn(send_pipelined(client, Address::User("sink".into()), per, format!("w{w}-")));
@@ -193,5 +195,7 @@ pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<f64>
     while let Some(r) = tasks.join_next().await {
         r??;
     }
-    Ok((per * connections) as f64 / start.elapsed().as_secs_f64())
+    let stored = (per * connections) as f64;
+    let cpu = crate::cpu::seconds(server.pid()) - cpu;
+    Ok((stored / start.elapsed().as_secs_f64(), cpu * 1e6 / stored))
 }
