@@ -472,6 +472,22 @@ mod tests {
     }
 
     #[test]
+    fn presence_is_two_name_lists_as_in_the_protocol_document() {
+        let doc = r#"{"type":"presence","online":["bob","小明"],"offline":["carol"]}"#;
+        let frame = ServerFrame::Presence {
+            online: vec!["bob".into(), "小明".into()],
+            offline: vec!["carol".into()],
+        };
+        assert_eq!(serde_json::from_str::<ServerFrame>(doc).unwrap(), frame);
+        assert_eq!(serde_json::to_string(&frame).unwrap(), doc);
+        let empty = ServerFrame::Presence { online: vec![], offline: vec!["x".into()] };
+        assert_eq!(
+            serde_json::to_string(&empty).unwrap(),
+            r#"{"type":"presence","online":[],"offline":["x"]}"#
+        );
+    }
+
+    #[test]
     fn error_code_names_match_serde() {
         for code in [ErrorCode::RateLimited, ErrorCode::FrameTooLarge, ErrorCode::NotLoggedIn] {
             let json = serde_json::to_string(&code).unwrap();
