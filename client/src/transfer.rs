@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use quicq_common::file_sink::FileSink;
+use quicq_common::file_sink::{self, FileSink};
 use quicq_common::frame::write_frame;
 use quicq_common::protocol::{
     Address, ChatMessage, ClientFrame, ErrorCode, FileInfo, ServerFrame, stream_code,
@@ -700,6 +700,7 @@ impl DownloadJob {
                     Ok(mut claimed) => {
                         let _ = claimed.flush();
                         std::fs::rename(&part, &candidate).map_err(|e| (None, e.to_string()))?;
+                        file_sink::sync_dir_of(&candidate).map_err(|e| (None, e.to_string()))?;
                         return Ok(candidate);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,

@@ -27,15 +27,19 @@ pub struct FileSink {
     len: u64,
     unsynced: u64,
     syncing: Option<JoinHandle<io::Result<()>>>,
+    path: std::path::PathBuf,
 }
 
 impl FileSink {
     /// Opens `path` to continue at `offset`: creates it if missing, cuts anything past `offset`
     /// and hashes the bytes before it. Blocking.
     pub fn open(path: &Path, offset: u64) -> io::Result<Self> {
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        let existing = file.metadata()?.len();
+        // Checked before opening, so a bad offset does not leave an empty file behind.
+        let existing = match std::fs::metadata(path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
         if existing < offset {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -45,12 +49,21 @@ impl FileSink {
                 ),
             ));
         }
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         file.set_len(offset)?;
         let mut hasher = blake3::Hasher::new();
         file.seek(SeekFrom::Start(0))?;
         io::copy(&mut (&file).take(offset), &mut hasher)?;
         file.seek(SeekFrom::End(0))?;
-        Ok(FileSink { file, hasher, len: offset, unsynced: 0, syncing: None })
+        Ok(FileSink {
+            file,
+            hasher,
+            len: offset,
+            unsynced: 0,
+            syncing: None,
+            path: path.to_owned(),
+        })
     }
 
     /// Bytes in the file so far.
@@ -106,10 +119,12 @@ impl FileSink {
         Ok(())
     }
 
-    /// Makes the file durable; returns its length and BLAKE3 hash (lowercase hex).
+    /// Makes the file and its directory entry durable; returns its length and BLAKE3 hash
+    /// (lowercase hex).
     pub fn finish(mut self) -> io::Result<(u64, String)> {
         self.wait_for_sync()?;
         self.file.sync_all()?;
+        sync_dir_of(&self.path)?;
         Ok((self.len, self.hasher.finalize().to_hex().to_string()))
     }
 
@@ -133,6 +148,15 @@ impl FileSink {
             self.finish()
         });
         (tx, task)
+    }
+}
+
+/// Makes the directory entry of `path` durable (after creating or renaming it): without this a
+/// crash can lose a file whose bytes were synced.
+pub fn sync_dir_of(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => File::open(".")?.sync_all(),
     }
 }
 
@@ -185,6 +209,9 @@ mod tests {
         let err = FileSink::open(&path, 10).err().unwrap();
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
         assert_eq!(std::fs::read(&path).unwrap(), b"short");
+        let missing = dir.path().join("missing");
+        assert!(FileSink::open(&missing, 10).is_err());
+        assert!(!missing.exists());
     }
 
     #[tokio::test]

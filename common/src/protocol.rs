@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// TLS application protocol name. A client offering anything else fails the handshake.
 pub const ALPN: &[u8] = b"quicq/1";
 /// Version carried in `hello`; the server refuses any other with `unsupported_version`.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// UDP port the server listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7373;
 /// The built-in group that every account belongs to.
