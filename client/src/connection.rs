@@ -115,13 +115,7 @@ pub(crate) fn endpoint_for(server: SocketAddr) -> std::io::Result<quinn::Endpoin
     let bind: SocketAddr = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
         .parse()
         .expect("literal socket address");
-    let socket = quicq_common::socket::bind(bind)?;
-    quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
-        None,
-        socket,
-        Arc::new(quinn::TokioRuntime),
-    )
+    quicq_common::socket::endpoint(bind, None)
 }
 
 pub(crate) async fn resolve(link: &JoinLink) -> Result<SocketAddr, ConnectError> {
@@ -152,10 +146,7 @@ pub(crate) async fn connect_once(
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(crypto)
         .map_err(|e| ConnectError::Protocol(e.to_string()))?;
     let mut quic_config = quinn::ClientConfig::new(Arc::new(quic));
-    let mut transport = quinn::TransportConfig::default();
-    let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(quicq_common::socket::MAX_UDP_PAYLOAD);
-    transport.mtu_discovery_config(Some(mtu));
+    let mut transport = quicq_common::socket::transport();
     transport
         .keep_alive_interval(Some(Duration::from_secs(10)))
         .max_idle_timeout(Some(Duration::from_secs(30).try_into().expect("30 s fits")))

@@ -6,7 +6,7 @@
 //! - [`nickname`]: nickname validation and the comparison key.
 //! - [`tls`]: certificates, fingerprints, rustls configs and the client's verifier.
 //! - [`link`]: server addresses and `quicq://` join links.
-//! - [`socket`]: UDP sockets with large buffers for QUIC endpoints.
+//! - [`socket`]: QUIC endpoints on UDP sockets with large buffers, and shared transport settings.
 //! - [`file_sink`]: writing a received file: hashed as it arrives, synced behind the writer.
 //!
 //! `docs/protocol.md` at the repository root is the normative description of the wire format.

@@ -1,9 +1,10 @@
-//! UDP sockets for QUIC endpoints. Default socket buffers (about 208 KiB on Linux) overflow on a
+//! QUIC endpoints and the transport settings every QuicQ endpoint shares. Default socket buffers (about 208 KiB on Linux) overflow on a
 //! fast link, and every dropped datagram costs QUIC a loss-recovery round and a smaller
 //! congestion window; both sides ask for larger ones. The kernel caps the request at
 //! `net.core.rmem_max` / `wmem_max` (see docs/deploy.md).
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 
 /// The largest UDP payload QUIC's MTU discovery may probe for. Quinn stops at 1452 by default;
 /// jumbo-frame LANs and loopback carry 9000, and each packet has a fixed cost, so larger packets
@@ -21,6 +22,30 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let _ = sock.set_recv_buffer_size(BUFFER_BYTES);
     let _ = sock.set_send_buffer_size(BUFFER_BYTES);
     Ok(socket)
+}
+
+/// A QUIC endpoint on a [`bind`] socket at `addr`; a server endpoint when `server` is given.
+pub fn endpoint(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+) -> std::io::Result<quinn::Endpoint> {
+    let socket = bind(addr)?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        server,
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+}
+
+/// Quinn's defaults with MTU discovery allowed up to [`MAX_UDP_PAYLOAD`]; each side adds its
+/// own limits.
+pub fn transport() -> quinn::TransportConfig {
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(MAX_UDP_PAYLOAD);
+    let mut transport = quinn::TransportConfig::default();
+    transport.mtu_discovery_config(Some(mtu));
+    transport
 }
 
 #[cfg(test)]

@@ -66,10 +66,7 @@ impl Server {
             quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)
                 .map_err(|e| StartError::Quic(e.to_string()))?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        let mut transport = quinn::TransportConfig::default();
-        let mut mtu = quinn::MtuDiscoveryConfig::default();
-        mtu.upper_bound(quicq_common::socket::MAX_UDP_PAYLOAD);
-        transport.mtu_discovery_config(Some(mtu));
+        let mut transport = quicq_common::socket::transport();
         transport
             // One more than the request limit: the control stream is bidirectional too.
             .max_concurrent_bidi_streams((config.max_concurrent_requests + 1).into())
@@ -95,15 +92,8 @@ impl Server {
         }
         let listen = config.listen;
         let chat = Arc::new(Chat::new(config, store, spool)?);
-        let socket = quicq_common::socket::bind(listen)
+        let endpoint = quicq_common::socket::endpoint(listen, Some(server_config))
             .map_err(|source| StartError::Bind { addr: listen, source })?;
-        let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
-            Some(server_config),
-            socket,
-            Arc::new(quinn::TokioRuntime),
-        )
-        .map_err(|source| StartError::Bind { addr: listen, source })?;
         Ok(Server { endpoint, chat, fingerprint, certificate_created, uncovered_hostnames })
     }
 

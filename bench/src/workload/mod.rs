@@ -14,10 +14,7 @@ use std::time::Duration;
 /// Transport settings for the reference transfer: large windows so flow control never idles
 /// the link on loopback.
 pub fn transport() -> Arc<quinn::TransportConfig> {
-    let mut t = quinn::TransportConfig::default();
-    let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(quicq_common::socket::MAX_UDP_PAYLOAD);
-    t.mtu_discovery_config(Some(mtu));
+    let mut t = quicq_common::socket::transport();
     t.stream_receive_window((32u32 << 20).into())
         .receive_window((64u32 << 20).into())
         .send_window(64 << 20)

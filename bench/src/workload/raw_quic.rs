@@ -25,14 +25,7 @@ pub async fn run(size: u64) -> anyhow::Result<Raw> {
     let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(server_crypto));
     server_config.transport_config(transport());
     // The same large socket buffers as QuicQ's endpoints.
-    let socket = quicq_common::socket::bind("127.0.0.1:0".parse()?)?;
-    let runtime = quinn::default_runtime().ok_or_else(|| anyhow::anyhow!("no runtime"))?;
-    let server = quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
-        Some(server_config),
-        socket,
-        runtime,
-    )?;
+    let server = quicq_common::socket::endpoint("127.0.0.1:0".parse()?, Some(server_config))?;
     let addr = server.local_addr()?;
 
     let receiver = tokio::spawn(async move {
@@ -53,9 +46,7 @@ pub async fn run(size: u64) -> anyhow::Result<Raw> {
     )?)?;
     let mut client_config = quinn::ClientConfig::new(Arc::new(client_crypto));
     client_config.transport_config(transport());
-    let socket = quicq_common::socket::bind("127.0.0.1:0".parse()?)?;
-    let runtime = quinn::default_runtime().ok_or_else(|| anyhow::anyhow!("no runtime"))?;
-    let endpoint = quinn::Endpoint::new(quinn::EndpointConfig::default(), None, socket, runtime)?;
+    let endpoint = quicq_common::socket::endpoint("127.0.0.1:0".parse()?, None)?;
     let conn = endpoint.connect_with(client_config, addr, "localhost")?.await?;
     let block = vec![0x5au8; 1 << 20];
     let start = Instant::now();
