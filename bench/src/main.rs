@@ -2,6 +2,7 @@
 //! (or JSON). Build with `cargo build --release -p quicq-server -p quicq-bench`.
 
 mod cpu;
+mod disk;
 mod server;
 mod stats;
 mod workload;
@@ -247,14 +248,19 @@ async fn run_w3(report: &mut Report, runs: usize, mib: u64, group: usize) -> any
         "w3_server_memory_growth_mib",
         "w3_server_cpu_s_per_gib",
         "w3_clients_cpu_s_per_gib",
+        "w3_disk_sync_p50_ms",
+        "w3_disk_sync_p99_ms",
     ];
     repeat(report, runs, &names, || async {
         let (share, _) = files::share(mib * MIB, None).await?;
+        let (sync_p50, sync_p99) = share.disk_sync_ms.unwrap_or((f64::NAN, f64::NAN));
         Ok(vec![
             share.mb_per_sec,
             share.server_growth as f64 / MIB as f64,
             share.server_cpu_s_per_gib,
             share.clients_cpu_s_per_gib,
+            sync_p50,
+            sync_p99,
         ])
     })
     .await?;
@@ -266,9 +272,11 @@ async fn run_w3(report: &mut Report, runs: usize, mib: u64, group: usize) -> any
 
 async fn run_w4(report: &mut Report, runs: usize, mib: u64) -> anyhow::Result<()> {
     eprintln!("W4: a message every 10 ms during {mib} MiB A→B");
-    repeat(report, runs, &["w4_message_p99_ms", "w4_file_mb_per_s"], || async {
-        let (share, p99) = files::share(mib * MIB, Some(Duration::from_millis(10))).await?;
-        Ok(vec![p99.unwrap_or(f64::NAN), share.mb_per_sec])
+    let names = ["w4_message_p50_ms", "w4_message_p99_ms", "w4_file_mb_per_s"];
+    repeat(report, runs, &names, || async {
+        let (share, chat) = files::share(mib * MIB, Some(Duration::from_millis(10))).await?;
+        let (p50, p99) = chat.unwrap_or((f64::NAN, f64::NAN));
+        Ok(vec![p50, p99, share.mb_per_sec])
     })
     .await
 }
@@ -289,9 +297,11 @@ async fn run_w6(
     (messages, connections): (usize, usize),
 ) -> anyhow::Result<()> {
     eprintln!("W6: {messages} durable stores from {connections} connections");
-    repeat(report, runs, &["w6_stored_per_s", "w6_server_cpu_us_per_message"], || async {
-        let (rate, cpu) = chat::store_rate(connections, messages).await?;
-        Ok(vec![rate, cpu])
+    let names =
+        ["w6_stored_per_s", "w6_server_cpu_us_per_message", "w6_clients_cpu_us_per_message"];
+    repeat(report, runs, &names, || async {
+        let s = chat::store_rate(connections, messages).await?;
+        Ok(vec![s.per_sec, s.server_cpu_us, s.clients_cpu_us])
     })
     .await
 }

@@ -17,6 +17,11 @@ impl Samples {
         self.0.push(d);
     }
 
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// The `p`th percentile (0–100), nearest-rank, in milliseconds.
     pub fn percentile_ms(&mut self, p: f64) -> f64 {
         if self.0.is_empty() {

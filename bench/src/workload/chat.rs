@@ -173,10 +173,18 @@ pub async fn fan_out_paced(
     Ok(p99)
 }
 
+/// Result of W6.
+pub struct StoreRate {
+    /// Messages stored (acknowledged) per second.
+    pub per_sec: f64,
+    /// CPU microseconds per message: the server's, and the clients' (this process).
+    pub server_cpu_us: f64,
+    pub clients_cpu_us: f64,
+}
+
 /// W6: durable stores per second: `connections` clients each pipelining sends to an offline
-/// user until `total` messages are stored (acknowledged). Returns (messages per second, server
-/// CPU microseconds per message).
-pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<(f64, f64)> {
+/// user until `total` messages are stored (acknowledged).
+pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<StoreRate> {
     let server = ServerProcess::start(&[])?;
     // The recipient exists but is offline: the work is the store, not delivery.
     let (sink, _) = server.client("sink").await?;
@@ -187,7 +195,7 @@ pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<(f64
     }
     let per = total / connections;
     let start = Instant::now();
-    let cpu = crate::cpu::seconds(server.pid());
+    let cpu = (crate::cpu::seconds(server.pid()), crate::cpu::own_seconds());
     let mut tasks = tokio::task::JoinSet::new();
     for (w, client) in clients.into_iter().enumerate() {
         tasks.spawn(send_pipelined(client, Address::User("sink".into()), per, format!("w{w}-")));
@@ -196,6 +204,12 @@ pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<(f64
         r??;
     }
     let stored = (per * connections) as f64;
-    let cpu = crate::cpu::seconds(server.pid()) - cpu;
-    Ok((stored / start.elapsed().as_secs_f64(), cpu * 1e6 / stored))
+    let per_sec = stored / start.elapsed().as_secs_f64();
+    let server_cpu = crate::cpu::seconds(server.pid()) - cpu.0;
+    let clients_cpu = crate::cpu::own_seconds() - cpu.1;
+    Ok(StoreRate {
+        per_sec,
+        server_cpu_us: server_cpu * 1e6 / stored,
+        clients_cpu_us: clients_cpu * 1e6 / stored,
+    })
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use quicq_client::{Event, Events, TransferEvent};
 use quicq_common::protocol::Address;
 
+use crate::disk::SyncProbe;
 use crate::server::ServerProcess;
 use crate::stats::Samples;
 
@@ -96,14 +97,17 @@ pub struct Share {
     /// CPU seconds per GiB: the server's, and the two clients' (they share this process).
     pub server_cpu_s_per_gib: f64,
     pub clients_cpu_s_per_gib: f64,
+    /// Without chat: p50 and p99 ms of a 4 KiB write + fdatasync on the same disk meanwhile.
+    pub disk_sync_ms: Option<(f64, f64)>,
 }
 
 /// W3 (and W4 when `chat_every` is set): `size` bytes from A through the server to B.
-/// With `chat_every`, A also sends B a message at that interval; returns their p99 in ms too.
+/// With `chat_every`, A also sends B a message at that interval; returns their p50 and p99 in ms
+/// too. Without it, a [`SyncProbe`] measures the disk meanwhile (with chat it would add load).
 pub async fn share(
     size: u64,
     chat_every: Option<Duration>,
-) -> anyhow::Result<(Share, Option<f64>)> {
+) -> anyhow::Result<(Share, Option<(f64, f64)>)> {
     let work = tempfile::tempdir()?;
     let path = make_file(work.path(), size)?;
     let server = ServerProcess::start(&["--max-file-bytes", &(size * 2).to_string()])?;
@@ -111,6 +115,10 @@ pub async fn share(
     let (_b, mut b_events) = server.client_with_downloads("b", work.path().join("b")).await?;
     let (baseline, _) = server.memory();
     let watch = MemoryWatch::start(server.pid());
+    let probe = match chat_every {
+        None => Some(SyncProbe::start(work.path())?),
+        Some(_) => None,
+    };
 
     let start = Instant::now();
     let cpu = (crate::cpu::seconds(server.pid()), crate::cpu::own_seconds());
@@ -162,15 +170,23 @@ pub async fn share(
     }
     upload.finished().await?;
     let peak = watch.peak();
+    let disk_sync_ms = match probe {
+        Some(probe) => {
+            let mut syncs = probe.stop()?;
+            Some((syncs.percentile_ms(50.0), syncs.percentile_ms(99.0)))
+        }
+        None => None,
+    };
     anyhow::ensure!(std::fs::metadata(&saved_path)?.len() == size, "saved file has the wrong size");
     let share = Share {
         mb_per_sec: size as f64 / elapsed / 1e6,
         server_growth: peak.saturating_sub(baseline),
         server_cpu_s_per_gib: server_cpu,
         clients_cpu_s_per_gib: clients_cpu,
+        disk_sync_ms,
     };
-    let p99 = chat_every.map(|_| latencies.percentile_ms(99.0));
-    Ok((share, p99))
+    let chat = chat_every.map(|_| (latencies.percentile_ms(50.0), latencies.percentile_ms(99.0)));
+    Ok((share, chat))
 }
 
 /// W3 group part: `size` bytes from A to everyone, `recipients` of them online and downloading.

@@ -1,0 +1,75 @@
+//! How long a small durable write takes on the disk under test while a workload runs: the floor
+//! under every chat message's latency, since the server syncs each message to disk before it
+//! delivers it. On a shared virtual disk this changes by the hour, so it is measured in the same
+//! run as the figure it explains.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::stats::Samples;
+
+/// Bytes per probe write: one page, like a small database commit.
+const WRITE: usize = 4096;
+/// The probe file wraps around at this size, as SQLite's WAL does after a checkpoint.
+const WRAP: u64 = 4 << 20;
+/// Pause between probes, so the probe itself adds little load (100 syncs a second).
+const EVERY: Duration = Duration::from_millis(10);
+
+/// Appends a page and `fdatasync`s it every 10 ms until stopped.
+pub struct SyncProbe {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<std::io::Result<Samples>>,
+}
+
+impl SyncProbe {
+    /// Starts probing with a file in `dir` (on the disk to measure).
+    pub fn start(dir: &Path) -> std::io::Result<Self> {
+        let mut file = File::create(dir.join("sync-probe"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new().name("sync-probe".into()).spawn(move || {
+            let page = [0x5au8; WRITE];
+            let mut samples = Samples::default();
+            while !stopping.load(Ordering::Relaxed) {
+                if file.stream_position()? >= WRAP {
+                    file.seek(SeekFrom::Start(0))?;
+                }
+                file.write_all(&page)?;
+                let start = Instant::now();
+                file.sync_data()?;
+                samples.push(start.elapsed());
+                std::thread::sleep(EVERY);
+            }
+            Ok(samples)
+        })?;
+        Ok(SyncProbe { stop, thread })
+    }
+
+    /// Stops and returns each sync's duration.
+    pub fn stop(self) -> anyhow::Result<Samples> {
+        self.stop.store(true, Ordering::Relaxed);
+        let samples =
+            self.thread.join().map_err(|_| anyhow::anyhow!("sync probe thread panicked"))??;
+        Ok(samples)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn measures_syncs_until_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = super::SyncProbe::start(dir.path()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut samples = probe.stop().unwrap();
+        assert!(samples.percentile_ms(50.0).is_finite());
+        assert!(samples.len() >= 2, "only {} syncs in 100 ms", samples.len());
+    }
+}
