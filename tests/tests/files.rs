@@ -597,3 +597,39 @@ async fn restart_reconciles_spool_and_database() {
     }
     assert_eq!(files_in(&downloads), ["kept.txt"]);
 }
+
+/// docs/deploy.md suggests a second disk for the spool via a mount or a symlink at
+/// `<data>/spool`; the server must write, keep across a restart and serve files there.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spool_can_live_elsewhere_through_a_symlink() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("data").join("spool")).unwrap();
+    let server = TestServer::start_in(dir, |_| {}).await;
+
+    let work = tempfile::tempdir().unwrap();
+    let (bob, _) = receiver(&server, "bob", &work.path().join("unused")).await;
+    bob.close().await;
+    let (alice, _) = sender(&server, "alice").await;
+    let path = make_file(work.path(), "video.mp4", 2 * MIB + 5, 16);
+    let file_id = alice
+        .send_file(Address::User("bob".into()), &path)
+        .await
+        .unwrap()
+        .finished()
+        .await
+        .unwrap()
+        .file_id;
+    alice.close().await;
+    assert_eq!(files_in(elsewhere.path()), [format!("{file_id}.spool")]);
+
+    // A restart reconciles the spool through the link and keeps the file for bob.
+    let dir = server.stop().await;
+    let server = TestServer::start_in(dir, |_| {}).await;
+    let downloads = work.path().join("bob");
+    let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
+    assert!(same_bytes(&path, &saved(&mut bob_events).await));
+    assert!(spool(&server).is_symlink(), "the server left the link in place");
+}
