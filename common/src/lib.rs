@@ -8,6 +8,7 @@
 //! - [`link`]: server addresses and `quicq://` join links.
 //! - [`socket`]: QUIC endpoints on UDP sockets with large buffers, and shared transport settings.
 //! - [`file_sink`]: writing a received file: hashed as it arrives, synced behind the writer.
+//! - [`report`]: errors as one line for people.
 //!
 //! `docs/protocol.md` at the repository root is the normative description of the wire format.
 
@@ -16,6 +17,7 @@ pub mod frame;
 pub mod link;
 pub mod nickname;
 pub mod protocol;
+pub mod report;
 pub mod socket;
 pub mod tls;
 

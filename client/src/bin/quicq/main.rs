@@ -111,7 +111,7 @@ async fn main() -> std::process::ExitCode {
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", report(&e));
+            eprintln!("error: {}", quicq_common::report::one_line(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
@@ -232,20 +232,6 @@ fn ask_yes(prompt: &str) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(answer.trim().eq_ignore_ascii_case("yes"))
-}
-
-/// The error and its causes on one line, skipping causes already quoted by their parent.
-fn report(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain().map(ToString::to_string) {
-        if !out.contains(&cause) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&cause);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
