@@ -1,0 +1,68 @@
+//! Keeps the benchmark tool working: `quicq-bench all --quick` against a real `quicq-server`
+//! process must finish and report every figure. Speed is not checked here (shared, noisy
+//! machines); `quicq-bench` itself fails if a workload loses or duplicates a delivery.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+
+/// Every figure `all` reports; a workload that stops reporting one fails this test.
+const FIGURES: &[&str] = &[
+    "raw_quic_mb_per_s",
+    "raw_quic_cpu_s_per_gib",
+    "w1_p50_ms",
+    "w1_p99_ms",
+    "w2_deliveries_per_s",
+    "w2_paced_p99_ms",
+    "w3_a_to_b_mb_per_s",
+    "w3_server_memory_growth_mib",
+    "w3_server_cpu_s_per_gib",
+    "w3_clients_cpu_s_per_gib",
+    "w3_disk_sync_p50_ms",
+    "w3_disk_sync_p99_ms",
+    "w3_disk_sync_max_ms",
+    "w3_group_mb_per_s_delivered",
+    "w4_message_p50_ms",
+    "w4_message_p99_ms",
+    "w4_file_mb_per_s",
+    "w5_server_kib_per_connection",
+    "w5_sign_ins_per_s",
+    "w6_stored_per_s",
+    "w6_server_cpu_us_per_message",
+    "w6_clients_cpu_us_per_message",
+];
+
+#[test]
+fn quick_run_of_every_workload_reports_every_figure() {
+    let bench = std::path::Path::new(env!("CARGO_BIN_EXE_quicq-bench"));
+    // The bench starts the quicq-server built beside it; `cargo test --workspace` builds it
+    // (the server's own process tests need it).
+    let server = bench.with_file_name(format!("quicq-server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        server.exists(),
+        "{} is missing: run `cargo test --workspace`, or build quicq-server first",
+        server.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("figures.json");
+    let out = Command::new(bench)
+        .args(["all", "--quick", "--json"])
+        .arg(&json)
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "quicq-bench all --quick failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);
+    let figures = report["figures"].as_object().unwrap();
+    for name in FIGURES {
+        let figure = &figures.get(*name).unwrap_or_else(|| panic!("{name} missing"));
+        let median = figure["median"].as_f64().unwrap_or_else(|| panic!("{name}: {figure}"));
+        assert!(median.is_finite() && median >= 0.0, "{name} = {median}");
+        assert!(figure["runs"].as_u64().unwrap() >= 1, "{name} has no runs");
+    }
+    assert_eq!(figures.len(), FIGURES.len(), "figures not listed here: {:?}", figures.keys());
+}
