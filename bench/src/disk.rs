@@ -20,10 +20,10 @@ const WRAP: u64 = 4 << 20;
 /// Pause between probes, so the probe itself adds little load (100 syncs a second).
 const EVERY: Duration = Duration::from_millis(10);
 
-/// Appends a page and `fdatasync`s it every 10 ms until stopped.
+/// Appends a page and `fdatasync`s it every 10 ms until stopped (or dropped).
 pub struct SyncProbe {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<std::io::Result<Samples>>,
+    thread: Option<JoinHandle<std::io::Result<Samples>>>,
 }
 
 impl SyncProbe {
@@ -35,7 +35,8 @@ impl SyncProbe {
         let thread = std::thread::Builder::new().name("sync-probe".into()).spawn(move || {
             let page = [0x5au8; WRITE];
             let mut samples = Samples::default();
-            while !stopping.load(Ordering::Relaxed) {
+            // At least one sync, however soon it is stopped.
+            loop {
                 if file.stream_position()? >= WRAP {
                     file.seek(SeekFrom::Start(0))?;
                 }
@@ -43,19 +44,29 @@ impl SyncProbe {
                 let start = Instant::now();
                 file.sync_data()?;
                 samples.push(start.elapsed());
+                if stopping.load(Ordering::Relaxed) {
+                    return Ok(samples);
+                }
                 std::thread::sleep(EVERY);
             }
-            Ok(samples)
         })?;
-        Ok(SyncProbe { stop, thread })
+        Ok(SyncProbe { stop, thread: Some(thread) })
     }
 
     /// Stops and returns each sync's duration.
-    pub fn stop(self) -> anyhow::Result<Samples> {
+    pub fn stop(mut self) -> anyhow::Result<Samples> {
         self.stop.store(true, Ordering::Relaxed);
+        let thread = self.thread.take().ok_or_else(|| anyhow::anyhow!("probe already stopped"))?;
         let samples =
-            self.thread.join().map_err(|_| anyhow::anyhow!("sync probe thread panicked"))??;
+            thread.join().map_err(|_| anyhow::anyhow!("sync probe thread panicked"))??;
         Ok(samples)
+    }
+}
+
+impl Drop for SyncProbe {
+    /// A workload that fails part-way must not leave the probe syncing in the background.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -68,8 +79,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let probe = super::SyncProbe::start(dir.path()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
+        // A busy disk may allow only one sync in that time.
         let mut samples = probe.stop().unwrap();
-        assert!(samples.percentile_ms(50.0).is_finite());
-        assert!(samples.len() >= 2, "only {} syncs in 100 ms", samples.len());
+        assert!(samples.len() >= 1, "no sync measured");
+        assert!(samples.percentile_ms(100.0).is_finite());
     }
 }

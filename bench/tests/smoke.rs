@@ -1,9 +1,12 @@
 //! Keeps the benchmark tool working: `quicq-bench all --quick` against a real `quicq-server`
 //! process must finish and report every figure. Speed is not checked here (shared, noisy
-//! machines); `quicq-bench` itself fails if a workload loses or duplicates a delivery.
+//! machines); `quicq-bench` itself fails if a workload errors, and W2 checks that exactly every
+//! delivery arrived.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Every figure `all` reports; a workload that stops reporting one fails this test.
 const FIGURES: &[&str] = &[
@@ -31,29 +34,51 @@ const FIGURES: &[&str] = &[
     "w6_clients_cpu_us_per_message",
 ];
 
+/// A quick run takes about 10 s; a hang must fail the test, not wait for CI's limit.
+const DEADLINE: Duration = Duration::from_secs(300);
+
 #[test]
 fn quick_run_of_every_workload_reports_every_figure() {
-    let bench = std::path::Path::new(env!("CARGO_BIN_EXE_quicq-bench"));
-    // The bench starts the quicq-server built beside it; `cargo test --workspace` builds it
-    // (the server's own process tests need it).
+    let bench = Path::new(env!("CARGO_BIN_EXE_quicq-bench"));
+    // The bench starts the quicq-server built beside it. Cargo builds only this package's
+    // binaries for this test, so build (or confirm up to date) the server in the same profile;
+    // after `cargo test --workspace` this is a no-op.
+    let built = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "quicq-server", "--bin", "quicq-server"])
+        .args(if cfg!(debug_assertions) { &[][..] } else { &["--release"][..] })
+        .status()
+        .unwrap();
+    assert!(built.success(), "building quicq-server failed");
     let server = bench.with_file_name(format!("quicq-server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        server.exists(),
-        "{} is missing: run `cargo test --workspace`, or build quicq-server first",
-        server.display()
-    );
+    assert!(server.exists(), "{} is missing after building it", server.display());
+
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("figures.json");
-    let out = Command::new(bench)
+    let log = dir.path().join("bench.log");
+    let mut child = Command::new(bench)
         .args(["all", "--quick", "--json"])
         .arg(&json)
         .env("TMPDIR", dir.path())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
         .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("quicq-bench all --quick hung:\n{}", std::fs::read_to_string(&log).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(
-        out.status.success(),
+        status.success(),
         "quicq-bench all --quick failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(&log).unwrap()
     );
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);

@@ -2,8 +2,8 @@
 
 use std::error::Error;
 
-/// `error: cause: deeper cause`, skipping a cause whose text its parent already quotes (many
-/// errors repeat their source in their own message).
+/// `what failed: cause: deeper cause`, skipping a cause whose text its parent already quotes
+/// (many errors repeat their source in their own message).
 pub fn one_line(error: &(dyn Error + 'static)) -> String {
     let mut out = String::new();
     let mut next = Some(error);
@@ -38,5 +38,15 @@ mod tests {
         assert_eq!(one_line(&Outer::Open(io())), "cannot open the database: no such file");
         assert_eq!(one_line(&Outer::Quoting(io())), "bad config: no such file");
         assert_eq!(one_line(&io()), "no such file");
+    }
+
+    #[test]
+    fn walks_anyhow_context_like_its_chain() {
+        use anyhow::Context;
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+        let e = Err::<(), _>(Outer::Open(io)).context("cannot start server").unwrap_err();
+        let expected = e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+        assert_eq!(one_line(e.as_ref()), expected);
+        assert_eq!(expected, "cannot start server: cannot open the database: permission denied");
     }
 }
