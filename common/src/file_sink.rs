@@ -1,6 +1,6 @@
 //! Writing a received file to disk, the same on both sides of a transfer: bytes are appended on
-//! a blocking thread, hashed as they pass (no second read at the end), and synced a few MiB
-//! behind the writer. Syncing behind keeps the file's dirty pages few, so the final sync is
+//! a low-priority thread of their own, hashed as they pass (no second read at the end), and
+//! synced a few MiB behind the writer. Syncing behind keeps the file's dirty pages few, so the final sync is
 //! short, and a large file never makes other fsyncs on the same disk (the server's database
 //! commits, which every chat message waits for) queue behind a gigabyte of write-back.
 
@@ -9,7 +9,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::thread::JoinHandle;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// A background sync starts once this much has been written since the previous one started.
 const SYNC_EVERY: u64 = 1 << 20;
@@ -17,8 +17,13 @@ const SYNC_EVERY: u64 = 1 << 20;
 /// so a disk slower than the network slows the transfer instead of filling memory.
 const MAX_BEHIND: u64 = 32 << 20;
 
-/// The task of a spawned sink: [`FileSink::finish`]'s length and hash, or the first error.
-pub type WriterTask = tokio::task::JoinHandle<io::Result<(u64, String)>>;
+/// Added to a file writer thread's nice value, so chat threads win the CPU over bulk file work.
+#[cfg(target_os = "linux")]
+const BULK_NICE: i32 = 10;
+
+/// The end of a spawned sink: [`FileSink::finish`]'s length and hash, or the first error (a
+/// closed channel if the writer thread died).
+pub type WriterTask = oneshot::Receiver<io::Result<(u64, String)>>;
 
 /// An append-only file being received, with its running BLAKE3 hash.
 pub struct FileSink {
@@ -128,9 +133,14 @@ impl FileSink {
         Ok((self.len, self.hasher.finalize().to_hex().to_string()))
     }
 
-    /// Runs the sink on a blocking thread fed with blocks through a channel of `depth`;
+    /// Runs the sink on a thread of its own fed with blocks through a channel of `depth`;
     /// `after_each` runs after every block (progress, checkpoints). The task ends with
     /// [`FileSink::finish`]'s result once the sender is dropped, or with the first error.
+    ///
+    /// The thread runs at a lower CPU priority: hashing and writing a large file is bulk work,
+    /// and on a busy machine it must not make a chat message wait for a time slice. (A thread
+    /// of its own, because an unprivileged thread cannot raise its priority back afterwards, so
+    /// a pooled blocking thread would stay lowered.)
     pub fn spawn<F>(
         mut self,
         depth: usize,
@@ -140,14 +150,40 @@ impl FileSink {
         F: FnMut(&mut FileSink) -> io::Result<()> + Send + 'static,
     {
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(depth);
-        let task = tokio::task::spawn_blocking(move || {
-            while let Some(block) = rx.blocking_recv() {
-                self.write(&block)?;
-                after_each(&mut self)?;
-            }
-            self.finish()
+        let (done_tx, done_rx) = oneshot::channel();
+        let started = std::thread::Builder::new().name("quicq-file".into()).spawn(move || {
+            lower_priority();
+            let run = || {
+                while let Some(block) = rx.blocking_recv() {
+                    self.write(&block)?;
+                    after_each(&mut self)?;
+                }
+                self.finish()
+            };
+            let _ = done_tx.send(run());
         });
-        (tx, task)
+        match started {
+            Ok(_) => (tx, done_rx),
+            Err(e) => {
+                // `rx` went with the closure, so sends fail and the caller awaits this error.
+                let (failed_tx, failed_rx) = oneshot::channel();
+                let _ = failed_tx.send(Err(e));
+                (tx, failed_rx)
+            }
+        }
+    }
+}
+
+/// Lowers the calling thread's CPU priority by [`BULK_NICE`] (best effort; Linux only, where
+/// nice values are per thread). Threads it starts, such as the background syncs, inherit it.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let me = Some(rustix::thread::gettid());
+        let now = getpriority_process(me).unwrap_or(0);
+        // Only ever lowers priority, which needs no privilege; if refused, run as before.
+        let _ = setpriority_process(me, (now + BULK_NICE).min(19));
     }
 }
 
@@ -233,5 +269,25 @@ mod tests {
         assert_eq!(len, bytes.len() as u64);
         assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), len);
         assert_eq!(hash, blake3::hash(&bytes).to_hex().to_string());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_writer_thread_runs_at_a_lower_priority_than_its_caller() {
+        use rustix::process::getpriority_process;
+        let dir = tempfile::tempdir().unwrap();
+        let caller = getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let nice = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(i32::MIN));
+        let n = nice.clone();
+        let (tx, task) = FileSink::open(&dir.path().join("f"), 0).unwrap().spawn(1, move |_| {
+            let me = getpriority_process(Some(rustix::thread::gettid())).unwrap();
+            n.store(me, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        });
+        tx.send(vec![1; 10]).await.unwrap();
+        drop(tx);
+        task.await.unwrap().unwrap();
+        let writer = nice.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(writer, (caller + super::BULK_NICE).min(19), "caller at nice {caller}");
     }
 }
