@@ -20,6 +20,23 @@ const WRAP: u64 = 4 << 20;
 /// Pause between probes, so the probe itself adds little load (100 syncs a second).
 const EVERY: Duration = Duration::from_millis(10);
 
+/// Fails at once, saying what to do, when the disk holding `dir` has less than `need` bytes
+/// free: the file workloads write several GiB and would otherwise fail minutes into a run.
+pub fn ensure_free(dir: &Path, need: u64) -> anyhow::Result<()> {
+    let vfs = rustix::fs::statvfs(dir)?;
+    let free = vfs.f_bavail.saturating_mul(vfs.f_frsize);
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    anyhow::ensure!(
+        free >= need,
+        "{} has {:.1} GiB free but the file workloads need {:.1} GiB: set TMPDIR to a larger \
+         disk, or use smaller --mib / --group",
+        dir.display(),
+        gib(free),
+        gib(need)
+    );
+    Ok(())
+}
+
 /// Appends a page and `fdatasync`s it every 10 ms until stopped (or dropped).
 pub struct SyncProbe {
     stop: Arc<AtomicBool>,
@@ -73,6 +90,14 @@ impl Drop for SyncProbe {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn refuses_to_start_without_the_space_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        super::ensure_free(dir.path(), 1).unwrap();
+        let err = super::ensure_free(dir.path(), u64::MAX).unwrap_err().to_string();
+        assert!(err.contains("GiB free but the file workloads need"), "{err}");
+    }
 
     #[test]
     fn measures_syncs_until_stopped() {

@@ -309,6 +309,12 @@ async fn run_w6(
     .await
 }
 
+/// Disk space W3 and W4 need at their peak: the source file, the server's spool copy and one
+/// saved copy per recipient, plus room for the database and logs.
+fn file_space(mib: u64, group: usize) -> u64 {
+    (mib * (group.max(1) as u64 + 2) + 256) * MIB
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -329,6 +335,7 @@ async fn main() -> anyhow::Result<()> {
         Command::All { quick } => {
             let plan = if quick { Plan::quick() } else { Plan::full() };
             let runs = if quick { 1 } else { runs };
+            disk::ensure_free(&std::env::temp_dir(), file_space(plan.w3_mib, plan.w3_group))?;
             run_raw(&mut report, runs, plan.raw_mib).await?;
             run_w1(&mut report, runs, plan.w1_messages).await?;
             run_w2(&mut report, runs, plan.w2, plan.w2_paced).await?;
@@ -344,8 +351,14 @@ async fn main() -> anyhow::Result<()> {
         Command::W2 { users, senders, each, rate, seconds } => {
             run_w2(&mut report, runs, (users, senders, each), (rate, seconds)).await?
         }
-        Command::W3 { mib, group } => run_w3(&mut report, runs, mib, group).await?,
-        Command::W4 { mib } => run_w4(&mut report, runs, mib).await?,
+        Command::W3 { mib, group } => {
+            disk::ensure_free(&std::env::temp_dir(), file_space(mib, group))?;
+            run_w3(&mut report, runs, mib, group).await?
+        }
+        Command::W4 { mib } => {
+            disk::ensure_free(&std::env::temp_dir(), file_space(mib, 1))?;
+            run_w4(&mut report, runs, mib).await?
+        }
         Command::W5 { clients } => run_w5(&mut report, clients).await?,
         Command::W6 { messages, connections } => {
             run_w6(&mut report, runs, (messages, connections)).await?
