@@ -198,7 +198,7 @@ pub(crate) async fn start_upload(
     }
     let name =
         path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
-    let transfer_id = uuid::Uuid::new_v4().to_string();
+    let transfer_id = uuid::Uuid::now_v7().to_string();
     let cancel = CancellationToken::new();
     let (done_tx, done) = oneshot::channel();
     let (signals_tx, signals) = mpsc::unbounded_channel();
