@@ -1,7 +1,8 @@
-//! How long a small durable write takes on the disk under test while a workload runs: the floor
-//! under every chat message's latency, since the server syncs each message to disk before it
-//! delivers it. On a shared virtual disk this changes by the hour, so it is measured in the same
-//! run as the figure it explains.
+//! The disk under test: whether it has room for the file workloads, and how long a small durable
+//! write takes on it while a workload runs. The latter is the floor under every chat message's
+//! latency, since the server syncs each message to disk before it delivers it; on a shared
+//! virtual disk it changes by the hour, so it is measured in the same run as the figure it
+//! explains.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};

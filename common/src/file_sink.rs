@@ -1,8 +1,9 @@
 //! Writing a received file to disk, the same on both sides of a transfer: bytes are appended on
 //! a low-priority thread of their own, hashed as they pass (no second read at the end), and
-//! synced a few MiB behind the writer. Syncing behind keeps the file's dirty pages few, so the final sync is
-//! short, and a large file never makes other fsyncs on the same disk (the server's database
-//! commits, which every chat message waits for) queue behind a gigabyte of write-back.
+//! synced a few MiB behind the writer. Syncing behind keeps the file's dirty pages few, so the
+//! final sync is short, and a large file never makes other fsyncs on the same disk (the
+//! server's database commits, which every chat message waits for) queue behind a gigabyte of
+//! write-back.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};

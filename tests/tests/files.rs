@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use quicq_client::{Client, Event, Events, TransferError, TransferEvent, TransferKey};
+use quicq_client::{Client, Event, Events, TransferError, TransferEvent, TransferKey, Uploaded};
 use quicq_common::frame::{encode, read_frame};
 use quicq_common::protocol::{Address, ClientFrame, ErrorCode, ServerFrame};
 use quicq_tests::*;
@@ -79,6 +79,21 @@ async fn spool_settles(server: &TestServer, n: usize) {
     panic!("spool holds {:?}, expected {n} files", files_in(&spool(server)));
 }
 
+/// Registers bob and leaves him offline, then alice sends him each of `files` and disconnects;
+/// returns what each upload reported.
+async fn send_to_offline_bob(server: &TestServer, work: &Path, files: &[&Path]) -> Vec<Uploaded> {
+    let (bob, _) = receiver(server, "bob", &work.join("unused")).await;
+    bob.close().await;
+    let (alice, _) = sender(server, "alice").await;
+    let mut done = Vec::new();
+    for path in files {
+        let upload = alice.send_file(Address::User("bob".into()), path).await.unwrap();
+        done.push(upload.finished().await.unwrap());
+    }
+    alice.close().await;
+    done
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_to_one_file_arrives_intact_and_sender_hears_delivery() {
     let server = TestServer::start().await;
@@ -137,18 +152,9 @@ async fn group_file_reaches_three_recipients() {
 async fn offline_recipient_gets_the_file_after_signing_in() {
     let server = TestServer::start().await;
     let work = tempfile::tempdir().unwrap();
-    let (bob, _) = receiver(&server, "bob", &work.path().join("unused")).await;
-    bob.close().await;
-    let (alice, _) = sender(&server, "alice").await;
     let path = make_file(work.path(), "notes.txt", MIB / 2, 3);
-    let done = alice
-        .send_file(Address::User("bob".into()), &path)
-        .await
-        .unwrap()
-        .finished()
-        .await
-        .unwrap();
-    assert_eq!(done.offline, ["bob"], "the sender hears bob will get it later");
+    let done = send_to_offline_bob(&server, work.path(), &[&path]).await;
+    assert_eq!(done[0].offline, ["bob"], "the sender hears bob will get it later");
 
     let downloads = work.path().join("bob");
     let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
@@ -550,21 +556,9 @@ async fn chat_is_never_blocked_by_a_large_file_on_the_same_connection() {
 async fn restart_reconciles_spool_and_database() {
     let server = TestServer::start().await;
     let work = tempfile::tempdir().unwrap();
-    let (bob, _) = receiver(&server, "bob", &work.path().join("unused")).await;
-    bob.close().await;
-    let (alice, _) = sender(&server, "alice").await;
     let kept = make_file(work.path(), "kept.txt", 1000, 14);
     let lost = make_file(work.path(), "lost.txt", 1000, 15);
-    alice.send_file(Address::User("bob".into()), &kept).await.unwrap().finished().await.unwrap();
-    let lost_id = alice
-        .send_file(Address::User("bob".into()), &lost)
-        .await
-        .unwrap()
-        .finished()
-        .await
-        .unwrap()
-        .file_id;
-    alice.close().await;
+    let lost_id = send_to_offline_bob(&server, work.path(), &[&kept, &lost]).await[1].file_id;
     let dir = server.stop().await;
 
     // A backup restored without the lost file's bytes, plus a stray file from a crash.
@@ -610,19 +604,8 @@ async fn spool_can_live_elsewhere_through_a_symlink() {
     let server = TestServer::start_in(dir, |_| {}).await;
 
     let work = tempfile::tempdir().unwrap();
-    let (bob, _) = receiver(&server, "bob", &work.path().join("unused")).await;
-    bob.close().await;
-    let (alice, _) = sender(&server, "alice").await;
     let path = make_file(work.path(), "video.mp4", 2 * MIB + 5, 16);
-    let file_id = alice
-        .send_file(Address::User("bob".into()), &path)
-        .await
-        .unwrap()
-        .finished()
-        .await
-        .unwrap()
-        .file_id;
-    alice.close().await;
+    let file_id = send_to_offline_bob(&server, work.path(), &[&path]).await[0].file_id;
     assert_eq!(files_in(elsewhere.path()), [format!("{file_id}.spool")]);
 
     // A restart reconciles the spool through the link and keeps the file for bob.
