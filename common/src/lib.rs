@@ -1,7 +1,8 @@
 //! Everything a QuicQ server and client must agree on, and the little both do the same way.
 //!
 //! # Layout
-//! - [`protocol`]: the frames of each direction, addresses, error and close codes, limits.
+//! - [`protocol`]: the frames of each direction, addresses, error and close codes, every limit.
+//! - [`check`]: field checks both ends make (send, transfer ids, hashes), with the server's codes.
 //! - [`frame`]: length-prefixed JSON framing, pure decode plus async read/write helpers.
 //! - [`nickname`]: nickname validation and the comparison key.
 //! - [`tls`]: certificates, fingerprints, rustls configs and the client's verifier.
@@ -12,6 +13,7 @@
 //!
 //! `docs/protocol.md` at the repository root is the normative description of the wire format.
 
+pub mod check;
 pub mod file_sink;
 pub mod frame;
 pub mod link;

@@ -1,4 +1,5 @@
-//! The QuicQ wire protocol, version 1: every frame either side can send.
+//! The QuicQ wire protocol, version [`PROTOCOL_VERSION`]: every frame either side can send, and
+//! every limit both sides check.
 //!
 //! # Flow of a connection
 //! 1. The client connects with ALPN [`ALPN`] and opens its first bidirectional stream, the
@@ -41,6 +42,22 @@ pub const USERS_PAGE: usize = 256;
 /// Most names in one `presence` frame (both lists together); a 32-character nickname takes at
 /// most 128 bytes, so a frame stays well under [`MAX_FRAME_LEN`].
 pub const MAX_PRESENCE_NAMES: usize = 256;
+/// Longest transfer id or device id, in bytes.
+pub const MAX_TRANSFER_ID_LEN: usize = 64;
+/// Longest file name the server keeps, in bytes; longer names are cut at a character boundary
+/// (receivers sanitise names anyway), so every frame that carries one stays small.
+pub const MAX_FILE_NAME_BYTES: usize = 1024;
+/// Most file messages in one `file_list` answer; a client asks again after finishing them.
+pub const PENDING_FILES_PAGE: usize = 100;
+/// Most names in `file_complete.offline`.
+pub const MAX_OFFLINE_NAMES: usize = 100;
+/// How long a request stream may take to deliver its one frame before `request_timeout`.
+pub const REQUEST_TIMEOUT_SECS: u64 = 30;
+/// How long an upload stream may take to deliver its header before it is stopped.
+pub const UPLOAD_HEADER_TIMEOUT_SECS: u64 = 30;
+/// Client ids starting with this are reserved: the server gives a file's message the client id
+/// `file:<transfer_id>`, so a `send` may not use it.
+pub const FILE_CLIENT_ID_PREFIX: &str = "file:";
 
 /// Who a message is for: one user, or a group (today only [`EVERYONE`]).
 ///
@@ -68,7 +85,13 @@ impl std::fmt::Display for Address {
 }
 
 /// Frames a client sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(ClientFrameType),
+    doc = "The `type` of a client frame.",
+    derive(strum::EnumIter, strum::IntoStaticStr),
+    strum(serialize_all = "snake_case")
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ClientFrame {
@@ -147,7 +170,13 @@ pub enum ClientFrame {
 }
 
 /// Frames the server sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(ServerFrameType),
+    doc = "The `type` of a server frame.",
+    derive(strum::EnumIter, strum::IntoStaticStr),
+    strum(serialize_all = "snake_case")
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ServerFrame {
@@ -302,9 +331,22 @@ pub struct Limits {
     pub max_concurrent_requests: u32,
 }
 
-/// Machine-readable reason in an `error` frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Machine-readable reason in an `error` frame. The wire name is the variant in snake_case, for
+/// serde and [`ErrorCode::as_str`] alike (both derived, so they cannot disagree).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// The frame is not valid JSON, or its fields are wrong for its type.
@@ -315,6 +357,8 @@ pub enum ErrorCode {
     UnknownType,
     /// The frame type is not allowed here (e.g. `send` on the control stream).
     UnexpectedFrame,
+    /// A request's frame did not arrive within [`REQUEST_TIMEOUT_SECS`].
+    RequestTimeout,
     /// `hello.version` is not supported.
     UnsupportedVersion,
     /// A request stream was opened before a successful `hello`.
@@ -329,6 +373,8 @@ pub enum ErrorCode {
     TextTooLong,
     EmptyText,
     InvalidClientId,
+    /// An upload's `transfer_id` (or `upload_status`'s) is empty or too long.
+    InvalidTransferId,
     InvalidLimit,
     RateLimited,
     /// The server failed; the request may be retried.
@@ -344,45 +390,24 @@ pub enum ErrorCode {
     FileUnavailable,
     /// An upload's `offset` is not what the server holds, or a download's is beyond the size.
     BadOffset,
+    /// An upload header names a transfer whose every byte has already arrived; nothing more is
+    /// needed.
+    AlreadyComplete,
     /// The uploaded bytes do not match the declared BLAKE3 hash.
     HashMismatch,
     /// The upload stream ended before `size` bytes, or carried more.
     SizeMismatch,
     /// The uploader cancelled the transfer.
     Cancelled,
+    /// A code this build does not know: a newer server's. Treat it as a failure of the request.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ErrorCode {
     /// The snake_case name used on the wire.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::MalformedFrame => "malformed_frame",
-            ErrorCode::FrameTooLarge => "frame_too_large",
-            ErrorCode::UnknownType => "unknown_type",
-            ErrorCode::UnexpectedFrame => "unexpected_frame",
-            ErrorCode::UnsupportedVersion => "unsupported_version",
-            ErrorCode::NotLoggedIn => "not_logged_in",
-            ErrorCode::InvalidNickname => "invalid_nickname",
-            ErrorCode::WrongPassword => "wrong_password",
-            ErrorCode::WeakPassword => "weak_password",
-            ErrorCode::RegistrationClosed => "registration_closed",
-            ErrorCode::UnknownRecipient => "unknown_recipient",
-            ErrorCode::TextTooLong => "text_too_long",
-            ErrorCode::EmptyText => "empty_text",
-            ErrorCode::InvalidClientId => "invalid_client_id",
-            ErrorCode::InvalidLimit => "invalid_limit",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::Internal => "internal",
-            ErrorCode::ShuttingDown => "shutting_down",
-            ErrorCode::FileTooLarge => "file_too_large",
-            ErrorCode::QuotaExceeded => "quota_exceeded",
-            ErrorCode::UnknownFile => "unknown_file",
-            ErrorCode::FileUnavailable => "file_unavailable",
-            ErrorCode::BadOffset => "bad_offset",
-            ErrorCode::HashMismatch => "hash_mismatch",
-            ErrorCode::SizeMismatch => "size_mismatch",
-            ErrorCode::Cancelled => "cancelled",
-        }
+        self.into()
     }
 }
 
@@ -419,9 +444,6 @@ pub mod stream_code {
     /// follows as `file_rejected`/`file_gone` on the control stream.
     pub const FILE_ABORTED: u32 = 3;
 }
-
-/// Longest transfer id or device id, in bytes.
-pub const MAX_TRANSFER_ID_LEN: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -489,10 +511,21 @@ mod tests {
 
     #[test]
     fn error_code_names_match_serde() {
-        for code in [ErrorCode::RateLimited, ErrorCode::FrameTooLarge, ErrorCode::NotLoggedIn] {
+        use strum::IntoEnumIterator;
+        for code in ErrorCode::iter() {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
         }
+        assert_eq!(ErrorCode::RequestTimeout.as_str(), "request_timeout");
+    }
+
+    #[test]
+    fn unknown_error_codes_from_a_newer_server_still_parse() {
+        let frame: ServerFrame =
+            serde_json::from_str(r#"{"type":"error","code":"something_new","message":"m"}"#)
+                .unwrap();
+        assert!(matches!(frame, ServerFrame::Error { code: ErrorCode::Unknown, .. }));
     }
 
     #[test]

@@ -43,6 +43,12 @@ impl Refusal {
     }
 }
 
+impl From<quicq_common::check::Invalid> for Refusal {
+    fn from(invalid: quicq_common::check::Invalid) -> Self {
+        Refusal::new(invalid.code, invalid.message)
+    }
+}
+
 impl From<StoreError> for Refusal {
     fn from(err: StoreError) -> Self {
         tracing::error!(cause = %err, "storage failed");

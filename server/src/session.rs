@@ -227,7 +227,7 @@ async fn handle_request(
         tokio::time::timeout(REQUEST_TIMEOUT, read_frame::<ClientFrame, _>(&mut recv)).await;
     let response = match request {
         Err(_) => {
-            Err(Refusal::new(ErrorCode::MalformedFrame, "request frame not received in time"))
+            Err(Refusal::new(ErrorCode::RequestTimeout, "request frame not received in time"))
         }
         Ok(Ok(None)) => return Ok(()),
         Ok(Err(e)) => Err(Refusal::new(e.code(), e.to_string())),

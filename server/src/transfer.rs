@@ -7,11 +7,10 @@ use std::io::SeekFrom;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use quicq_common::check::{check_blake3, check_transfer_id};
 use quicq_common::file_sink::{FileSink, WriterTask};
 use quicq_common::frame::{read_frame, write_frame};
-use quicq_common::protocol::{
-    Address, ClientFrame, ErrorCode, MAX_TRANSFER_ID_LEN, ServerFrame, stream_code,
-};
+use quicq_common::protocol::{Address, ClientFrame, ErrorCode, ServerFrame, stream_code};
 use tokio_util::sync::CancellationToken;
 
 use crate::chat::{Chat, Refusal, now_ms};
@@ -145,20 +144,8 @@ impl Upload {
         offset: u64,
     ) -> Result<(FileRow, Writing), Refusal> {
         let chat = &self.chat;
-        if self.transfer_id.is_empty() || self.transfer_id.len() > MAX_TRANSFER_ID_LEN {
-            return Err(Refusal::new(
-                ErrorCode::InvalidClientId,
-                format!("transfer_id must be 1 to {MAX_TRANSFER_ID_LEN} bytes"),
-            ));
-        }
-        if blake3.len() != 64
-            || !blake3.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(Refusal::new(
-                ErrorCode::MalformedFrame,
-                "blake3 must be 64 lower-case hex digits",
-            ));
-        }
+        check_transfer_id(&self.transfer_id).map_err(Refusal::from)?;
+        check_blake3(blake3).map_err(Refusal::from)?;
         let max = chat.config.max_file_bytes;
         if size > max {
             return Err(Refusal::new(
@@ -192,7 +179,10 @@ impl Upload {
         match file.state {
             FileState::Uploading => {}
             FileState::Complete => {
-                return Err(Refusal::new(ErrorCode::BadOffset, "this upload is already complete"));
+                return Err(Refusal::new(
+                    ErrorCode::AlreadyComplete,
+                    "this upload is already complete",
+                ));
             }
             FileState::Failed | FileState::Expired => {
                 return Err(Refusal::new(
