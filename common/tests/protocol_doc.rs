@@ -45,9 +45,13 @@ fn parse(line: usize, body: &str) -> Parsed {
     let value: Value =
         serde_json::from_str(body).unwrap_or_else(|e| panic!("line {line}: not JSON: {e}\n{body}"));
     let parsed = match serde_json::from_value::<ClientFrame>(value.clone()) {
-        Ok(frame) => (serde_json::to_value(&frame).unwrap(), Parsed::Client(frame)),
+        Ok(frame) => {
+            (serde_json::to_value(&frame).expect("a frame serialises"), Parsed::Client(frame))
+        }
         Err(client) => match serde_json::from_value::<ServerFrame>(value.clone()) {
-            Ok(frame) => (serde_json::to_value(&frame).unwrap(), Parsed::Server(frame)),
+            Ok(frame) => {
+                (serde_json::to_value(&frame).expect("a frame serialises"), Parsed::Server(frame))
+            }
             Err(server) => panic!(
                 "line {line}: neither a client frame ({client}) nor a server frame ({server})\n{body}"
             ),

@@ -198,20 +198,7 @@ impl Hub {
         let frame: Arc<[u8]> = encode(&ServerFrame::Message(message.clone())).into();
         let item = Outgoing::Message { id: message.id, frame };
         let state = self.lock();
-        match target {
-            Target::Group(_) => {
-                for sessions in state.sessions.values() {
-                    push_all(sessions, &item);
-                }
-            }
-            Target::User(to) => {
-                for account in recipients(sender, *to) {
-                    if let Some(sessions) = state.sessions.get(&account) {
-                        push_all(sessions, &item);
-                    }
-                }
-            }
-        }
+        route(&state, sender, target).for_each(|s| push(s, &item));
     }
 
     /// Pushes a control frame to every session of an account.
@@ -226,16 +213,7 @@ impl Hub {
     pub fn control_fan_out(&self, sender: AccountId, target: &Target, frame: &ServerFrame) {
         let item = Outgoing::Control(encode(frame).into());
         let state = self.lock();
-        match target {
-            Target::Group(_) => state.sessions.values().for_each(|s| push_all(s, &item)),
-            Target::User(to) => {
-                for account in recipients(sender, *to) {
-                    if let Some(sessions) = state.sessions.get(&account) {
-                        push_all(sessions, &item);
-                    }
-                }
-            }
-        }
+        route(&state, sender, target).for_each(|s| push(s, &item));
     }
 
     /// Names of the recipients of `to` (other than the sender) who are offline, at most `cap`.
@@ -285,13 +263,34 @@ pub fn recipients(sender: AccountId, to: AccountId) -> Vec<AccountId> {
     if sender == to { vec![to] } else { vec![to, sender] }
 }
 
-fn push_all(sessions: &[Session], item: &Outgoing) {
-    for session in sessions {
-        match session.tx.try_send(item.clone()) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => (session.kick)(),
-        }
+/// Every live session that receives what `sender` sends to `target`: for a group, every
+/// session (all accounts are in `everyone`); for a person, both ends' sessions.
+fn route<'a>(
+    state: &'a State,
+    sender: AccountId,
+    target: &Target,
+) -> Box<dyn Iterator<Item = &'a Session> + 'a> {
+    match target {
+        Target::Group(_) => Box::new(state.sessions.values().flatten()),
+        Target::User(to) => Box::new(
+            recipients(sender, *to)
+                .into_iter()
+                .filter_map(|account| state.sessions.get(&account))
+                .flatten(),
+        ),
     }
+}
+
+/// Queues `item` for a session, or kicks the session if its queue is full.
+fn push(session: &Session, item: &Outgoing) {
+    match session.tx.try_send(item.clone()) {
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => (session.kick)(),
+    }
+}
+
+fn push_all(sessions: &[Session], item: &Outgoing) {
+    sessions.iter().for_each(|s| push(s, item));
 }
 
 fn send_presence(state: &mut State, now: Instant) {

@@ -1,29 +1,41 @@
-//! The QuicQ server: accounts, one-to-one and group chat, durable history, over QUIC.
+//! The QuicQ server: accounts, one-to-one and group chat, durable history and file transfer,
+//! over QUIC.
 //!
 //! # Layout
+//! From the top down; a module only uses modules below it.
 //! - [`server`]: [`Server::bind`] and [`Server::run`], the accept loop and ordered shutdown.
-//! - [`session`]: one connection: `hello`, request streams, delivery streams.
-//! - [`chat`]: what each request does (login/registration, send, history, users).
-//! - [`hub`]: who is online and who receives what; bounded per-session queues.
-//! - [`presence`]: presence changes gathered into batches.
-//! - [`transfer`] and [`spool`]: file uploads and downloads through a disk spool.
+//! - [`session`]: one connection: `hello`, request streams, uploads, delivery streams; where
+//!   internal errors become what the peer is told.
+//! - Request handlers: [`login`] (`hello` checks, sign-in, registration), [`chat`] (send,
+//!   history, users), and the [`files`] wing (uploads, downloads, retention, and their
+//!   [`files::rules`]: change how uploads are checked there).
+//! - [`state`]: what every part shares (config, hub, store thread, spool, running uploads,
+//!   password hasher), behind methods.
+//! - [`hub`]: who is online and who receives what; bounded per-session queues. [`delivery`]:
+//!   catch-up then live, each message once. [`presence`]: presence changes gathered into
+//!   batches.
 //! - [`store`]: SQLite persistence; [`store_thread`] runs it on one thread with group commit.
+//! - [`error`]: [`ServerError`] inside, [`error::Refusal`] for the peer.
 //! - [`password`], [`rate_limit`], [`config`]: the small parts.
 //!
 //! Entry point: `Server::bind(config)?.run(shutdown).await`.
 
 pub mod chat;
 pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod files;
 pub mod hub;
+pub mod login;
 pub mod password;
 pub mod presence;
 pub mod rate_limit;
 pub mod server;
 pub mod session;
-pub mod spool;
+pub mod state;
 pub mod store;
 pub mod store_thread;
-pub mod transfer;
 
 pub use config::Config;
+pub use error::ServerError;
 pub use server::{Server, StartError};

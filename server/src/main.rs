@@ -139,7 +139,7 @@ async fn run() -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    server.run(shutdown).await?;
+    server.run(shutdown).await;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The listener: binds the QUIC endpoint, accepts connections under a limit, runs a [`Session`]
-//! for each, and shuts down in order.
+//! for each, and shuts down in order: stop accepting, tell every session, let file jobs record
+//! their progress, close the endpoint, then flush and join the store thread.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,12 +13,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::chat::Chat;
-use crate::chat::now_ms;
 use crate::config::Config;
+use crate::files::retention;
+use crate::files::spool::Spool;
 use crate::session::Session;
-use crate::spool::Spool;
-use crate::store::{FileState, Store, StoreError};
+use crate::state::State;
+use crate::store::{FileState, Store, StoreError, now_ms};
+
+/// How long sessions get to close after being told to.
+const SESSIONS_GRACE: Duration = Duration::from_secs(5);
+/// How long uploads and downloads get to record their progress once connections are closed.
+const FILE_JOBS_GRACE: Duration = Duration::from_secs(5);
+/// How long the endpoint may take to deliver the last close frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -31,15 +39,17 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot use spool directory {path}: {source}")]
     Spool { path: std::path::PathBuf, source: std::io::Error },
-    #[error("quic configuration: {0}")]
-    Quic(String),
+    #[error("tls configuration unusable for quic: {0}")]
+    Quic(#[from] quinn::crypto::rustls::NoInitialCipherSuite),
+    #[error("idle timeout too large: {0}")]
+    IdleTimeout(#[from] quinn::VarIntBoundsExceeded),
 }
 
 /// A bound server, ready to [`run`](Server::run).
 #[derive(Debug)]
 pub struct Server {
     endpoint: quinn::Endpoint,
-    chat: Arc<Chat>,
+    state: Arc<State>,
     fingerprint: Fingerprint,
     certificate_created: bool,
     uncovered_hostnames: Vec<String>,
@@ -63,20 +73,14 @@ impl Server {
             .collect();
 
         let crypto =
-            quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)
-                .map_err(|e| StartError::Quic(e.to_string()))?;
+            quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         let mut transport = quicq_common::socket::transport();
         transport
             // One more than the request limit: the control stream is bidirectional too.
             .max_concurrent_bidi_streams((config.max_concurrent_requests + 1).into())
             .max_concurrent_uni_streams(config.max_concurrent_uploads.into())
-            .max_idle_timeout(Some(
-                config
-                    .idle_timeout()
-                    .try_into()
-                    .map_err(|_| StartError::Quic("idle timeout too large".into()))?,
-            ));
+            .max_idle_timeout(Some(config.idle_timeout().try_into()?));
         server_config.transport_config(Arc::new(transport));
 
         let store = Store::open(&config.database_path())?;
@@ -91,15 +95,15 @@ impl Server {
             ),
         }
         let listen = config.listen;
-        let chat = Arc::new(Chat::new(config, store, spool)?);
+        let state = Arc::new(State::new(config, store, spool)?);
         let endpoint = quicq_common::socket::endpoint(listen, Some(server_config))
             .map_err(|source| StartError::Bind { addr: listen, source })?;
-        Ok(Server { endpoint, chat, fingerprint, certificate_created, uncovered_hostnames })
+        Ok(Server { endpoint, state, fingerprint, certificate_created, uncovered_hostnames })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         // The socket is bound; this only fails if it was closed, which run() owns.
-        self.endpoint.local_addr().unwrap_or_else(|_| self.chat.config.listen)
+        self.endpoint.local_addr().unwrap_or_else(|_| self.state.config().listen)
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
@@ -119,20 +123,19 @@ impl Server {
     /// The link to hand to users: first configured hostname, the bound port, the fingerprint.
     pub fn join_link(&self) -> JoinLink {
         let host =
-            self.chat.config.hostnames.first().cloned().unwrap_or_else(|| "localhost".into());
+            self.state.config().hostnames.first().cloned().unwrap_or_else(|| "localhost".into());
         JoinLink { host, port: self.local_addr().port(), fingerprint: Some(self.fingerprint) }
     }
 
-    /// Serves until `shutdown` is cancelled, then tells every client, closes the endpoint and
-    /// flushes the database.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), StartError> {
-        let sweeper = tokio::spawn(sweep(self.chat.clone(), shutdown.clone()));
+    /// Serves until `shutdown` is cancelled, then shuts down in order.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let sweeper = tokio::spawn(retention::sweep(self.state.clone(), shutdown.clone()));
         let presence = tokio::spawn({
-            let chat = self.chat.clone();
-            async move { chat.hub.presence_batches().await }
+            let state = self.state.clone();
+            async move { state.hub().presence_batches().await }
         });
         let mut sessions = JoinSet::new();
-        let max = self.chat.config.max_connections;
+        let max = self.state.config().max_connections;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -144,12 +147,12 @@ impl Server {
                         continue;
                     }
                     let remote = incoming.remote_address();
-                    let (chat, token) = (self.chat.clone(), shutdown.child_token());
+                    let (state, token) = (self.state.clone(), shutdown.child_token());
                     let span = tracing::info_span!("session", %remote, user = tracing::field::Empty);
                     sessions.spawn(async move {
                         match incoming.await {
                             Ok(conn) => {
-                                if let Err(e) = Session::new(conn, chat, token).run().await {
+                                if let Err(e) = Session::new(conn, state, token).run().await {
                                     tracing::info!(cause = %e, "session ended with error");
                                 }
                             }
@@ -161,37 +164,27 @@ impl Server {
             }
         }
 
+        // 1. Stop accepting; sessions (children of `shutdown`) close their connections with
+        //    the shutdown code.
         tracing::info!(sessions = sessions.len(), "shutting down");
         self.endpoint.set_server_config(None);
         let drain = async { while sessions.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+        if tokio::time::timeout(SESSIONS_GRACE, drain).await.is_err() {
             sessions.abort_all();
         }
+        // 2. Close what is left, so uploads see their streams end and record how far they got.
         self.endpoint.close(close::SHUTDOWN.into(), b"server shutting down");
-        let _ = tokio::time::timeout(Duration::from_secs(3), self.endpoint.wait_idle()).await;
         sweeper.abort();
         presence.abort();
-        if let Err(e) = self.chat.flush().await {
-            tracing::error!(cause = %e.message, "final database flush failed");
+        let tasks = self.state.tasks();
+        tasks.close();
+        if tokio::time::timeout(FILE_JOBS_GRACE, tasks.wait()).await.is_err() {
+            tracing::warn!(running = tasks.len(), "file jobs still running at shutdown");
         }
+        // 3. Everything queued for the store runs, then the WAL is flushed and the thread ends.
+        self.state.close_store().await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, self.endpoint.wait_idle()).await;
         tracing::info!("stopped");
-        Ok(())
-    }
-}
-
-/// Drops expired files and stalled uploads once a minute.
-async fn sweep(chat: Arc<Chat>, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        match chat.expire_files().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(files = n, "expired files removed"),
-            Err(e) => tracing::error!(cause = %e.message, "file expiry failed"),
-        }
     }
 }
 

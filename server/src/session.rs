@@ -1,27 +1,32 @@
-//! One client connection: `hello` on the control stream, then requests on their own streams and
-//! deliveries on server-opened unidirectional streams until either side goes away.
+//! One client connection: `hello` on the control stream, then requests on their own streams,
+//! uploads on client-opened unidirectional streams, and deliveries on server-opened ones, until
+//! either side goes away. This is the boundary where internal errors become what the peer is
+//! told ([`ServerError::into_refusal`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use quicq_common::frame::{FrameError, encode, read_frame, write_frame};
-use quicq_common::protocol::{
-    ClientFrame, ErrorCode, MAX_TRANSFER_ID_LEN, PROTOCOL_VERSION, ServerFrame, close,
-};
+use quicq_common::protocol::{ClientFrame, ErrorCode, REQUEST_TIMEOUT_SECS, ServerFrame, close};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::chat::{Chat, Refusal};
+use crate::chat;
+use crate::delivery::Cursor;
+use crate::error::{Refusal, ServerError};
+use crate::files::{downloads, uploads};
 use crate::hub::Outgoing;
-use crate::transfer::{self, Peer};
+use crate::login::{self, check_hello};
+use crate::state::{Peer, State};
 
-/// How long a request stream may take to deliver its one frame.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Messages read from the store per catch-up query.
 const CATCH_UP_PAGE: usize = 256;
+/// How long a refused client has to read its `error` before the connection closes.
+const REFUSAL_LINGER: Duration = Duration::from_secs(3);
 
+/// Why a session ended other than by a normal close.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error("connection lost: {0}")]
@@ -32,28 +37,37 @@ pub enum SessionError {
     Closed(#[from] quinn::ClosedStream),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
-    #[error("storage: {}", .0.message)]
-    Store(Refusal),
+    #[error("{0}")]
+    Server(#[from] ServerError),
+}
+
+/// What `hello` established.
+struct LoggedIn {
+    control_send: quinn::SendStream,
+    control_recv: quinn::RecvStream,
+    peer: Peer,
+    resume_after: u64,
 }
 
 pub struct Session {
     conn: quinn::Connection,
-    chat: Arc<Chat>,
+    state: Arc<State>,
     shutdown: CancellationToken,
 }
 
 impl Session {
-    pub fn new(conn: quinn::Connection, chat: Arc<Chat>, shutdown: CancellationToken) -> Self {
-        Session { conn, chat, shutdown }
+    pub fn new(conn: quinn::Connection, state: Arc<State>, shutdown: CancellationToken) -> Self {
+        Session { conn, state, shutdown }
     }
 
     pub async fn run(self) -> Result<(), SessionError> {
-        let Some((control_send, control_recv, peer, resume)) = self.handshake().await? else {
+        let Some(LoggedIn { control_send, control_recv, peer, resume_after }) =
+            self.handshake().await?
+        else {
             return Ok(());
         };
-        let account = &peer.account;
-        tracing::Span::current().record("user", account.name.as_str());
-        tracing::info!(resume, "logged in");
+        tracing::Span::current().record("user", peer.account.name.as_str());
+        tracing::info!(resume_after, "logged in");
 
         let kick_conn = self.conn.clone();
         let kick = Box::new(move || {
@@ -62,45 +76,37 @@ impl Session {
                 b"delivery queue overflowed; reconnect to catch up",
             )
         });
-        let (session_id, rx) = self.chat.hub.register(account.id, kick);
+        let (session_id, rx) = self.state.hub().register(peer.account.id, kick);
         let peer = Arc::new(peer);
 
         let mut tasks = JoinSet::new();
+        let (conn, state) = (self.conn.clone(), self.state.clone());
+        let account = peer.account.id;
         tasks.spawn(
-            deliver(
-                self.conn.clone(),
-                control_send,
-                rx,
-                self.chat.clone(),
-                peer.account.id,
-                resume,
-            )
-            .in_current_span(),
-        );
-        tasks.spawn(
-            read_control(self.conn.clone(), control_recv, self.chat.clone(), peer.clone())
+            deliver(conn, control_send, rx, state, account, Cursor::new(resume_after))
                 .in_current_span(),
         );
+        let (conn, state) = (self.conn.clone(), self.state.clone());
+        tasks.spawn(read_control(conn, control_recv, state, peer.clone()).in_current_span());
 
         let result = self.serve_requests(&peer, &mut tasks).await;
-        self.chat.hub.unregister(peer.account.id, session_id);
+        self.state.hub().unregister(peer.account.id, session_id);
         tasks.abort_all();
         tracing::info!("session ended");
         result
     }
 
     /// Reads `hello` and logs in. `None` when the client was refused (it has been told why).
-    async fn handshake(
-        &self,
-    ) -> Result<Option<(quinn::SendStream, quinn::RecvStream, Peer, u64)>, SessionError> {
+    async fn handshake(&self) -> Result<Option<LoggedIn>, SessionError> {
         // One deadline for opening the control stream and sending hello on it.
-        let deadline = tokio::time::Instant::now() + self.chat.config.hello_timeout();
+        let deadline = tokio::time::Instant::now() + self.state.config().hello_timeout();
         let Ok(accepted) = tokio::time::timeout_at(deadline, self.conn.accept_bi()).await else {
             self.conn.close(close::HELLO_TIMEOUT.into(), b"no hello received in time");
             return Ok(None);
         };
-        let (mut send, mut recv) = accepted?;
-        let hello = match tokio::time::timeout_at(deadline, read_frame::<ClientFrame, _>(&mut recv))
+        let (mut send, recv) = accepted?;
+        let mut recv = recv;
+        let frame = match tokio::time::timeout_at(deadline, read_frame::<ClientFrame, _>(&mut recv))
             .await
         {
             Err(_) => {
@@ -118,33 +124,24 @@ impl Session {
                 return self.refuse(send, refusal, close::PROTOCOL_VIOLATION).await;
             }
         };
-        let ClientFrame::Hello { version, nickname, password, client, resume_after, device } =
-            hello
-        else {
-            let refusal = Refusal::new(
-                ErrorCode::NotLoggedIn,
-                "the first frame on the control stream must be hello",
-            );
-            return self.refuse(send, refusal, close::PROTOCOL_VIOLATION).await;
+        if let ClientFrame::Hello { client, .. } = &frame {
+            tracing::debug!(client = %client.chars().take(64).collect::<String>(), "hello");
+        }
+        let hello = match check_hello(frame) {
+            Ok(hello) => hello,
+            Err((refusal, code)) => return self.refuse(send, refusal, code).await,
         };
-        if version != PROTOCOL_VERSION {
-            let refusal = Refusal::new(
-                ErrorCode::UnsupportedVersion,
-                format!("this server speaks protocol version {PROTOCOL_VERSION}, not {version}"),
-            );
-            return self.refuse(send, refusal, close::LOGIN_FAILED).await;
-        }
-        let device = device.unwrap_or_default();
-        if device.len() > MAX_TRANSFER_ID_LEN {
-            let refusal =
-                Refusal::new(ErrorCode::MalformedFrame, "device id is longer than 64 bytes");
-            return self.refuse(send, refusal, close::PROTOCOL_VIOLATION).await;
-        }
-        tracing::debug!(client = %client.chars().take(64).collect::<String>(), "hello");
-        let (account, registered) = match self.chat.login(&nickname, &password).await {
+        let (account, registered) = match login::login(
+            &self.state,
+            &hello.nickname,
+            &hello.password,
+        )
+        .await
+        {
             Ok(ok) => ok,
-            Err(refusal) => {
-                tracing::info!(nickname = %nickname.chars().take(40).collect::<String>(), code = %refusal.code, "login refused");
+            Err(e) => {
+                let refusal = e.into_refusal();
+                tracing::info!(nickname = %hello.nickname, code = %refusal.code, "login refused");
                 return self.refuse(send, refusal, close::LOGIN_FAILED).await;
             }
         };
@@ -152,12 +149,17 @@ impl Session {
             you: account.name.clone(),
             server: concat!("quicq-server ", env!("CARGO_PKG_VERSION")).to_owned(),
             registered,
-            groups: self.chat.hub.groups(),
-            limits: self.chat.config.limits(),
+            groups: self.state.hub().groups(),
+            limits: self.state.config().limits(),
         };
         write_frame(&mut send, &welcome).await?;
-        let resume = resume_after.unwrap_or(account.delivered_up_to);
-        Ok(Some((send, recv, Peer { account, device }, resume)))
+        let resume_after = hello.resume_after.unwrap_or(account.delivered_up_to);
+        Ok(Some(LoggedIn {
+            control_send: send,
+            control_recv: recv,
+            peer: Peer { account, device: hello.device },
+            resume_after,
+        }))
     }
 
     /// Sends an `error` on the control stream, lets it arrive, then closes the connection.
@@ -170,7 +172,7 @@ impl Session {
         let reason = refusal.code.as_str().as_bytes().to_vec();
         write_frame(&mut send, &refusal.into_frame()).await?;
         send.finish()?;
-        let _ = tokio::time::timeout(Duration::from_secs(3), send.stopped()).await;
+        let _ = tokio::time::timeout(REFUSAL_LINGER, send.stopped()).await;
         self.conn.close(code.into(), &reason);
         Ok(None)
     }
@@ -192,15 +194,16 @@ impl Session {
                         Err(quinn::ConnectionError::ApplicationClosed(_) | quinn::ConnectionError::LocallyClosed) => return Ok(()),
                         Err(e) => return Err(e.into()),
                     };
-                    let (chat, peer, conn) = (self.chat.clone(), peer.clone(), self.conn.clone());
-                    tasks.spawn(handle_request(chat, peer, conn, send, recv).in_current_span());
+                    let (state, peer, conn) = (self.state.clone(), peer.clone(), self.conn.clone());
+                    tasks.spawn(handle_request(state, peer, conn, send, recv).in_current_span());
                 }
                 accepted = self.conn.accept_uni() => {
                     let Ok(recv) = accepted else { return Ok(()) };
                     // Not tied to the session: when the connection drops, the upload must still
-                    // record how far it got so it can be resumed.
-                    let (chat, peer) = (self.chat.clone(), peer.clone());
-                    tokio::spawn(transfer::receive_upload(chat, peer, recv).in_current_span());
+                    // record how far it got so it can be resumed. Shutdown waits for it.
+                    let (state, peer) = (self.state.clone(), peer.clone());
+                    let task = uploads::receive(state, peer, recv).in_current_span();
+                    self.state.tasks().spawn(task);
                 }
                 Some(done) = tasks.join_next() => {
                     match done {
@@ -217,52 +220,23 @@ impl Session {
 
 /// Answers one request stream: one frame in, one frame out.
 async fn handle_request(
-    chat: Arc<Chat>,
+    state: Arc<State>,
     peer: Arc<Peer>,
     conn: quinn::Connection,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) -> Result<(), SessionError> {
-    let request =
-        tokio::time::timeout(REQUEST_TIMEOUT, read_frame::<ClientFrame, _>(&mut recv)).await;
+    let timeout = Duration::from_secs(REQUEST_TIMEOUT_SECS);
+    let request = tokio::time::timeout(timeout, read_frame::<ClientFrame, _>(&mut recv)).await;
     let response = match request {
         Err(_) => {
             Err(Refusal::new(ErrorCode::RequestTimeout, "request frame not received in time"))
         }
         Ok(Ok(None)) => return Ok(()),
         Ok(Err(e)) => Err(Refusal::new(e.code(), e.to_string())),
-        Ok(Ok(Some(frame))) => match frame {
-            ClientFrame::Send { client_id, to, text } => {
-                chat.send(&peer.account, client_id, to, text).await
-            }
-            ClientFrame::History { with, before, limit } => {
-                chat.history(&peer.account, with, before, limit).await
-            }
-            ClientFrame::Users { after } => Ok(chat.users(after)),
-            ClientFrame::UploadStatus { transfer_id } => {
-                transfer::upload_status(&chat, &peer, transfer_id).await
-            }
-            ClientFrame::Download { file_id, offset } => {
-                transfer::start_download(chat.clone(), peer.clone(), conn, file_id, offset).await
-            }
-            ClientFrame::PendingFiles {} => {
-                let (id, device) = (peer.account.id, peer.device.clone());
-                chat.with_store(move |s| s.pending_files(id, &device, 100))
-                    .await
-                    .map(|messages| ServerFrame::FileList { messages })
-            }
-            ClientFrame::Hello { .. } | ClientFrame::Ack { .. } | ClientFrame::FileDone { .. } => {
-                Err(Refusal::new(
-                    ErrorCode::UnexpectedFrame,
-                    "hello, ack and file_done belong on the control stream",
-                ))
-            }
-            ClientFrame::Upload { .. } => Err(Refusal::new(
-                ErrorCode::UnexpectedFrame,
-                "upload belongs on a unidirectional stream",
-            )),
-            _ => Err(Refusal::new(ErrorCode::UnexpectedFrame, "this frame is not a request")),
-        },
+        Ok(Ok(Some(frame))) => {
+            answer(&state, &peer, conn, frame).await.map_err(ServerError::into_refusal)
+        }
     };
     let frame = response.unwrap_or_else(|refusal| {
         tracing::debug!(code = %refusal.code, message = %refusal.message, "request refused");
@@ -275,26 +249,58 @@ async fn handle_request(
     Ok(())
 }
 
-/// Reads `ack`s on the control stream. A clean finish ends the session normally; anything else
-/// on this stream is a protocol violation.
+/// Routes a request frame to the handler that answers it.
+async fn answer(
+    state: &Arc<State>,
+    peer: &Peer,
+    conn: quinn::Connection,
+    frame: ClientFrame,
+) -> Result<ServerFrame, ServerError> {
+    match frame {
+        ClientFrame::Send { client_id, to, text } => {
+            chat::send(state, &peer.account, client_id, to, text).await
+        }
+        ClientFrame::History { with, before, limit } => {
+            chat::history(state, &peer.account, with, before, limit).await
+        }
+        ClientFrame::Users { after } => Ok(chat::users(state, after)),
+        ClientFrame::UploadStatus { transfer_id } => {
+            uploads::status(state, peer, transfer_id).await
+        }
+        ClientFrame::Download { file_id, offset } => {
+            downloads::start(state.clone(), peer, conn, file_id, offset).await
+        }
+        ClientFrame::PendingFiles {} => downloads::pending(state, peer).await,
+        ClientFrame::Hello { .. } | ClientFrame::Ack { .. } | ClientFrame::FileDone { .. } => {
+            Err(ServerError::refused(
+                ErrorCode::UnexpectedFrame,
+                "hello, ack and file_done belong on the control stream",
+            ))
+        }
+        ClientFrame::Upload { .. } => Err(ServerError::refused(
+            ErrorCode::UnexpectedFrame,
+            "upload belongs on a unidirectional stream",
+        )),
+        _ => Err(ServerError::refused(ErrorCode::UnexpectedFrame, "this frame is not a request")),
+    }
+}
+
+/// Reads `ack`s and `file_done`s on the control stream. A clean finish ends the session
+/// normally; anything else on this stream is a protocol violation.
 async fn read_control(
     conn: quinn::Connection,
     mut recv: quinn::RecvStream,
-    chat: Arc<Chat>,
+    state: Arc<State>,
     peer: Arc<Peer>,
 ) -> Result<(), SessionError> {
     let account = peer.account.id;
     loop {
         match read_frame::<ClientFrame, _>(&mut recv).await {
             Ok(Some(ClientFrame::Ack { up_to })) => {
-                chat.with_store(move |s| s.set_delivered(account, up_to))
-                    .await
-                    .map_err(SessionError::Store)?;
+                state.with_store(move |s| Ok(s.set_delivered(account, up_to)?)).await?;
             }
             Ok(Some(ClientFrame::FileDone { file_id, saved })) => {
-                chat.file_done(&peer.account, &peer.device, file_id, saved)
-                    .await
-                    .map_err(SessionError::Store)?;
+                downloads::done(&state, &peer, file_id, saved).await?;
             }
             Ok(Some(_)) => {
                 conn.close(
@@ -317,37 +323,35 @@ async fn read_control(
     }
 }
 
-/// The session's writer: first catches up from the store after `pos`, then sends queued live
-/// items, skipping messages the catch-up already sent. Messages go out in id order.
+/// The session's writer: first catches up from the store, then sends queued live items,
+/// skipping messages the catch-up already sent (see [`Cursor`]).
 async fn deliver(
     conn: quinn::Connection,
     mut control: quinn::SendStream,
     mut rx: mpsc::Receiver<Outgoing>,
-    chat: Arc<Chat>,
+    state: Arc<State>,
     account: i64,
-    mut pos: u64,
+    mut cursor: Cursor,
 ) -> Result<(), SessionError> {
     loop {
-        let after = pos;
-        let page = chat
-            .with_store(move |s| s.inbox_after(account, after, CATCH_UP_PAGE))
-            .await
-            .map_err(SessionError::Store)?;
+        let after = cursor.after();
+        let page =
+            state.with_store(move |s| Ok(s.inbox_after(account, after, CATCH_UP_PAGE)?)).await?;
         for message in &page {
-            let id = message.id;
-            send_uni(&conn, &encode(&ServerFrame::Message(message.clone()))).await?;
-            pos = id;
+            if cursor.admit(message.id) {
+                send_uni(&conn, &encode(&ServerFrame::Message(message.clone()))).await?;
+            }
         }
-        if page.len() < CATCH_UP_PAGE {
+        if !Cursor::more_after(page.len(), CATCH_UP_PAGE) {
             break;
         }
     }
     while let Some(item) = rx.recv().await {
         match item {
-            Outgoing::Message { id, .. } if id <= pos => {}
             Outgoing::Message { id, frame } => {
-                send_uni(&conn, &frame).await?;
-                pos = id;
+                if cursor.admit(id) {
+                    send_uni(&conn, &frame).await?;
+                }
             }
             Outgoing::Control(frame) => control.write_all(&frame).await?,
         }

@@ -5,10 +5,19 @@
 
 use std::path::Path;
 
-use quicq_common::protocol::{Address, ChatMessage, EVERYONE, FileInfo, MAX_FRAME_LEN};
+use quicq_common::protocol::{
+    Address, ChatMessage, EVERYONE, FILE_CLIENT_ID_PREFIX, FileInfo, MAX_FRAME_LEN,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub type AccountId = i64;
+
+/// Milliseconds since the Unix epoch: the clock every stored timestamp uses.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -18,6 +27,11 @@ pub enum StoreError {
     DataDir { path: std::path::PathBuf, source: std::io::Error },
     #[error("database schema version {0} is newer than this server understands")]
     FutureSchema(i64),
+    #[error("the store thread has stopped")]
+    Stopped,
+    /// A row that was just written or found is not there any more.
+    #[error("the {0} disappeared")]
+    Vanished(&'static str),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,9 +59,6 @@ pub struct Stored {
 }
 
 const SCHEMA_VERSION: i64 = 1;
-
-/// File messages are stored under client id `file:<transfer id>`; `send` refuses this prefix.
-pub const FILE_CLIENT_ID_PREFIX: &str = "file:";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (

@@ -3,7 +3,7 @@
 //! one fsync while every message is still durable before its ack. Fan-out happens here too, in
 //! commit order, which keeps every session's queue in id order.
 
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::oneshot;
 
@@ -22,45 +22,71 @@ pub struct Insert {
     pub client_id: String,
     pub now: i64,
     pub then: Box<dyn FnOnce(&Stored) + Send>,
-    pub reply: oneshot::Sender<Result<Stored, String>>,
+    /// A failed group commit fails every insert in it with the same cause.
+    pub reply: oneshot::Sender<Result<Stored, Arc<StoreError>>>,
 }
 
 enum Job {
     Run(Run),
     Insert(Insert),
+    /// The last job: runs, then the thread ends.
+    Stop(Run),
 }
 
 #[derive(Debug, Clone)]
 pub struct StoreThread {
     tx: mpsc::Sender<Job>,
+    /// Taken by [`StoreThread::join`]; shared so every clone can ask whether it is gone.
+    handle: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl StoreThread {
     pub fn start(store: Store) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new().name("quicq-store".into()).spawn(move || work(store, rx))?;
-        Ok(StoreThread { tx })
+        let handle = std::thread::Builder::new()
+            .name("quicq-store".into())
+            .spawn(move || work(store, rx))?;
+        Ok(StoreThread { tx, handle: Arc::new(Mutex::new(Some(handle))) })
     }
 
-    /// Queues `f`; it runs after everything queued before it.
-    pub fn run(&self, f: impl FnOnce(&mut Store) + Send + 'static) {
-        if self.tx.send(Job::Run(Box::new(f))).is_err() {
+    /// Queues `f`; it runs after everything queued before it. False if the thread has stopped.
+    pub fn run(&self, f: impl FnOnce(&mut Store) + Send + 'static) -> bool {
+        let sent = self.tx.send(Job::Run(Box::new(f))).is_ok();
+        if !sent {
             tracing::error!("the store thread has stopped");
         }
+        sent
     }
 
     pub fn insert(&self, insert: Insert) {
         if let Err(mpsc::SendError(Job::Insert(insert))) = self.tx.send(Job::Insert(insert)) {
-            let _ = insert.reply.send(Err("the store thread has stopped".into()));
+            let _ = insert.reply.send(Err(Arc::new(StoreError::Stopped)));
+        }
+    }
+
+    /// Runs `last` after every job queued so far, then ends the thread and waits for it. Jobs
+    /// queued later fail as if the thread had stopped.
+    pub async fn join(&self, last: impl FnOnce(&mut Store) + Send + 'static) {
+        let Some(handle) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let _ = self.tx.send(Job::Stop(Box::new(last)));
+        if !matches!(tokio::task::spawn_blocking(move || handle.join()).await, Ok(Ok(()))) {
+            tracing::error!("the store thread panicked");
         }
     }
 }
 
 fn work(mut store: Store, rx: mpsc::Receiver<Job>) {
+    let store = &mut store;
     let mut next = rx.recv().ok();
     while let Some(job) = next.take() {
         match job {
-            Job::Run(f) => f(&mut store),
+            Job::Run(f) => f(store),
+            Job::Stop(last) => {
+                last(store);
+                break;
+            }
             Job::Insert(first) => {
                 let mut batch = vec![first];
                 // Take whatever inserts are already waiting; stop at anything else.
@@ -74,7 +100,7 @@ fn work(mut store: Store, rx: mpsc::Receiver<Job>) {
                         Err(_) => break,
                     }
                 }
-                commit(&mut store, batch);
+                commit(store, batch);
             }
         }
         if next.is_none() {
@@ -99,10 +125,10 @@ fn commit(store: &mut Store, batch: Vec<Insert>) {
             }
         }
         Err(e) => {
-            let e: StoreError = e;
             tracing::error!(cause = %e, messages = batch.len(), "storing messages failed");
+            let e = Arc::new(e);
             for insert in batch {
-                let _ = insert.reply.send(Err(e.to_string()));
+                let _ = insert.reply.send(Err(e.clone()));
             }
         }
     }

@@ -57,7 +57,7 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
-            server.run(token).await.expect("server runs");
+            server.run(token).await;
         });
         TestServer { addr, fingerprint, dir, shutdown, task }
     }

@@ -1,0 +1,56 @@
+//! Retention: files past their time and uploads that stalled are dropped, once a minute.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use quicq_common::protocol::ErrorCode;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ServerError;
+use crate::files::rules;
+use crate::state::State;
+use crate::store::now_ms;
+
+/// How often the sweep runs.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Sweeps until `shutdown`.
+pub async fn sweep(state: Arc<State>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        match expire(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "expired files removed"),
+            Err(e) => tracing::error!(cause = %e, "file expiry failed"),
+        }
+    }
+}
+
+/// Drops files past retention and uploads stalled too long; returns how many.
+pub async fn expire(state: &Arc<State>) -> Result<usize, ServerError> {
+    let now = now_ms();
+    let config = state.config();
+    let (kept_since, stalled_since) =
+        rules::expiry_cutoffs(now, config.file_retention_secs, config.upload_stall_secs);
+    let shared = state.clone();
+    let expired = state
+        .with_store(move |s| {
+            let mut dropped = Vec::new();
+            for (id, complete) in s.files_to_expire(kept_since, stalled_since)? {
+                if let Some(to) = rules::expire_to(complete, shared.uploads().is_running(id)) {
+                    s.set_file_progress(id, 0, to, now)?;
+                    dropped.push(id);
+                }
+            }
+            Ok(dropped)
+        })
+        .await?;
+    for id in &expired {
+        state.spool().discard(*id, ErrorCode::FileUnavailable);
+    }
+    Ok(expired.len())
+}

@@ -1,0 +1,164 @@
+//! Signing in: the checks on `hello` (plain code), then finding the account and checking its
+//! password, or registering a free nickname.
+
+use quicq_common::check::check_device;
+use quicq_common::nickname::Nickname;
+use quicq_common::protocol::{
+    ClientFrame, ErrorCode, MAX_PASSWORD_LEN, MIN_PASSWORD_CHARS, PROTOCOL_VERSION, close,
+};
+
+use crate::error::{Refusal, ServerError};
+use crate::state::State;
+use crate::store::{Account, now_ms};
+
+/// A `hello` that passed the checks that need no stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub nickname: Nickname,
+    pub password: String,
+    pub device: String,
+    pub resume_after: Option<u64>,
+}
+
+/// Checks the first frame of the control stream, in the order of docs/protocol.md section 6.
+/// On refusal, also says which close code ends the connection.
+pub fn check_hello(frame: ClientFrame) -> Result<Hello, (Refusal, u32)> {
+    let ClientFrame::Hello { version, nickname, password, resume_after, device, .. } = frame else {
+        return Err((
+            Refusal::new(
+                ErrorCode::NotLoggedIn,
+                "the first frame on the control stream must be hello",
+            ),
+            close::PROTOCOL_VIOLATION,
+        ));
+    };
+    if version != PROTOCOL_VERSION {
+        return Err((
+            Refusal::new(
+                ErrorCode::UnsupportedVersion,
+                format!("this server speaks protocol version {PROTOCOL_VERSION}, not {version}"),
+            ),
+            close::LOGIN_FAILED,
+        ));
+    }
+    let device = device.unwrap_or_default();
+    check_device(&device).map_err(|e| (e.into(), close::PROTOCOL_VIOLATION))?;
+    let nickname = Nickname::parse(&nickname).map_err(|e| {
+        (Refusal::new(ErrorCode::InvalidNickname, e.to_string()), close::LOGIN_FAILED)
+    })?;
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err((
+            Refusal::new(ErrorCode::WeakPassword, "password is too long"),
+            close::LOGIN_FAILED,
+        ));
+    }
+    Ok(Hello { nickname, password, device, resume_after })
+}
+
+/// Checks the password, or registers a free nickname. Returns the account and whether it was
+/// created now.
+pub async fn login(
+    state: &State,
+    nick: &Nickname,
+    password: &str,
+) -> Result<(Account, bool), ServerError> {
+    let key = nick.key().to_owned();
+    let existing = state.with_store(move |s| Ok(s.account_by_key(&key)?)).await?;
+    if let Some(account) = existing {
+        return check_password(state, account, password).await.map(|a| (a, false));
+    }
+    if !state.config().registration {
+        return Err(ServerError::refused(
+            ErrorCode::RegistrationClosed,
+            "no account has this nickname and this server does not accept new accounts",
+        ));
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ServerError::refused(
+            ErrorCode::WeakPassword,
+            format!("a new account needs a password of at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    let phc = state.hash_password(password).await?;
+    let (name, key) = (nick.as_str().to_owned(), nick.key().to_owned());
+    let created = state
+        .with_store(move |s| {
+            Ok(match s.create_account(&name, &key, &phc, now_ms())? {
+                Some(account) => Ok(account),
+                None => Err(s.account_by_key(&key)?),
+            })
+        })
+        .await?;
+    match created {
+        Ok(account) => {
+            state.hub().add_account(account.id, &account.name, &account.key);
+            tracing::info!(user = %account.name, "registered");
+            Ok((account, true))
+        }
+        // Someone registered the same name a moment ago: this is now a login.
+        Err(Some(account)) => check_password(state, account, password).await.map(|a| (a, false)),
+        Err(None) => Err(ServerError::Store(crate::store::StoreError::Vanished("account"))),
+    }
+}
+
+async fn check_password(
+    state: &State,
+    account: Account,
+    password: &str,
+) -> Result<Account, ServerError> {
+    if state.verify_password(password, &account.password_hash).await? {
+        Ok(account)
+    } else {
+        Err(ServerError::refused(ErrorCode::WrongPassword, "wrong password for this nickname"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(version: u32, nickname: &str, password: &str, device: Option<&str>) -> ClientFrame {
+        ClientFrame::Hello {
+            version,
+            nickname: nickname.into(),
+            password: password.into(),
+            client: "test".into(),
+            resume_after: Some(5),
+            device: device.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn hello_checks_in_the_documented_order_with_their_close_codes() {
+        use ErrorCode::*;
+        let long_pw = "p".repeat(MAX_PASSWORD_LEN + 1);
+        let long_device = "d".repeat(65);
+        let v = PROTOCOL_VERSION;
+        let cases: Vec<(ClientFrame, Option<(ErrorCode, u32)>)> = vec![
+            (hello(v, "alice", "pw", None), None),
+            (ClientFrame::Ack { up_to: 1 }, Some((NotLoggedIn, close::PROTOCOL_VIOLATION))),
+            (hello(1, "alice", "pw", None), Some((UnsupportedVersion, close::LOGIN_FAILED))),
+            // Version is checked before anything else in the frame.
+            (hello(1, "", &long_pw, None), Some((UnsupportedVersion, close::LOGIN_FAILED))),
+            (
+                hello(v, "alice", "pw", Some(&long_device)),
+                Some((MalformedFrame, close::PROTOCOL_VIOLATION)),
+            ),
+            (hello(v, "", "pw", None), Some((InvalidNickname, close::LOGIN_FAILED))),
+            (hello(v, "a b", "pw", None), Some((InvalidNickname, close::LOGIN_FAILED))),
+            (hello(v, "alice", &long_pw, None), Some((WeakPassword, close::LOGIN_FAILED))),
+            // Short passwords are only refused when registering, which needs the store.
+            (hello(v, "alice", "x", None), None),
+        ];
+        for (frame, want) in cases {
+            let got = check_hello(frame.clone()).err().map(|(r, close)| (r.code, close));
+            assert_eq!(got, want, "{frame:?}");
+        }
+        let ok = check_hello(hello(v, "Alice", "pw", Some("dev"))).unwrap();
+        assert_eq!(
+            (ok.nickname.key(), ok.device.as_str(), ok.resume_after),
+            ("alice", "dev", Some(5))
+        );
+        assert_eq!(check_hello(hello(v, "alice", "pw", None)).unwrap().device, "");
+    }
+}

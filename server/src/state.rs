@@ -1,0 +1,141 @@
+//! What every part of a running server shares: its settings, the hub, the store thread, the
+//! spool, the running uploads and the password hasher. Fields are private; the methods are the
+//! ways in, so a reader can see every way shared state is touched.
+
+use std::sync::Arc;
+
+use quicq_common::protocol::ServerFrame;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::error::ServerError;
+use crate::files::registry::Uploads;
+use crate::files::spool::Spool;
+use crate::hub::Hub;
+use crate::password::Passwords;
+use crate::store::{Account, Store, StoreError};
+use crate::store_thread::{Insert, StoreThread};
+
+/// Who is on the other end of a session.
+#[derive(Debug)]
+pub struct Peer {
+    pub account: Account,
+    pub device: String,
+}
+
+#[derive(Debug)]
+pub struct State {
+    config: Config,
+    hub: Arc<Hub>,
+    store: StoreThread,
+    spool: Spool,
+    uploads: Uploads,
+    passwords: Arc<Passwords>,
+    /// File jobs that outlive a request: shutdown waits for them to record their progress.
+    tasks: TaskTracker,
+    /// Argon2 takes ~19 MiB and tens of milliseconds per hash; bound how many run at once so a
+    /// login storm cannot exhaust memory. More than one per core would not make logins faster.
+    hashing: Semaphore,
+}
+
+impl State {
+    pub fn new(config: Config, store: Store, spool: Spool) -> Result<Self, StoreError> {
+        let hub = Hub::new(
+            store.accounts()?,
+            config.session_queue,
+            config.messages_per_second,
+            config.message_burst,
+        );
+        // At most 4: the pool keeps each hash's 19 MiB for reuse.
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        Ok(State {
+            config,
+            hub: Arc::new(hub),
+            store: StoreThread::start(store)
+                .map_err(|e| StoreError::DataDir { path: "store thread".into(), source: e })?,
+            spool,
+            uploads: Uploads::default(),
+            passwords: Arc::new(Passwords::new(permits)),
+            tasks: TaskTracker::new(),
+            hashing: Semaphore::new(permits),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    pub fn uploads(&self) -> &Uploads {
+        &self.uploads
+    }
+
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.tasks
+    }
+
+    /// Runs `f` on the store thread, after everything queued before it.
+    pub async fn with_store<T, F>(&self, f: F) -> Result<T, ServerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, ServerError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.store.run(move |store| {
+            let _ = tx.send(f(store));
+        });
+        rx.await.map_err(|_| ServerError::Store(StoreError::Stopped))?
+    }
+
+    /// Queues `f` on the store thread without waiting for it (for threads that cannot await).
+    pub fn store_later(&self, f: impl FnOnce(&mut Store) + Send + 'static) {
+        self.store.run(f);
+    }
+
+    /// Queues a message insert for the next group commit.
+    pub fn insert(&self, insert: Insert) {
+        self.store.insert(insert);
+    }
+
+    /// Pushes a control frame to every session of an account.
+    pub fn notify(&self, account: i64, frame: ServerFrame) {
+        self.hub.notify(account, &frame);
+    }
+
+    pub async fn hash_password(&self, password: &str) -> Result<String, ServerError> {
+        let _permit =
+            self.hashing.acquire().await.map_err(|_| ServerError::Closed("password hasher"))?;
+        let (password, passwords) = (password.to_owned(), self.passwords.clone());
+        tokio::task::spawn_blocking(move || passwords.hash(&password))
+            .await?
+            .map_err(ServerError::Password)
+    }
+
+    pub async fn verify_password(&self, password: &str, phc: &str) -> Result<bool, ServerError> {
+        let _permit =
+            self.hashing.acquire().await.map_err(|_| ServerError::Closed("password hasher"))?;
+        let (password, phc, passwords) =
+            (password.to_owned(), phc.to_owned(), self.passwords.clone());
+        Ok(tokio::task::spawn_blocking(move || passwords.verify(&password, &phc)).await?)
+    }
+
+    /// Flushes the WAL into the database file and ends the store thread, after every job
+    /// queued so far; called last at shutdown.
+    pub async fn close_store(&self) {
+        self.store
+            .join(|store| {
+                if let Err(e) = store.checkpoint() {
+                    tracing::error!(cause = %e, "final database flush failed");
+                }
+            })
+            .await;
+    }
+}
