@@ -156,12 +156,19 @@ async fn offline_recipient_gets_the_file_after_signing_in() {
     let done = send_to_offline_bob(&server, work.path(), &[&path]).await;
     assert_eq!(done[0].offline, ["bob"], "the sender hears bob will get it later");
 
+    // Alice, back online, hears when bob's saving reached the server.
+    let (_alice, mut alice_events) = sender(&server, "alice").await;
     let downloads = work.path().join("bob");
     let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
     let got = saved(&mut bob_events).await;
     assert!(same_bytes(&path, &got));
+    transfer_event(
+        &mut alice_events,
+        "delivered",
+        |t| matches!(t, TransferEvent::Delivered { to, .. } if to == "bob"),
+    )
+    .await;
     // Once saved, the next sign-in does not fetch it again.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let (_again, mut again_events) = receiver(&server, "bob", &downloads).await;
     assert!(
         tokio::time::timeout(
@@ -184,7 +191,7 @@ async fn senders_other_device_gets_the_file_but_not_the_uploading_one() {
     let mut cfg = config(&server, "alice");
     cfg.device = Some("laptop".into());
     cfg.downloads = Some(work.path().join("laptop"));
-    let (laptop, _) = Client::connect(cfg).await.unwrap();
+    let (laptop, mut laptop_events) = Client::connect(cfg).await.unwrap();
     let path = make_file(work.path(), "slides.pdf", MIB, 4);
     laptop.send_file(Address::User("bob".into()), &path).await.unwrap().finished().await.unwrap();
 
@@ -194,7 +201,13 @@ async fn senders_other_device_gets_the_file_but_not_the_uploading_one() {
     cfg.downloads = Some(work.path().join("phone"));
     let (_phone, mut phone_events) = Client::connect(cfg).await.unwrap();
     assert!(same_bytes(&path, &saved(&mut phone_events).await));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let laptop_download = tokio::time::timeout(
+        Duration::from_millis(500),
+        transfer_event(&mut laptop_events, "any download", |t| {
+            matches!(t, TransferEvent::DownloadStarted { .. })
+        }),
+    );
+    assert!(laptop_download.await.is_err(), "the uploading device downloads its own file");
     assert!(files_in(&work.path().join("laptop")).is_empty(), "the uploading device keeps no copy");
 }
 
@@ -278,7 +291,7 @@ async fn wrong_hash_is_rejected_and_nothing_is_left_anywhere() {
         }),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A failed download removes its .part before it reports the failure.
     assert!(files_in(&downloads).is_empty(), "left in downloads: {:?}", files_in(&downloads));
     spool_settles(&server, 0).await;
 }
