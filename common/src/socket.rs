@@ -16,12 +16,33 @@ pub const BUFFER_BYTES: usize = 8 << 20;
 
 /// Binds a UDP socket and asks for [`BUFFER_BYTES`] of send and receive buffer; a smaller grant
 /// is not an error.
+///
+/// The IPv6 wildcard (`[::]`) binds one dual-stack socket that also receives IPv4 (as mapped
+/// addresses), whatever the host's `bindv6only` default; on a host without IPv6 it falls back
+/// to the IPv4 wildcard on the same port.
 pub fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let socket = UdpSocket::bind(addr)?;
+    let socket = match addr {
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => match dual_stack(addr) {
+            Ok(socket) => socket,
+            Err(e) => {
+                let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, v6.port()));
+                UdpSocket::bind(v4).map_err(|_| e)?
+            }
+        },
+        _ => UdpSocket::bind(addr)?,
+    };
     let sock = socket2::SockRef::from(&socket);
     let _ = sock.set_recv_buffer_size(BUFFER_BYTES);
     let _ = sock.set_send_buffer_size(BUFFER_BYTES);
     Ok(socket)
+}
+
+fn dual_stack(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_only_v6(false)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 /// A QUIC endpoint on a [`bind`] socket at `addr`; a server endpoint when `server` is given.
@@ -56,5 +77,17 @@ mod tests {
         let granted = socket2::SockRef::from(&socket).recv_buffer_size().unwrap();
         // Linux reports double the request, capped by rmem_max; either way above the default.
         assert!(granted > 212_992, "granted {granted}");
+    }
+
+    #[test]
+    fn the_ipv6_wildcard_also_receives_ipv4() {
+        let socket = super::bind("[::]:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(b"ping", ("127.0.0.1", port)).unwrap();
+        socket.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 8];
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ping");
     }
 }

@@ -13,7 +13,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// UDP address to listen on.
+    /// UDP address to listen on. The default, `[::]:7373`, is every IPv6 and IPv4 address
+    /// (one dual-stack socket; IPv4 only on a host without IPv6).
     pub listen: SocketAddr,
     /// Names and addresses written into a newly made self-signed certificate.
     pub hostnames: Vec<String>,
@@ -55,7 +56,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            listen: SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, DEFAULT_PORT)),
             hostnames: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             cert_dir: "certs".into(),
             cert: None,

@@ -18,7 +18,7 @@ struct Args {
     /// TOML config file (see quicq-server.example.toml).
     #[arg(long, env = "QUICQ_CONFIG")]
     config: Option<PathBuf>,
-    /// UDP address to listen on [default: 0.0.0.0:7373].
+    /// UDP address to listen on [default: [::]:7373, every IPv6 and IPv4 address].
     #[arg(long, env = "QUICQ_LISTEN")]
     listen: Option<SocketAddr>,
     /// Name or address clients use to reach this server; written into the self-signed
