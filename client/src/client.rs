@@ -1,14 +1,13 @@
 //! The client handle every front end uses, and the supervisor behind it: it serves one
-//! connection at a time (deliveries, the control stream), reconnects with backoff when it is
-//! lost and catches up on what was missed. Connection state lives in [`crate::link`], file
-//! transfers in [`crate::transfer`], the retry rules in `retry`.
+//! connection at a time (through `session`), reconnects with backoff when it is lost and
+//! catches up on what was missed. Connection state lives in `link`, file transfers in
+//! [`crate::transfer`], the retry rules in `retry`.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use quicq_common::frame::{read_frame, write_frame};
 use quicq_common::protocol::{
     Address, ChatMessage, ClientFrame, ErrorCode, Limits, MAX_HISTORY_PAGE, ServerFrame, UserInfo,
     close,
@@ -21,10 +20,11 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ClientConfig;
 use crate::connection::{ConnectError, Live, Welcome, connect_once, endpoint_for, resolve};
 use crate::error::RequestError;
-use crate::event::{ConnState, Emitter, Event, Events, TransferEvent};
+use crate::event::{ConnState, Emitter, Event, Events};
 use crate::link::Link;
 use crate::retry;
-use crate::transfer::{self, TransferError, Transfers, UploadHandle, UploadSignal};
+use crate::session::Session;
+use crate::transfer::{self, TransferError, Transfers, UploadHandle};
 
 /// The server's acknowledgement of a sent message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,15 +47,11 @@ struct Inner {
     endpoint: quinn::Endpoint,
     link: Arc<Link>,
     transfers: Arc<Transfers>,
-    /// Highest message id received; deliveries at or below it are duplicates.
-    last_seen: AtomicU64,
+    session: Arc<Session>,
     events: Emitter,
     shutdown: CancellationToken,
     /// Set by [`Client::reconnect`] so the supervisor reconnects without waiting.
     reconnect_now: AtomicBool,
-    /// Control frames to send (`file_done`); survives reconnects.
-    control_out: mpsc::UnboundedSender<ClientFrame>,
-    control_queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<ClientFrame>>,
 }
 
 /// A connected client. Cheap to clone; every clone drives the same connection.
@@ -91,17 +87,17 @@ impl Client {
             control_out.clone(),
             config.downloads.clone(),
         ));
+        let session =
+            Arc::new(Session::new(emitter.clone(), transfers.clone(), control_out, control_queue));
         let inner = Arc::new(Inner {
             config,
             endpoint,
             link,
             transfers,
-            last_seen: AtomicU64::new(0),
+            session,
             events: emitter,
             shutdown: CancellationToken::new(),
             reconnect_now: AtomicBool::new(false),
-            control_out,
-            control_queue: tokio::sync::Mutex::new(control_queue),
         });
         tokio::spawn(supervise(inner.clone(), live));
         Ok((Client { inner }, events))
@@ -267,7 +263,7 @@ async fn supervise(inner: Arc<Inner>, mut live: Live) {
         inner.link.up(live.conn.clone(), live.welcome.clone());
         inner.events.emit(Event::State(ConnState::Connected { you }));
         if inner.config.downloads.is_some() {
-            tokio::spawn(fetch_pending_files(inner.clone()));
+            tokio::spawn(transfer::fetch_pending(inner.transfers.clone()));
         }
 
         let (reason, mut delay) = run_connection(&inner, live).await;
@@ -288,10 +284,7 @@ async fn supervise(inner: Arc<Inner>, mut live: Live) {
                 () = tokio::time::sleep(delay) => {}
                 () = inner.shutdown.cancelled() => return go_offline(&inner, "closed".into()),
             }
-            let resume = match inner.last_seen.load(Ordering::SeqCst) {
-                0 => None,
-                seen => Some(seen),
-            };
+            let resume = inner.session.resume_after();
             match establish(&inner.endpoint, &inner.config, resume).await {
                 Ok(live) => break live,
                 Err(e) if e.is_permanent() => return go_offline(&inner, e.to_string()),
@@ -313,9 +306,9 @@ fn go_offline(inner: &Inner, reason: String) {
 async fn run_connection(inner: &Arc<Inner>, live: Live) -> (String, Duration) {
     let conn = live.conn.clone();
     let mut tasks = JoinSet::new();
-    tasks.spawn(read_deliveries(inner.clone(), conn.clone()));
-    tasks.spawn(read_control(inner.clone(), live.control_recv));
-    tasks.spawn(write_control(inner.clone(), live.control_send));
+    tasks.spawn(inner.session.clone().read_deliveries(conn.clone()));
+    tasks.spawn(inner.session.clone().read_control(live.control_recv));
+    tasks.spawn(inner.session.clone().write_control(live.control_send));
     let closed = tokio::select! {
         e = conn.closed() => e,
         () = inner.shutdown.cancelled() => {
@@ -327,113 +320,4 @@ async fn run_connection(inner: &Arc<Inner>, live: Live) -> (String, Duration) {
     let now = inner.reconnect_now.swap(false, Ordering::SeqCst);
     let (reason, delay) = retry::describe_close(&closed);
     (reason, if now { Duration::ZERO } else { delay })
-}
-
-/// Reads server-opened streams one after another, so messages are seen in the order sent.
-async fn read_deliveries(inner: Arc<Inner>, conn: quinn::Connection) {
-    while let Ok(mut stream) = conn.accept_uni().await {
-        let frame = tokio::time::timeout(
-            Duration::from_secs(30),
-            read_frame::<ServerFrame, _>(&mut stream),
-        )
-        .await;
-        match frame {
-            Ok(Ok(Some(ServerFrame::Message(message)))) => {
-                let previous = inner.last_seen.fetch_max(message.id, Ordering::SeqCst);
-                if message.id > previous {
-                    let transfers = &inner.transfers;
-                    let own_upload = message
-                        .file
-                        .as_ref()
-                        .is_some_and(|f| transfers.is_own_upload(&f.transfer_id));
-                    if transfer::auto_download(&message, own_upload, transfers.has_download_dir()) {
-                        transfer::start_download(transfers.clone(), message.clone());
-                    }
-                    inner.events.emit(Event::Message(message));
-                }
-            }
-            Ok(Ok(Some(header @ ServerFrame::File { .. }))) => {
-                inner.transfers.route_file_stream(header, stream);
-            }
-            Ok(Ok(other)) => tracing::warn!(?other, "unexpected frame on a delivery stream"),
-            Ok(Err(e)) => tracing::warn!(cause = %e, "bad delivery stream"),
-            Err(_) => tracing::warn!("delivery stream stalled; skipped"),
-        }
-    }
-}
-
-async fn read_control(inner: Arc<Inner>, mut recv: quinn::RecvStream) {
-    loop {
-        match read_frame::<ServerFrame, _>(&mut recv).await {
-            Ok(Some(ServerFrame::Presence { online, offline })) => {
-                let changes = online.into_iter().map(|user| (user, true));
-                for (user, online) in changes.chain(offline.into_iter().map(|user| (user, false))) {
-                    inner.events.emit(Event::Presence { user, online });
-                }
-            }
-            Ok(Some(ServerFrame::FileAccepted { transfer_id, file_id, .. })) => {
-                inner.transfers.signal_upload(&transfer_id, UploadSignal::Accepted(file_id));
-            }
-            Ok(Some(ServerFrame::FileComplete { transfer_id, file_id, offline })) => {
-                inner
-                    .transfers
-                    .signal_upload(&transfer_id, UploadSignal::Complete { file_id, offline });
-            }
-            Ok(Some(ServerFrame::FileRejected { transfer_id, code, message, .. })) => {
-                inner
-                    .transfers
-                    .signal_upload(&transfer_id, UploadSignal::Rejected { code, message });
-            }
-            Ok(Some(ServerFrame::FileDelivered { file_id, to })) => {
-                inner.events.transfer(TransferEvent::Delivered { file_id, to });
-            }
-            Ok(Some(ServerFrame::FileGone { file_id, .. })) => {
-                // A running download learns it from its stream; stop one still waiting.
-                inner.transfers.cancel_download(file_id);
-            }
-            Ok(Some(other)) => tracing::debug!(?other, "unexpected frame on the control stream"),
-            Ok(None) | Err(_) => return,
-        }
-    }
-}
-
-/// Downloads what this device has not finished yet (after a restart or an interruption).
-async fn fetch_pending_files(inner: Arc<Inner>) {
-    match inner.link.request(&ClientFrame::PendingFiles {}).await {
-        Ok(ServerFrame::FileList { messages }) => {
-            for message in messages {
-                transfer::start_download(inner.transfers.clone(), message);
-            }
-        }
-        Ok(other) => tracing::warn!(?other, "unexpected answer to pending_files"),
-        Err(e) => tracing::warn!(cause = %e, "cannot list pending files"),
-    }
-}
-
-/// Writes the control stream: how far this client has received (at most four times a second)
-/// and queued frames such as `file_done`.
-async fn write_control(inner: Arc<Inner>, mut control: quinn::SendStream) {
-    let mut queue = inner.control_queue.lock().await;
-    let mut acked = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        let frame = tokio::select! {
-            _ = tick.tick() => {
-                let seen = inner.last_seen.load(Ordering::SeqCst);
-                if seen <= acked {
-                    continue;
-                }
-                acked = seen;
-                ClientFrame::Ack { up_to: seen }
-            }
-            Some(frame) = queue.recv() => frame,
-        };
-        if write_frame(&mut control, &frame).await.is_err() {
-            if matches!(frame, ClientFrame::FileDone { .. }) {
-                // Keep it for the next connection.
-                let _ = inner.control_out.send(frame);
-            }
-            return;
-        }
-    }
 }

@@ -5,6 +5,8 @@
 //! Each module imports only modules listed below it, never one that imports it back.
 //! - [`client`]: [`Client::connect`], requests (send, history, users) and the supervisor task
 //!   that serves a connection, reconnects with backoff and catches up.
+//! - `session`: what one connection carries besides requests: deliveries (in order, each id
+//!   once) and the control stream both ways.
 //! - [`transfer`]: file uploads and downloads (resumable, lower priority than chat); its
 //!   `rules` module holds the decisions ("when is a download done for good?", "where does an
 //!   upload resume?"), `upload` and `download` the jobs, `registry` the running transfers.
@@ -38,6 +40,7 @@ pub mod event;
 pub mod filename;
 mod link;
 mod retry;
+mod session;
 pub mod transfer;
 pub mod trust;
 

@@ -4,11 +4,11 @@
 //! priority than chat streams, so messages never wait behind file bytes.
 //!
 //! # Layout
-//! - [`rules`](self): the decisions (resume offsets, which verdicts repeat an upload, how a
+//! - `rules`: the decisions (resume offsets, which verdicts repeat an upload, how a
 //!   stream's end becomes a download outcome, which failures are final), pure and tested.
 //! - `upload` / `download`: the async jobs; a download receives through
 //!   [`quicq_common::pump`].
-//! - `registry`: [`Transfers`], the running transfers and what their jobs share.
+//! - `registry`: `Transfers`, the running transfers and what their jobs share.
 //! - `handle`, `error`, `meter`: the caller's handle, the error types, progress reports.
 
 mod download;
@@ -26,6 +26,6 @@ pub(crate) use registry::{Transfers, UploadSignal};
 
 pub use crate::event::{TransferEvent, TransferKey};
 
-pub(crate) use download::start as start_download;
+pub(crate) use download::{fetch_pending, start as start_download};
 pub(crate) use rules::auto_download;
 pub(crate) use upload::start as start_upload;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use quicq_common::file_sink::{self, FileSink};
-use quicq_common::protocol::{ChatMessage, ClientFrame, FileInfo, stream_code};
+use quicq_common::protocol::{ChatMessage, ClientFrame, FileInfo, ServerFrame, stream_code};
 use quicq_common::pump;
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +58,19 @@ pub(crate) fn start(transfers: Arc<Transfers>, message: ChatMessage) {
             transfers.send_control(ClientFrame::FileDone { file_id: job.info.id, saved });
         }
     });
+}
+
+/// Downloads what this device has not finished yet (after a restart or an interruption).
+pub(crate) async fn fetch_pending(transfers: Arc<Transfers>) {
+    match transfers.link.request(&ClientFrame::PendingFiles {}).await {
+        Ok(ServerFrame::FileList { messages }) => {
+            for message in messages {
+                start(transfers.clone(), message);
+            }
+        }
+        Ok(other) => tracing::warn!(?other, "unexpected answer to pending_files"),
+        Err(e) => tracing::warn!(cause = %e, "cannot list pending files"),
+    }
 }
 
 struct DownloadJob {
