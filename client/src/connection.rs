@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use quicq_common::frame::{FrameError, read_frame, write_frame};
 use quicq_common::protocol::{
-    ALPN, ClientFrame, ErrorCode, GroupInfo, Limits, PROTOCOL_VERSION, ServerFrame,
+    ClientFrame, ErrorCode, GroupInfo, Limits, PROTOCOL_VERSION, ServerFrame,
 };
-use quicq_common::tls::{self, ServerVerifier, TlsError};
+use quicq_common::tls::{self, Roots, ServerVerifier, TlsError};
 use quicq_common::{Fingerprint, JoinLink};
+use rustls::AlertDescription;
 
-use crate::client::ClientConfig;
-use crate::trust::Trust;
+pub use crate::config::{ClientConfig, Credentials, DEFAULT_ALPN};
+use crate::trust::{Decision, Trust};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -97,19 +98,6 @@ pub(crate) struct Live {
     pub welcome: Welcome,
 }
 
-/// Login details sent in `hello`.
-#[derive(Clone)]
-pub struct Credentials {
-    pub nickname: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("nickname", &self.nickname).finish_non_exhaustive()
-    }
-}
-
 /// Makes a client endpoint for the address family of `server`.
 pub(crate) fn endpoint_for(server: SocketAddr) -> std::io::Result<quinn::Endpoint> {
     let bind: SocketAddr = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
@@ -166,7 +154,12 @@ pub(crate) async fn connect_once(
         }
         Ok(Ok(conn)) => conn,
         Ok(Err(err)) => {
-            return Err(explain_handshake_failure(err, &verifier, &decision, &authority));
+            return Err(explain_handshake_failure(
+                err,
+                verifier.presented(),
+                &decision,
+                &authority,
+            ));
         }
     };
     if let Some(presented) = verifier.presented() {
@@ -178,14 +171,16 @@ pub(crate) async fn connect_once(
     hello(conn, config, resume_after).await
 }
 
+/// Names a failed handshake from quinn's typed error: a TLS alert arrives as transport error
+/// code `0x100 + alert`, raised locally when our verifier refused the certificate, or sent by
+/// the server when it refused our ALPN. `presented` is the certificate the verifier saw.
 fn explain_handshake_failure(
     err: quinn::ConnectionError,
-    verifier: &ServerVerifier,
-    decision: &crate::trust::Decision,
+    presented: Option<Fingerprint>,
+    decision: &Decision,
     authority: &str,
 ) -> ConnectError {
-    let text = err.to_string();
-    if let Some(presented) = verifier.presented() {
+    if let Some(presented) = presented {
         match (decision.pin, &decision.pinned_by_file) {
             (Some(expected), Some(file)) if expected != presented => {
                 return ConnectError::FingerprintChanged {
@@ -198,9 +193,9 @@ fn explain_handshake_failure(
             (Some(expected), None) if expected != presented => {
                 return ConnectError::FingerprintMismatch { expected, presented };
             }
-            (None, _) if text.contains("certificate") => {
+            (None, _) if local_alert(&err).is_some_and(is_certificate_alert) => {
                 return match decision.roots {
-                    quicq_common::tls::Roots::File(_) => ConnectError::Untrusted(text),
+                    Roots::File(_) => ConnectError::Untrusted(err.to_string()),
                     _ => ConnectError::UnknownServer {
                         authority: authority.to_owned(),
                         fingerprint: presented,
@@ -210,10 +205,51 @@ fn explain_handshake_failure(
             _ => {}
         }
     }
-    if text.contains("120") || text.to_ascii_lowercase().contains("application protocol") {
+    if alert(&err) == Some(AlertDescription::NoApplicationProtocol) {
         return ConnectError::WrongProtocol;
     }
-    ConnectError::Unreachable { authority: authority.to_owned(), reason: text }
+    ConnectError::Unreachable { authority: authority.to_owned(), reason: err.to_string() }
+}
+
+/// The TLS alert of a transport error code, if it is one (RFC 9001 §4.8).
+fn alert_of(code: quinn::TransportErrorCode) -> Option<AlertDescription> {
+    let code = u64::from(code);
+    (0x100..0x200).contains(&code).then(|| AlertDescription::from((code & 0xff) as u8))
+}
+
+/// The TLS alert this side raised, ending the handshake.
+fn local_alert(err: &quinn::ConnectionError) -> Option<AlertDescription> {
+    match err {
+        quinn::ConnectionError::TransportError(e) => alert_of(e.code),
+        _ => None,
+    }
+}
+
+/// The TLS alert that ended the handshake, raised by either side.
+fn alert(err: &quinn::ConnectionError) -> Option<AlertDescription> {
+    match err {
+        quinn::ConnectionError::ConnectionClosed(close) => alert_of(close.error_code),
+        other => local_alert(other),
+    }
+}
+
+/// Alerts rustls raises when a certificate is refused (its mapping of `CertificateError`;
+/// `decrypt_error` is a bad signature).
+fn is_certificate_alert(alert: AlertDescription) -> bool {
+    use AlertDescription as A;
+    matches!(
+        alert,
+        A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied
+            | A::DecryptError
+            | A::BadCertificateStatusResponse
+            | A::CertificateRequired
+    )
 }
 
 async fn hello(
@@ -257,5 +293,124 @@ async fn hello(
     }
 }
 
-/// For tests and diagnostics: the ALPN this client normally offers.
-pub const DEFAULT_ALPN: &[u8] = ALPN;
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use quinn::{ConnectionClose, ConnectionError, TransportErrorCode};
+
+    use super::*;
+
+    const A: Fingerprint = Fingerprint([1; 32]);
+    const B: Fingerprint = Fingerprint([2; 32]);
+
+    fn local(alert: AlertDescription) -> ConnectionError {
+        ConnectionError::TransportError(TransportErrorCode::crypto(alert.into()).into())
+    }
+
+    fn from_server(alert: AlertDescription) -> ConnectionError {
+        ConnectionError::ConnectionClosed(ConnectionClose {
+            error_code: TransportErrorCode::crypto(alert.into()),
+            frame_type: None,
+            reason: Default::default(),
+        })
+    }
+
+    fn decision(pin: Option<Fingerprint>, file: Option<&str>, roots: Roots) -> Decision {
+        Decision { pin, pinned_by_file: file.map(PathBuf::from), roots }
+    }
+
+    fn name(e: &ConnectError) -> &'static str {
+        match e {
+            ConnectError::FingerprintChanged { .. } => "changed",
+            ConnectError::FingerprintMismatch { .. } => "mismatch",
+            ConnectError::UnknownServer { .. } => "unknown",
+            ConnectError::Untrusted(_) => "untrusted",
+            ConnectError::WrongProtocol => "wrong protocol",
+            ConnectError::Unreachable { .. } => "unreachable",
+            _ => "other",
+        }
+    }
+
+    #[test]
+    fn handshake_failures_are_named_from_typed_errors() {
+        use AlertDescription as Alert;
+        let ca = || Roots::File(PathBuf::from("ca.pem"));
+        let cases = [
+            // A remembered pin the server no longer matches.
+            (
+                local(Alert::UnknownCA),
+                Some(B),
+                decision(Some(A), Some("ks"), Roots::None),
+                "changed",
+            ),
+            // A pin from a link or flag.
+            (local(Alert::UnknownCA), Some(B), decision(Some(A), None, Roots::None), "mismatch"),
+            // No pin: our verifier refused the certificate.
+            (local(Alert::UnknownCA), Some(B), decision(None, None, Roots::System), "unknown"),
+            (local(Alert::BadCertificate), Some(B), decision(None, None, Roots::None), "unknown"),
+            (local(Alert::CertificateExpired), Some(B), decision(None, None, ca()), "untrusted"),
+            (local(Alert::DecryptError), Some(B), decision(None, None, ca()), "untrusted"),
+            // The server refused our application protocol (alert 120), sent or raised.
+            (
+                from_server(Alert::NoApplicationProtocol),
+                None,
+                decision(None, None, Roots::None),
+                "wrong protocol",
+            ),
+            (
+                local(Alert::NoApplicationProtocol),
+                None,
+                decision(None, None, Roots::None),
+                "wrong protocol",
+            ),
+            // A certificate alert the server sent is not our verifier's verdict.
+            (
+                from_server(Alert::BadCertificate),
+                Some(B),
+                decision(None, None, Roots::None),
+                "unreachable",
+            ),
+            // Not TLS at all.
+            (ConnectionError::TimedOut, None, decision(None, None, Roots::None), "unreachable"),
+            (
+                ConnectionError::TimedOut,
+                Some(A),
+                decision(Some(A), None, Roots::None),
+                "unreachable",
+            ),
+            (
+                ConnectionError::TransportError(TransportErrorCode::PROTOCOL_VIOLATION.into()),
+                Some(B),
+                decision(None, None, Roots::None),
+                "unreachable",
+            ),
+        ];
+        for (err, presented, decision, want) in cases {
+            let shown = format!("{err:?} presented {presented:?} with {decision:?}");
+            let got = explain_handshake_failure(err, presented, &decision, "h:1");
+            assert_eq!(name(&got), want, "{shown}");
+        }
+    }
+
+    #[test]
+    fn only_failures_that_may_pass_are_retried() {
+        let refused = |code| ConnectError::Refused { code, message: String::new() };
+        let unreachable = ConnectError::Unreachable { authority: "h:1".into(), reason: "x".into() };
+        let cases = [
+            (unreachable, false),
+            (ConnectError::NoAddress("h".into()), false),
+            (ConnectError::Protocol("x".into()), false),
+            (refused(ErrorCode::Internal), false),
+            (refused(ErrorCode::ShuttingDown), false),
+            (refused(ErrorCode::WrongPassword), true),
+            (ConnectError::WrongProtocol, true),
+            (ConnectError::Untrusted("x".into()), true),
+            (ConnectError::UnknownServer { authority: "h:1".into(), fingerprint: A }, true),
+            (ConnectError::FingerprintMismatch { expected: A, presented: B }, true),
+        ];
+        for (err, permanent) in cases {
+            assert_eq!(err.is_permanent(), permanent, "{err:?}");
+        }
+    }
+}

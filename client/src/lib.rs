@@ -2,15 +2,26 @@
 //! is built on.
 //!
 //! # Layout
-//! - [`client`]: [`Client::connect`], requests (send, history, users) and the [`Event`] stream;
-//!   a supervisor task reconnects with backoff and catches up.
-//! - [`connection`]: one connection attempt: QUIC, TLS verification, `hello`.
-//! - [`transfer`]: file uploads and downloads (resumable, lower priority than chat);
-//!   [`filename`] makes received names safe to save.
+//! Each module imports only modules listed below it, never one that imports it back.
+//! - [`client`]: [`Client::connect`], requests (send, history, users) and the supervisor task
+//!   that serves a connection, reconnects with backoff and catches up.
+//! - `session`: what one connection carries besides requests: deliveries (in order, each id
+//!   once) and the control stream both ways.
+//! - [`transfer`]: file uploads and downloads (resumable, lower priority than chat); its
+//!   `rules` module holds the decisions ("when is a download done for good?", "where does an
+//!   upload resume?"), `upload` and `download` the jobs, `registry` the running transfers.
+//! - `link`: the connection state (up, down, given up) and request plumbing on top of it.
+//! - [`connection`]: one connection attempt: QUIC, TLS verification (handshake failures named
+//!   from quinn's typed errors), `hello`.
+//! - `retry`: when to try again: close reasons, reconnect backoff, repeated sends.
+//! - [`config`]: [`ClientConfig`] and [`Credentials`].
+//! - [`event`]: the [`Event`] stream a front end listens to.
 //! - [`trust`]: pinned fingerprints, the known-servers file, CA files, system roots.
+//! - [`filename`]: received names made safe to save; [`device`]: this device's stable id.
+//! - `error`: [`RequestError`], shared by everything that talks to the server.
 //!
 //! ```no_run
-//! # async fn demo() -> anyhow::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use quicq_client::{Client, ClientConfig};
 //! use quicq_common::Address;
 //! let config = ClientConfig::new("quicq://chat.example.org:7373".parse()?, "alice", "secret pw");
@@ -21,13 +32,22 @@
 //! ```
 
 pub mod client;
+pub mod config;
 pub mod connection;
 pub mod device;
+mod error;
+pub mod event;
 pub mod filename;
+mod link;
+mod retry;
+mod session;
 pub mod transfer;
 pub mod trust;
 
-pub use client::{Client, ClientConfig, ConnState, Event, Events, HistoryPage, RequestError, Sent};
-pub use connection::{ConnectError, Credentials, Welcome};
-pub use transfer::{TransferError, TransferEvent, TransferKey, UploadHandle, Uploaded};
+pub use client::{Client, HistoryPage, Sent};
+pub use config::{ClientConfig, Credentials};
+pub use connection::{ConnectError, Welcome};
+pub use error::RequestError;
+pub use event::{ConnState, Event, Events, TransferEvent, TransferKey};
+pub use transfer::{DownloadError, TransferError, UploadHandle, Uploaded};
 pub use trust::{KnownServers, Trust};

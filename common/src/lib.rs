@@ -9,6 +9,8 @@
 //! - [`link`]: server addresses and `quicq://` join links.
 //! - [`socket`]: QUIC endpoints on UDP sockets with large buffers, and shared transport settings.
 //! - [`file_sink`]: writing a received file: hashed as it arrives, synced behind the writer.
+//! - [`pump`]: the one loop moving a received file from its QUIC stream into a `file_sink`,
+//!   used by the server for uploads and by the client for downloads.
 //! - [`report`]: errors as one line for people.
 //!
 //! `docs/protocol.md` at the repository root is the normative description of the wire format.
@@ -19,6 +21,7 @@ pub mod frame;
 pub mod link;
 pub mod nickname;
 pub mod protocol;
+pub mod pump;
 pub mod report;
 pub mod socket;
 pub mod tls;

@@ -1,0 +1,127 @@
+//! The state of the link to the server (up on some connection, down between attempts, or given
+//! up) and the request plumbing that waits on it: a request waits for a live connection and is
+//! repeated on the next one if its connection is lost.
+
+use std::sync::{Mutex, MutexGuard};
+
+use quicq_common::frame::{FrameError, read_frame, write_frame};
+use quicq_common::protocol::{ClientFrame, Limits, ServerFrame};
+use tokio::sync::watch;
+
+use crate::connection::Welcome;
+use crate::error::RequestError;
+
+#[derive(Debug, Clone)]
+enum LinkState {
+    Up(quinn::Connection),
+    Down,
+    Offline(String),
+}
+
+/// The current connection, as the supervisor sets it, and the latest `welcome`.
+pub(crate) struct Link {
+    state: watch::Sender<LinkState>,
+    welcome: Mutex<Welcome>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Link {
+    pub(crate) fn new(welcome: Welcome) -> Self {
+        Link { state: watch::Sender::new(LinkState::Down), welcome: Mutex::new(welcome) }
+    }
+
+    pub(crate) fn welcome(&self) -> Welcome {
+        locked(&self.welcome).clone()
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        locked(&self.welcome).limits.clone()
+    }
+
+    pub(crate) fn up(&self, conn: quinn::Connection, welcome: Welcome) {
+        *locked(&self.welcome) = welcome;
+        self.state.send_replace(LinkState::Up(conn));
+    }
+
+    pub(crate) fn down(&self) {
+        self.state.send_replace(LinkState::Down);
+    }
+
+    /// Given up for good: every waiting and future request fails with `reason`.
+    pub(crate) fn offline(&self, reason: String) {
+        self.state.send_replace(LinkState::Offline(reason));
+    }
+
+    /// The connection in use, if any (it may be closing).
+    pub(crate) fn current(&self) -> Option<quinn::Connection> {
+        match &*self.state.borrow() {
+            LinkState::Up(conn) => Some(conn.clone()),
+            _ => None,
+        }
+    }
+
+    /// Waits for a live connection other than the one with id `dead`.
+    pub(crate) async fn connection(
+        &self,
+        dead: Option<usize>,
+    ) -> Result<quinn::Connection, RequestError> {
+        let mut rx = self.state.subscribe();
+        loop {
+            match &*rx.borrow_and_update() {
+                LinkState::Up(conn)
+                    if Some(conn.stable_id()) != dead && conn.close_reason().is_none() =>
+                {
+                    return Ok(conn.clone());
+                }
+                LinkState::Offline(reason) => return Err(RequestError::Offline(reason.clone())),
+                _ => {}
+            }
+            if rx.changed().await.is_err() {
+                return Err(RequestError::Offline("client closed".into()));
+            }
+        }
+    }
+
+    /// Waits until the connection with this id has been replaced.
+    pub(crate) async fn wait_for_new_connection(&self, dead: usize) -> Result<(), RequestError> {
+        self.connection(Some(dead)).await.map(|_| ())
+    }
+
+    /// Sends one request frame on a new stream and returns the answer; retries on a new
+    /// connection if this one is lost. Error frames come back as [`RequestError::Refused`].
+    pub(crate) async fn request(&self, frame: &ClientFrame) -> Result<ServerFrame, RequestError> {
+        let mut dead: Option<usize> = None;
+        loop {
+            let conn = self.connection(dead).await?;
+            match request_on(&conn, frame).await {
+                Ok(ServerFrame::Error { code, message, retry_after_ms }) => {
+                    return Err(RequestError::Refused { code, message, retry_after_ms });
+                }
+                Ok(answer) => return Ok(answer),
+                Err(RequestError::ConnectionLost) => dead = Some(conn.stable_id()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// One request on a given connection; error frames are returned as frames, so a caller that
+/// must tie the answer to this connection (a download) sees them itself.
+pub(crate) async fn request_on(
+    conn: &quinn::Connection,
+    frame: &ClientFrame,
+) -> Result<ServerFrame, RequestError> {
+    let (mut send, mut recv) = conn.open_bi().await.map_err(|_| RequestError::ConnectionLost)?;
+    write_frame(&mut send, frame).await.map_err(|_| RequestError::ConnectionLost)?;
+    send.finish().map_err(|_| RequestError::ConnectionLost)?;
+    match read_frame::<ServerFrame, _>(&mut recv).await {
+        Ok(Some(answer)) => Ok(answer),
+        Ok(None) | Err(FrameError::Io(_)) | Err(FrameError::Truncated) => {
+            Err(RequestError::ConnectionLost)
+        }
+        Err(e) => Err(RequestError::Protocol(e.to_string())),
+    }
+}
