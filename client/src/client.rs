@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use quicq_common::check::check_send;
 use quicq_common::protocol::{
-    Address, ChatMessage, ClientFrame, ErrorCode, Limits, MAX_HISTORY_PAGE, ServerFrame, UserInfo,
-    close,
+    Address, ChatMessage, ClientFrame, Limits, MAX_HISTORY_PAGE, ServerFrame, UserInfo, close,
 };
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -25,6 +25,9 @@ use crate::link::Link;
 use crate::retry;
 use crate::session::Session;
 use crate::transfer::{self, TransferError, Transfers, UploadHandle};
+
+/// How long a closing client waits for the server to store its last ack and close.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// The server's acknowledgement of a sent message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,19 +120,12 @@ impl Client {
     /// stores it once.
     pub async fn send(&self, to: Address, text: impl Into<String>) -> Result<Sent, RequestError> {
         let text = text.into();
-        let limits = self.limits();
-        if text.trim().is_empty() {
-            return Err(RequestError::refused(ErrorCode::EmptyText, "message text is empty"));
-        }
-        if text.chars().count() > limits.max_text_chars as usize {
-            return Err(RequestError::refused(
-                ErrorCode::TextTooLong,
-                format!("message is longer than {} characters", limits.max_text_chars),
-            ));
-        }
         // Time-ordered, so the server's (account, client_id) index grows at one end instead of
         // touching a random page per message.
         let client_id = uuid::Uuid::now_v7().to_string();
+        // The server's own checks, so what it would refuse is refused here with its words.
+        check_send(&client_id, &text, self.limits().max_text_chars)
+            .map_err(|e| RequestError::refused(e.code, e.message))?;
         let frame = ClientFrame::Send { client_id: client_id.clone(), to, text };
         let mut failures = 0;
         loop {
@@ -225,6 +221,8 @@ impl Client {
     pub async fn close(&self) {
         self.inner.shutdown.cancel();
         if let Some(conn) = self.inner.link.current() {
+            // See run_connection: the server closes once it has the last ack.
+            let _ = tokio::time::timeout(CLOSE_WAIT, conn.closed()).await;
             conn.close(close::NORMAL.into(), b"bye");
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), self.inner.endpoint.wait_idle()).await;
@@ -308,10 +306,13 @@ async fn run_connection(inner: &Arc<Inner>, live: Live) -> (String, Duration) {
     let mut tasks = JoinSet::new();
     tasks.spawn(inner.session.clone().read_deliveries(conn.clone()));
     tasks.spawn(inner.session.clone().read_control(live.control_recv));
-    tasks.spawn(inner.session.clone().write_control(live.control_send));
+    tasks.spawn(inner.session.clone().write_control(live.control_send, inner.shutdown.clone()));
     let closed = tokio::select! {
         e = conn.closed() => e,
         () = inner.shutdown.cancelled() => {
+            // The control task sends a last ack and finishes its stream; the server closes the
+            // connection once it has stored them. Give it a moment, then close anyway.
+            let _ = tokio::time::timeout(CLOSE_WAIT, conn.closed()).await;
             conn.close(close::NORMAL.into(), b"bye");
             quinn::ConnectionError::LocallyClosed
         }

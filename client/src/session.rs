@@ -10,6 +10,7 @@ use std::time::Duration;
 use quicq_common::frame::{read_frame, write_frame};
 use quicq_common::protocol::{ClientFrame, ServerFrame};
 use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::event::{Emitter, Event, TransferEvent};
 use crate::transfer::{self, Transfers, UploadSignal};
@@ -132,22 +133,37 @@ impl Session {
     }
 
     /// Writes the control stream: how far this client has received (at most four times a
-    /// second) and queued frames such as `file_done`.
-    pub(crate) async fn write_control(self: Arc<Self>, mut control: quinn::SendStream) {
+    /// second) and queued frames such as `file_done`. When `closing` fires it writes a last
+    /// `ack` and whatever is queued, then finishes the stream: the server stores them and then
+    /// closes the connection, so a closed client is not sent the same messages again.
+    pub(crate) async fn write_control(
+        self: Arc<Self>,
+        mut control: quinn::SendStream,
+        closing: CancellationToken,
+    ) {
         let mut queue = self.control_queue.lock().await;
         let mut acked = 0;
         let mut tick = tokio::time::interval(ACK_EVERY);
         loop {
             let frame = tokio::select! {
-                _ = tick.tick() => {
-                    let seen = self.last_seen.load(Ordering::SeqCst);
-                    if seen <= acked {
-                        continue;
-                    }
-                    acked = seen;
-                    ClientFrame::Ack { up_to: seen }
-                }
+                _ = tick.tick() => match self.ack_due(&mut acked) {
+                    Some(ack) => ack,
+                    None => continue,
+                },
                 Some(frame) = queue.recv() => frame,
+                () = closing.cancelled() => {
+                    let mut last: Vec<ClientFrame> = self.ack_due(&mut acked).into_iter().collect();
+                    while let Ok(frame) = queue.try_recv() {
+                        last.push(frame);
+                    }
+                    for frame in &last {
+                        if write_frame(&mut control, frame).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = control.finish();
+                    return;
+                }
             };
             if write_frame(&mut control, &frame).await.is_err() {
                 if matches!(frame, ClientFrame::FileDone { .. }) {
@@ -157,6 +173,16 @@ impl Session {
                 return;
             }
         }
+    }
+
+    /// An `ack` if anything was received since `acked`, which it then records.
+    fn ack_due(&self, acked: &mut u64) -> Option<ClientFrame> {
+        let seen = self.last_seen.load(Ordering::SeqCst);
+        if seen <= *acked {
+            return None;
+        }
+        *acked = seen;
+        Some(ClientFrame::Ack { up_to: seen })
     }
 }
 

@@ -200,8 +200,7 @@ async fn delivered_messages_are_not_delivered_again_on_next_login() {
     let (alice, _) = connect(&server, "alice").await;
     let first = alice.send(user("bob"), "one").await.unwrap();
     assert_eq!(next_message(&mut bob_events).await.id, first.id);
-    // Give the client time to acknowledge (it acks at most every 250 ms).
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Closing sends the last ack, and waits until the server has stored it.
     bob.close().await;
     let second = alice.send(user("bob"), "two").await.unwrap();
     let (_bob, mut bob_events) = connect(&server, "bob").await;

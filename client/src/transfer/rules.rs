@@ -74,6 +74,9 @@ pub(crate) enum AfterVerdict {
     Retry(Duration),
     /// The connection dropped before the verdict: ask the server where it stands on the next.
     AskAgain,
+    /// The server already has every byte (an earlier attempt completed unseen): ask it now for
+    /// the file's id and finish.
+    AskNow,
 }
 
 /// `verdict` is `None` when the connection closed first; `rate_limited` counts earlier retries.
@@ -86,6 +89,9 @@ pub(crate) fn after_verdict(
             if rate_limited < RATE_LIMIT_RETRIES =>
         {
             AfterVerdict::Retry(RATE_LIMIT_WAIT)
+        }
+        Some(Err(TransferError::Refused { code: ErrorCode::AlreadyComplete, .. })) => {
+            AfterVerdict::AskNow
         }
         Some(result) => AfterVerdict::Finish(result),
         None => AfterVerdict::AskAgain,
@@ -240,6 +246,7 @@ mod tests {
             ),
             (None, 0, AfterVerdict::AskAgain),
             (None, 10, AfterVerdict::AskAgain),
+            (Some(refused(ErrorCode::AlreadyComplete)), 0, AfterVerdict::AskNow),
         ];
         for (verdict, retries, want) in cases {
             let shown = format!("{verdict:?} after {retries}");

@@ -124,6 +124,7 @@ impl UploadJob {
                     tokio::time::sleep(wait).await;
                 }
                 AfterVerdict::AskAgain => link.wait_for_new_connection(conn.stable_id()).await?,
+                AfterVerdict::AskNow => {}
             }
         }
     }
