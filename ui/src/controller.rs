@@ -473,3 +473,479 @@ impl Controller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use quicq_client::HistoryPage;
+    use quicq_common::Fingerprint;
+    use quicq_common::protocol::FileInfo;
+
+    use super::*;
+
+    /// Records the commands instead of sending them.
+    #[derive(Default)]
+    struct FakeNetwork(RefCell<Vec<Command>>);
+
+    impl Network for FakeNetwork {
+        fn command(&self, command: Command) {
+            self.0.borrow_mut().push(command);
+        }
+    }
+
+    /// Records the changes instead of drawing them.
+    #[derive(Default)]
+    struct FakeScreen(RefCell<Vec<Show>>);
+
+    impl Screen for FakeScreen {
+        fn show(&self, change: Show) {
+            self.0.borrow_mut().push(change);
+        }
+    }
+
+    struct Rig {
+        controller: Controller,
+        network: Rc<FakeNetwork>,
+        screen: Rc<FakeScreen>,
+    }
+
+    impl Rig {
+        fn new(settings_path: Option<PathBuf>) -> Rig {
+            let network = Rc::new(FakeNetwork::default());
+            let screen = Rc::new(FakeScreen::default());
+            let controller =
+                Controller::new(network.clone(), screen.clone(), Texts::english(), settings_path);
+            Rig { controller, network, screen }
+        }
+
+        /// Signed in as alice with bob and carol known, the group selected, nothing recorded.
+        fn signed_in() -> Rig {
+            let rig = Rig::new(None);
+            rig.controller.apply(Update::SignedIn {
+                me: "alice".into(),
+                users: vec![user("alice", true), user("bob", true), user("carol", false)],
+            });
+            rig.take();
+            rig
+        }
+
+        /// What the controller did since the last call.
+        fn take(&self) -> (Vec<Command>, Vec<Show>) {
+            (self.network.0.take(), self.screen.0.take())
+        }
+
+        fn user_rows(&self) -> Vec<(String, i32, bool)> {
+            let users = self.controller.users();
+            users.iter().map(|r| (r.label.to_string(), r.unread, r.selected)).collect()
+        }
+
+        fn bubbles(&self) -> Vec<String> {
+            self.controller.messages().iter().map(|r| r.text.to_string()).collect()
+        }
+    }
+
+    fn user(name: &str, online: bool) -> UserInfo {
+        UserInfo { name: name.into(), online }
+    }
+
+    fn msg(id: u64, from: &str, to: Address, text: &str) -> ChatMessage {
+        ChatMessage { id, from: from.into(), to, text: text.into(), at: 0, file: None }
+    }
+
+    fn bob() -> Address {
+        Address::User("bob".into())
+    }
+
+    fn composer(change: ComposerShow) -> Show {
+        Show::Composer(change)
+    }
+
+    #[test]
+    fn user_actions_become_commands_and_screen_changes() {
+        type Action = fn(&Controller);
+        let cases: &[(&str, Action, Vec<Command>, Vec<Show>)] = &[
+            (
+                "sign in locks the form",
+                |c| c.sign_in("h:1", "alice", "pw"),
+                vec![Command::SignIn {
+                    server: "h:1".into(),
+                    nickname: "alice".into(),
+                    password: "pw".into(),
+                }],
+                vec![
+                    Show::SignIn(SignInShow::Error(String::new())),
+                    Show::SignIn(SignInShow::Busy(true)),
+                ],
+            ),
+            (
+                "a draft goes to the selected conversation",
+                |c| c.send("hi all"),
+                vec![Command::Send { to: Address::everyone(), text: "hi all".into() }],
+                vec![composer(ComposerShow::ClearDraft)],
+            ),
+            ("a blank draft is kept, not sent", |c| c.send(" \n "), vec![], vec![]),
+            (
+                "a trailing newline with text around it is part of the message",
+                |c| c.send("two\nlines\n"),
+                vec![Command::Send { to: Address::everyone(), text: "two\nlines\n".into() }],
+                vec![composer(ComposerShow::ClearDraft)],
+            ),
+            (
+                "the file dialog is the network thread's job",
+                |c| c.pick_file(),
+                vec![Command::PickFile { to: Address::everyone() }],
+                vec![],
+            ),
+            (
+                "a typed path is trimmed and sent",
+                |c| c.send_typed_path("  /tmp/a b.pdf "),
+                vec![Command::SendFile { to: Address::everyone(), path: "/tmp/a b.pdf".into() }],
+                vec![
+                    composer(ComposerShow::ClearTypedPath),
+                    composer(ComposerShow::PathEntry(false)),
+                ],
+            ),
+            ("an empty path is ignored", |c| c.send_typed_path("  "), vec![], vec![]),
+            (
+                "hiding the path entry",
+                |c| c.hide_path_entry(),
+                vec![],
+                vec![composer(ComposerShow::PathEntry(false))],
+            ),
+            (
+                "cancel an upload",
+                |c| c.cancel("u:0192-abc"),
+                vec![Command::CancelUpload("0192-abc".into())],
+                vec![],
+            ),
+            ("cancel a download", |c| c.cancel("d:7"), vec![Command::CancelDownload(7)], vec![]),
+            ("an unknown row key is ignored", |c| c.cancel("x:7"), vec![], vec![]),
+            (
+                "no older page without the server saying there is one",
+                |c| c.load_older(),
+                vec![],
+                vec![],
+            ),
+        ];
+        for (name, action, commands, shows) in cases {
+            let rig = Rig::signed_in();
+            action(&rig.controller);
+            assert_eq!(rig.take(), (commands.clone(), shows.clone()), "{name}");
+        }
+    }
+
+    #[test]
+    fn trust_answers_depend_on_which_prompt_is_open() {
+        let fp = Fingerprint([1; 32]);
+        let new = || Update::TrustNew { server: "h:1".into(), fingerprint: fp };
+        let changed = || Update::TrustChanged {
+            server: "h:1".into(),
+            expected: Fingerprint([2; 32]),
+            presented: fp,
+        };
+        let hidden = Show::Trust(TrustShow::Hidden);
+        let cases = [
+            (
+                "first contact, trusted",
+                new(),
+                true,
+                vec![Command::Trust(true)],
+                vec![hidden.clone()],
+            ),
+            (
+                "first contact, refused",
+                new(),
+                false,
+                vec![Command::Trust(false)],
+                vec![hidden.clone()],
+            ),
+            (
+                // Closing the warning only unlocks the form: there is no way to accept.
+                "changed certificate, closed",
+                changed(),
+                false,
+                vec![],
+                vec![hidden.clone(), Show::SignIn(SignInShow::Busy(false))],
+            ),
+            (
+                "changed certificate, even a stray yes",
+                changed(),
+                true,
+                vec![],
+                vec![hidden.clone(), Show::SignIn(SignInShow::Busy(false))],
+            ),
+        ];
+        for (name, prompt, answer, commands, shows) in cases {
+            let rig = Rig::new(None);
+            rig.controller.apply(prompt);
+            let (_, shown) = rig.take();
+            assert!(matches!(shown[..], [Show::Trust(_)]), "{name}: the prompt opens");
+            rig.controller.trust(answer);
+            assert_eq!(rig.take(), (commands, shows), "{name}");
+        }
+        // After a changed-certificate warning, a first-contact prompt asks again.
+        let rig = Rig::new(None);
+        rig.controller.apply(changed());
+        rig.controller.trust(false);
+        rig.controller.apply(new());
+        rig.take();
+        rig.controller.trust(true);
+        assert_eq!(rig.take().0, [Command::Trust(true)]);
+    }
+
+    #[test]
+    fn sign_in_failures_are_said_in_words_and_unlock_the_form() {
+        let cases = [
+            (SignInError::MissingFields, "Enter the server, your nickname and your password."),
+            (SignInError::WrongPassword, "Wrong password for this nickname."),
+            (SignInError::NotTrusted, "Not connected: the server was not trusted."),
+            (
+                SignInError::BadAddress("no port".into()),
+                "The server address is not valid: no port.",
+            ),
+            (
+                SignInError::Unreachable("h:1".into()),
+                "Cannot reach the server at h:1. Check the address and your network.",
+            ),
+            (SignInError::Other("boom".into()), "Something went wrong: boom"),
+        ];
+        for (error, text) in cases {
+            let rig = Rig::new(None);
+            rig.controller.apply(Update::SignInFailed(error.clone()));
+            assert_eq!(
+                rig.take(),
+                (
+                    vec![],
+                    vec![
+                        Show::SignIn(SignInShow::Busy(false)),
+                        Show::SignIn(SignInShow::Error(text.into()))
+                    ]
+                ),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn signing_in_shows_the_group_and_asks_for_its_history_once() {
+        let rig = Rig::new(None);
+        rig.controller.apply(Update::SignedIn {
+            me: "alice".into(),
+            users: vec![user("alice", true), user("bob", true), user("carol", false)],
+        });
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::History { with: Address::everyone(), before: None }]);
+        assert_eq!(
+            shows,
+            [
+                Show::SignIn(SignInShow::ClearPassword),
+                Show::SignIn(SignInShow::Busy(false)),
+                Show::SignedIn,
+                Show::Status(StatusShow::Line {
+                    connected: true,
+                    text: "Connected as alice".into()
+                }),
+                Show::Conversation(ConversationShow::Title("Everyone".into())),
+                Show::Conversation(ConversationShow::MoreHistory(false)),
+            ]
+        );
+        assert_eq!(
+            rig.user_rows(),
+            [
+                ("Everyone (2 online)".to_owned(), 0, true),
+                ("bob".to_owned(), 0, false),
+                ("carol".to_owned(), 0, false)
+            ]
+        );
+        rig.controller.select(Conv::Everyone);
+        assert!(rig.take().0.is_empty(), "the group's history is asked for once");
+    }
+
+    #[test]
+    fn messages_elsewhere_count_as_unread_until_selected() {
+        let rig = Rig::signed_in();
+        let cases = [
+            // (message, shown in the group view, bob's unread count after it)
+            (msg(1, "bob", Address::everyone(), "group hi"), true, 0),
+            (msg(2, "bob", Address::User("alice".into()), "psst"), false, 1),
+            (msg(3, "alice", bob(), "own words never count"), false, 1),
+            (msg(2, "bob", Address::User("alice".into()), "psst"), false, 1),
+        ];
+        for (m, shown, unread) in cases {
+            let text = m.text.clone();
+            rig.controller.apply(Update::Event(Event::Message(m)));
+            assert_eq!(rig.bubbles().contains(&text), shown, "{text}");
+            assert_eq!(rig.user_rows()[1].1, unread, "{text}");
+        }
+        rig.take();
+        rig.controller.select(Conv::With("bob".into()));
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::History { with: bob(), before: None }]);
+        assert!(
+            shows.contains(&Show::Conversation(ConversationShow::Title("Chat with bob".into())))
+        );
+        assert_eq!(rig.user_rows()[1], ("bob".to_owned(), 0, true));
+        assert_eq!(rig.bubbles(), ["psst", "own words never count"], "by id, no duplicates");
+    }
+
+    #[test]
+    fn history_pages_fill_their_conversation_and_older_pages_follow() {
+        let rig = Rig::signed_in();
+        rig.controller.apply(Update::History {
+            with: Address::everyone(),
+            page: HistoryPage {
+                messages: vec![
+                    msg(9, "bob", Address::everyone(), "new"),
+                    msg(7, "bob", Address::everyone(), "old"),
+                ],
+                more: true,
+            },
+        });
+        assert_eq!(rig.bubbles(), ["old", "new"]);
+        assert_eq!(rig.take().1, [Show::Conversation(ConversationShow::MoreHistory(true))]);
+        rig.controller.load_older();
+        assert_eq!(rig.take().0, [Command::History { with: Address::everyone(), before: Some(7) }]);
+        // A page for a conversation not on screen is kept for later, not shown.
+        rig.controller.apply(Update::History {
+            with: bob(),
+            page: HistoryPage { messages: vec![msg(3, "bob", bob(), "earlier")], more: false },
+        });
+        assert_eq!(rig.bubbles(), ["old", "new"]);
+        rig.controller.select(Conv::With("bob".into()));
+        assert!(rig.take().0.is_empty(), "bob's history is already here");
+        assert_eq!(rig.bubbles(), ["earlier"]);
+    }
+
+    #[test]
+    fn connection_states_reach_the_status_bar() {
+        let cases = [
+            (ConnState::Connected { you: "alice".into() }, true, "Connected as alice"),
+            (
+                ConnState::Reconnecting {
+                    attempt: 2,
+                    delay: Duration::from_millis(1500),
+                    reason: "lost".into(),
+                },
+                false,
+                "Connection lost; reconnecting in 2 s…",
+            ),
+            (ConnState::Offline { reason: "closed".into() }, false, "Offline: closed"),
+        ];
+        for (state, connected, text) in cases {
+            let rig = Rig::signed_in();
+            rig.controller.apply(Update::Event(Event::State(state)));
+            assert_eq!(
+                rig.take().1,
+                [Show::Status(StatusShow::Line { connected, text: text.into() })]
+            );
+        }
+    }
+
+    #[test]
+    fn transfers_come_and_go_with_their_events() {
+        let rig = Rig::signed_in();
+        let transfers = rig.controller.transfers();
+        let names = || transfers.iter().map(|r| r.name.to_string()).collect::<Vec<_>>();
+        let notice = |text: &str| Show::Status(StatusShow::Notice(text.into()));
+
+        rig.controller.apply(Update::UploadStarted {
+            transfer_id: "t1".into(),
+            name: "a.pdf".into(),
+            size: 10,
+        });
+        let mut file = msg(4, "bob", Address::everyone(), "");
+        file.file = Some(FileInfo {
+            id: 5,
+            name: "b.zip".into(),
+            size: 100,
+            blake3: String::new(),
+            transfer_id: String::new(),
+        });
+        rig.controller.apply(Update::Event(Event::Message(file)));
+        rig.controller.apply(Update::Event(Event::Transfer(TransferEvent::Progress {
+            key: TransferKey::Download(5),
+            name: "b.zip".into(),
+            done: 40,
+            total: 100,
+            bytes_per_sec: 0.0,
+        })));
+        assert_eq!(names(), ["a.pdf", "b.zip"]);
+        let bubble = rig.controller.messages().row_data(0).unwrap();
+        assert_eq!(bubble.file_state.as_str(), "receiving 40 %");
+        rig.take();
+
+        let cases = [
+            (
+                TransferEvent::UploadComplete {
+                    transfer_id: "t1".into(),
+                    file_id: 6,
+                    offline: vec![],
+                },
+                vec!["b.zip"],
+                vec![notice("Sent a.pdf")],
+            ),
+            (
+                TransferEvent::Delivered { file_id: 6, to: "bob".into() },
+                vec!["b.zip"],
+                vec![notice("bob saved your file")],
+            ),
+            (TransferEvent::Saved { file_id: 5, path: "/dl/b.zip".into() }, vec![], vec![]),
+        ];
+        for (event, left, shows) in cases {
+            let what = format!("{event:?}");
+            rig.controller.apply(Update::Event(Event::Transfer(event)));
+            assert_eq!(names(), left, "{what}");
+            assert_eq!(rig.take().1, shows, "{what}");
+        }
+        let bubble = rig.controller.messages().row_data(0).unwrap();
+        assert_eq!((bubble.file_state.as_str(), bubble.file_path.as_str()), ("saved", "/dl/b.zip"));
+    }
+
+    #[test]
+    fn failures_to_send_become_notices() {
+        let cases = [
+            (Update::SendFailed("too long".into()), vec!["Message not sent: too long"]),
+            (Update::FileNotSent("no such file".into()), vec!["File not sent: no such file"]),
+        ];
+        for (update, notices) in cases {
+            let rig = Rig::signed_in();
+            rig.controller.apply(update);
+            let expected: Vec<Show> =
+                notices.into_iter().map(|n| Show::Status(StatusShow::Notice(n.into()))).collect();
+            assert_eq!(rig.take().1, expected);
+        }
+        // No file dialog: offer the typed path.
+        let rig = Rig::signed_in();
+        rig.controller.apply(Update::NoFileChosen);
+        assert_eq!(
+            rig.take().1,
+            [
+                composer(ComposerShow::PathEntry(true)),
+                Show::Status(StatusShow::Notice(
+                    "No file chosen; you can type a path instead.".into()
+                ))
+            ]
+        );
+    }
+
+    #[test]
+    fn sign_in_details_but_never_the_password_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ui.json");
+        Settings { server: "old:1".into(), nickname: "al".into() }.save(&path).unwrap();
+        let rig = Rig::new(Some(path.clone()));
+        assert_eq!(
+            rig.take().1,
+            [Show::SignIn(SignInShow::Fill { server: "old:1".into(), nickname: "al".into() })]
+        );
+        rig.controller.sign_in("new:2", "alice", "secret pw");
+        assert_eq!(Settings::load(&path).server, "old:1", "not before it worked");
+        rig.controller.apply(Update::SignedIn { me: "alice".into(), users: vec![] });
+        assert_eq!(
+            Settings::load(&path),
+            Settings { server: "new:2".into(), nickname: "alice".into() }
+        );
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("secret"));
+    }
+}
