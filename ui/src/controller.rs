@@ -308,11 +308,12 @@ impl Controller {
             let own = quicq_common::nickname::key_of(&m.from)
                 == quicq_common::nickname::key_of(&state.me);
             let visible = state.selected.as_ref() == Some(&conv);
-            if !visible && !own {
-                state.roster.add_unread(conv.clone());
-            }
-            if !state.histories.entry(conv).or_default().add(m) {
+            // A message seen before (a history page, then live) is not news twice.
+            if !state.histories.entry(conv.clone()).or_default().add(m) {
                 return;
+            }
+            if !visible && !own {
+                state.roster.add_unread(conv);
             }
             visible
         };
@@ -778,6 +779,9 @@ mod tests {
             assert_eq!(rig.bubbles().contains(&text), shown, "{text}");
             assert_eq!(rig.user_rows()[1].1, unread, "{text}");
         }
+        // The tree is redrawn by anything, e.g. presence: the duplicate still counts once.
+        rig.controller.apply(Update::Event(Event::Presence { user: "carol".into(), online: true }));
+        assert_eq!(rig.user_rows()[1].1, 1, "a duplicate is not unread twice");
         rig.take();
         rig.controller.select(Conv::With("bob".into()));
         let (commands, shows) = rig.take();
