@@ -14,7 +14,7 @@ use quicq_common::{Fingerprint, JoinLink};
 use tokio::sync::mpsc;
 
 /// What the window asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     SignIn {
         server: String,

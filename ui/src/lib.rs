@@ -2,26 +2,39 @@
 //! `quicq-client`.
 //!
 //! # Layout
-//! - `ui/main.slint`: the window (sign-in, user tree, conversation, transfers, status) and the
-//!   `Bridge` global, the contract between the look and the logic.
-//! - [`app`]: the controller on the UI thread: callbacks to commands, updates to view models.
-//! - [`backend`]: the network thread (tokio + `quicq_client`), [`backend::Command`] in,
-//!   [`backend::Update`] out; the window never waits on it.
+//! - `ui/views/*.slint`: one file per view, each with its `global` adapter as the contract
+//!   between look and logic: `sign_in` (`SignInAdapter`), `trust_dialog` (`TrustAdapter`),
+//!   `user_tree` (`UserTreeAdapter`), `conversation` (`ConversationAdapter`), `transfers`
+//!   (`TransfersAdapter`), `composer` (`ComposerAdapter`), `status_bar` (`StatusBarAdapter`),
+//!   `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
+//!   `AppAdapter` (which page shows, the network's wake-up call).
+//! - [`controller`]: the state and the decisions, on the UI thread: user actions to
+//!   [`backend::Command`]s, [`backend::Update`]s to [`screen::Show`] changes and list models.
+//!   No Slint globals, no sockets; unit-tested with a fake network and a fake screen.
+//! - [`screen`]: what the controller may change on screen, one enum per view.
+//! - [`adapters`]: one Rust adapter per view: its global's callbacks to the controller, the
+//!   controller's changes to its global.
+//! - [`app`]: puts window, controller and adapters together and drains the network's updates.
+//! - [`backend`]: the network thread (tokio + `quicq_client`) behind the [`backend::Network`]
+//!   trait, [`backend::Command`] in, [`backend::Update`] out; the window never waits on it.
 //! - [`view`]: view models in plain Rust (tree, bubbles, transfers, sizes, times).
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //!
 //! Entry point: [`start`], used by `main.rs`.
 
-/// Code the Slint compiler generates from `ui/main.slint`; lint rules are ours, not its.
+/// Code the Slint compiler generates from `ui/main.slint` and `ui/views/`; lint rules are ours, not its.
 #[allow(clippy::all, clippy::unwrap_used, clippy::dbg_macro, missing_debug_implementations)]
 mod generated {
     slint::include_modules!();
 }
 pub use generated::*;
 
+pub mod adapters;
 pub mod app;
 pub mod backend;
+pub mod controller;
 pub mod i18n;
+pub mod screen;
 pub mod settings;
 pub mod view;
 
@@ -47,7 +60,7 @@ pub fn start(
     select_language(lang);
     let weak = window.as_weak();
     let (network, updates) = backend::Backend::start(options, move || {
-        let _ = weak.upgrade_in_event_loop(|window| window.global::<Bridge>().invoke_pump());
+        let _ = weak.upgrade_in_event_loop(|window| window.global::<AppAdapter>().invoke_pump());
     });
     Ok(app::App::new(
         window,

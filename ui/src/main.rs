@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use quicq_ui::backend::Options;
-use quicq_ui::{Bridge, i18n::Lang};
+use quicq_ui::{SignInAdapter, i18n::Lang};
 use slint::ComponentHandle;
 
 fn main() -> ExitCode {
@@ -32,16 +32,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let bridge = app.window().global::<Bridge>();
+    let sign_in = app.window().global::<SignInAdapter>();
     if let Ok(server) = std::env::var("QUICQ_SERVER") {
-        bridge.set_server(server.into());
+        sign_in.set_server(server.into());
     }
     if let Ok(nick) = std::env::var("QUICQ_NICK") {
-        bridge.set_nickname(nick.into());
+        sign_in.set_nickname(nick.into());
     }
     if let Ok(password) = std::env::var("QUICQ_PASSWORD") {
-        bridge.set_password(password.into());
-        bridge.invoke_sign_in();
+        sign_in.set_password(password.into());
+        sign_in.invoke_sign_in();
     }
     match app.window().run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,8 +8,8 @@ use quicq_common::nickname::key_of;
 use quicq_common::protocol::{Address, ChatMessage, UserInfo};
 use slint::SharedString;
 
+use crate::generated::{MessageRow, TransferRow, UserRow};
 use crate::i18n::Texts;
-use crate::{MessageRow, TransferRow, UserRow};
 
 /// A conversation: the group, or one other person (by nickname key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -14,7 +14,9 @@ use quicq_server::{Config, Server};
 use quicq_ui::app::App;
 use quicq_ui::backend::{Backend, Options};
 use quicq_ui::i18n::{Lang, Texts};
-use quicq_ui::{Bridge, MainWindow};
+use quicq_ui::{
+    AppAdapter, ConversationAdapter, MainWindow, SignInAdapter, StatusBarAdapter, TrustAdapter,
+};
 use slint::{ComponentHandle, Model};
 use tokio_util::sync::CancellationToken;
 
@@ -132,7 +134,7 @@ fn type_into(app: &App, label: &str, text: &str) {
 }
 
 fn shown_texts(app: &App) -> Vec<String> {
-    let model = app.window().global::<Bridge>().get_messages();
+    let model = app.window().global::<ConversationAdapter>().get_messages();
     (0..model.row_count()).filter_map(|i| model.row_data(i)).map(|r| r.text.to_string()).collect()
 }
 
@@ -162,10 +164,10 @@ fn sign_in_chat_unread_badges_and_the_group_root() {
     sign_in(&app, &server, "alice");
     wait_until(&app, "the trust prompt", |a| find(a, "New server").is_some());
     assert!(find(&app, "Fingerprint").is_some());
-    let shown = app.window().global::<Bridge>().get_trust_fingerprint();
+    let shown = app.window().global::<TrustAdapter>().get_fingerprint();
     assert_eq!(shown.as_str(), server.fingerprint.pretty());
     click(&app, "Trust");
-    wait_until(&app, "signed in", |a| a.window().global::<Bridge>().get_signed_in());
+    wait_until(&app, "signed in", |a| a.window().global::<AppAdapter>().get_signed_in());
     assert_eq!(
         KnownServers::load(&dir.path().join("known_servers")).unwrap().get(&server.address()),
         Some(server.fingerprint),
@@ -208,7 +210,7 @@ fn sign_in_chat_unread_badges_and_the_group_root() {
     let got = server.next_message(&mut bob_events);
     assert_eq!((got.text.as_str(), got.to.clone()), ("hi all", Address::everyone()));
     wait_until(&app, "group message shown", |a| shown_texts(a).contains(&"hi all".to_owned()));
-    assert!(app.window().global::<Bridge>().get_status().contains("alice"));
+    assert!(app.window().global::<StatusBarAdapter>().get_status().contains("alice"));
 }
 
 #[test]
@@ -226,10 +228,10 @@ fn changed_fingerprint_is_a_blocking_warning() {
         find_role(&app, "Trust", AccessibleRole::Button).is_none(),
         "no way to accept a changed certificate"
     );
-    assert!(!app.window().global::<Bridge>().get_signed_in());
+    assert!(!app.window().global::<AppAdapter>().get_signed_in());
     click(&app, "Close");
     wait_until(&app, "warning closed", |a| find(a, "Certificate changed").is_none());
-    assert!(!app.window().global::<Bridge>().get_signed_in());
+    assert!(!app.window().global::<AppAdapter>().get_signed_in());
     // The file still holds the old fingerprint.
     let known = KnownServers::load(&dir.path().join("known_servers")).unwrap();
     assert_eq!(known.get(&server.address()), Some(old));
@@ -251,7 +253,7 @@ fn wrong_password_is_said_in_words() {
     type_into(&app, "Password", "not bob's password");
     click(&app, "Sign in");
     wait_until(&app, "an error", |a| find(a, "Sign-in error").is_some());
-    let bridge = app.window().global::<Bridge>();
-    assert_eq!(bridge.get_sign_in_error().as_str(), "Wrong password for this nickname.");
-    assert!(!bridge.get_busy());
+    let sign_in = app.window().global::<SignInAdapter>();
+    assert_eq!(sign_in.get_error().as_str(), "Wrong password for this nickname.");
+    assert!(!sign_in.get_busy());
 }

@@ -1,0 +1,42 @@
+//! The conversation pane: the controller's bubbles and title, older pages on request, and
+//! received files opened with the system's own programs (no controller needed for that).
+
+use std::path::Path;
+use std::rc::Rc;
+
+use slint::{ComponentHandle, ModelRc};
+
+use crate::controller::Controller;
+use crate::generated::{ConversationAdapter, MainWindow};
+use crate::screen::ConversationShow;
+
+pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
+    let adapter = window.global::<ConversationAdapter>();
+    adapter.set_messages(ModelRc::from(controller.messages()));
+    let weak = Rc::downgrade(controller);
+    adapter.on_load_older(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.load_older();
+        }
+    });
+    adapter.on_open_file(|path| open_path(Path::new(path.as_str())));
+    adapter.on_open_folder(|path| {
+        if let Some(dir) = Path::new(path.as_str()).parent() {
+            open_path(dir);
+        }
+    });
+}
+
+pub fn show(window: &MainWindow, change: ConversationShow) {
+    let adapter = window.global::<ConversationAdapter>();
+    match change {
+        ConversationShow::Title(title) => adapter.set_title(title.into()),
+        ConversationShow::MoreHistory(more) => adapter.set_more_history(more),
+    }
+}
+
+fn open_path(path: &Path) {
+    if let Err(e) = open::that_detached(path) {
+        tracing::warn!(path = %path.display(), cause = %e, "cannot open");
+    }
+}

@@ -1,0 +1,17 @@
+//! The status bar: connection state and the last notice. It has no callbacks for Rust.
+
+use slint::ComponentHandle;
+
+use crate::generated::{MainWindow, StatusBarAdapter};
+use crate::screen::StatusShow;
+
+pub fn show(window: &MainWindow, change: StatusShow) {
+    let adapter = window.global::<StatusBarAdapter>();
+    match change {
+        StatusShow::Line { connected, text } => {
+            adapter.set_connected(connected);
+            adapter.set_status(text.into());
+        }
+        StatusShow::Notice(text) => adapter.set_notice(text.into()),
+    }
+}

@@ -1,0 +1,955 @@
+//! The controller: owns what the client knows (who is online, conversations, files, transfers),
+//! turns the user's actions into network [`Command`]s and the network's [`Update`]s into changes
+//! on screen. Runs on the UI thread only, and knows neither Slint globals nor sockets: it talks to
+//! a [`Network`] and a [`Screen`], so tests drive it with fakes of both.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
+use quicq_common::protocol::{Address, ChatMessage, UserInfo};
+use slint::{Model, VecModel};
+
+use crate::backend::{Command, Network, SignInError, Update};
+use crate::generated::{MessageRow, TransferRow, UserRow};
+use crate::i18n::Texts;
+use crate::screen::{
+    ComposerShow, ConversationShow, Screen, Show, SignInShow, StatusShow, TrustShow,
+};
+use crate::settings::Settings;
+use crate::view::{self, Conv, FileStatus, History, Roster, Transfer};
+
+#[derive(Default)]
+struct State {
+    me: String,
+    /// What the last sign-in was typed with, remembered once it works.
+    form: Settings,
+    /// The trust prompt is the changed-certificate warning, whose only answer is to close it.
+    trust_changed: bool,
+    roster: Roster,
+    selected: Option<Conv>,
+    histories: HashMap<Conv, History>,
+    files: HashMap<u64, FileStatus>,
+    transfers: Vec<Transfer>,
+}
+
+pub struct Controller {
+    network: Rc<dyn Network>,
+    screen: Rc<dyn Screen>,
+    texts: Texts,
+    settings_path: Option<PathBuf>,
+    users: Rc<VecModel<UserRow>>,
+    messages: Rc<VecModel<MessageRow>>,
+    transfers: Rc<VecModel<TransferRow>>,
+    state: RefCell<State>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller").field("texts", &self.texts).finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// Fills in the sign-in page from the settings at `settings_path`, if any.
+    pub fn new(
+        network: Rc<dyn Network>,
+        screen: Rc<dyn Screen>,
+        texts: Texts,
+        settings_path: Option<PathBuf>,
+    ) -> Controller {
+        let controller = Controller {
+            network,
+            screen,
+            texts,
+            settings_path,
+            users: Rc::default(),
+            messages: Rc::default(),
+            transfers: Rc::default(),
+            state: RefCell::default(),
+        };
+        if let Some(path) = &controller.settings_path {
+            let saved = Settings::load(path);
+            controller.show(Show::SignIn(SignInShow::Fill {
+                server: saved.server,
+                nickname: saved.nickname,
+            }));
+        }
+        controller
+    }
+
+    /// The user tree's rows; the view watches this model.
+    pub fn users(&self) -> Rc<VecModel<UserRow>> {
+        self.users.clone()
+    }
+
+    /// The selected conversation's bubbles, oldest first.
+    pub fn messages(&self) -> Rc<VecModel<MessageRow>> {
+        self.messages.clone()
+    }
+
+    /// Running transfers.
+    pub fn transfers(&self) -> Rc<VecModel<TransferRow>> {
+        self.transfers.clone()
+    }
+
+    fn show(&self, change: Show) {
+        self.screen.show(change);
+    }
+
+    fn notice(&self, text: String) {
+        self.show(Show::Status(StatusShow::Notice(text)));
+    }
+
+    pub fn sign_in(&self, server: &str, nickname: &str, password: &str) {
+        self.state.borrow_mut().form =
+            Settings { server: server.to_owned(), nickname: nickname.to_owned() };
+        self.show(Show::SignIn(SignInShow::Error(String::new())));
+        self.show(Show::SignIn(SignInShow::Busy(true)));
+        self.network.command(Command::SignIn {
+            server: server.to_owned(),
+            nickname: nickname.to_owned(),
+            password: password.to_owned(),
+        });
+    }
+
+    /// The answer to the trust prompt. Closing the changed-certificate warning sends nothing:
+    /// there is nothing to ask the network.
+    pub fn trust(&self, yes: bool) {
+        self.show(Show::Trust(TrustShow::Hidden));
+        if std::mem::take(&mut self.state.borrow_mut().trust_changed) {
+            self.show(Show::SignIn(SignInShow::Busy(false)));
+            return;
+        }
+        self.network.command(Command::Trust(yes));
+    }
+
+    fn selected_address(&self) -> Address {
+        match self.state.borrow().selected.clone().unwrap_or(Conv::Everyone) {
+            Conv::Everyone => Address::everyone(),
+            Conv::With(key) => Address::User(key),
+        }
+    }
+
+    /// Sends the draft to the selected conversation.
+    pub fn send(&self, draft: &str) {
+        // Enter arrives before the newline would be inserted; a trailing one from Shift+Enter is
+        // part of the message only if there is text around it.
+        if draft.trim().is_empty() {
+            return;
+        }
+        self.show(Show::Composer(ComposerShow::ClearDraft));
+        self.network.command(Command::Send { to: self.selected_address(), text: draft.to_owned() });
+    }
+
+    pub fn pick_file(&self) {
+        self.network.command(Command::PickFile { to: self.selected_address() });
+    }
+
+    pub fn send_typed_path(&self, path: &str) {
+        let path = path.trim();
+        if path.is_empty() {
+            return;
+        }
+        self.show(Show::Composer(ComposerShow::ClearTypedPath));
+        self.show(Show::Composer(ComposerShow::PathEntry(false)));
+        self.network.command(Command::SendFile { to: self.selected_address(), path: path.into() });
+    }
+
+    pub fn hide_path_entry(&self) {
+        self.show(Show::Composer(ComposerShow::PathEntry(false)));
+    }
+
+    /// Asks for the page before the oldest message shown, if the server has one.
+    pub fn load_older(&self) {
+        let state = self.state.borrow();
+        let Some(conv) = state.selected.clone() else { return };
+        let Some(history) = state.histories.get(&conv) else { return };
+        if !history.more {
+            return;
+        }
+        let before = history.oldest();
+        drop(state);
+        self.network.command(Command::History { with: self.selected_address(), before });
+    }
+
+    /// Cancels the transfer with this row key; unknown keys are ignored.
+    pub fn cancel(&self, key: &str) {
+        match Transfer::key_from_row(key) {
+            Some(TransferKey::Upload(id)) => self.network.command(Command::CancelUpload(id)),
+            Some(TransferKey::Download(id)) => self.network.command(Command::CancelDownload(id)),
+            None => {}
+        }
+    }
+
+    /// Shows a conversation: clears its unread count and fetches its history the first time.
+    pub fn select(&self, conv: Conv) {
+        let needs_history = {
+            let mut state = self.state.borrow_mut();
+            state.roster.clear_unread(&conv);
+            state.selected = Some(conv.clone());
+            let history = state.histories.entry(conv.clone()).or_default();
+            !std::mem::replace(&mut history.loaded, true)
+        };
+        if needs_history {
+            self.network.command(Command::History { with: self.selected_address(), before: None });
+        }
+        self.refresh_title();
+        self.refresh_users();
+        self.refresh_messages();
+    }
+
+    /// Applies one thing the network thread reported.
+    pub fn apply(&self, update: Update) {
+        match update {
+            Update::SignedIn { me, users } => self.signed_in(me, &users),
+            Update::SignInFailed(error) => {
+                self.show(Show::SignIn(SignInShow::Busy(false)));
+                self.show(Show::SignIn(SignInShow::Error(self.describe(&error))));
+            }
+            Update::TrustNew { server, fingerprint } => {
+                self.state.borrow_mut().trust_changed = false;
+                self.show(Show::Trust(TrustShow::New { server, fingerprint }));
+            }
+            Update::TrustChanged { server, expected, presented } => {
+                self.state.borrow_mut().trust_changed = true;
+                self.show(Show::Trust(TrustShow::Changed { server, expected, presented }));
+            }
+            Update::Users(users) => {
+                self.state.borrow_mut().roster.set_users(&users);
+                self.refresh_users();
+            }
+            Update::Event(event) => self.event(event),
+            Update::History { with, page } => {
+                let conv = match &with {
+                    Address::Group(_) => Conv::Everyone,
+                    Address::User(name) => Conv::from_row_key(name),
+                };
+                {
+                    let mut state = self.state.borrow_mut();
+                    let history = state.histories.entry(conv.clone()).or_default();
+                    for m in page.messages {
+                        history.add(m);
+                    }
+                    history.more = page.more;
+                    history.loaded = true;
+                }
+                if self.state.borrow().selected.as_ref() == Some(&conv) {
+                    self.refresh_messages();
+                }
+            }
+            Update::UploadStarted { transfer_id, name, size } => {
+                self.upsert_transfer(Transfer {
+                    key: TransferKey::Upload(transfer_id),
+                    name,
+                    done: 0,
+                    total: size,
+                    bytes_per_sec: 0.0,
+                });
+            }
+            Update::SendFailed(why) => self.notice(self.texts.not_sent(&why)),
+            Update::FileNotSent(why) => self.notice(self.texts.file_not_sent(&why)),
+            Update::NoFileChosen => {
+                self.show(Show::Composer(ComposerShow::PathEntry(true)));
+                self.notice(self.texts.no_dialog().into());
+            }
+        }
+    }
+
+    fn signed_in(&self, me: String, users: &[UserInfo]) {
+        if let Some(path) = &self.settings_path {
+            let settings = self.state.borrow().form.clone();
+            if let Err(e) = settings.save(path) {
+                tracing::warn!(cause = %e, "cannot remember the sign-in details");
+            }
+        }
+        self.show(Show::SignIn(SignInShow::ClearPassword));
+        self.show(Show::SignIn(SignInShow::Busy(false)));
+        self.show(Show::SignedIn);
+        self.show(Show::Status(StatusShow::Line {
+            connected: true,
+            text: self.texts.connected(&me),
+        }));
+        {
+            let mut state = self.state.borrow_mut();
+            state.me = me;
+            state.roster.set_users(users);
+        }
+        self.select(Conv::Everyone);
+    }
+
+    fn event(&self, event: Event) {
+        match event {
+            Event::Message(m) => self.message(m),
+            Event::Presence { user, online } => {
+                self.state.borrow_mut().roster.presence(&user, online);
+                self.refresh_users();
+            }
+            Event::State(state) => {
+                let (connected, text) = match &state {
+                    ConnState::Connected { you } => (true, self.texts.connected(you)),
+                    ConnState::Reconnecting { delay, .. } => {
+                        (false, self.texts.reconnecting(delay.as_secs_f64().ceil() as u64))
+                    }
+                    ConnState::Offline { reason } => (false, self.texts.offline(reason)),
+                };
+                self.show(Show::Status(StatusShow::Line { connected, text }));
+            }
+            Event::Transfer(t) => self.transfer(t),
+        }
+    }
+
+    fn message(&self, m: ChatMessage) {
+        let visible = {
+            let mut state = self.state.borrow_mut();
+            let conv = Conv::of(&m, &state.me);
+            let own = quicq_common::nickname::key_of(&m.from)
+                == quicq_common::nickname::key_of(&state.me);
+            let visible = state.selected.as_ref() == Some(&conv);
+            // A message seen before (a history page, then live) is not news twice.
+            if !state.histories.entry(conv.clone()).or_default().add(m) {
+                return;
+            }
+            if !visible && !own {
+                state.roster.add_unread(conv);
+            }
+            visible
+        };
+        if visible {
+            self.refresh_messages();
+        } else {
+            self.refresh_users();
+        }
+    }
+
+    fn transfer(&self, event: TransferEvent) {
+        match event {
+            TransferEvent::Progress { key, name, done, total, bytes_per_sec } => {
+                if let TransferKey::Download(id) = key {
+                    self.state.borrow_mut().files.insert(id, FileStatus::Receiving { done, total });
+                    self.refresh_file(id);
+                }
+                self.upsert_transfer(Transfer { key, name, done, total, bytes_per_sec });
+            }
+            TransferEvent::DownloadStarted { file_id, name, size, .. } => {
+                self.state
+                    .borrow_mut()
+                    .files
+                    .insert(file_id, FileStatus::Receiving { done: 0, total: size });
+                self.upsert_transfer(Transfer {
+                    key: TransferKey::Download(file_id),
+                    name,
+                    done: 0,
+                    total: size,
+                    bytes_per_sec: 0.0,
+                });
+                self.refresh_file(file_id);
+            }
+            TransferEvent::Saved { file_id, path } => {
+                self.state.borrow_mut().files.insert(file_id, FileStatus::Saved(path));
+                self.remove_transfer(&TransferKey::Download(file_id));
+                self.refresh_file(file_id);
+            }
+            TransferEvent::DownloadFailed { file_id, reason, .. } => {
+                self.state.borrow_mut().files.insert(file_id, FileStatus::Failed(reason));
+                self.remove_transfer(&TransferKey::Download(file_id));
+                self.refresh_file(file_id);
+            }
+            TransferEvent::UploadAccepted { .. } => {}
+            TransferEvent::UploadComplete { transfer_id, .. } => {
+                let key = TransferKey::Upload(transfer_id);
+                let name = self.transfer_name(&key);
+                self.remove_transfer(&key);
+                self.notice(self.texts.file_sent(&name));
+            }
+            TransferEvent::UploadFailed { transfer_id, reason, .. } => {
+                self.remove_transfer(&TransferKey::Upload(transfer_id));
+                self.notice(self.texts.file_not_sent(&reason));
+            }
+            TransferEvent::Delivered { to, .. } => self.notice(self.texts.delivered(&to)),
+        }
+    }
+
+    fn transfer_name(&self, key: &TransferKey) -> String {
+        let state = self.state.borrow();
+        state.transfers.iter().find(|t| &t.key == key).map(|t| t.name.clone()).unwrap_or_default()
+    }
+
+    fn upsert_transfer(&self, transfer: Transfer) {
+        {
+            let mut state = self.state.borrow_mut();
+            match state.transfers.iter_mut().find(|t| t.key == transfer.key) {
+                Some(existing) => *existing = transfer,
+                None => state.transfers.push(transfer),
+            }
+        }
+        self.refresh_transfers();
+    }
+
+    fn remove_transfer(&self, key: &TransferKey) {
+        self.state.borrow_mut().transfers.retain(|t| &t.key != key);
+        self.refresh_transfers();
+    }
+
+    fn refresh_transfers(&self) {
+        let rows: Vec<_> =
+            self.state.borrow().transfers.iter().map(|t| t.row(&self.texts)).collect();
+        self.transfers.set_vec(rows);
+    }
+
+    fn refresh_users(&self) {
+        let state = self.state.borrow();
+        let selected = state.selected.clone().unwrap_or(Conv::Everyone);
+        let rows = state.roster.rows(&state.me, &selected, &self.texts);
+        self.users.set_vec(rows);
+    }
+
+    fn refresh_title(&self) {
+        let title = {
+            let state = self.state.borrow();
+            match state.selected.clone().unwrap_or(Conv::Everyone) {
+                Conv::Everyone => self.texts.everyone_title(),
+                Conv::With(key) => self.texts.chat_with(state.roster.name_of(&key).unwrap_or(&key)),
+            }
+        };
+        self.show(Show::Conversation(ConversationShow::Title(title)));
+    }
+
+    /// Rebuilds the visible conversation's bubbles, touching only rows that changed.
+    fn refresh_messages(&self) {
+        let (rows, more) = {
+            let state = self.state.borrow();
+            let Some(conv) = &state.selected else { return };
+            let empty = History::default();
+            let history = state.histories.get(conv).unwrap_or(&empty);
+            (view::message_rows(history, &state.me, &state.files, &self.texts), history.more)
+        };
+        self.show(Show::Conversation(ConversationShow::MoreHistory(more)));
+        let model = &self.messages;
+        let same_prefix = model.row_count() <= rows.len()
+            && (0..model.row_count()).all(|i| model.row_data(i).as_ref() == rows.get(i));
+        if same_prefix {
+            for row in rows.into_iter().skip(model.row_count()) {
+                model.push(row);
+            }
+        } else {
+            model.set_vec(rows);
+        }
+    }
+
+    /// Updates the bubble of one file, if it is on screen.
+    fn refresh_file(&self, file_id: u64) {
+        let state = self.state.borrow();
+        let Some(conv) = &state.selected else { return };
+        let Some(history) = state.histories.get(conv) else { return };
+        let Some(index) =
+            history.messages().position(|m| m.file.as_ref().is_some_and(|f| f.id == file_id))
+        else {
+            return;
+        };
+        let rows = view::message_rows(history, &state.me, &state.files, &self.texts);
+        if let Some(row) = rows.into_iter().nth(index)
+            && index < self.messages.row_count()
+        {
+            self.messages.set_row_data(index, row);
+        }
+    }
+
+    fn describe(&self, error: &SignInError) -> String {
+        let t = &self.texts;
+        match error {
+            SignInError::MissingFields => t.fill_in().into(),
+            SignInError::BadAddress(why) => t.bad_address(why),
+            SignInError::WrongPassword => t.wrong_password().into(),
+            SignInError::WeakPassword => t.weak_password().into(),
+            SignInError::RegistrationClosed => t.registration_closed().into(),
+            SignInError::InvalidNickname(why) => t.invalid_nickname(why),
+            SignInError::Unreachable(server) => t.unreachable(server),
+            SignInError::WrongProtocol => t.wrong_protocol().into(),
+            SignInError::Untrusted => t.untrusted().into(),
+            SignInError::NotTrusted => t.not_trusted().into(),
+            SignInError::Other(why) => t.failed(why),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use quicq_client::HistoryPage;
+    use quicq_common::Fingerprint;
+    use quicq_common::protocol::FileInfo;
+
+    use super::*;
+
+    /// Records the commands instead of sending them.
+    #[derive(Default)]
+    struct FakeNetwork(RefCell<Vec<Command>>);
+
+    impl Network for FakeNetwork {
+        fn command(&self, command: Command) {
+            self.0.borrow_mut().push(command);
+        }
+    }
+
+    /// Records the changes instead of drawing them.
+    #[derive(Default)]
+    struct FakeScreen(RefCell<Vec<Show>>);
+
+    impl Screen for FakeScreen {
+        fn show(&self, change: Show) {
+            self.0.borrow_mut().push(change);
+        }
+    }
+
+    struct Rig {
+        controller: Controller,
+        network: Rc<FakeNetwork>,
+        screen: Rc<FakeScreen>,
+    }
+
+    impl Rig {
+        fn new(settings_path: Option<PathBuf>) -> Rig {
+            let network = Rc::new(FakeNetwork::default());
+            let screen = Rc::new(FakeScreen::default());
+            let controller =
+                Controller::new(network.clone(), screen.clone(), Texts::english(), settings_path);
+            Rig { controller, network, screen }
+        }
+
+        /// Signed in as alice with bob and carol known, the group selected, nothing recorded.
+        fn signed_in() -> Rig {
+            let rig = Rig::new(None);
+            rig.controller.apply(Update::SignedIn {
+                me: "alice".into(),
+                users: vec![user("alice", true), user("bob", true), user("carol", false)],
+            });
+            rig.take();
+            rig
+        }
+
+        /// What the controller did since the last call.
+        fn take(&self) -> (Vec<Command>, Vec<Show>) {
+            (self.network.0.take(), self.screen.0.take())
+        }
+
+        fn user_rows(&self) -> Vec<(String, i32, bool)> {
+            let users = self.controller.users();
+            users.iter().map(|r| (r.label.to_string(), r.unread, r.selected)).collect()
+        }
+
+        fn bubbles(&self) -> Vec<String> {
+            self.controller.messages().iter().map(|r| r.text.to_string()).collect()
+        }
+    }
+
+    fn user(name: &str, online: bool) -> UserInfo {
+        UserInfo { name: name.into(), online }
+    }
+
+    fn msg(id: u64, from: &str, to: Address, text: &str) -> ChatMessage {
+        ChatMessage { id, from: from.into(), to, text: text.into(), at: 0, file: None }
+    }
+
+    fn bob() -> Address {
+        Address::User("bob".into())
+    }
+
+    fn composer(change: ComposerShow) -> Show {
+        Show::Composer(change)
+    }
+
+    #[test]
+    fn user_actions_become_commands_and_screen_changes() {
+        type Action = fn(&Controller);
+        let cases: &[(&str, Action, Vec<Command>, Vec<Show>)] = &[
+            (
+                "sign in locks the form",
+                |c| c.sign_in("h:1", "alice", "pw"),
+                vec![Command::SignIn {
+                    server: "h:1".into(),
+                    nickname: "alice".into(),
+                    password: "pw".into(),
+                }],
+                vec![
+                    Show::SignIn(SignInShow::Error(String::new())),
+                    Show::SignIn(SignInShow::Busy(true)),
+                ],
+            ),
+            (
+                "a draft goes to the selected conversation",
+                |c| c.send("hi all"),
+                vec![Command::Send { to: Address::everyone(), text: "hi all".into() }],
+                vec![composer(ComposerShow::ClearDraft)],
+            ),
+            ("a blank draft is kept, not sent", |c| c.send(" \n "), vec![], vec![]),
+            (
+                "a trailing newline with text around it is part of the message",
+                |c| c.send("two\nlines\n"),
+                vec![Command::Send { to: Address::everyone(), text: "two\nlines\n".into() }],
+                vec![composer(ComposerShow::ClearDraft)],
+            ),
+            (
+                "the file dialog is the network thread's job",
+                |c| c.pick_file(),
+                vec![Command::PickFile { to: Address::everyone() }],
+                vec![],
+            ),
+            (
+                "a typed path is trimmed and sent",
+                |c| c.send_typed_path("  /tmp/a b.pdf "),
+                vec![Command::SendFile { to: Address::everyone(), path: "/tmp/a b.pdf".into() }],
+                vec![
+                    composer(ComposerShow::ClearTypedPath),
+                    composer(ComposerShow::PathEntry(false)),
+                ],
+            ),
+            ("an empty path is ignored", |c| c.send_typed_path("  "), vec![], vec![]),
+            (
+                "hiding the path entry",
+                |c| c.hide_path_entry(),
+                vec![],
+                vec![composer(ComposerShow::PathEntry(false))],
+            ),
+            (
+                "cancel an upload",
+                |c| c.cancel("u:0192-abc"),
+                vec![Command::CancelUpload("0192-abc".into())],
+                vec![],
+            ),
+            ("cancel a download", |c| c.cancel("d:7"), vec![Command::CancelDownload(7)], vec![]),
+            ("an unknown row key is ignored", |c| c.cancel("x:7"), vec![], vec![]),
+            (
+                "no older page without the server saying there is one",
+                |c| c.load_older(),
+                vec![],
+                vec![],
+            ),
+        ];
+        for (name, action, commands, shows) in cases {
+            let rig = Rig::signed_in();
+            action(&rig.controller);
+            assert_eq!(rig.take(), (commands.clone(), shows.clone()), "{name}");
+        }
+    }
+
+    #[test]
+    fn trust_answers_depend_on_which_prompt_is_open() {
+        let fp = Fingerprint([1; 32]);
+        let new = || Update::TrustNew { server: "h:1".into(), fingerprint: fp };
+        let changed = || Update::TrustChanged {
+            server: "h:1".into(),
+            expected: Fingerprint([2; 32]),
+            presented: fp,
+        };
+        let hidden = Show::Trust(TrustShow::Hidden);
+        let cases = [
+            (
+                "first contact, trusted",
+                new(),
+                true,
+                vec![Command::Trust(true)],
+                vec![hidden.clone()],
+            ),
+            (
+                "first contact, refused",
+                new(),
+                false,
+                vec![Command::Trust(false)],
+                vec![hidden.clone()],
+            ),
+            (
+                // Closing the warning only unlocks the form: there is no way to accept.
+                "changed certificate, closed",
+                changed(),
+                false,
+                vec![],
+                vec![hidden.clone(), Show::SignIn(SignInShow::Busy(false))],
+            ),
+            (
+                "changed certificate, even a stray yes",
+                changed(),
+                true,
+                vec![],
+                vec![hidden.clone(), Show::SignIn(SignInShow::Busy(false))],
+            ),
+        ];
+        for (name, prompt, answer, commands, shows) in cases {
+            let rig = Rig::new(None);
+            rig.controller.apply(prompt);
+            let (_, shown) = rig.take();
+            assert!(matches!(shown[..], [Show::Trust(_)]), "{name}: the prompt opens");
+            rig.controller.trust(answer);
+            assert_eq!(rig.take(), (commands, shows), "{name}");
+        }
+        // After a changed-certificate warning, a first-contact prompt asks again.
+        let rig = Rig::new(None);
+        rig.controller.apply(changed());
+        rig.controller.trust(false);
+        rig.controller.apply(new());
+        rig.take();
+        rig.controller.trust(true);
+        assert_eq!(rig.take().0, [Command::Trust(true)]);
+    }
+
+    #[test]
+    fn sign_in_failures_are_said_in_words_and_unlock_the_form() {
+        let cases = [
+            (SignInError::MissingFields, "Enter the server, your nickname and your password."),
+            (SignInError::WrongPassword, "Wrong password for this nickname."),
+            (SignInError::NotTrusted, "Not connected: the server was not trusted."),
+            (
+                SignInError::BadAddress("no port".into()),
+                "The server address is not valid: no port.",
+            ),
+            (
+                SignInError::Unreachable("h:1".into()),
+                "Cannot reach the server at h:1. Check the address and your network.",
+            ),
+            (SignInError::Other("boom".into()), "Something went wrong: boom"),
+        ];
+        for (error, text) in cases {
+            let rig = Rig::new(None);
+            rig.controller.apply(Update::SignInFailed(error.clone()));
+            assert_eq!(
+                rig.take(),
+                (
+                    vec![],
+                    vec![
+                        Show::SignIn(SignInShow::Busy(false)),
+                        Show::SignIn(SignInShow::Error(text.into()))
+                    ]
+                ),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn signing_in_shows_the_group_and_asks_for_its_history_once() {
+        let rig = Rig::new(None);
+        rig.controller.apply(Update::SignedIn {
+            me: "alice".into(),
+            users: vec![user("alice", true), user("bob", true), user("carol", false)],
+        });
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::History { with: Address::everyone(), before: None }]);
+        assert_eq!(
+            shows,
+            [
+                Show::SignIn(SignInShow::ClearPassword),
+                Show::SignIn(SignInShow::Busy(false)),
+                Show::SignedIn,
+                Show::Status(StatusShow::Line {
+                    connected: true,
+                    text: "Connected as alice".into()
+                }),
+                Show::Conversation(ConversationShow::Title("Everyone".into())),
+                Show::Conversation(ConversationShow::MoreHistory(false)),
+            ]
+        );
+        assert_eq!(
+            rig.user_rows(),
+            [
+                ("Everyone (2 online)".to_owned(), 0, true),
+                ("bob".to_owned(), 0, false),
+                ("carol".to_owned(), 0, false)
+            ]
+        );
+        rig.controller.select(Conv::Everyone);
+        assert!(rig.take().0.is_empty(), "the group's history is asked for once");
+    }
+
+    #[test]
+    fn messages_elsewhere_count_as_unread_until_selected() {
+        let rig = Rig::signed_in();
+        let cases = [
+            // (message, shown in the group view, bob's unread count after it)
+            (msg(1, "bob", Address::everyone(), "group hi"), true, 0),
+            (msg(2, "bob", Address::User("alice".into()), "psst"), false, 1),
+            (msg(3, "alice", bob(), "own words never count"), false, 1),
+            (msg(2, "bob", Address::User("alice".into()), "psst"), false, 1),
+        ];
+        for (m, shown, unread) in cases {
+            let text = m.text.clone();
+            rig.controller.apply(Update::Event(Event::Message(m)));
+            assert_eq!(rig.bubbles().contains(&text), shown, "{text}");
+            assert_eq!(rig.user_rows()[1].1, unread, "{text}");
+        }
+        // The tree is redrawn by anything, e.g. presence: the duplicate still counts once.
+        rig.controller.apply(Update::Event(Event::Presence { user: "carol".into(), online: true }));
+        assert_eq!(rig.user_rows()[1].1, 1, "a duplicate is not unread twice");
+        rig.take();
+        rig.controller.select(Conv::With("bob".into()));
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::History { with: bob(), before: None }]);
+        assert!(
+            shows.contains(&Show::Conversation(ConversationShow::Title("Chat with bob".into())))
+        );
+        assert_eq!(rig.user_rows()[1], ("bob".to_owned(), 0, true));
+        assert_eq!(rig.bubbles(), ["psst", "own words never count"], "by id, no duplicates");
+    }
+
+    #[test]
+    fn history_pages_fill_their_conversation_and_older_pages_follow() {
+        let rig = Rig::signed_in();
+        rig.controller.apply(Update::History {
+            with: Address::everyone(),
+            page: HistoryPage {
+                messages: vec![
+                    msg(9, "bob", Address::everyone(), "new"),
+                    msg(7, "bob", Address::everyone(), "old"),
+                ],
+                more: true,
+            },
+        });
+        assert_eq!(rig.bubbles(), ["old", "new"]);
+        assert_eq!(rig.take().1, [Show::Conversation(ConversationShow::MoreHistory(true))]);
+        rig.controller.load_older();
+        assert_eq!(rig.take().0, [Command::History { with: Address::everyone(), before: Some(7) }]);
+        // A page for a conversation not on screen is kept for later, not shown.
+        rig.controller.apply(Update::History {
+            with: bob(),
+            page: HistoryPage { messages: vec![msg(3, "bob", bob(), "earlier")], more: false },
+        });
+        assert_eq!(rig.bubbles(), ["old", "new"]);
+        rig.controller.select(Conv::With("bob".into()));
+        assert!(rig.take().0.is_empty(), "bob's history is already here");
+        assert_eq!(rig.bubbles(), ["earlier"]);
+    }
+
+    #[test]
+    fn connection_states_reach_the_status_bar() {
+        let cases = [
+            (ConnState::Connected { you: "alice".into() }, true, "Connected as alice"),
+            (
+                ConnState::Reconnecting {
+                    attempt: 2,
+                    delay: Duration::from_millis(1500),
+                    reason: "lost".into(),
+                },
+                false,
+                "Connection lost; reconnecting in 2 s…",
+            ),
+            (ConnState::Offline { reason: "closed".into() }, false, "Offline: closed"),
+        ];
+        for (state, connected, text) in cases {
+            let rig = Rig::signed_in();
+            rig.controller.apply(Update::Event(Event::State(state)));
+            assert_eq!(
+                rig.take().1,
+                [Show::Status(StatusShow::Line { connected, text: text.into() })]
+            );
+        }
+    }
+
+    #[test]
+    fn transfers_come_and_go_with_their_events() {
+        let rig = Rig::signed_in();
+        let transfers = rig.controller.transfers();
+        let names = || transfers.iter().map(|r| r.name.to_string()).collect::<Vec<_>>();
+        let notice = |text: &str| Show::Status(StatusShow::Notice(text.into()));
+
+        rig.controller.apply(Update::UploadStarted {
+            transfer_id: "t1".into(),
+            name: "a.pdf".into(),
+            size: 10,
+        });
+        let mut file = msg(4, "bob", Address::everyone(), "");
+        file.file = Some(FileInfo {
+            id: 5,
+            name: "b.zip".into(),
+            size: 100,
+            blake3: String::new(),
+            transfer_id: String::new(),
+        });
+        rig.controller.apply(Update::Event(Event::Message(file)));
+        rig.controller.apply(Update::Event(Event::Transfer(TransferEvent::Progress {
+            key: TransferKey::Download(5),
+            name: "b.zip".into(),
+            done: 40,
+            total: 100,
+            bytes_per_sec: 0.0,
+        })));
+        assert_eq!(names(), ["a.pdf", "b.zip"]);
+        let bubble = rig.controller.messages().row_data(0).unwrap();
+        assert_eq!(bubble.file_state.as_str(), "receiving 40 %");
+        rig.take();
+
+        let cases = [
+            (
+                TransferEvent::UploadComplete {
+                    transfer_id: "t1".into(),
+                    file_id: 6,
+                    offline: vec![],
+                },
+                vec!["b.zip"],
+                vec![notice("Sent a.pdf")],
+            ),
+            (
+                TransferEvent::Delivered { file_id: 6, to: "bob".into() },
+                vec!["b.zip"],
+                vec![notice("bob saved your file")],
+            ),
+            (TransferEvent::Saved { file_id: 5, path: "/dl/b.zip".into() }, vec![], vec![]),
+        ];
+        for (event, left, shows) in cases {
+            let what = format!("{event:?}");
+            rig.controller.apply(Update::Event(Event::Transfer(event)));
+            assert_eq!(names(), left, "{what}");
+            assert_eq!(rig.take().1, shows, "{what}");
+        }
+        let bubble = rig.controller.messages().row_data(0).unwrap();
+        assert_eq!((bubble.file_state.as_str(), bubble.file_path.as_str()), ("saved", "/dl/b.zip"));
+    }
+
+    #[test]
+    fn failures_to_send_become_notices() {
+        let cases = [
+            (Update::SendFailed("too long".into()), vec!["Message not sent: too long"]),
+            (Update::FileNotSent("no such file".into()), vec!["File not sent: no such file"]),
+        ];
+        for (update, notices) in cases {
+            let rig = Rig::signed_in();
+            rig.controller.apply(update);
+            let expected: Vec<Show> =
+                notices.into_iter().map(|n| Show::Status(StatusShow::Notice(n.into()))).collect();
+            assert_eq!(rig.take().1, expected);
+        }
+        // No file dialog: offer the typed path.
+        let rig = Rig::signed_in();
+        rig.controller.apply(Update::NoFileChosen);
+        assert_eq!(
+            rig.take().1,
+            [
+                composer(ComposerShow::PathEntry(true)),
+                Show::Status(StatusShow::Notice(
+                    "No file chosen; you can type a path instead.".into()
+                ))
+            ]
+        );
+    }
+
+    #[test]
+    fn sign_in_details_but_never_the_password_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ui.json");
+        Settings { server: "old:1".into(), nickname: "al".into() }.save(&path).unwrap();
+        let rig = Rig::new(Some(path.clone()));
+        assert_eq!(
+            rig.take().1,
+            [Show::SignIn(SignInShow::Fill { server: "old:1".into(), nickname: "al".into() })]
+        );
+        rig.controller.sign_in("new:2", "alice", "secret pw");
+        assert_eq!(Settings::load(&path).server, "old:1", "not before it worked");
+        rig.controller.apply(Update::SignedIn { me: "alice".into(), users: vec![] });
+        assert_eq!(
+            Settings::load(&path),
+            Settings { server: "new:2".into(), nickname: "alice".into() }
+        );
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("secret"));
+    }
+}
