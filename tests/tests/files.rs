@@ -159,7 +159,7 @@ async fn offline_recipient_gets_the_file_after_signing_in() {
     // Alice, back online, hears when bob's saving reached the server.
     let (_alice, mut alice_events) = sender(&server, "alice").await;
     let downloads = work.path().join("bob");
-    let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
+    let (bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
     let got = saved(&mut bob_events).await;
     assert!(same_bytes(&path, &got));
     transfer_event(
@@ -168,6 +168,8 @@ async fn offline_recipient_gets_the_file_after_signing_in() {
         |t| matches!(t, TransferEvent::Delivered { to, .. } if to == "bob"),
     )
     .await;
+    // Closing stores bob's last ack, so the file message is not delivered to him again.
+    bob.close().await;
     // Once saved, the next sign-in does not fetch it again.
     let (_again, mut again_events) = receiver(&server, "bob", &downloads).await;
     assert!(
@@ -628,4 +630,35 @@ async fn spool_can_live_elsewhere_through_a_symlink() {
     let (_bob, mut bob_events) = receiver(&server, "bob", &downloads).await;
     assert!(same_bytes(&path, &saved(&mut bob_events).await));
     assert!(spool(&server).is_symlink(), "the server left the link in place");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_longer_than_declared_is_stopped_before_its_fin() {
+    let server = TestServer::start().await;
+    let conn = raw_connect(&server).await;
+    let (_send, mut control, welcome) = raw_login(&conn, "mallory", PASSWORD).await;
+    assert!(matches!(welcome, ServerFrame::Welcome { .. }));
+    let body = vec![9u8; 1000];
+    let header = ClientFrame::Upload {
+        transfer_id: "t-over".into(),
+        to: Address::everyone(),
+        name: "over.bin".into(),
+        size: body.len() as u64 - 1,
+        blake3: blake3::hash(&body[1..]).to_hex().to_string(),
+        offset: 0,
+    };
+    let mut stream = conn.open_uni().await.unwrap();
+    stream.write_all(&encode(&header)).await.unwrap();
+    // One byte more than declared, and the stream stays open: no FIN.
+    stream.write_all(&body).await.unwrap();
+    let stopped = tokio::time::timeout(WAIT, stream.stopped()).await.expect("stopped in time");
+    assert_eq!(stopped.unwrap(), Some(quicq_common::protocol::stream_code::FILE_ABORTED.into()));
+    match control_frame(&mut control, |f| matches!(f, ServerFrame::FileRejected { .. })).await {
+        ServerFrame::FileRejected { code, file_id, .. } => {
+            assert_eq!(code, ErrorCode::SizeMismatch);
+            assert!(file_id.is_some(), "the file was accepted, then failed");
+        }
+        _ => unreachable!(),
+    }
+    spool_settles(&server, 0).await;
 }

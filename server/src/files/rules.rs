@@ -4,6 +4,7 @@
 
 use quicq_common::check::{check_blake3, check_transfer_id};
 use quicq_common::protocol::ErrorCode;
+use quicq_common::pump;
 
 use crate::error::Refusal;
 use crate::files::spool::Phase;
@@ -117,6 +118,21 @@ pub enum End {
     Interrupted { received: u64 },
     /// The spool could not be written.
     WriteFailed,
+}
+
+/// The server's reading of how the shared byte pump ended: the writer's failure wins; a lost
+/// connection and a take-over by a newer upload of the same file both keep what was written.
+pub fn upload_end(end: pump::End, written: std::io::Result<(u64, String)>) -> End {
+    let Ok((received, blake3)) = written else {
+        return End::WriteFailed;
+    };
+    match end {
+        pump::End::Finished => End::Finished { received, blake3 },
+        pump::End::TooLong => End::TooLong,
+        pump::End::Reset(_) => End::Reset,
+        pump::End::Lost(_) | pump::End::Cancelled => End::Interrupted { received },
+        pump::End::WriterFailed => End::WriteFailed,
+    }
 }
 
 /// What becomes of the file.
@@ -283,6 +299,27 @@ mod tests {
             verdict(End::Interrupted { received: 7 }, 100, HASH),
             Verdict::Keep { received: 7 }
         );
+    }
+
+    #[test]
+    fn the_pump_end_is_read_the_servers_way() {
+        use quinn::{ConnectionError, ReadError};
+        let ok = || Ok((40, HASH.to_string()));
+        let lost = pump::End::Lost(ReadError::ConnectionLost(ConnectionError::TimedOut));
+        let cases = [
+            (pump::End::Finished, ok(), End::Finished { received: 40, blake3: HASH.into() }),
+            (pump::End::TooLong, ok(), End::TooLong),
+            (pump::End::Reset(2), ok(), End::Reset),
+            (lost, ok(), End::Interrupted { received: 40 }),
+            (pump::End::Cancelled, ok(), End::Interrupted { received: 40 }),
+            (pump::End::WriterFailed, Err(std::io::Error::other("disk full")), End::WriteFailed),
+            // A failed write wins even over a clean finish.
+            (pump::End::Finished, Err(std::io::Error::other("disk full")), End::WriteFailed),
+        ];
+        for (end, written, want) in cases {
+            let shown = format!("{end:?}");
+            assert_eq!(upload_end(end, written), want, "{shown}");
+        }
     }
 
     #[test]

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quicq_common::check::truncate_bytes;
-use quicq_common::file_sink::{FileSink, WriterTask};
+use quicq_common::file_sink::FileSink;
 use quicq_common::frame::read_frame;
 use quicq_common::protocol::{
     ClientFrame, MAX_FILE_NAME_BYTES, MAX_OFFLINE_NAMES, ServerFrame, UPLOAD_HEADER_TIMEOUT_SECS,
     stream_code,
 };
-use tokio_util::sync::CancellationToken;
+use quicq_common::pump;
 
 use crate::chat::{resolve, take_rate_token};
 use crate::error::{Refusal, ServerError};
@@ -22,10 +22,6 @@ use crate::files::spool::{self, Phase, Progress};
 use crate::state::{Peer, State};
 use crate::store::{FileRow, FileState, Target, now_ms};
 
-/// Bytes moved per disk write.
-const BLOCK: usize = 256 * 1024;
-/// Blocks queued between the network and the disk per upload.
-const QUEUED_BLOCKS: usize = 4;
 /// Progress is recorded in the database at least this often (bytes)…
 const PERSIST_EVERY: u64 = 64 * 1024 * 1024;
 /// …and at least this often, so a slow upload never looks stalled.
@@ -159,8 +155,17 @@ impl Upload {
                 message_id: file.message.id,
             },
         );
-        let end = match SpoolWriter::open(state.clone(), &file, offset).await {
-            Ok(writer) => pump(&mut recv, writer, file.size - offset, &writing.stop).await,
+        let end = match open_spool(state, file.id, offset).await {
+            Ok(sink) => {
+                let after_each = record_progress(state.clone(), file.id, sink.len());
+                let remaining = file.size - offset;
+                let pumped =
+                    pump::pump(&mut recv, sink, after_each, remaining, &writing.stop, |_| {}).await;
+                if let Err(e) = &pumped.written {
+                    tracing::error!(cause = %e, file = file.id, "spool write failed");
+                }
+                rules::upload_end(pumped.end, pumped.written)
+            }
             Err(e) => {
                 tracing::error!(cause = %e, "cannot open spool file");
                 End::WriteFailed
@@ -251,114 +256,39 @@ impl Upload {
     }
 }
 
-/// Moves bytes from the stream to the spool file on a writer thread, a few blocks at a time.
-async fn pump(
-    recv: &mut quinn::RecvStream,
-    writer: SpoolWriter,
-    expected: u64,
-    token: &CancellationToken,
-) -> End {
-    let (tx, disk) = writer.spawn();
-    let mut total = 0u64;
-    let reason = loop {
-        let mut block = vec![0u8; BLOCK];
-        let mut filled = 0;
-        let mut finished = false;
-        let mut stop = None;
-        while filled < BLOCK {
-            let read = tokio::select! {
-                r = recv.read(&mut block[filled..]) => r,
-                () = token.cancelled() => { stop = Some(None); break; }
-            };
-            match read {
-                Ok(Some(n)) => filled += n,
-                Ok(None) => {
-                    finished = true;
-                    break;
-                }
-                Err(quinn::ReadError::Reset(_)) => {
-                    stop = Some(Some(End::Reset));
-                    break;
-                }
-                Err(_) => {
-                    stop = Some(None);
-                    break;
-                }
-            }
-        }
-        total += filled as u64;
-        if total > expected {
-            break Some(End::TooLong);
-        }
-        if filled > 0 {
-            block.truncate(filled);
-            if tx.send(block).await.is_err() {
-                break None; // the writer failed; its error is reported below
-            }
-        }
-        if let Some(why) = stop {
-            break Some(why.unwrap_or(End::Interrupted { received: 0 }));
-        }
-        if finished {
-            break None;
-        }
-    };
-    drop(tx);
-    let (received, blake3) = match disk.await {
-        Ok(Ok(written)) => written,
-        Ok(Err(e)) => {
-            tracing::error!(cause = %e, "spool write failed");
-            return End::WriteFailed;
-        }
-        Err(_) => return End::WriteFailed,
-    };
-    match reason {
-        None => End::Finished { received, blake3 },
-        Some(End::Interrupted { .. }) => End::Interrupted { received },
-        Some(other) => other,
-    }
+/// Opens the file's spool at `offset` (truncating anything past it) and hashes what is there.
+async fn open_spool(state: &State, file_id: u64, offset: u64) -> std::io::Result<FileSink> {
+    let path = state.spool().path(file_id);
+    tokio::task::spawn_blocking(move || FileSink::open(&path, offset))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
-/// A spool file being uploaded: publishes progress to downloads following it and records in
-/// the database, now and then, how much is durably there so an interrupted upload can resume.
-struct SpoolWriter {
+/// Runs on the writer thread after each block: publishes progress to downloads following the
+/// file, and now and then syncs and records how much is durably there, so an interrupted upload
+/// can resume from it.
+fn record_progress(
     state: Arc<State>,
     file_id: u64,
-    sink: FileSink,
-}
-
-impl SpoolWriter {
-    /// Opens the spool file at `offset` (truncating anything past it) and hashes what is there.
-    async fn open(state: Arc<State>, row: &FileRow, offset: u64) -> std::io::Result<Self> {
-        let path = state.spool().path(row.id);
-        let sink = tokio::task::spawn_blocking(move || FileSink::open(&path, offset))
-            .await
-            .map_err(std::io::Error::other)??;
-        Ok(SpoolWriter { state, file_id: row.id, sink })
-    }
-
-    /// Starts writing on a writer thread; see [`FileSink::spawn`].
-    fn spawn(self) -> (tokio::sync::mpsc::Sender<Vec<u8>>, WriterTask) {
-        let SpoolWriter { state, file_id, sink } = self;
-        let mut persisted = sink.len();
-        let mut persisted_at = Instant::now();
-        sink.spawn(QUEUED_BLOCKS, move |sink| {
-            let received = sink.len();
-            state.spool().publish(file_id, Progress { received, state: Phase::Uploading });
-            if received - persisted >= PERSIST_EVERY || persisted_at.elapsed() >= PERSIST_INTERVAL {
-                sink.sync()?;
-                state.store_later(move |store| {
-                    if let Err(e) =
-                        store.set_file_progress(file_id, received, FileState::Uploading, now_ms())
-                    {
-                        tracing::error!(cause = %e, "cannot record upload progress");
-                    }
-                });
-                persisted = received;
-                persisted_at = Instant::now();
-            }
-            Ok(())
-        })
+    mut persisted: u64,
+) -> impl FnMut(&mut FileSink) -> std::io::Result<()> + Send + 'static {
+    let mut persisted_at = Instant::now();
+    move |sink| {
+        let received = sink.len();
+        state.spool().publish(file_id, Progress { received, state: Phase::Uploading });
+        if received - persisted >= PERSIST_EVERY || persisted_at.elapsed() >= PERSIST_INTERVAL {
+            sink.sync()?;
+            state.store_later(move |store| {
+                if let Err(e) =
+                    store.set_file_progress(file_id, received, FileState::Uploading, now_ms())
+                {
+                    tracing::error!(cause = %e, "cannot record upload progress");
+                }
+            });
+            persisted = received;
+            persisted_at = Instant::now();
+        }
+        Ok(())
     }
 }
 
