@@ -16,6 +16,7 @@ use quicq_common::{Address, Fingerprint, JoinLink};
 /// QuicQ command-line client: encrypted chat over QUIC.
 ///
 /// The password is read from QUICQ_PASSWORD or asked for without echo; it is never a flag.
+/// Options other than --server and --nick may also follow the command.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -26,19 +27,19 @@ struct Args {
     #[arg(short, long, env = "QUICQ_NICK")]
     nick: String,
     /// Require this certificate fingerprint (SHA-256, hex) and remember it.
-    #[arg(long, env = "QUICQ_FINGERPRINT")]
+    #[arg(long, global = true, env = "QUICQ_FINGERPRINT")]
     fingerprint: Option<Fingerprint>,
     /// Trust servers whose certificate is issued by (or is) a certificate in this PEM file.
-    #[arg(long, env = "QUICQ_CA")]
+    #[arg(long, global = true, env = "QUICQ_CA")]
     ca: Option<PathBuf>,
     /// Trust a server seen for the first time without asking, and remember it.
-    #[arg(long)]
+    #[arg(long, global = true)]
     accept_new: bool,
     /// Known-servers file [default: ~/.config/quicq/known_servers].
-    #[arg(long, env = "QUICQ_KNOWN_SERVERS")]
+    #[arg(long, global = true, env = "QUICQ_KNOWN_SERVERS")]
     known_servers: Option<PathBuf>,
     /// Where received files are saved [default: your download folder/QuicQ].
-    #[arg(long, env = "QUICQ_DOWNLOAD_DIR")]
+    #[arg(long, global = true, env = "QUICQ_DOWNLOAD_DIR")]
     download_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -236,9 +237,105 @@ fn ask_yes(prompt: &str) -> anyhow::Result<bool> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    use super::Args;
+
     #[test]
     fn command_line_definition_is_valid() {
         use clap::CommandFactory;
-        super::Args::command().debug_assert();
+        Args::command().debug_assert();
+    }
+
+    /// Every `quicq …` command the README shows, in its code blocks and after "or:" in their
+    /// comments, split as a shell would split it (quotes, backslash-newline).
+    fn readme_commands() -> Vec<Vec<String>> {
+        let readme = include_str!("../../../../README.md");
+        let mut commands = Vec::new();
+        let mut in_code = false;
+        let mut joined = String::new();
+        for line in readme.lines() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if !in_code {
+                continue;
+            }
+            if let Some(start) = line.strip_suffix('\\') {
+                joined.push_str(start);
+                continue;
+            }
+            joined.push_str(line);
+            let (code, comment) = joined.split_once(" #").unwrap_or((&joined, ""));
+            let alternative = comment.split_once("or:").map(|(_, alt)| alt.split(';').next());
+            for text in [Some(code), alternative.flatten()].into_iter().flatten() {
+                let words = shell_words(text.trim());
+                let start = match words.iter().position(|w| w == "--") {
+                    Some(dashes) if words.iter().any(|w| w == "quicq") => Some(dashes + 1),
+                    _ if words.first().is_some_and(|w| w == "quicq") => Some(1),
+                    _ => None,
+                };
+                if let Some(start) = start {
+                    commands.push(words[start..].to_vec());
+                }
+            }
+            joined.clear();
+        }
+        commands
+    }
+
+    fn shell_words(text: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word: Option<String> = None;
+        let mut quote = None;
+        for c in text.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.get_or_insert_default().push(c),
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    word.get_or_insert_default();
+                }
+                (None, c) if c.is_whitespace() => words.extend(word.take()),
+                (None, c) => word.get_or_insert_default().push(c),
+            }
+        }
+        words.extend(word);
+        words
+    }
+
+    #[test]
+    fn every_command_in_the_readme_is_accepted() {
+        let commands = readme_commands();
+        assert!(commands.len() >= 9, "found only {commands:?}");
+        for words in commands {
+            let mut argv = vec!["quicq".to_owned()];
+            // The README sets the server and nickname once, by environment or flags.
+            if !words.iter().any(|w| w == "--server") {
+                argv.extend(["--server", "localhost", "--nick", "alice"].map(String::from));
+            }
+            // Placeholders stand for a real value.
+            argv.extend(words.iter().map(|w| w.replace("<fingerprint>", &"0".repeat(64))));
+            if let Err(e) = Args::try_parse_from(&argv) {
+                panic!("README command {words:?} is refused:\n{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_download_dir_may_follow_the_command() {
+        let args = Args::try_parse_from([
+            "quicq",
+            "--server",
+            "localhost",
+            "--nick",
+            "a",
+            "listen",
+            "--download-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert_eq!(args.download_dir.as_deref(), Some(std::path::Path::new("/tmp/x")));
     }
 }
