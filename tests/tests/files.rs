@@ -662,3 +662,45 @@ async fn an_upload_longer_than_declared_is_stopped_before_its_fin() {
     }
     spool_settles(&server, 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_records_every_byte_an_interrupted_upload_delivered() {
+    let server = TestServer::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let (_bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let (alice, mut alice_events) = sender(&server, "alice").await;
+    // Far below the 64 MiB between progress records: only shutdown can record it.
+    let path = make_file(work.path(), "big.bin", 48 * MIB, 21);
+    let _upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    let transfer_id = match transfer_event(&mut alice_events, "accepted", |t| {
+        matches!(t, TransferEvent::UploadAccepted { .. })
+    })
+    .await
+    {
+        TransferEvent::UploadAccepted { transfer_id, .. } => transfer_id,
+        _ => unreachable!(),
+    };
+    // Bob has bytes, so the server has written them to its spool.
+    transfer_event(&mut bob_events, "some bytes", |t| {
+        matches!(t, TransferEvent::Progress { key: TransferKey::Download(_), done, .. } if *done >= MIB)
+    })
+    .await;
+    let dir = server.stop().await;
+    assert_eq!(files_in(&dir.path().join("data").join("spool")).len(), 1, "one spool file");
+
+    let server = TestServer::start_in(dir, |_| {}).await;
+    let conn = raw_connect(&server).await;
+    let (_control, _, _) = raw_login(&conn, "alice", PASSWORD).await;
+    let spool_len = std::fs::read_dir(spool(&server))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum::<u64>();
+    match raw_frame(&conn, &ClientFrame::UploadStatus { transfer_id }).await {
+        ServerFrame::UploadState { received, complete, .. } => {
+            assert!(!complete);
+            assert!(received >= MIB, "recorded {received} bytes, bob had at least {MIB}");
+            assert_eq!(received, spool_len, "what is recorded is what the spool holds");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
