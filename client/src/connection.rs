@@ -73,7 +73,11 @@ impl ConnectError {
             | ConnectError::NoAddress(_)
             | ConnectError::Protocol(_) => false,
             ConnectError::Refused { code, .. } => {
-                !matches!(code, ErrorCode::Internal | ErrorCode::ShuttingDown)
+                // A sign-in throttled after wrong passwords passes once the wait is over.
+                !matches!(
+                    code,
+                    ErrorCode::Internal | ErrorCode::ShuttingDown | ErrorCode::RateLimited
+                )
             }
             _ => true,
         }
@@ -403,6 +407,7 @@ mod tests {
             (ConnectError::Protocol("x".into()), false),
             (refused(ErrorCode::Internal), false),
             (refused(ErrorCode::ShuttingDown), false),
+            (refused(ErrorCode::RateLimited), false),
             (refused(ErrorCode::WrongPassword), true),
             (ConnectError::WrongProtocol, true),
             (ConnectError::Untrusted("x".into()), true),

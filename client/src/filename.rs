@@ -1,11 +1,14 @@
 //! Turning a name chosen by someone else into a safe file name in the download folder.
 //!
-//! The received name is never trusted: only its last path component is kept, control and
-//! reserved characters are replaced, leading dots are dropped (no hidden files, no `..`),
+//! The received name is never trusted: only its last path component is kept, invisible format
+//! characters (such as a right-to-left override) are removed, control and reserved characters
+//! are replaced, leading dots are dropped (no hidden files, no `..`),
 //! Windows device names are defused, the length is bounded, and an existing file is never
 //! overwritten.
 
 use std::path::{Path, PathBuf};
+
+use quicq_common::text::is_format;
 
 /// Longest name produced, in bytes (well under the 255 most file systems allow, leaving room
 /// for ` (n)` and `.part` suffixes).
@@ -17,6 +20,7 @@ pub fn sanitize(received: &str) -> String {
     let last = received.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = last
         .chars()
+        .filter(|c| !is_format(*c))
         .map(|c| match c {
             c if c.is_control() => '_',
             '<' | '>' | ':' | '"' | '|' | '?' | '*' => '_',
@@ -93,6 +97,9 @@ mod tests {
         assert_eq!(sanitize("a\u{0}b\nc"), "a_b_c");
         assert_eq!(sanitize("what?.txt"), "what_.txt");
         assert_eq!(sanitize("照片 2024.jpg"), "照片 2024.jpg");
+        // A right-to-left override would show this as "invoiceexe.png".
+        assert_eq!(sanitize("invoice\u{202e}gnp.exe"), "invoicegnp.exe");
+        assert_eq!(sanitize("\u{2066}.bashrc\u{2069}"), "bashrc");
         let long = sanitize(&format!("{}.tar.gz", "字".repeat(10_000)));
         assert!(long.len() <= MAX_NAME_BYTES, "{}", long.len());
         assert!(long.ends_with(".gz"));

@@ -188,6 +188,21 @@ fn lower_priority() {
     }
 }
 
+/// Bytes an unprivileged process may still write on the file system holding `dir`, where the
+/// platform tells (Linux).
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = rustix::fs::statvfs(dir).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
 /// Makes the directory entry of `path` durable (after creating or renaming it): without this a
 /// crash can lose a file whose bytes were synced.
 pub fn sync_dir_of(path: &Path) -> io::Result<()> {

@@ -11,7 +11,8 @@
 //! - [`file_sink`]: writing a received file: hashed as it arrives, synced behind the writer.
 //! - [`pump`]: the one loop moving a received file from its QUIC stream into a `file_sink`,
 //!   used by the server for uploads and by the client for downloads.
-//! - [`report`]: errors as one line for people.
+//! - [`report`]: errors as one line for people; [`text`]: other people's text made safe to
+//!   show (file names, terminals).
 //!
 //! `docs/protocol.md` at the repository root is the normative description of the wire format.
 
@@ -24,6 +25,7 @@ pub mod protocol;
 pub mod pump;
 pub mod report;
 pub mod socket;
+pub mod text;
 pub mod tls;
 
 pub use link::JoinLink;

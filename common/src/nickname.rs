@@ -4,8 +4,15 @@
 //! `_`, `-` and `.`, with at least one letter or digit. Two nicknames are the same account when
 //! their [`Nickname::key`]s match: NFKC plus lower-casing, so `Alice`, `ALICE` and the
 //! full-width `Ａｌｉｃｅ` cannot be three different people.
+//!
+//! A *new* nickname must also not look like another: [`check_new`] refuses names that mix
+//! scripts beyond UTS #39's "highly restrictive" level (Latin with Han and kana, Hangul or
+//! Bopomofo is fine; Latin with Cyrillic or Greek is not) or use characters outside its
+//! identifier profile, and [`skeleton_of`] is the confusable skeleton a server compares with
+//! every existing nickname and `everyone` (Cyrillic `аlice` and Latin `alice` share one).
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
 
 use crate::protocol::EVERYONE;
 
@@ -30,6 +37,12 @@ pub enum NicknameError {
     NoAlphanumeric,
     #[error("nickname {0:?} is reserved")]
     Reserved(String),
+    #[error(
+        "nickname {0:?} mixes scripts or uses characters that can pass for others; use one script (Latin may go with Chinese, Japanese or Korean)"
+    )]
+    MixedScript(String),
+    #[error("nickname {0:?} looks like {1:?}; choose one that cannot be mistaken for it")]
+    LooksLike(String, String),
 }
 
 impl Nickname {
@@ -63,6 +76,21 @@ impl Nickname {
     pub fn key(&self) -> &str {
         &self.key
     }
+}
+
+/// Checks what only a nickname being registered must satisfy (existing accounts keep theirs):
+/// one script, or Latin with Han and Japanese or Korean, in UTS #39's identifier profile.
+pub fn check_new(nick: &Nickname) -> Result<(), NicknameError> {
+    if nick.as_str().detect_restriction_level() > RestrictionLevel::HighlyRestrictive {
+        return Err(NicknameError::MixedScript(nick.as_str().to_owned()));
+    }
+    Ok(())
+}
+
+/// The UTS #39 confusable skeleton of a nickname's key: two names with equal skeletons can be
+/// mistaken for each other.
+pub fn skeleton_of(key: &str) -> String {
+    unicode_security::skeleton(key).collect()
 }
 
 /// Comparison key of any string (valid nickname or not), for look-ups.
@@ -102,6 +130,46 @@ mod tests {
         assert_eq!(Nickname::parse("a\u{200b}b"), Err(NicknameError::BadChar('\u{200b}')));
         assert_eq!(Nickname::parse("..."), Err(NicknameError::NoAlphanumeric));
         assert!(matches!(Nickname::parse("Everyone"), Err(NicknameError::Reserved(_))));
+    }
+
+    #[test]
+    fn new_names_stay_in_one_script_or_a_recognised_mix() {
+        for ok in [
+            "alice",
+            "小明",
+            "Zoë",
+            "bob_2",
+            "a.b-c",
+            "Ωμέγα",
+            "ivan",
+            "Иван",
+            "李lee",
+            "たなか",
+            "田中たろう",
+            "김민수",
+            "alıce",
+        ] {
+            let nick = Nickname::parse(ok).unwrap();
+            assert_eq!(check_new(&nick), Ok(()), "{ok}");
+        }
+        // Cyrillic а in Latin; Latin alpha and small-capital A are outside the profile.
+        for bad in
+            ["\u{430}lice", "\u{251}lice", "\u{1d00}lice", "\u{435}veryone", "pаypal", "Ωmega"]
+        {
+            let nick = Nickname::parse(bad).unwrap();
+            assert!(matches!(check_new(&nick), Err(NicknameError::MixedScript(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn look_alikes_share_a_skeleton() {
+        let skeleton = |name: &str| skeleton_of(Nickname::parse(name).unwrap().key());
+        assert_eq!(skeleton("alıce"), skeleton("alice"));
+        assert_eq!(skeleton("\u{430}lice"), skeleton("alice"));
+        assert_eq!(skeleton("\u{435}veryone"), skeleton_of(EVERYONE));
+        assert_eq!(skeleton("rn"), skeleton("m"));
+        assert_ne!(skeleton("alice"), skeleton("alicia"));
+        assert_ne!(skeleton("小明"), skeleton("小朋"));
     }
 
     #[test]

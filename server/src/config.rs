@@ -35,6 +35,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Deliveries queued for one session before it is closed as too slow.
     pub session_queue: usize,
+    /// Bytes of deliveries queued for one session before it is closed as too slow, so a
+    /// session that reads nothing holds at most this much server memory.
+    pub session_queue_bytes: usize,
     /// Request streams a connection may have open at once. Quinn sets aside state for every
     /// stream a peer may open, so this costs memory on every connection, idle or not.
     pub max_concurrent_requests: u32,
@@ -68,6 +71,7 @@ impl Default for Config {
             message_burst: 30,
             max_connections: 20_000,
             session_queue: 4096,
+            session_queue_bytes: 4 << 20,
             max_concurrent_requests: 32,
             idle_timeout_secs: 30,
             hello_timeout_secs: 10,

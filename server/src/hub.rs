@@ -6,11 +6,12 @@
 //! when it reconnects, so nobody else is slowed by it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use quicq_common::frame::encode;
-use quicq_common::nickname::key_of;
+use quicq_common::nickname::{key_of, skeleton_of};
 use quicq_common::protocol::{
     Address, ChatMessage, EVERYONE, GroupInfo, ServerFrame, USERS_PAGE, UserInfo,
 };
@@ -29,6 +30,45 @@ pub enum Outgoing {
     Control(Arc<[u8]>),
 }
 
+impl Outgoing {
+    /// Bytes this item holds for its session (shared frames count in full for each).
+    fn len(&self) -> usize {
+        match self {
+            Outgoing::Message { frame, .. } | Outgoing::Control(frame) => frame.len(),
+        }
+    }
+}
+
+/// How much may wait for one session before it is closed as too slow: a count, and bytes so
+/// that a session that reads nothing cannot make the server hold `items` large messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimit {
+    pub items: usize,
+    pub bytes: usize,
+}
+
+/// A session's end of its delivery queue.
+#[derive(Debug)]
+pub struct Inbox {
+    rx: mpsc::Receiver<Outgoing>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl Inbox {
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        let item = self.rx.recv().await?;
+        self.bytes.fetch_sub(item.len(), Ordering::Relaxed);
+        Some(item)
+    }
+
+    /// The next item if one is waiting (for tests and draining).
+    pub fn try_recv(&mut self) -> Option<Outgoing> {
+        let item = self.rx.try_recv().ok()?;
+        self.bytes.fetch_sub(item.len(), Ordering::Relaxed);
+        Some(item)
+    }
+}
+
 pub type SessionId = u64;
 
 /// Called when a session must go because its queue overflowed.
@@ -37,6 +77,9 @@ pub type Kick = Box<dyn Fn() + Send + Sync>;
 struct Session {
     id: SessionId,
     tx: mpsc::Sender<Outgoing>,
+    /// Bytes queued and not yet taken by the session's writer.
+    bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
     kick: Kick,
 }
 
@@ -49,6 +92,9 @@ struct Entry {
 struct State {
     /// key → account, ordered for paging.
     directory: BTreeMap<String, Entry>,
+    /// Confusable skeleton of each key → the first account's name with it, so a new nickname
+    /// that looks like an existing one is refused.
+    skeletons: HashMap<String, String>,
     names: HashMap<AccountId, String>,
     sessions: HashMap<AccountId, Vec<Session>>,
     /// Live sessions over all accounts.
@@ -62,13 +108,21 @@ pub struct Hub {
     state: Mutex<State>,
     /// Woken when presence changes wait for a later batch; see [`Hub::presence_batches`].
     presence_waiting: tokio::sync::Notify,
-    queue_len: usize,
+    queue: QueueLimit,
     rate: (u32, u32),
 }
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub").field("queue_len", &self.queue_len).finish_non_exhaustive()
+        f.debug_struct("Hub").field("queue", &self.queue).finish_non_exhaustive()
+    }
+}
+
+impl State {
+    fn add(&mut self, id: AccountId, name: &str, key: &str) {
+        self.names.insert(id, name.to_owned());
+        self.directory.insert(key.to_owned(), Entry { id, name: name.to_owned() });
+        self.skeletons.entry(skeleton_of(key)).or_insert_with(|| name.to_owned());
     }
 }
 
@@ -76,19 +130,18 @@ impl Hub {
     /// `accounts` is (id, name, key) for every stored account.
     pub fn new(
         accounts: Vec<(AccountId, String, String)>,
-        queue_len: usize,
+        queue: QueueLimit,
         messages_per_second: u32,
         burst: u32,
     ) -> Self {
         let mut state = State::default();
         for (id, name, key) in accounts {
-            state.names.insert(id, name.clone());
-            state.directory.insert(key, Entry { id, name });
+            state.add(id, &name, &key);
         }
         Hub {
             state: Mutex::new(state),
             presence_waiting: tokio::sync::Notify::new(),
-            queue_len: queue_len.max(1),
+            queue: QueueLimit { items: queue.items.max(1), bytes: queue.bytes.max(1) },
             rate: (messages_per_second, burst),
         }
     }
@@ -114,31 +167,36 @@ impl Hub {
 
     /// Adds a newly registered account and tells everyone online.
     pub fn add_account(&self, id: AccountId, name: &str, key: &str) {
-        let mut state = self.lock();
-        state.names.insert(id, name.to_owned());
-        state.directory.insert(key.to_owned(), Entry { id, name: name.to_owned() });
         // The new account is about to come online; its presence goes out on registration.
+        self.lock().add(id, name, key);
+    }
+
+    /// The existing nickname (or `everyone`) that a new one with this key could pass for.
+    pub fn looks_like(&self, key: &str) -> Option<String> {
+        let skeleton = skeleton_of(key);
+        if skeleton == skeleton_of(EVERYONE) {
+            return Some(EVERYONE.to_owned());
+        }
+        self.lock().skeletons.get(&skeleton).cloned()
     }
 
     /// Adds a session; tells everyone if it is the account's first.
-    pub fn register(
-        &self,
-        account: AccountId,
-        kick: Kick,
-    ) -> (SessionId, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(self.queue_len);
+    pub fn register(&self, account: AccountId, kick: Kick) -> (SessionId, Inbox) {
+        let (tx, rx) = mpsc::channel(self.queue.items);
+        let bytes = Arc::new(AtomicUsize::new(0));
         let mut state = self.lock();
         state.next_session += 1;
         let id = state.next_session;
         let sessions = state.sessions.entry(account).or_default();
         let first = sessions.is_empty();
-        sessions.push(Session { id, tx, kick });
+        let max_bytes = self.queue.bytes;
+        sessions.push(Session { id, tx, bytes: bytes.clone(), max_bytes, kick });
         state.session_count += 1;
         if first {
             state.presence.record(account, true);
             self.presence_changed(&mut state);
         }
-        (id, rx)
+        (id, Inbox { rx, bytes })
     }
 
     /// Removes a session; tells everyone if it was the account's last.
@@ -281,11 +339,22 @@ fn route<'a>(
     }
 }
 
-/// Queues `item` for a session, or kicks the session if its queue is full.
+/// Queues `item` for a session, or kicks the session if its queue is full, in items or bytes.
 fn push(session: &Session, item: &Outgoing) {
+    let len = item.len();
+    if session.bytes.fetch_add(len, Ordering::Relaxed) + len > session.max_bytes {
+        session.bytes.fetch_sub(len, Ordering::Relaxed);
+        return (session.kick)();
+    }
     match session.tx.try_send(item.clone()) {
-        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => (session.kick)(),
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            session.bytes.fetch_sub(len, Ordering::Relaxed);
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            session.bytes.fetch_sub(len, Ordering::Relaxed);
+            (session.kick)();
+        }
     }
 }
 
@@ -308,6 +377,10 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     fn hub(queue: usize) -> Hub {
+        hub_with(QueueLimit { items: queue, bytes: 1 << 20 })
+    }
+
+    fn hub_with(queue: QueueLimit) -> Hub {
         Hub::new(
             vec![
                 (1, "Alice".into(), "alice".into()),
@@ -331,9 +404,9 @@ mod tests {
         }
     }
 
-    fn drain(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<u64> {
+    fn drain(rx: &mut Inbox) -> Vec<u64> {
         let mut ids = vec![];
-        while let Ok(item) = rx.try_recv() {
+        while let Some(item) = rx.try_recv() {
             if let Outgoing::Message { id, .. } = item {
                 ids.push(id);
             }
@@ -356,6 +429,17 @@ mod tests {
             Some(Target::Group(EVERYONE.into()))
         );
         assert_eq!(hub.resolve(&Address::Group("staff".into())), None);
+    }
+
+    #[test]
+    fn new_names_that_look_like_existing_ones_are_found() {
+        let hub = hub(8);
+        assert_eq!(hub.looks_like(&key_of("al\u{131}ce")), Some("Alice".into()));
+        assert_eq!(hub.looks_like(&key_of("\u{430}lice")), Some("Alice".into()));
+        assert_eq!(hub.looks_like(&key_of("\u{435}veryone")), Some(EVERYONE.into()));
+        assert_eq!(hub.looks_like(&key_of("bob")), None);
+        hub.add_account(9, "bob", "bob");
+        assert_eq!(hub.looks_like(&key_of("b\u{43e}b")), Some("bob".into()));
     }
 
     #[test]
@@ -390,8 +474,30 @@ mod tests {
         assert!(kicked.load(Ordering::SeqCst));
     }
 
-    fn presence(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<(Vec<String>, Vec<String>)> {
-        std::iter::from_fn(|| rx.try_recv().ok())
+    #[test]
+    fn a_session_is_kicked_by_bytes_long_before_its_item_count() {
+        let big = |id| ChatMessage { text: "x".repeat(16_000), ..message(id) };
+        let frame_len = encode(&ServerFrame::Message(big(1))).len();
+        let hub = hub_with(QueueLimit { items: 4096, bytes: 3 * frame_len });
+        let kicked = Arc::new(AtomicBool::new(false));
+        let flag = kicked.clone();
+        let (_, mut slow) = hub.register(3, Box::new(move || flag.store(true, Ordering::SeqCst)));
+        assert_eq!(drain(&mut slow), Vec::<u64>::new(), "only its own presence");
+        for id in 1..=3 {
+            hub.fan_out(1, &Target::User(3), &big(id));
+        }
+        assert!(!kicked.load(Ordering::SeqCst), "three frames fit");
+        hub.fan_out(1, &Target::User(3), &big(4));
+        assert!(kicked.load(Ordering::SeqCst), "the fourth is over the byte limit");
+        // Taking items frees their bytes.
+        kicked.store(false, Ordering::SeqCst);
+        assert_eq!(drain(&mut slow), vec![1, 2, 3]);
+        hub.fan_out(1, &Target::User(3), &big(5));
+        assert!(!kicked.load(Ordering::SeqCst));
+    }
+
+    fn presence(rx: &mut Inbox) -> Vec<(Vec<String>, Vec<String>)> {
+        std::iter::from_fn(|| rx.try_recv())
             .map(|item| match item {
                 Outgoing::Control(f) => match quicq_common::frame::parse(&f[4..]) {
                     Ok(ServerFrame::Presence { online, offline }) => (online, offline),
@@ -449,7 +555,7 @@ mod tests {
     #[test]
     fn users_are_paged_by_key() {
         let accounts = (0..600).map(|i| (i, format!("u{i:03}"), format!("u{i:03}"))).collect();
-        let hub = Hub::new(accounts, 1, 1, 1);
+        let hub = Hub::new(accounts, QueueLimit { items: 1, bytes: 1 }, 1, 1);
         let (first, more) = hub.users_page(None);
         assert!(more);
         assert_eq!(first.len(), USERS_PAGE);

@@ -16,7 +16,7 @@
 //!   batches.
 //! - [`store`]: SQLite persistence; [`store_thread`] runs it on one thread with group commit.
 //! - [`error`]: [`ServerError`] inside, [`error::Refusal`] for the peer.
-//! - [`password`], [`rate_limit`], [`config`]: the small parts.
+//! - [`password`], [`throttle`] (failed sign-ins), [`rate_limit`], [`config`]: the small parts.
 //!
 //! Entry point: `Server::bind(config)?.run(shutdown).await`.
 
@@ -35,6 +35,7 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod store_thread;
+pub mod throttle;
 
 pub use config::Config;
 pub use error::ServerError;

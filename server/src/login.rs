@@ -1,8 +1,10 @@
 //! Signing in: the checks on `hello` (plain code), then finding the account and checking its
 //! password, or registering a free nickname.
 
+use std::net::IpAddr;
+
 use quicq_common::check::check_device;
-use quicq_common::nickname::Nickname;
+use quicq_common::nickname::{Nickname, NicknameError, check_new};
 use quicq_common::protocol::{
     ClientFrame, ErrorCode, MAX_PASSWORD_LEN, MIN_PASSWORD_CHARS, PROTOCOL_VERSION, close,
 };
@@ -56,16 +58,32 @@ pub fn check_hello(frame: ClientFrame) -> Result<Hello, (Refusal, u32)> {
 }
 
 /// Checks the password, or registers a free nickname. Returns the account and whether it was
-/// created now.
+/// created now. After repeated wrong passwords for the account or from `from`, the attempt is
+/// refused with `rate_limited` before any hashing.
 pub async fn login(
     state: &State,
     nick: &Nickname,
     password: &str,
+    from: IpAddr,
 ) -> Result<(Account, bool), ServerError> {
+    let wait = state.login_wait(nick.key(), from);
+    if !wait.is_zero() {
+        let mut refusal = Refusal::rate_limited(wait);
+        refusal.message = "too many wrong passwords; wait before trying again".into();
+        return Err(refusal.into());
+    }
     let key = nick.key().to_owned();
     let existing = state.with_store(move |s| Ok(s.account_by_key(&key)?)).await?;
     if let Some(account) = existing {
-        return check_password(state, account, password).await.map(|a| (a, false));
+        let checked = check_password(state, account, password).await;
+        let wrong = matches!(
+            &checked,
+            Err(ServerError::Refused(Refusal { code: ErrorCode::WrongPassword, .. }))
+        );
+        if checked.is_ok() || wrong {
+            state.login_result(nick.key(), from, checked.is_ok());
+        }
+        return checked.map(|a| (a, false));
     }
     if !state.config().registration {
         return Err(ServerError::refused(
@@ -79,19 +97,30 @@ pub async fn login(
             format!("a new account needs a password of at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
+    check_new(nick).map_err(invalid_nickname)?;
     let phc = state.hash_password(password).await?;
-    let (name, key) = (nick.as_str().to_owned(), nick.key().to_owned());
+    let (name, key, hub) = (nick.as_str().to_owned(), nick.key().to_owned(), state.hub().clone());
+    // On the store thread, which runs registrations one at a time: the look-alike check and
+    // the new name's entry in the hub cannot interleave with another registration.
     let created = state
         .with_store(move |s| {
+            if let Some(existing) = s.account_by_key(&key)? {
+                return Ok(Err(Some(existing)));
+            }
+            if let Some(other) = hub.looks_like(&key) {
+                return Err(invalid_nickname(NicknameError::LooksLike(name, other)));
+            }
             Ok(match s.create_account(&name, &key, &phc, now_ms())? {
-                Some(account) => Ok(account),
+                Some(account) => {
+                    hub.add_account(account.id, &account.name, &account.key);
+                    Ok(account)
+                }
                 None => Err(s.account_by_key(&key)?),
             })
         })
         .await?;
     match created {
         Ok(account) => {
-            state.hub().add_account(account.id, &account.name, &account.key);
             tracing::info!(user = %account.name, "registered");
             Ok((account, true))
         }
@@ -99,6 +128,10 @@ pub async fn login(
         Err(Some(account)) => check_password(state, account, password).await.map(|a| (a, false)),
         Err(None) => Err(ServerError::Store(crate::store::StoreError::Vanished("account"))),
     }
+}
+
+fn invalid_nickname(e: NicknameError) -> ServerError {
+    ServerError::refused(ErrorCode::InvalidNickname, e.to_string())
 }
 
 async fn check_password(

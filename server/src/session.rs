@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use quicq_common::frame::{FrameError, encode, read_frame, write_frame};
 use quicq_common::protocol::{ClientFrame, ErrorCode, REQUEST_TIMEOUT_SECS, ServerFrame, close};
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -17,7 +16,7 @@ use crate::chat;
 use crate::delivery::Cursor;
 use crate::error::{Refusal, ServerError};
 use crate::files::{downloads, uploads};
-use crate::hub::Outgoing;
+use crate::hub::{Inbox, Outgoing};
 use crate::login::{self, check_hello};
 use crate::state::{Peer, State};
 
@@ -135,6 +134,7 @@ impl Session {
             &self.state,
             &hello.nickname,
             &hello.password,
+            self.remote_ip(),
         )
         .await
         {
@@ -160,6 +160,11 @@ impl Session {
             peer: Peer { account, device: hello.device },
             resume_after,
         }))
+    }
+
+    /// The peer's address, with IPv4 seen through a dual-stack socket as plain IPv4.
+    fn remote_ip(&self) -> std::net::IpAddr {
+        self.conn.remote_address().ip().to_canonical()
     }
 
     /// Sends an `error` on the control stream, lets it arrive, then closes the connection.
@@ -328,7 +333,7 @@ async fn read_control(
 async fn deliver(
     conn: quinn::Connection,
     mut control: quinn::SendStream,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut rx: Inbox,
     state: Arc<State>,
     account: i64,
     mut cursor: Cursor,

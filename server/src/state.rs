@@ -2,7 +2,9 @@
 //! spool, the running uploads and the password hasher. Fields are private; the methods are the
 //! ways in, so a reader can see every way shared state is touched.
 
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use quicq_common::protocol::ServerFrame;
 use tokio::sync::Semaphore;
@@ -12,10 +14,21 @@ use crate::config::Config;
 use crate::error::ServerError;
 use crate::files::registry::Uploads;
 use crate::files::spool::Spool;
-use crate::hub::Hub;
+use crate::hub::{Hub, QueueLimit};
 use crate::password::Passwords;
 use crate::store::{Account, Store, StoreError};
 use crate::store_thread::{Insert, StoreThread};
+use crate::throttle::Throttle;
+
+/// Most accounts and addresses whose failed sign-ins are remembered at once.
+const THROTTLE_CAPACITY: usize = 100_000;
+
+/// Failed sign-ins, by account key and by source address.
+#[derive(Debug)]
+struct Logins {
+    by_account: Throttle<String>,
+    by_address: Throttle<IpAddr>,
+}
 
 /// Who is on the other end of a session.
 #[derive(Debug)]
@@ -32,6 +45,7 @@ pub struct State {
     spool: Spool,
     uploads: Uploads,
     passwords: Arc<Passwords>,
+    logins: Mutex<Logins>,
     /// File jobs that outlive a request: shutdown waits for them to record their progress.
     tasks: TaskTracker,
     /// Argon2 takes ~19 MiB and tens of milliseconds per hash; bound how many run at once so a
@@ -43,7 +57,7 @@ impl State {
     pub fn new(config: Config, store: Store, spool: Spool) -> Result<Self, StoreError> {
         let hub = Hub::new(
             store.accounts()?,
-            config.session_queue,
+            QueueLimit { items: config.session_queue, bytes: config.session_queue_bytes },
             config.messages_per_second,
             config.message_burst,
         );
@@ -58,6 +72,10 @@ impl State {
             uploads: Uploads::default(),
             passwords: Arc::new(Passwords::new(permits)),
             tasks: TaskTracker::new(),
+            logins: Mutex::new(Logins {
+                by_account: Throttle::new(THROTTLE_CAPACITY),
+                by_address: Throttle::new(THROTTLE_CAPACITY),
+            }),
             hashing: Semaphore::new(permits),
         })
     }
@@ -108,6 +126,30 @@ impl State {
     /// Pushes a control frame to every session of an account.
     pub fn notify(&self, account: i64, frame: ServerFrame) {
         self.hub.notify(account, &frame);
+    }
+
+    fn logins(&self) -> MutexGuard<'_, Logins> {
+        self.logins.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long a sign-in to `key` from `address` must still wait after earlier failures.
+    pub fn login_wait(&self, key: &str, address: IpAddr) -> Duration {
+        let now = Instant::now();
+        let logins = self.logins();
+        logins.by_account.wait(&key.to_owned(), now).max(logins.by_address.wait(&address, now))
+    }
+
+    /// Records a sign-in's outcome for throttling. A success clears the account's record, not
+    /// the address's: an attacker cannot reset its count by signing in to an account of its own.
+    pub fn login_result(&self, key: &str, address: IpAddr, ok: bool) {
+        let mut logins = self.logins();
+        if ok {
+            logins.by_account.succeeded(&key.to_owned());
+        } else {
+            let now = Instant::now();
+            logins.by_account.failed(&key.to_owned(), now);
+            logins.by_address.failed(&address, now);
+        }
     }
 
     pub async fn hash_password(&self, password: &str) -> Result<String, ServerError> {

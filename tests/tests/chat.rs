@@ -28,6 +28,30 @@ async fn register_then_log_in_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_passwords_are_throttled_before_any_check() {
+    let server = TestServer::start().await;
+    let _ = connect(&server, "bob").await;
+    let attempt = |password: &str| {
+        let mut cfg = config(&server, "bob");
+        cfg.credentials.password = password.into();
+        quicq_client::Client::connect(cfg)
+    };
+    // A person mistyping gets a few tries…
+    for _ in 0..3 {
+        let err = attempt("guess").await.unwrap_err();
+        assert!(
+            matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }),
+            "{err}"
+        );
+    }
+    let err = attempt("guess").await.unwrap_err();
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }), "{err}");
+    // …then every attempt waits, even with the right password: nothing is checked until then.
+    let err = attempt(PASSWORD).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Refused { code: ErrorCode::RateLimited, .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_refused() {
     let server = TestServer::start().await;
     let _ = connect(&server, "bob").await;
@@ -36,6 +60,30 @@ async fn wrong_password_is_refused() {
     let err = quicq_client::Client::connect(cfg).await.unwrap_err();
     assert!(matches!(err, ConnectError::Refused { code: ErrorCode::WrongPassword, .. }), "{err}");
     assert!(!err.to_string().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_alike_nicknames_cannot_be_registered_but_the_original_still_signs_in() {
+    let server = TestServer::start().await;
+    let (alice, _) = connect(&server, "alice").await;
+    alice.close().await;
+    // Cyrillic а, Latin alpha, small-capital A, dotless ı; Cyrillic е in "everyone".
+    for look_alike in
+        ["\u{430}lice", "\u{251}lice", "\u{1d00}lice", "al\u{131}ce", "\u{435}veryone"]
+    {
+        let err = try_connect(&server, look_alike).await.unwrap_err();
+        assert!(
+            matches!(err, ConnectError::Refused { code: ErrorCode::InvalidNickname, .. }),
+            "{look_alike:?}: {err}"
+        );
+    }
+    let users = connect(&server, "alice").await.0.users().await.unwrap();
+    let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["alice"], "no look-alike account was created");
+    // Names in other scripts, and recognised mixes, still register.
+    for fine in ["Иван", "李lee", "田中たろう"] {
+        connect(&server, fine).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,15 @@ fn spool(server: &TestServer) -> PathBuf {
     server.dir.path().join("data").join("spool")
 }
 
+/// Bytes in the server's spool files.
+fn spooled_bytes(server: &TestServer) -> u64 {
+    files_in(&spool(server))
+        .iter()
+        .filter_map(|f| std::fs::metadata(spool(server).join(f)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// Waits until the spool holds exactly `n` files (uploads finish asynchronously).
 async fn spool_settles(server: &TestServer, n: usize) {
     for _ in 0..200 {
@@ -667,35 +676,40 @@ async fn an_upload_longer_than_declared_is_stopped_before_its_fin() {
 async fn a_clean_shutdown_records_every_byte_an_interrupted_upload_delivered() {
     let server = TestServer::start().await;
     let work = tempfile::tempdir().unwrap();
-    let (_bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
-    let (alice, mut alice_events) = sender(&server, "alice").await;
-    // Far below the 64 MiB between progress records: only shutdown can record it.
-    let path = make_file(work.path(), "big.bin", 48 * MIB, 21);
-    let _upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
-    let transfer_id = match transfer_event(&mut alice_events, "accepted", |t| {
-        matches!(t, TransferEvent::UploadAccepted { .. })
+    let (_bob, _) = receiver(&server, "bob", &work.path().join("bob")).await;
+    // Alice declares 16 MiB and sends 2 MiB, then nothing: far below the 64 MiB between
+    // progress records, so only the shutdown can record how far it got.
+    let body = vec![3u8; 16 * MIB as usize];
+    let conn = raw_connect(&server).await;
+    let (_control, _, _) = raw_login(&conn, "alice", PASSWORD).await;
+    let mut stream = conn.open_uni().await.unwrap();
+    let header = ClientFrame::Upload {
+        transfer_id: "t-cut".into(),
+        to: Address::User("bob".into()),
+        name: "cut.bin".into(),
+        size: body.len() as u64,
+        blake3: blake3::hash(&body).to_hex().to_string(),
+        offset: 0,
+    };
+    stream.write_all(&encode(&header)).await.unwrap();
+    stream.write_all(&body[..2 * MIB as usize]).await.unwrap();
+    // The server has written at least 1 MiB to its spool (its own progress, not yet recorded).
+    tokio::time::timeout(WAIT, async {
+        while spooled_bytes(&server) < MIB {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     })
     .await
-    {
-        TransferEvent::UploadAccepted { transfer_id, .. } => transfer_id,
-        _ => unreachable!(),
-    };
-    // Bob has bytes, so the server has written them to its spool.
-    transfer_event(&mut bob_events, "some bytes", |t| {
-        matches!(t, TransferEvent::Progress { key: TransferKey::Download(_), done, .. } if *done >= MIB)
-    })
-    .await;
+    .expect("the spool grows");
     let dir = server.stop().await;
     assert_eq!(files_in(&dir.path().join("data").join("spool")).len(), 1, "one spool file");
 
     let server = TestServer::start_in(dir, |_| {}).await;
     let conn = raw_connect(&server).await;
     let (_control, _, _) = raw_login(&conn, "alice", PASSWORD).await;
-    let spool_len = std::fs::read_dir(spool(&server))
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum::<u64>();
-    match raw_frame(&conn, &ClientFrame::UploadStatus { transfer_id }).await {
+    let spool_len = spooled_bytes(&server);
+    let status = ClientFrame::UploadStatus { transfer_id: "t-cut".into() };
+    match raw_frame(&conn, &status).await {
         ServerFrame::UploadState { received, complete, .. } => {
             assert!(!complete);
             assert!(received >= MIB, "recorded {received} bytes, bob had at least {MIB}");
@@ -703,4 +717,74 @@ async fn a_clean_shutdown_records_every_byte_an_interrupted_upload_delivered() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_larger_than_the_free_disk_is_refused_even_within_the_quota() {
+    let pib = 1u64 << 50;
+    let server = TestServer::start_with(|c| {
+        c.max_file_bytes = pib;
+        c.spool_quota_bytes = 2 * pib;
+    })
+    .await;
+    let (_conn, mut control) = raw_upload(
+        &server,
+        "alice",
+        "t-huge",
+        Address::everyone(),
+        "huge.bin",
+        pib,
+        &"a".repeat(64),
+        b"",
+    )
+    .await;
+    match control_frame(&mut control, |f| matches!(f, ServerFrame::FileRejected { .. })).await {
+        ServerFrame::FileRejected { code, file_id, message, .. } => {
+            assert_eq!(code, ErrorCode::QuotaExceeded, "{message}");
+            assert_eq!(file_id, None, "nothing was stored");
+        }
+        _ => unreachable!(),
+    }
+    spool_settles(&server, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_file_whose_bytes_are_gone_is_refused_not_left_hanging() {
+    let server = TestServer::start().await;
+    // An upload that stopped half-way: its row says uploading, and its spool file is lost (as
+    // when a failure could not be recorded on a full disk).
+    let body = vec![5u8; 4000];
+    let hash = blake3::hash(&body).to_hex().to_string();
+    let conn = raw_connect(&server).await;
+    let (_send, mut control, _) = raw_login(&conn, "alice", PASSWORD).await;
+    let mut stream = conn.open_uni().await.unwrap();
+    let header = ClientFrame::Upload {
+        transfer_id: "t-lost".into(),
+        to: Address::everyone(),
+        name: "lost.bin".into(),
+        size: body.len() as u64,
+        blake3: hash,
+        offset: 0,
+    };
+    stream.write_all(&encode(&header)).await.unwrap();
+    stream.write_all(&body[..1000]).await.unwrap();
+    let file_id = match control_frame(&mut control, |f| {
+        matches!(f, ServerFrame::FileAccepted { .. })
+    })
+    .await
+    {
+        ServerFrame::FileAccepted { file_id, .. } => file_id,
+        _ => unreachable!(),
+    };
+    spool_settles(&server, 1).await;
+    for file in files_in(&spool(&server)) {
+        std::fs::remove_file(spool(&server).join(file)).unwrap();
+    }
+    let reader = raw_connect(&server).await;
+    let (_control, _, _) = raw_login(&reader, "bob", PASSWORD).await;
+    let answer = raw_frame(&reader, &ClientFrame::Download { file_id, offset: 0 }).await;
+    assert!(
+        matches!(answer, ServerFrame::Error { code: ErrorCode::FileUnavailable, .. }),
+        "{answer:?}"
+    );
 }

@@ -82,12 +82,33 @@ pub async fn start(
         }
         _ => {}
     }
+    // Opened before answering, so a file whose bytes are gone (a failure that could not be
+    // recorded, say on a full disk) is refused here instead of ending in a reset stream the
+    // client cannot tie to its request.
+    let disk = match tokio::fs::File::open(state.spool().path(file_id)).await {
+        Ok(disk) => disk,
+        Err(e) => {
+            tracing::error!(file = file_id, cause = %e, "spool file of a live file cannot be opened");
+            drop(progress);
+            state.spool().release(file_id);
+            return Err(ServerError::refused(
+                ErrorCode::FileUnavailable,
+                "the server no longer has this file's bytes",
+            ));
+        }
+    };
     let task_state = state.clone();
     state.tasks().spawn(async move {
         let state = task_state;
         match conn.open_uni().await {
             Ok(mut send) => {
-                if let Err(e) = send_file(&state, &mut send, &file, offset, progress).await {
+                // A download following an upload may wait for bytes indefinitely; it ends with
+                // its connection (at shutdown too, which waits for file jobs).
+                let sent = tokio::select! {
+                    sent = send_file(&mut send, disk, &file, offset, progress) => sent,
+                    _ = conn.closed() => Ok(()),
+                };
+                if let Err(e) = sent {
                     // Never let a failed download look like a complete one.
                     let _ = send.reset(stream_code::FILE_ABORTED.into());
                     tracing::debug!(file = file_id, cause = %e, "download ended early");
@@ -104,8 +125,8 @@ pub async fn start(
 }
 
 async fn send_file(
-    state: &State,
     send: &mut quinn::SendStream,
+    mut disk: tokio::fs::File,
     file: &FileRow,
     offset: u64,
     mut progress: tokio::sync::watch::Receiver<Progress>,
@@ -126,7 +147,6 @@ async fn send_file(
         offset,
     };
     write_frame(send, &header).await?;
-    let mut disk = tokio::fs::File::open(state.spool().path(file.id)).await?;
     disk.seek(SeekFrom::Start(offset)).await?;
     let mut pos = offset;
     let mut buf = vec![0u8; BLOCK];

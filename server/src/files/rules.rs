@@ -101,6 +101,24 @@ pub fn check_quota(reserved: u64, size: u64, quota: u64) -> Result<(), Refusal> 
     Ok(())
 }
 
+/// Disk kept free beyond every accepted upload, for the database and the logs.
+pub const DISK_RESERVE: u64 = 64 << 20;
+
+/// A new upload must fit on the spool's disk as it is now (`free`, when known), keeping
+/// [`DISK_RESERVE`]: the quota alone would accept a file the disk cannot hold.
+pub fn check_space(free: Option<u64>, size: u64) -> Result<(), Refusal> {
+    match free {
+        Some(free) if size.saturating_add(DISK_RESERVE) > free => Err(Refusal::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "the server's disk has room for {} more bytes",
+                free.saturating_sub(DISK_RESERVE)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub fn unavailable_upload() -> Refusal {
     Refusal::new(ErrorCode::FileUnavailable, "this upload failed or expired; start a new one")
 }
@@ -283,6 +301,17 @@ mod tests {
             code(check_quota(u64::MAX - 1, 2, u64::MAX - 1)),
             Some(ErrorCode::QuotaExceeded)
         );
+    }
+
+    #[test]
+    fn a_file_must_fit_the_disk_with_room_to_spare() {
+        let mib = 1 << 20;
+        assert!(check_space(None, u64::MAX).is_ok(), "unknown free space refuses nothing");
+        assert!(check_space(Some(DISK_RESERVE + 100 * mib), 100 * mib).is_ok());
+        // The finding: 100 MiB offered with 50 MiB free.
+        assert_eq!(code(check_space(Some(50 * mib), 100 * mib)), Some(ErrorCode::QuotaExceeded));
+        assert_eq!(code(check_space(Some(DISK_RESERVE), 1)), Some(ErrorCode::QuotaExceeded));
+        assert_eq!(code(check_space(Some(0), 0)), Some(ErrorCode::QuotaExceeded));
     }
 
     #[test]

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quicq_common::check::truncate_bytes;
-use quicq_common::file_sink::FileSink;
+use quicq_common::file_sink::{FileSink, free_bytes};
 use quicq_common::frame::read_frame;
 use quicq_common::protocol::{
     ClientFrame, MAX_FILE_NAME_BYTES, MAX_OFFLINE_NAMES, ServerFrame, UPLOAD_HEADER_TIMEOUT_SECS,
     stream_code,
 };
 use quicq_common::pump;
+use quicq_common::text::strip_format;
 
 use crate::chat::{resolve, take_rate_token};
 use crate::error::{Refusal, ServerError};
@@ -39,6 +40,9 @@ pub async fn receive(state: Arc<State>, peer: Arc<Peer>, mut recv: quinn::RecvSt
     };
     let upload = Upload { state, peer, transfer_id };
     let header = Header { transfer_id: &upload.transfer_id, size, blake3: &blake3, offset };
+    // Stored without invisible format characters, so nobody is shown a name that reads
+    // differently from what it is.
+    let name = strip_format(&name);
     let name = truncate_bytes(&name, MAX_FILE_NAME_BYTES);
     match upload.start(&header, &to, name).await {
         Ok((file, writing)) => upload.receive(file, offset, recv, writing).await,
@@ -119,6 +123,7 @@ impl Upload {
         let file = state
             .with_store(move |s| {
                 rules::check_quota(s.spool_reserved()?, size, quota)?;
+                rules::check_space(free_bytes(&spool_dir), size)?;
                 let (file, created) =
                     s.create_upload(sender, &target, &transfer_id, &name, size, &blake3, now_ms())?;
                 if created {
@@ -225,10 +230,16 @@ impl Upload {
         let state = &self.state;
         let id = file.id;
         tracing::info!(file = id, code = %refusal.code, "upload failed");
-        let _ = state
+        // The bytes go first: on a full disk that frees the room the database needs to record
+        // the failure. Should recording still fail, downloads find no spool file and are
+        // refused, and the next start marks the file failed (see `Server::bind`).
+        state.spool().discard(id, refusal.code);
+        let recorded = state
             .with_store(move |s| Ok(s.set_file_progress(id, 0, FileState::Failed, now_ms())?))
             .await;
-        state.spool().discard(id, refusal.code);
+        if let Err(e) = recorded {
+            tracing::error!(cause = %e, file = id, "cannot record a failed upload");
+        }
         if let Some(target) = state.hub().resolve(&file.message.to) {
             state.hub().control_fan_out(
                 file.sender,

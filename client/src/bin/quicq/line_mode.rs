@@ -74,10 +74,10 @@ pub fn parse(line: &str) -> Input {
 
 pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
     let welcome = client.welcome();
-    println!(
+    print::say(&format!(
         "Signed in as {} ({}). Talking to everyone. /help for commands.",
         welcome.you, welcome.server
-    );
+    ));
     let mut current = Address::everyone();
     let mut bars = Bars::new();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -111,7 +111,7 @@ pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
                     }
                     Input::To(name) => {
                         current = Address::User(name);
-                        println!("* talking to {current}");
+                        print::say(&format!("* talking to {current}"));
                     }
                     Input::All => {
                         current = Address::everyone();
@@ -119,16 +119,16 @@ pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
                     }
                     Input::Users => match client.users().await {
                         Ok(users) => print::users(&users, false),
-                        Err(e) => println!("! {e}"),
+                        Err(e) => print::say(&format!("! {e}")),
                     },
                     Input::History(n) => match client.history(current.clone(), None, n).await {
                         Ok(page) => print::history(&page.messages, false),
-                        Err(e) => println!("! {e}"),
+                        Err(e) => print::say(&format!("! {e}")),
                     },
                     Input::Help => println!("{HELP}"),
                     Input::Quit => return Ok(()),
                     Input::Nothing => {}
-                    Input::Bad(why) => println!("! {why}"),
+                    Input::Bad(why) => print::say(&format!("! {why}")),
                 }
             }
         }
@@ -141,7 +141,7 @@ fn send(client: &Client, to: Address, text: String) {
     let client = client.clone();
     tokio::spawn(async move {
         if let Err(e) = client.send(to.clone(), text).await {
-            println!("! not sent to {to}: {e}");
+            print::say(&format!("! not sent to {to}: {e}"));
         }
     });
 }

@@ -112,7 +112,8 @@ async fn main() -> std::process::ExitCode {
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", quicq_common::report::one_line(e.as_ref()));
+            let line = quicq_common::report::one_line(e.as_ref());
+            eprintln!("error: {}", quicq_common::text::for_terminal(&line));
             std::process::ExitCode::FAILURE
         }
     }

@@ -8,7 +8,14 @@ use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 use quicq_client::{Client, ConnState, Event, Events, TransferEvent, TransferKey};
 use quicq_common::Address;
 use quicq_common::protocol::{ChatMessage, UserInfo};
+use quicq_common::text::for_terminal;
 use serde_json::json;
+
+/// Prints a line for people: whatever a peer chose (text, names, reasons) cannot reach the
+/// terminal as control sequences or forged lines.
+pub fn say(line: &str) {
+    println!("{}", for_terminal(line));
+}
 
 pub fn time(at_ms: i64) -> String {
     match Local.timestamp_millis_opt(at_ms).single() {
@@ -62,8 +69,13 @@ impl Bars {
         Bars { multi: MultiProgress::new(), bars: HashMap::new() }
     }
 
-    /// Prints a line above the bars.
+    /// Prints a line for people above the bars, with control and bidi characters escaped.
     pub fn println(&self, line: &str) {
+        self.println_raw(&for_terminal(line));
+    }
+
+    /// Prints a line as it is (JSON, which escapes control characters itself).
+    pub fn println_raw(&self, line: &str) {
         if self.multi.is_hidden() {
             println!("{line}");
         } else {
@@ -132,9 +144,9 @@ pub async fn send_file(
             result = &mut done => {
                 bar.finish_and_clear();
                 let sent = result?;
-                println!("sent {name} ({}) to {to} as file {}", HumanBytes(size), sent.file_id);
+                say(&format!("sent {name} ({}) to {to} as file {}", HumanBytes(size), sent.file_id));
                 if !sent.offline.is_empty() {
-                    println!("kept on the server for {} (offline)", sent.offline.join(", "));
+                    say(&format!("kept on the server for {} (offline)", sent.offline.join(", ")));
                 }
                 return Ok(());
             }
@@ -230,7 +242,7 @@ pub async fn listen(mut events: Events) -> anyhow::Result<()> {
                         continue;
                     }
                 }
-                bars.println(&event_json(&event).to_string());
+                bars.println_raw(&event_json(&event).to_string());
                 if let Event::State(ConnState::Offline { reason }) = &event {
                     anyhow::bail!("offline: {reason}");
                 }
@@ -246,7 +258,7 @@ pub fn history(messages: &[ChatMessage], as_json: bool) {
         if as_json {
             println!("{}", json!(m));
         } else {
-            println!("#{} {}", m.id, message_line(m));
+            say(&format!("#{} {}", m.id, message_line(m)));
         }
     }
 }
@@ -258,7 +270,40 @@ pub fn users(users: &[UserInfo], as_json: bool) {
         if as_json {
             println!("{}", json!({ "name": u.name, "online": u.online }));
         } else {
-            println!("{} {}", if u.online { "●" } else { "○" }, u.name);
+            say(&format!("{} {}", if u.online { "●" } else { "○" }, u.name));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quicq_common::Address;
+    use quicq_common::protocol::{ChatMessage, FileInfo};
+
+    use super::*;
+
+    #[test]
+    fn a_peers_text_reaches_the_terminal_as_one_line_without_escape_sequences() {
+        let text = "hi\u{1b}]0;owned\u{7}\n12:00 admin → you: send me your password\u{1b}[2J";
+        let mut m = ChatMessage {
+            id: 1,
+            from: "mallory".into(),
+            to: Address::everyone(),
+            text: text.into(),
+            at: 0,
+            file: None,
+        };
+        let shown = for_terminal(&message_line(&m)).into_owned();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown.lines().count(), 1);
+        m.file = Some(FileInfo {
+            id: 1,
+            name: "invoice\u{202e}gnp.exe".into(),
+            size: 1,
+            blake3: String::new(),
+            transfer_id: String::new(),
+        });
+        let shown = for_terminal(&message_line(&m)).into_owned();
+        assert!(shown.contains("invoice\\u{202e}gnp.exe"), "{shown}");
     }
 }
