@@ -86,10 +86,11 @@ pub async fn login(
         return checked.map(|a| (a, false));
     }
     if !state.config().registration {
-        return Err(ServerError::refused(
-            ErrorCode::RegistrationClosed,
-            "no account has this nickname and this server does not accept new accounts",
-        ));
+        // Indistinguishable from a wrong password, in answer and in work done, so a stranger
+        // cannot learn which nicknames exist.
+        state.verify_decoy(password).await?;
+        state.login_result(nick.key(), from, false);
+        return Err(wrong_password());
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ServerError::refused(
@@ -130,6 +131,10 @@ pub async fn login(
     }
 }
 
+fn wrong_password() -> ServerError {
+    ServerError::refused(ErrorCode::WrongPassword, "wrong nickname or password")
+}
+
 fn invalid_nickname(e: NicknameError) -> ServerError {
     ServerError::refused(ErrorCode::InvalidNickname, e.to_string())
 }
@@ -142,7 +147,7 @@ async fn check_password(
     if state.verify_password(password, &account.password_hash).await? {
         Ok(account)
     } else {
-        Err(ServerError::refused(ErrorCode::WrongPassword, "wrong password for this nickname"))
+        Err(wrong_password())
     }
 }
 

@@ -37,6 +37,14 @@ pub struct Peer {
     pub device: String,
 }
 
+/// A random password nobody knows.
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[derive(Debug)]
 pub struct State {
     config: Config,
@@ -46,6 +54,9 @@ pub struct State {
     uploads: Uploads,
     passwords: Arc<Passwords>,
     logins: Mutex<Logins>,
+    /// A hash of no one's password, checked for unknown nicknames when registration is closed so
+    /// they cost what a wrong password costs.
+    decoy_hash: tokio::sync::OnceCell<String>,
     /// File jobs that outlive a request: shutdown waits for them to record their progress.
     tasks: TaskTracker,
     /// Argon2 takes ~19 MiB and tens of milliseconds per hash; bound how many run at once so a
@@ -63,6 +74,7 @@ impl State {
         );
         // At most 4: the pool keeps each hash's 19 MiB for reuse.
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        let passwords = Arc::new(Passwords::new(permits));
         Ok(State {
             config,
             hub: Arc::new(hub),
@@ -70,7 +82,8 @@ impl State {
                 .map_err(|e| StoreError::DataDir { path: "store thread".into(), source: e })?,
             spool,
             uploads: Uploads::default(),
-            passwords: Arc::new(Passwords::new(permits)),
+            passwords,
+            decoy_hash: tokio::sync::OnceCell::new(),
             tasks: TaskTracker::new(),
             logins: Mutex::new(Logins {
                 by_account: Throttle::new(THROTTLE_CAPACITY),
@@ -126,6 +139,17 @@ impl State {
     /// Pushes a control frame to every session of an account.
     pub fn notify(&self, account: i64, frame: ServerFrame) {
         self.hub.notify(account, &frame);
+    }
+
+    /// Checks `password` against a hash of a password nobody knows: the work of a wrong
+    /// password, for a nickname that has no account.
+    pub async fn verify_decoy(&self, password: &str) -> Result<(), ServerError> {
+        let decoy = self
+            .decoy_hash
+            .get_or_try_init(|| async { self.hash_password(&random_secret()).await })
+            .await?;
+        self.verify_password(password, decoy).await?;
+        Ok(())
     }
 
     fn logins(&self) -> MutexGuard<'_, Logins> {

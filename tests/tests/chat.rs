@@ -122,10 +122,16 @@ async fn closed_registration_refuses_new_names_but_not_existing_accounts() {
     let server = TestServer::start_in(dir, |c| c.registration = false).await;
     let _ = connect(&server, "alice").await;
     let err = try_connect(&server, "mallory").await.unwrap_err();
-    assert!(
-        matches!(err, ConnectError::Refused { code: ErrorCode::RegistrationClosed, .. }),
-        "{err}"
-    );
+    // The same answer as a wrong password for alice: nobody learns which nicknames exist.
+    let ConnectError::Refused { code, message } = err else { panic!("{err}") };
+    let mut cfg = config(&server, "alice");
+    cfg.credentials.password = "not alice's password".into();
+    let wrong = quicq_client::Client::connect(cfg).await.unwrap_err();
+    let ConnectError::Refused { code: wrong_code, message: wrong_message } = wrong else {
+        panic!("{wrong}")
+    };
+    assert_eq!((code, &message), (ErrorCode::WrongPassword, &wrong_message));
+    assert_eq!(wrong_code, ErrorCode::WrongPassword);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -753,7 +753,7 @@ async fn a_live_file_whose_bytes_are_gone_is_refused_not_left_hanging() {
     let server = TestServer::start().await;
     // An upload that stopped half-way: its row says uploading, and its spool file is lost (as
     // when a failure could not be recorded on a full disk).
-    let body = vec![5u8; 4000];
+    let body = vec![5u8; 400_000];
     let hash = blake3::hash(&body).to_hex().to_string();
     let conn = raw_connect(&server).await;
     let (_send, mut control, _) = raw_login(&conn, "alice", PASSWORD).await;
@@ -767,7 +767,8 @@ async fn a_live_file_whose_bytes_are_gone_is_refused_not_left_hanging() {
         offset: 0,
     };
     stream.write_all(&encode(&header)).await.unwrap();
-    stream.write_all(&body[..1000]).await.unwrap();
+    // More than one 256 KiB block, so the server writes some of it to its spool.
+    stream.write_all(&body[..300_000]).await.unwrap();
     let file_id = match control_frame(&mut control, |f| {
         matches!(f, ServerFrame::FileAccepted { .. })
     })
@@ -776,7 +777,15 @@ async fn a_live_file_whose_bytes_are_gone_is_refused_not_left_hanging() {
         ServerFrame::FileAccepted { file_id, .. } => file_id,
         _ => unreachable!(),
     };
-    spool_settles(&server, 1).await;
+    // Once bytes are in it, the upload has its spool file open (deleting it earlier would let
+    // the upload create it again).
+    tokio::time::timeout(WAIT, async {
+        while spooled_bytes(&server) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the spool grows");
     for file in files_in(&spool(&server)) {
         std::fs::remove_file(spool(&server).join(file)).unwrap();
     }

@@ -699,7 +699,7 @@ mod tests {
     fn sign_in_failures_are_said_in_words_and_unlock_the_form() {
         let cases = [
             (SignInError::MissingFields, "Enter the server, your nickname and your password."),
-            (SignInError::WrongPassword, "Wrong password for this nickname."),
+            (SignInError::WrongPassword, "Wrong nickname or password."),
             (SignInError::NotTrusted, "Not connected: the server was not trusted."),
             (
                 SignInError::BadAddress("no port".into()),

@@ -95,7 +95,8 @@ impl Texts {
     }
 
     pub fn wrong_password(&self) -> &'static str {
-        pick!(self, "Wrong password for this nickname.", "此昵称的密码不正确。")
+        // A closed server answers an unknown nickname the same way, so either may be wrong.
+        pick!(self, "Wrong nickname or password.", "昵称或密码不正确。")
     }
 
     pub fn weak_password(&self) -> &'static str {

@@ -254,6 +254,6 @@ fn wrong_password_is_said_in_words() {
     click(&app, "Sign in");
     wait_until(&app, "an error", |a| find(a, "Sign-in error").is_some());
     let sign_in = app.window().global::<SignInAdapter>();
-    assert_eq!(sign_in.get_error().as_str(), "Wrong password for this nickname.");
+    assert_eq!(sign_in.get_error().as_str(), "Wrong nickname or password.");
     assert!(!sign_in.get_busy());
 }
