@@ -399,6 +399,8 @@ pub enum ErrorCode {
     SizeMismatch,
     /// The uploader cancelled the transfer.
     Cancelled,
+    /// An upload delivered no bytes for `upload_idle_secs`; it failed and holds no space.
+    UploadIdle,
     /// A code this build does not know: a newer server's. Treat it as a failure of the request.
     #[serde(other)]
     Unknown,

@@ -52,6 +52,12 @@ pub struct Config {
     pub file_retention_secs: u64,
     /// An interrupted upload that makes no progress for this long is discarded.
     pub upload_stall_secs: u64,
+    /// An upload stream that delivers no 256 KiB block for this long fails (`upload_idle`), so
+    /// headers without bytes cannot hold quota.
+    pub upload_idle_secs: u64,
+    /// The most spool space one account's files may hold (complete files, uploads being
+    /// received at their declared size, interrupted ones at what arrived).
+    pub account_spool_quota_bytes: u64,
     /// Uploads a connection may run at once.
     pub max_concurrent_uploads: u32,
 }
@@ -79,6 +85,8 @@ impl Default for Config {
             spool_quota_bytes: 64 << 30,
             file_retention_secs: 7 * 24 * 3600,
             upload_stall_secs: 24 * 3600,
+            upload_idle_secs: 120,
+            account_spool_quota_bytes: 16 << 30,
             max_concurrent_uploads: 16,
         }
     }
@@ -118,6 +126,10 @@ impl Config {
 
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+
+    pub fn upload_idle(&self) -> Duration {
+        Duration::from_secs(self.upload_idle_secs.max(1))
     }
 
     pub fn hello_timeout(&self) -> Duration {

@@ -141,6 +141,16 @@ impl FileState {
     }
 }
 
+/// A file that holds or may hold spool space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveFile {
+    pub id: u64,
+    pub sender: AccountId,
+    pub size: u64,
+    pub received: u64,
+    pub complete: bool,
+}
+
 /// A stored file and the message that announced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRow {
@@ -457,13 +467,22 @@ impl Store {
     }
 
     /// Bytes reserved by files that are uploading or kept.
-    pub fn spool_reserved(&self) -> Result<u64, StoreError> {
-        let total: Option<i64> = self.conn.query_row(
-            "SELECT sum(size) FROM files WHERE state IN ('uploading', 'complete')",
-            [],
-            |r| r.get(0),
+    /// Every file that holds or may hold spool space: (id, sender, size, received, complete).
+    pub fn live_file_sizes(&self) -> Result<Vec<LiveFile>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, sender, size, received, state = 'complete' FROM files
+             WHERE state IN ('uploading', 'complete')",
         )?;
-        Ok(total.unwrap_or(0) as u64)
+        let rows = stmt.query_map([], |r| {
+            Ok(LiveFile {
+                id: r.get::<_, i64>(0)? as u64,
+                sender: r.get(1)?,
+                size: r.get::<_, i64>(2)? as u64,
+                received: r.get::<_, i64>(3)? as u64,
+                complete: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Whether the account may fetch this file: it is in the account's inbox.

@@ -797,3 +797,57 @@ async fn a_live_file_whose_bytes_are_gone_is_refused_not_left_hanging() {
         "{answer:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_without_bytes_cannot_lock_others_out_of_file_sharing() {
+    let server = TestServer::start_with(|c| {
+        c.spool_quota_bytes = 3 * MIB;
+        c.account_spool_quota_bytes = 2 * MIB;
+        c.upload_idle_secs = 1;
+    })
+    .await;
+    let work = tempfile::tempdir().unwrap();
+    let (alice, _) = sender(&server, "alice").await;
+    let (_bob, _) = receiver(&server, "bob", &work.path().join("bob")).await;
+
+    // Mallory declares files and sends no bytes.
+    let conn = raw_connect(&server).await;
+    let (_control_send, mut control, _) = raw_login(&conn, "mallory", PASSWORD).await;
+    let mut held = Vec::new();
+    for (id, size) in [("m-1", 2 * MIB), ("m-2", MIB)] {
+        let mut stream = conn.open_uni().await.unwrap();
+        let header = ClientFrame::Upload {
+            transfer_id: id.into(),
+            to: Address::User("bob".into()),
+            name: "nothing.bin".into(),
+            size,
+            blake3: "a".repeat(64),
+            offset: 0,
+        };
+        stream.write_all(&encode(&header)).await.unwrap();
+        held.push(stream);
+        // One at a time, so the order of the checks is known.
+        let verdict = control_frame(&mut control, |f| {
+            matches!(f, ServerFrame::FileAccepted { .. } | ServerFrame::FileRejected { .. })
+        })
+        .await;
+        match (id, verdict) {
+            ("m-1", ServerFrame::FileAccepted { .. }) => {}
+            // Her first header holds her whole share, so the second is refused…
+            ("m-2", ServerFrame::FileRejected { code: ErrorCode::QuotaExceeded, .. }) => {}
+            (id, other) => panic!("{id}: {other:?}"),
+        }
+    }
+    // …while others still have room: the server holds 2 of 3 MiB.
+    let first = make_file(work.path(), "first.bin", MIB, 30);
+    alice.send_file(Address::User("bob".into()), &first).await.unwrap().finished().await.unwrap();
+    // Now it is full, until her idle header fails and stops holding anything.
+    match control_frame(&mut control, |f| matches!(f, ServerFrame::FileRejected { .. })).await {
+        ServerFrame::FileRejected { transfer_id, code, .. } => {
+            assert_eq!((transfer_id.as_str(), code), ("m-1", ErrorCode::UploadIdle));
+        }
+        _ => unreachable!(),
+    }
+    let second = make_file(work.path(), "second.bin", MIB, 31);
+    alice.send_file(Address::User("bob".into()), &second).await.unwrap().finished().await.unwrap();
+}

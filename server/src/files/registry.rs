@@ -29,6 +29,23 @@ pub struct Writing {
     _guard: tokio::sync::OwnedMutexGuard<()>,
 }
 
+/// A claim on a file's spool, waiting for the previous writer to finish.
+#[derive(Debug)]
+#[must_use = "acquire the claim, or the file stays marked as running"]
+pub struct Claim {
+    generation: u64,
+    stop: CancellationToken,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Claim {
+    /// Waits until the previous writer has recorded its progress and let go.
+    pub async fn acquire(self) -> Writing {
+        let Claim { generation, stop, lock } = self;
+        Writing { generation, stop, _guard: lock.lock_owned().await }
+    }
+}
+
 impl Uploads {
     fn running(&self) -> MutexGuard<'_, HashMap<u64, Running>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
@@ -37,18 +54,22 @@ impl Uploads {
     /// Stops any running upload of `file_id` and waits until it has recorded its progress; the
     /// caller is then the only writer.
     pub async fn take_over(&self, file_id: u64) -> Writing {
+        self.claim(file_id).acquire().await
+    }
+
+    /// The first, synchronous half of [`Uploads::take_over`]: from now on the file counts as
+    /// running (it holds its declared size of the quota) and any older upload is told to stop.
+    /// The claim must be acquired, or the file stays marked as running.
+    pub fn claim(&self, file_id: u64) -> Claim {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let stop = CancellationToken::new();
-        let lock = {
-            let mut running = self.running();
-            let lock = running.get(&file_id).map(|r| r.lock.clone()).unwrap_or_default();
-            let new = Running { generation, stop: stop.clone(), lock: lock.clone() };
-            if let Some(old) = running.insert(file_id, new) {
-                old.stop.cancel();
-            }
-            lock
-        };
-        Writing { generation, stop, _guard: lock.lock_owned().await }
+        let mut running = self.running();
+        let lock = running.get(&file_id).map(|r| r.lock.clone()).unwrap_or_default();
+        let new = Running { generation, stop: stop.clone(), lock: lock.clone() };
+        if let Some(old) = running.insert(file_id, new) {
+            old.stop.cancel();
+        }
+        Claim { generation, stop, lock }
     }
 
     /// Whether an upload of this file is being written now.

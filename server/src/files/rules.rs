@@ -8,7 +8,7 @@ use quicq_common::pump;
 
 use crate::error::Refusal;
 use crate::files::spool::Phase;
-use crate::store::FileState;
+use crate::store::{AccountId, FileState, LiveFile};
 
 /// An upload header's fields that decide whether it is accepted.
 #[derive(Debug, Clone, Copy)]
@@ -90,12 +90,46 @@ pub fn check_resume_offset(offset: u64, held: u64) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Check 5b: the declared sizes of all live files plus this one stay within the quota.
-pub fn check_quota(reserved: u64, size: u64, quota: u64) -> Result<(), Refusal> {
-    if reserved.saturating_add(size) > quota {
+/// Spool space held, in bytes: a complete file holds its size, an upload being received holds
+/// its declared size, and an upload that is not being received (interrupted, or stopped for
+/// idling) holds only the bytes it has. Returns (everyone's, `account`'s).
+pub fn reserved(
+    files: &[LiveFile],
+    running: impl Fn(u64) -> bool,
+    account: AccountId,
+) -> (u64, u64) {
+    let mut total = 0u64;
+    let mut mine = 0u64;
+    for f in files {
+        let held = if f.complete || running(f.id) { f.size } else { f.received.min(f.size) };
+        total = total.saturating_add(held);
+        if f.sender == account {
+            mine = mine.saturating_add(held);
+        }
+    }
+    (total, mine)
+}
+
+/// Check 5b: what is held plus the new file stays within the server's quota and the account's
+/// share of it.
+pub fn check_quota(
+    (total, mine): (u64, u64),
+    size: u64,
+    quota: u64,
+    account_quota: u64,
+) -> Result<(), Refusal> {
+    if mine.saturating_add(size) > account_quota {
         return Err(Refusal::new(
             ErrorCode::QuotaExceeded,
-            format!("the server's file storage is full ({reserved} of {quota} bytes in use)"),
+            format!(
+                "your files on the server would exceed your share ({mine} of {account_quota} bytes in use)"
+            ),
+        ));
+    }
+    if total.saturating_add(size) > quota {
+        return Err(Refusal::new(
+            ErrorCode::QuotaExceeded,
+            format!("the server's file storage is full ({total} of {quota} bytes in use)"),
         ));
     }
     Ok(())
@@ -136,6 +170,8 @@ pub enum End {
     Interrupted { received: u64 },
     /// The spool could not be written.
     WriteFailed,
+    /// No block arrived for the configured idle time.
+    Idle,
 }
 
 /// The server's reading of how the shared byte pump ended: the writer's failure wins; a lost
@@ -190,6 +226,10 @@ pub fn verdict(end: End, size: u64, blake3: &str) -> Verdict {
         End::WriteFailed => {
             Verdict::Fail(Refusal::new(ErrorCode::Internal, "the server could not store the file"))
         }
+        End::Idle => Verdict::Fail(Refusal::new(
+            ErrorCode::UploadIdle,
+            "no bytes arrived for too long; upload again",
+        )),
     }
 }
 
@@ -293,14 +333,40 @@ mod tests {
 
     #[test]
     fn quota_counts_what_is_reserved_plus_the_new_file() {
-        assert!(check_quota(0, 10, 10).is_ok());
-        assert!(check_quota(5, 5, 10).is_ok());
-        assert_eq!(code(check_quota(5, 6, 10)), Some(ErrorCode::QuotaExceeded));
+        let any = u64::MAX;
+        assert!(check_quota((0, 0), 10, 10, any).is_ok());
+        assert!(check_quota((5, 0), 5, 10, any).is_ok());
+        assert_eq!(code(check_quota((5, 0), 6, 10, any)), Some(ErrorCode::QuotaExceeded));
+        // One account's share, whatever is free overall.
+        assert!(check_quota((5, 5), 5, 100, 10).is_ok());
+        assert_eq!(code(check_quota((5, 5), 6, 100, 10)), Some(ErrorCode::QuotaExceeded));
         // No overflow near the top of the range.
         assert_eq!(
-            code(check_quota(u64::MAX - 1, 2, u64::MAX - 1)),
+            code(check_quota((u64::MAX - 1, 0), 2, u64::MAX - 1, any)),
             Some(ErrorCode::QuotaExceeded)
         );
+    }
+
+    #[test]
+    fn only_uploads_being_received_hold_their_declared_size() {
+        let file = |id, sender, size, received, complete| LiveFile {
+            id,
+            sender,
+            size,
+            received,
+            complete,
+        };
+        let files = [
+            file(1, 7, 100, 100, true),  // complete: its size
+            file(2, 7, 1000, 10, false), // running (below): its declared size
+            file(3, 7, 1000, 30, false), // interrupted or idle: only what arrived
+            file(4, 8, 50, 0, false),    // someone else's header with no bytes
+        ];
+        let running = |id| id == 2;
+        assert_eq!(reserved(&files, running, 7), (100 + 1000 + 30, 100 + 1000 + 30));
+        assert_eq!(reserved(&files, running, 8), (1130, 0));
+        // Once nothing is running, headers without bytes hold nothing.
+        assert_eq!(reserved(&files, |_| false, 7), (100 + 10 + 30, 140));
     }
 
     #[test]
@@ -324,6 +390,7 @@ mod tests {
         assert!(fail(ErrorCode::SizeMismatch)(verdict(End::TooLong, 100, HASH)));
         assert!(fail(ErrorCode::Cancelled)(verdict(End::Reset, 100, HASH)));
         assert!(fail(ErrorCode::Internal)(verdict(End::WriteFailed, 100, HASH)));
+        assert!(fail(ErrorCode::UploadIdle)(verdict(End::Idle, 100, HASH)));
         assert_eq!(
             verdict(End::Interrupted { received: 7 }, 100, HASH),
             Verdict::Keep { received: 7 }

@@ -14,10 +14,11 @@ use quicq_common::protocol::{
 };
 use quicq_common::pump;
 use quicq_common::text::strip_format;
+use tokio_util::sync::CancellationToken;
 
 use crate::chat::{resolve, take_rate_token};
 use crate::error::{Refusal, ServerError};
-use crate::files::registry::Writing;
+use crate::files::registry::{Claim, Writing};
 use crate::files::rules::{self, End, Header, Held, Start, Verdict};
 use crate::files::spool::{self, Phase, Progress};
 use crate::state::{Peer, State};
@@ -77,11 +78,14 @@ impl Upload {
         };
         let held =
             existing.as_ref().map(|f| Held { size: f.size, blake3: &f.blake3, state: f.state });
-        let file = match (rules::start(header, held)?, existing) {
-            (Start::Resume, Some(file)) => file,
+        let (file, claim) = match (rules::start(header, held)?, existing) {
+            (Start::Resume, Some(file)) => {
+                let claim = state.uploads().claim(file.id);
+                (file, claim)
+            }
             _ => self.create(target, name, header).await?,
         };
-        let writing = state.uploads().take_over(file.id).await;
+        let writing = claim.acquire().await;
         match self.recheck(header, file.id).await {
             Ok(file) => Ok((file, writing)),
             Err(e) => {
@@ -111,10 +115,12 @@ impl Upload {
         target: Target,
         name: &str,
         header: &Header<'_>,
-    ) -> Result<FileRow, ServerError> {
+    ) -> Result<(FileRow, Claim), ServerError> {
         let state = &self.state;
         take_rate_token(state, self.peer.account.id)?;
-        let quota = state.config().spool_quota_bytes;
+        let (quota, account_quota) =
+            (state.config().spool_quota_bytes, state.config().account_spool_quota_bytes);
+        let shared = state.clone();
         let spool_dir = state.spool().dir().to_owned();
         let (hub, sender, device) =
             (state.hub().clone(), self.peer.account.id, self.peer.device.clone());
@@ -122,7 +128,12 @@ impl Upload {
             (self.transfer_id.clone(), name.to_owned(), header.blake3.to_owned(), header.size);
         let file = state
             .with_store(move |s| {
-                rules::check_quota(s.spool_reserved()?, size, quota)?;
+                let held = rules::reserved(
+                    &s.live_file_sizes()?,
+                    |id| shared.uploads().is_running(id),
+                    sender,
+                );
+                rules::check_quota(held, size, quota, account_quota)?;
                 rules::check_space(free_bytes(&spool_dir), size)?;
                 let (file, created) =
                     s.create_upload(sender, &target, &transfer_id, &name, size, &blake3, now_ms())?;
@@ -136,10 +147,12 @@ impl Upload {
                     s.mark_file_done(file.id, sender, &device, true)?;
                     hub.fan_out(sender, &target, &file.message);
                 }
-                Ok(file)
+                // Claimed in the same job as the quota check, so the next check counts it.
+                let claim = shared.uploads().claim(file.id);
+                Ok((file, claim))
             })
             .await?;
-        tracing::info!(file = file.id, size, "upload started");
+        tracing::info!(file = file.0.id, size, "upload started");
         Ok(file)
     }
 
@@ -164,12 +177,31 @@ impl Upload {
             Ok(sink) => {
                 let after_each = record_progress(state.clone(), file.id, sink.len());
                 let remaining = file.size - offset;
-                let pumped =
-                    pump::pump(&mut recv, sink, after_each, remaining, &writing.stop, |_| {}).await;
+                // Stopped by a newer upload of the file, or by the idle watch below.
+                let stop = writing.stop.child_token();
+                let pump = pump::pump(&mut recv, sink, after_each, remaining, &stop, |_| {});
+                tokio::pin!(pump);
+                let idle = state.config().upload_idle();
+                let watch = watch_idle(state, file.id, idle, stop.clone());
+                tokio::pin!(watch);
+                let mut watching = true;
+                let pumped = loop {
+                    tokio::select! {
+                        pumped = &mut pump => break pumped,
+                        () = &mut watch, if watching => watching = false,
+                    }
+                };
                 if let Err(e) = &pumped.written {
                     tracing::error!(cause = %e, file = file.id, "spool write failed");
                 }
-                rules::upload_end(pumped.end, pumped.written)
+                match rules::upload_end(pumped.end, pumped.written) {
+                    End::Interrupted { .. }
+                        if stop.is_cancelled() && !writing.stop.is_cancelled() =>
+                    {
+                        End::Idle
+                    }
+                    end => end,
+                }
             }
             Err(e) => {
                 tracing::error!(cause = %e, "cannot open spool file");
@@ -177,7 +209,7 @@ impl Upload {
             }
         };
         state.uploads().finish(file.id, &writing);
-        if matches!(end, End::TooLong | End::WriteFailed) {
+        if matches!(end, End::TooLong | End::WriteFailed | End::Idle) {
             let _ = recv.stop(stream_code::FILE_ABORTED.into());
         }
         match rules::verdict(end, file.size, &file.blake3) {
@@ -264,6 +296,24 @@ impl Upload {
                 message: refusal.message,
             },
         );
+    }
+}
+
+/// Cancels `stop` when no block of the upload reaches the spool for `idle`: a stream that
+/// delivers nothing must not hold its declared size of the quota.
+async fn watch_idle(state: &State, file_id: u64, idle: Duration, stop: CancellationToken) {
+    let start = Progress { received: 0, state: Phase::Uploading };
+    let mut progress = state.spool().watch(file_id, start);
+    loop {
+        match tokio::time::timeout(idle, progress.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::info!(file = file_id, "upload idle; stopping it");
+                stop.cancel();
+                return;
+            }
+        }
     }
 }
 
