@@ -13,7 +13,8 @@ pub const DEFAULT_ALPN: &[u8] = ALPN;
 /// Everything needed to connect.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Server address or join link (a link's fingerprint is pinned).
+    /// Server address or join link (a link's fingerprint is pinned, its invite code is sent
+    /// with `hello`).
     pub server: JoinLink,
     pub credentials: Credentials,
     pub trust: Trust,

@@ -271,6 +271,8 @@ async fn hello(
         client: config.client_name.clone(),
         resume_after,
         device: config.device.clone(),
+        // From the join link; the server uses it only to register a free nickname.
+        invite: config.server.invite.clone(),
     };
     write_frame(&mut send, &hello).await.map_err(|e| protocol(&e))?;
     let answer = tokio::time::timeout(CONNECT_TIMEOUT, read_frame::<ServerFrame, _>(&mut recv))

@@ -1,10 +1,11 @@
 //! Server addresses as users type them: `host`, `host:port`, `[v6]:port`, or a join link
-//! `quicq://host:port#fp=HEX` that also pins the server's certificate fingerprint.
+//! `quicq://host:port#fp=HEX&invite=CODE` that also pins the server's certificate fingerprint
+//! and may carry an invite code for registering on a server that needs one.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::protocol::DEFAULT_PORT;
+use crate::protocol::{DEFAULT_PORT, MAX_INVITE_LEN};
 use crate::tls::{BadFingerprint, Fingerprint};
 
 pub const SCHEME: &str = "quicq://";
@@ -16,6 +17,8 @@ pub struct JoinLink {
     pub host: String,
     pub port: u16,
     pub fingerprint: Option<Fingerprint>,
+    /// An invite code for registering (`&invite=` in the link).
+    pub invite: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +29,7 @@ pub enum LinkError {
     BadPort(String),
     #[error("unterminated '[' in IPv6 address")]
     BadBracket,
-    #[error("join link fragment must be '#fp=<fingerprint>'")]
+    #[error("join link fragment must be '#fp=<fingerprint>', optionally with '&invite=<code>'")]
     BadFragment,
     #[error(transparent)]
     BadFingerprint(#[from] BadFingerprint),
@@ -46,8 +49,13 @@ impl JoinLink {
 impl fmt::Display for JoinLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{SCHEME}{}", self.authority())?;
+        let mut sep = '#';
         if let Some(fp) = &self.fingerprint {
-            write!(f, "#fp={fp}")?;
+            write!(f, "{sep}fp={fp}")?;
+            sep = '&';
+        }
+        if let Some(invite) = &self.invite {
+            write!(f, "{sep}invite={invite}")?;
         }
         Ok(())
     }
@@ -58,16 +66,23 @@ impl FromStr for JoinLink {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let (rest, fingerprint) = match s.strip_prefix(SCHEME) {
+        let (rest, fragment) = match s.strip_prefix(SCHEME) {
             Some(rest) => match rest.split_once('#') {
-                Some((authority, fragment)) => {
-                    let fp = fragment.strip_prefix("fp=").ok_or(LinkError::BadFragment)?;
-                    (authority.trim_end_matches('/'), Some(fp.parse()?))
-                }
+                Some((authority, fragment)) => (authority.trim_end_matches('/'), Some(fragment)),
                 None => (rest.trim_end_matches('/'), None),
             },
             None => (s, None),
         };
+        let (mut fingerprint, mut invite) = (None, None);
+        for part in fragment.into_iter().flat_map(|f| f.split('&')) {
+            match part.split_once('=') {
+                Some(("fp", fp)) if fingerprint.is_none() => fingerprint = Some(fp.parse()?),
+                Some(("invite", code)) if invite.is_none() && valid_invite(code) => {
+                    invite = Some(code.to_owned());
+                }
+                _ => return Err(LinkError::BadFragment),
+            }
+        }
         if rest.is_empty() {
             return Err(LinkError::Empty);
         }
@@ -93,8 +108,15 @@ impl FromStr for JoinLink {
             Some(p) => p.parse().map_err(|_| LinkError::BadPort(p.to_owned()))?,
             None => DEFAULT_PORT,
         };
-        Ok(JoinLink { host: host.to_owned(), port, fingerprint })
+        Ok(JoinLink { host: host.to_owned(), port, fingerprint, invite })
     }
+}
+
+/// An invite code as a link may carry it: 1 to [`MAX_INVITE_LEN`] letters, digits, `-` or `_`.
+fn valid_invite(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= MAX_INVITE_LEN
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -117,10 +139,17 @@ mod tests {
         assert_eq!((l.host.as_str(), l.port), ("::1", DEFAULT_PORT));
 
         let fp = Fingerprint([7; 32]);
-        let link = JoinLink { host: "h".into(), port: 1, fingerprint: Some(fp) };
+        let link = JoinLink { host: "h".into(), port: 1, fingerprint: Some(fp), invite: None };
         let text = link.to_string();
         assert_eq!(text, format!("quicq://h:1#fp={}", fp.to_hex()));
         assert_eq!(text.parse::<JoinLink>().unwrap(), link);
+
+        let invited = JoinLink { invite: Some("Xy12".into()), ..link.clone() };
+        let text = invited.to_string();
+        assert_eq!(text, format!("quicq://h:1#fp={}&invite=Xy12", fp.to_hex()));
+        assert_eq!(text.parse::<JoinLink>().unwrap(), invited);
+        let only = "quicq://h:1#invite=abc".parse::<JoinLink>().unwrap();
+        assert_eq!((only.fingerprint, only.invite.as_deref()), (None, Some("abc")));
     }
 
     #[test]
@@ -130,6 +159,12 @@ mod tests {
         assert!(matches!("h:70000".parse::<JoinLink>(), Err(LinkError::BadPort(_))));
         assert_eq!("[::1".parse::<JoinLink>(), Err(LinkError::BadBracket));
         assert_eq!("quicq://h:1#x=1".parse::<JoinLink>(), Err(LinkError::BadFragment));
+        assert_eq!("quicq://h:1#invite=".parse::<JoinLink>(), Err(LinkError::BadFragment));
+        assert_eq!("quicq://h:1#invite=<x>".parse::<JoinLink>(), Err(LinkError::BadFragment));
+        assert_eq!(
+            "quicq://h:1#invite=a&invite=b".parse::<JoinLink>(),
+            Err(LinkError::BadFragment)
+        );
         assert!(matches!(
             "quicq://h:1#fp=12".parse::<JoinLink>(),
             Err(LinkError::BadFingerprint(_))

@@ -44,6 +44,8 @@ pub const USERS_PAGE: usize = 256;
 pub const MAX_PRESENCE_NAMES: usize = 256;
 /// Longest transfer id or device id, in bytes.
 pub const MAX_TRANSFER_ID_LEN: usize = 64;
+/// Longest invite code, in bytes.
+pub const MAX_INVITE_LEN: usize = 64;
 /// Longest file name the server keeps, in bytes; longer names are cut at a character boundary
 /// (receivers sanitise names anyway), so every frame that carries one stays small.
 pub const MAX_FILE_NAME_BYTES: usize = 1024;
@@ -111,6 +113,10 @@ pub enum ClientFrame {
         /// gets every file once. Absent: all such sessions count as one device.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<String>,
+        /// An invite code, to register a free nickname on a server whose registration needs
+        /// one (at most [`MAX_INVITE_LEN`] bytes). Ignored for existing accounts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invite: Option<String>,
     },
     /// On the control stream: every message with id up to `up_to` has reached the user; the
     /// server stores it as the account's delivery position.
@@ -369,6 +375,8 @@ pub enum ErrorCode {
     WeakPassword,
     /// The nickname is free but the server does not accept new accounts.
     RegistrationClosed,
+    /// `hello.invite` is not a usable invite (unknown, used up, expired or revoked).
+    InvalidInvite,
     UnknownRecipient,
     TextTooLong,
     EmptyText,
@@ -460,6 +468,7 @@ mod tests {
             client: "test".into(),
             resume_after: None,
             device: None,
+            invite: None,
         };
         let json = serde_json::to_value(&hello).unwrap();
         assert_eq!(json["type"], "hello");

@@ -26,8 +26,10 @@ pub struct Config {
     pub key: Option<PathBuf>,
     /// Where the SQLite database lives.
     pub data_dir: PathBuf,
-    /// Whether a `hello` with a free nickname creates an account.
-    pub registration: bool,
+    /// Who may create an account with a free nickname: `open` (anyone), `invite` (with an
+    /// invite code), `closed` (nobody). Unset: `invite` when listening on an address other than
+    /// loopback, `open` on loopback only.
+    pub registration: Option<Registration>,
     pub max_text_chars: u32,
     pub messages_per_second: u32,
     pub message_burst: u32,
@@ -71,7 +73,7 @@ impl Default for Config {
             cert: None,
             key: None,
             data_dir: "data".into(),
-            registration: true,
+            registration: None,
             max_text_chars: DEFAULT_MAX_TEXT_CHARS,
             messages_per_second: 10,
             message_burst: 30,
@@ -92,7 +94,28 @@ impl Default for Config {
     }
 }
 
+/// Who may register a free nickname.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone who connects.
+    Open,
+    /// Only with an invite code (`quicq-server admin invite create`).
+    Invite,
+    /// Nobody; existing accounts only.
+    Closed,
+}
+
 impl Config {
+    /// The registration mode in force: as set, or `invite` unless only loopback can connect.
+    pub fn registration_mode(&self) -> Registration {
+        self.registration.unwrap_or(if self.listen.ip().is_loopback() {
+            Registration::Open
+        } else {
+            Registration::Invite
+        })
+    }
+
     /// A config for tests and embedding: loopback, port 0, everything under `dir`.
     pub fn ephemeral(dir: &std::path::Path) -> Self {
         Config {
@@ -155,6 +178,23 @@ mod tests {
         let parsed: Config = toml::from_str(text).unwrap();
         let defaults = Config::default();
         assert_eq!(format!("{parsed:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn registration_needs_an_invite_unless_only_loopback_can_connect() {
+        let on = |listen: &str, set| {
+            Config { listen: listen.parse().unwrap(), registration: set, ..Config::default() }
+                .registration_mode()
+        };
+        assert_eq!(on("[::]:7373", None), Registration::Invite);
+        assert_eq!(on("0.0.0.0:7373", None), Registration::Invite);
+        assert_eq!(on("192.0.2.1:7373", None), Registration::Invite);
+        assert_eq!(on("127.0.0.1:0", None), Registration::Open);
+        assert_eq!(on("[::1]:7373", None), Registration::Open);
+        assert_eq!(on("[::]:7373", Some(Registration::Open)), Registration::Open);
+        assert_eq!(on("127.0.0.1:0", Some(Registration::Closed)), Registration::Closed);
+        let parsed: Config = toml::from_str("registration = \"invite\"").unwrap();
+        assert_eq!(parsed.registration, Some(Registration::Invite));
     }
 
     #[test]

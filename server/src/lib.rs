@@ -16,10 +16,12 @@
 //!   batches.
 //! - [`store`]: SQLite persistence; [`store_thread`] runs it on one thread with group commit.
 //! - [`error`]: [`ServerError`] inside, [`error::Refusal`] for the peer.
-//! - [`password`], [`throttle`] (failed sign-ins), [`rate_limit`], [`config`]: the small parts.
+//! - [`password`], [`throttle`] (failed sign-ins), [`rate_limit`], [`config`]: the small parts;
+//!   [`admin`]: what `quicq-server admin` does (invites, the account list).
 //!
 //! Entry point: `Server::bind(config)?.run(shutdown).await`.
 
+pub mod admin;
 pub mod chat;
 pub mod config;
 pub mod delivery;

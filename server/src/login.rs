@@ -6,12 +6,14 @@ use std::net::IpAddr;
 use quicq_common::check::check_device;
 use quicq_common::nickname::{Nickname, NicknameError, check_new};
 use quicq_common::protocol::{
-    ClientFrame, ErrorCode, MAX_PASSWORD_LEN, MIN_PASSWORD_CHARS, PROTOCOL_VERSION, close,
+    ClientFrame, ErrorCode, MAX_INVITE_LEN, MAX_PASSWORD_LEN, MIN_PASSWORD_CHARS, PROTOCOL_VERSION,
+    close,
 };
 
+use crate::config::Registration;
 use crate::error::{Refusal, ServerError};
 use crate::state::State;
-use crate::store::{Account, now_ms};
+use crate::store::{Account, InvalidInvite, now_ms};
 
 /// A `hello` that passed the checks that need no stored state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +22,15 @@ pub struct Hello {
     pub password: String,
     pub device: String,
     pub resume_after: Option<u64>,
+    pub invite: Option<String>,
 }
 
 /// Checks the first frame of the control stream, in the order of docs/protocol.md section 6.
 /// On refusal, also says which close code ends the connection.
 pub fn check_hello(frame: ClientFrame) -> Result<Hello, (Refusal, u32)> {
-    let ClientFrame::Hello { version, nickname, password, resume_after, device, .. } = frame else {
+    let ClientFrame::Hello { version, nickname, password, resume_after, device, invite, .. } =
+        frame
+    else {
         return Err((
             Refusal::new(
                 ErrorCode::NotLoggedIn,
@@ -54,7 +59,17 @@ pub fn check_hello(frame: ClientFrame) -> Result<Hello, (Refusal, u32)> {
             close::LOGIN_FAILED,
         ));
     }
-    Ok(Hello { nickname, password, device, resume_after })
+    let invite = invite.filter(|code| !code.is_empty());
+    if invite.as_ref().is_some_and(|code| code.len() > MAX_INVITE_LEN) {
+        return Err((
+            Refusal::new(
+                ErrorCode::InvalidInvite,
+                format!("an invite is at most {MAX_INVITE_LEN} bytes"),
+            ),
+            close::LOGIN_FAILED,
+        ));
+    }
+    Ok(Hello { nickname, password, device, resume_after, invite })
 }
 
 /// Checks the password, or registers a free nickname. Returns the account and whether it was
@@ -64,6 +79,7 @@ pub async fn login(
     state: &State,
     nick: &Nickname,
     password: &str,
+    invite: Option<&str>,
     from: IpAddr,
 ) -> Result<(Account, bool), ServerError> {
     let wait = state.login_wait(nick.key(), from);
@@ -72,25 +88,51 @@ pub async fn login(
         refusal.message = "too many wrong passwords; wait before trying again".into();
         return Err(refusal.into());
     }
+    let mode = state.config().registration_mode();
+    // Under `invite`, an unusable invite turns every failure below into `invalid_invite`, for
+    // unknown and existing nicknames alike, so the answer says nothing about which exist; an
+    // account's owner still signs in with an old link.
+    let (invite, bad_invite) = match (mode, invite) {
+        (Registration::Invite, Some(code)) => {
+            let lookup = code.to_owned();
+            match state.with_store(move |s| Ok(s.invite_usable(&lookup, now_ms())?)).await? {
+                true => (Some(code.to_owned()), false),
+                false => (None, true),
+            }
+        }
+        _ => (None, false),
+    };
+    let refused = || if bad_invite { invalid_invite() } else { wrong_password() };
     let key = nick.key().to_owned();
     let existing = state.with_store(move |s| Ok(s.account_by_key(&key)?)).await?;
     if let Some(account) = existing {
-        let checked = check_password(state, account, password).await;
+        let checked = check_password(state, account, password).await.map_err(|e| match e {
+            ServerError::Refused(Refusal { code: ErrorCode::WrongPassword, .. }) => refused(),
+            other => other,
+        });
         let wrong = matches!(
             &checked,
-            Err(ServerError::Refused(Refusal { code: ErrorCode::WrongPassword, .. }))
+            Err(ServerError::Refused(Refusal {
+                code: ErrorCode::WrongPassword | ErrorCode::InvalidInvite,
+                ..
+            }))
         );
         if checked.is_ok() || wrong {
             state.login_result(nick.key(), from, checked.is_ok());
         }
         return checked.map(|a| (a, false));
     }
-    if !state.config().registration {
+    let may_register = match mode {
+        Registration::Open => true,
+        Registration::Invite => invite.is_some(),
+        Registration::Closed => false,
+    };
+    if !may_register {
         // Indistinguishable from a wrong password, in answer and in work done, so a stranger
         // cannot learn which nicknames exist.
         state.verify_decoy(password).await?;
         state.login_result(nick.key(), from, false);
-        return Err(wrong_password());
+        return Err(refused());
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ServerError::refused(
@@ -111,7 +153,13 @@ pub async fn login(
             if let Some(other) = hub.looks_like(&key) {
                 return Err(invalid_nickname(NicknameError::LooksLike(name, other)));
             }
-            Ok(match s.create_account(&name, &key, &phc, now_ms())? {
+            let created = match &invite {
+                None => s.create_account(&name, &key, &phc, now_ms())?,
+                Some(code) => s
+                    .create_account_with_invite(&name, &key, &phc, code, now_ms())?
+                    .map_err(|InvalidInvite| invalid_invite())?,
+            };
+            Ok(match created {
                 Some(account) => {
                     hub.add_account(account.id, &account.name, &account.key);
                     Ok(account)
@@ -129,6 +177,13 @@ pub async fn login(
         Err(Some(account)) => check_password(state, account, password).await.map(|a| (a, false)),
         Err(None) => Err(ServerError::Store(crate::store::StoreError::Vanished("account"))),
     }
+}
+
+fn invalid_invite() -> ServerError {
+    ServerError::refused(
+        ErrorCode::InvalidInvite,
+        "this invite is not valid: unknown, used up, expired or revoked",
+    )
 }
 
 fn wrong_password() -> ServerError {
@@ -163,6 +218,7 @@ mod tests {
             client: "test".into(),
             resume_after: Some(5),
             device: device.map(Into::into),
+            invite: None,
         }
     }
 

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use quicq_common::{Fingerprint, JoinLink};
+use quicq_server::admin;
+use quicq_server::config::Registration;
+use quicq_server::store::Store;
 use quicq_server::{Config, Server};
 use tokio_util::sync::CancellationToken;
 
@@ -15,18 +19,20 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML config file (see quicq-server.example.toml).
-    #[arg(long, env = "QUICQ_CONFIG")]
+    #[arg(long, global = true, env = "QUICQ_CONFIG")]
     config: Option<PathBuf>,
     /// UDP address to listen on [default: [::]:7373, every IPv6 and IPv4 address].
-    #[arg(long, env = "QUICQ_LISTEN")]
+    #[arg(long, global = true, env = "QUICQ_LISTEN")]
     listen: Option<SocketAddr>,
     /// Name or address clients use to reach this server; written into the self-signed
     /// certificate when it is first made. Repeat for several [default: localhost, 127.0.0.1, ::1].
-    #[arg(long = "hostname", env = "QUICQ_HOSTNAME", value_delimiter = ',')]
+    #[arg(long = "hostname", global = true, env = "QUICQ_HOSTNAME", value_delimiter = ',')]
     hostnames: Vec<String>,
     /// Directory for the self-signed certificate and key [default: certs].
-    #[arg(long, env = "QUICQ_CERT_DIR")]
+    #[arg(long, global = true, env = "QUICQ_CERT_DIR")]
     cert_dir: Option<PathBuf>,
     /// CA-issued certificate chain (PEM) to use instead of a self-signed one.
     #[arg(long, env = "QUICQ_CERT", requires = "key")]
@@ -35,10 +41,14 @@ struct Args {
     #[arg(long, env = "QUICQ_KEY", requires = "cert")]
     key: Option<PathBuf>,
     /// Directory for the database [default: data].
-    #[arg(long, env = "QUICQ_DATA_DIR")]
+    #[arg(long, global = true, env = "QUICQ_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Refuse to create new accounts; only existing nicknames can log in.
-    #[arg(long, env = "QUICQ_NO_REGISTRATION")]
+    /// Who may register a free nickname: open (anyone), invite (with an invite code) or closed
+    /// [default: invite, or open when listening on loopback only].
+    #[arg(long, env = "QUICQ_REGISTRATION", value_enum)]
+    registration: Option<Registration>,
+    /// The same as --registration closed.
+    #[arg(long, env = "QUICQ_NO_REGISTRATION", conflicts_with = "registration")]
     no_registration: bool,
     /// Longest chat message, in characters [default: 4000].
     #[arg(long, env = "QUICQ_MAX_TEXT_CHARS")]
@@ -63,8 +73,46 @@ struct Args {
     file_retention_secs: Option<u64>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Manage the server in the data directory; safe while it runs.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Admin {
+    /// Invite codes: registering a free nickname needs one when registration is `invite`.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+    /// List the accounts.
+    Users,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum InviteCommand {
+    /// Make an invite and print its join link.
+    Create {
+        /// How many accounts it may register.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it lasts, e.g. 7d, 12h, 30m; never expires when absent.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// List invites and what is left of them.
+    List,
+    /// Make an invite unusable.
+    Revoke { code: String },
+}
+
 impl Args {
-    fn into_config(self) -> anyhow::Result<Config> {
+    fn into_config(mut self) -> anyhow::Result<(Config, Option<Command>)> {
+        let command = self.command.take();
+        Ok((self.into_settings()?, command))
+    }
+
+    fn into_settings(self) -> anyhow::Result<Config> {
         let mut config = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -97,7 +145,9 @@ impl Args {
             config.hostnames = self.hostnames;
         }
         if self.no_registration {
-            config.registration = false;
+            config.registration = Some(Registration::Closed);
+        } else if self.registration.is_some() {
+            config.registration = self.registration;
         }
         Ok(config)
     }
@@ -123,7 +173,10 @@ async fn run() -> anyhow::Result<()> {
         // Colour only on a terminal, not in journald or files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    let config = Args::parse().into_config()?;
+    let (config, command) = Args::parse().into_config()?;
+    if let Some(Command::Admin(admin)) = command {
+        return run_admin(&config, admin);
+    }
     let data_dir = config.data_dir.clone();
     let server = Server::bind(config).context("cannot start server")?;
 
@@ -136,11 +189,70 @@ async fn run() -> anyhow::Result<()> {
     tracing::info!(addr = %server.local_addr(), data = %data_dir.display(), "listening");
     tracing::info!(fingerprint = %server.fingerprint().pretty(), "certificate SHA-256");
     tracing::info!("join link: {}", server.join_link());
+    tracing::info!(registration = ?server.registration(), "new accounts");
+    if let Some(code) = server.first_invite() {
+        let link = JoinLink { invite: Some(code.to_owned()), ..server.join_link() };
+        tracing::info!(
+            "no account yet; register the first one with this link (one use, 7 days): {link}"
+        );
+    }
 
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     server.run(shutdown).await;
     Ok(())
+}
+
+/// `quicq-server admin …`: works on the database in the data directory.
+fn run_admin(config: &Config, admin: Admin) -> anyhow::Result<()> {
+    let path = config.database_path();
+    let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let now = quicq_server::store::now_ms();
+    match admin {
+        Admin::Invite(InviteCommand::Create { uses, expires }) => {
+            let code = admin::create_invite(&store, uses, expires)?;
+            println!("invite {code}");
+            match invite_link(config, &code) {
+                Ok(link) => println!("join link: {link}"),
+                Err(e) => {
+                    eprintln!("(no join link: {})", quicq_common::report::one_line(e.as_ref()))
+                }
+            }
+        }
+        Admin::Invite(InviteCommand::List) => {
+            for invite in store.invites()? {
+                println!("{}", admin::describe(&invite, now));
+            }
+        }
+        Admin::Invite(InviteCommand::Revoke { code }) => {
+            if !store.revoke_invite(&code)? {
+                anyhow::bail!("no invite {code}");
+            }
+            println!("revoked {code}");
+        }
+        Admin::Users => {
+            for (_, name, _) in store.accounts()? {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The join link for `code`: the configured host and port and the certificate's fingerprint.
+fn invite_link(config: &Config, code: &str) -> anyhow::Result<JoinLink> {
+    let cert = match &config.cert {
+        Some(cert) => cert.clone(),
+        None => config.cert_dir.join(quicq_common::tls::CERT_FILE),
+    };
+    let chain = quicq_common::tls::load_certs(&cert)?;
+    let first = chain.first().context("the certificate file is empty")?;
+    Ok(JoinLink {
+        host: config.hostnames.first().cloned().unwrap_or_else(|| "localhost".into()),
+        port: config.listen.port(),
+        fingerprint: Some(Fingerprint::of(first)),
+        invite: Some(code.to_owned()),
+    })
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {

@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::Config;
+use crate::admin;
+use crate::config::{Config, Registration};
 use crate::files::retention;
 use crate::files::spool::Spool;
 use crate::session::Session;
@@ -53,6 +54,7 @@ pub struct Server {
     fingerprint: Fingerprint,
     certificate_created: bool,
     uncovered_hostnames: Vec<String>,
+    first_invite: Option<String>,
 }
 
 impl Server {
@@ -94,11 +96,22 @@ impl Server {
                 "spool and database disagreed: removed unclaimed spool files, failed files without bytes"
             ),
         }
+        let first_invite = match config.registration_mode() {
+            Registration::Invite => admin::first_invite(&store)?,
+            _ => None,
+        };
         let listen = config.listen;
         let state = Arc::new(State::new(config, store, spool)?);
         let endpoint = quicq_common::socket::endpoint(listen, Some(server_config))
             .map_err(|source| StartError::Bind { addr: listen, source })?;
-        Ok(Server { endpoint, state, fingerprint, certificate_created, uncovered_hostnames })
+        Ok(Server {
+            endpoint,
+            state,
+            fingerprint,
+            certificate_created,
+            uncovered_hostnames,
+            first_invite,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -120,11 +133,23 @@ impl Server {
         &self.uncovered_hostnames
     }
 
+    /// The invite made at this start because the server needs invites and has no account yet:
+    /// the operator registers the first account with it.
+    pub fn first_invite(&self) -> Option<&str> {
+        self.first_invite.as_deref()
+    }
+
+    /// How registration works on this server.
+    pub fn registration(&self) -> Registration {
+        self.state.config().registration_mode()
+    }
+
     /// The link to hand to users: first configured hostname, the bound port, the fingerprint.
     pub fn join_link(&self) -> JoinLink {
         let host =
             self.state.config().hostnames.first().cloned().unwrap_or_else(|| "localhost".into());
-        JoinLink { host, port: self.local_addr().port(), fingerprint: Some(self.fingerprint) }
+        let port = self.local_addr().port();
+        JoinLink { host, port, fingerprint: Some(self.fingerprint), invite: None }
     }
 
     /// Serves until `shutdown` is cancelled, then shuts down in order.

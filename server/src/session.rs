@@ -134,6 +134,7 @@ impl Session {
             &self.state,
             &hello.nickname,
             &hello.password,
+            hello.invite.as_deref(),
             self.remote_ip(),
         )
         .await

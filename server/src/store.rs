@@ -58,7 +58,8 @@ pub struct Stored {
     pub duplicate: bool,
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2 added `invites`.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
@@ -93,6 +94,13 @@ CREATE TABLE IF NOT EXISTS messages (
     file_id   INTEGER REFERENCES files(id),
     UNIQUE (sender, client_id),
     CHECK ((to_user IS NULL) <> (to_group IS NULL))
+);
+CREATE TABLE IF NOT EXISTS invites (
+    code       TEXT PRIMARY KEY,
+    uses_left  INTEGER NOT NULL,
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS file_done (
     file_id INTEGER NOT NULL REFERENCES files(id),
@@ -140,6 +148,20 @@ impl FileState {
         }
     }
 }
+
+/// An invite code, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub code: String,
+    pub uses_left: u32,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub revoked: bool,
+}
+
+/// An invite that is unknown, used up, expired or revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidInvite;
 
 /// A file that holds or may hold spool space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +261,104 @@ impl Store {
             password_hash: password_hash.to_owned(),
             delivered_up_to: position,
         }))
+    }
+
+    /// Creates the account and uses up one use of `invite`, in one transaction: `Ok(None)` if the
+    /// key is taken, `Err(InvalidInvite)` if the invite is not usable now.
+    pub fn create_account_with_invite(
+        &mut self,
+        name: &str,
+        key: &str,
+        password_hash: &str,
+        invite: &str,
+        now: i64,
+    ) -> Result<Result<Option<Account>, InvalidInvite>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let used = tx.execute(
+            "UPDATE invites SET uses_left = uses_left - 1
+             WHERE code = ?1 AND uses_left > 0 AND revoked = 0
+               AND (expires_at IS NULL OR expires_at > ?2)",
+            params![invite, now],
+        )?;
+        if used == 0 {
+            return Ok(Err(InvalidInvite));
+        }
+        let position: i64 =
+            tx.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| r.get(0))?;
+        let inserted = tx.execute(
+            "INSERT INTO accounts (name, key, password_hash, created_at, delivered_up_to)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
+            params![name, key, password_hash, now, position],
+        )?;
+        if inserted == 0 {
+            // Not registered after all: the invite keeps its use (the transaction is dropped).
+            return Ok(Ok(None));
+        }
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(Ok(Some(Account {
+            id,
+            name: name.to_owned(),
+            key: key.to_owned(),
+            password_hash: password_hash.to_owned(),
+            delivered_up_to: position as u64,
+        })))
+    }
+
+    /// Whether `code` is an invite usable now (it is not used up by asking).
+    pub fn invite_usable(&self, code: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM invites WHERE code = ?1 AND uses_left > 0 AND revoked = 0
+                   AND (expires_at IS NULL OR expires_at > ?2)",
+                params![code, now],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    pub fn create_invite(
+        &self,
+        code: &str,
+        uses: u32,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO invites (code, uses_left, expires_at, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![code, uses, expires_at, now],
+        )?;
+        Ok(())
+    }
+
+    /// Every invite, newest first.
+    pub fn invites(&self) -> Result<Vec<Invite>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT code, uses_left, expires_at, created_at, revoked FROM invites
+             ORDER BY created_at DESC, code",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Invite {
+                code: r.get(0)?,
+                uses_left: r.get(1)?,
+                expires_at: r.get(2)?,
+                created_at: r.get(3)?,
+                revoked: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes an invite; false if there is none with this code.
+    pub fn revoke_invite(&self, code: &str) -> Result<bool, StoreError> {
+        Ok(self.conn.execute("UPDATE invites SET revoked = 1 WHERE code = ?1", params![code])? > 0)
+    }
+
+    /// How many accounts exist.
+    pub fn account_count(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row("SELECT count(*) FROM accounts", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// Every account as (id, name, key), ordered by key.

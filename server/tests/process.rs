@@ -13,8 +13,15 @@ const PASSWORD: &str = "correct horse battery";
 
 /// Starts the binary in `dir` and reads its join link from the log.
 fn start(dir: &Path) -> (Child, JoinLink) {
+    start_with(dir, &[], "join link")
+}
+
+/// Starts the binary in `dir` with `extra` flags and reads the first link on a log line
+/// containing `marker`.
+fn start_with(dir: &Path, extra: &[&str], marker: &str) -> (Child, JoinLink) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quicq-server"))
         .args(["--listen", "127.0.0.1:0", "--hostname", "127.0.0.1"])
+        .args(extra)
         .current_dir(dir)
         .env("RUST_LOG", "quicq_server=info")
         .env("NO_COLOR", "1")
@@ -26,7 +33,9 @@ fn start(dir: &Path) -> (Child, JoinLink) {
     let mut lines = BufReader::new(stdout).lines();
     let link = loop {
         let line = lines.next().expect("server printed its join link").unwrap();
-        if let Some(at) = line.find("quicq://") {
+        if let Some(at) = line.find("quicq://")
+            && line.contains(marker)
+        {
             break line[at..].trim().parse::<JoinLink>().unwrap();
         }
     };
@@ -98,6 +107,50 @@ async fn sigterm_tells_clients_and_keeps_messages_for_the_next_start() {
     assert_eq!(page.messages[0].id, sent.id);
     assert_eq!(page.messages[0].text, "before shutdown");
     bob.close().await;
+    terminate(&child);
+    assert!(tokio::task::spawn_blocking(move || wait_exit(child)).await.unwrap().success());
+}
+
+/// Runs `quicq-server admin …` in `dir` and returns what it printed.
+fn admin(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_quicq-server"))
+        .args(["--hostname", "127.0.0.1", "admin"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "admin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_server_prints_a_first_invite_and_admin_makes_more_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, first) =
+        start_with(dir.path(), &["--registration", "invite"], "register the first");
+    let code = first.invite.clone().expect("the first start prints an invite link");
+    let (owner, _) = Client::connect(config(&first, "owner")).await.unwrap();
+    assert!(owner.welcome().registered);
+
+    // While the server runs: a two-use invite, listed, then revoked after one use.
+    let made = admin(dir.path(), &["invite", "create", "--uses", "2", "--expires", "7d"]);
+    let link_line = made.lines().find(|l| l.starts_with("join link: ")).unwrap();
+    let mut link: JoinLink = link_line["join link: ".len()..].parse().unwrap();
+    assert_eq!(link.fingerprint, first.fingerprint, "the link pins the server's certificate");
+    link.port = first.port; // the config has port 0; the test server's is random
+    let second = link.invite.clone().unwrap();
+    assert!(admin(dir.path(), &["invite", "list"]).contains(&format!("{second}  2 use(s) left")));
+    let (friend, _) = Client::connect(config(&link, "friend")).await.unwrap();
+    assert!(friend.welcome().registered);
+    admin(dir.path(), &["invite", "revoke", &second]);
+    let refused = Client::connect(config(&link, "third")).await.unwrap_err();
+    assert!(refused.to_string().contains("invite"), "{refused}");
+    let users = admin(dir.path(), &["users"]);
+    assert_eq!(users.lines().collect::<Vec<_>>(), ["friend", "owner"]);
+    assert!(admin(dir.path(), &["invite", "list"]).contains(&format!("{code}  used up")));
+
+    owner.close().await;
+    friend.close().await;
     terminate(&child);
     assert!(tokio::task::spawn_blocking(move || wait_exit(child)).await.unwrap().success());
 }

@@ -68,6 +68,7 @@ impl TestServer {
             host: "127.0.0.1".into(),
             port: self.addr.port(),
             fingerprint: Some(self.fingerprint),
+            invite: None,
         }
     }
 
@@ -200,6 +201,7 @@ pub async fn raw_login(
         client: "raw".into(),
         resume_after: None,
         device: None,
+        invite: None,
     };
     write_frame(&mut send, &hello).await.expect("write hello");
     let answer =

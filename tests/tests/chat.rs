@@ -119,7 +119,10 @@ async fn closed_registration_refuses_new_names_but_not_existing_accounts() {
     let (a, _) = connect(&server, "alice").await;
     a.close().await;
     let dir = server.stop().await;
-    let server = TestServer::start_in(dir, |c| c.registration = false).await;
+    let server = TestServer::start_in(dir, |c| {
+        c.registration = Some(quicq_server::config::Registration::Closed)
+    })
+    .await;
     let _ = connect(&server, "alice").await;
     let err = try_connect(&server, "mallory").await.unwrap_err();
     // The same answer as a wrong password for alice: nobody learns which nicknames exist.
@@ -132,6 +135,55 @@ async fn closed_registration_refuses_new_names_but_not_existing_accounts() {
     };
     assert_eq!((code, &message), (ErrorCode::WrongPassword, &wrong_message));
     assert_eq!(wrong_code, ErrorCode::WrongPassword);
+}
+
+/// Makes an invite in the server's database, as `quicq-server admin invite create` does.
+fn invite(server: &TestServer, uses: u32) -> String {
+    let path = server.dir.path().join("data").join("quicq.sqlite3");
+    let store = quicq_server::store::Store::open(&path).unwrap();
+    quicq_server::admin::create_invite(&store, uses, None).unwrap()
+}
+
+fn with_invite(server: &TestServer, nick: &str, code: &str) -> quicq_client::ClientConfig {
+    let mut cfg = config(server, nick);
+    cfg.server.invite = Some(code.into());
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_server_registers_only_with_a_usable_invite_and_leaks_no_nicknames() {
+    let server = TestServer::start_with(|c| {
+        c.registration = Some(quicq_server::config::Registration::Invite)
+    })
+    .await;
+    let refused = |err: ConnectError| match err {
+        ConnectError::Refused { code, .. } => code,
+        other => panic!("{other}"),
+    };
+    // Without an invite a free nickname is answered like a wrong password.
+    let err = try_connect(&server, "stranger").await.unwrap_err();
+    assert_eq!(refused(err), ErrorCode::WrongPassword);
+    // A bogus invite is named as such, and the same for taken and free nicknames.
+    let err = quicq_client::Client::connect(with_invite(&server, "stranger", "bogus")).await;
+    assert_eq!(refused(err.unwrap_err()), ErrorCode::InvalidInvite);
+
+    let code = invite(&server, 1);
+    let (alice, _) =
+        quicq_client::Client::connect(with_invite(&server, "alice", &code)).await.unwrap();
+    assert!(alice.welcome().registered);
+    alice.close().await;
+    // Used up: the next stranger is refused…
+    let err = quicq_client::Client::connect(with_invite(&server, "bob", &code)).await;
+    assert_eq!(refused(err.unwrap_err()), ErrorCode::InvalidInvite);
+    // …while alice signs in with her old link…
+    let (again, _) =
+        quicq_client::Client::connect(with_invite(&server, "alice", &code)).await.unwrap();
+    assert!(!again.welcome().registered);
+    // …and a wrong password for her gets the same answer as bob's free nickname did.
+    let mut guess = with_invite(&server, "alice", &code);
+    guess.credentials.password = "not alice's".into();
+    let err = quicq_client::Client::connect(guess).await.unwrap_err();
+    assert_eq!(refused(err), ErrorCode::InvalidInvite);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,6 +113,7 @@ async fn sign_in(
         client: "quicq-bench".into(),
         resume_after: None,
         device: None,
+        invite: None,
     };
     write_frame(&mut send, &hello).await?;
     match read_frame::<ServerFrame, _>(&mut recv).await? {

@@ -317,7 +317,11 @@ mod tests {
                 argv.extend(["--server", "localhost", "--nick", "alice"].map(String::from));
             }
             // Placeholders stand for a real value.
-            argv.extend(words.iter().map(|w| w.replace("<fingerprint>", &"0".repeat(64))));
+            argv.extend(
+                words.iter().map(|w| {
+                    w.replace("<fingerprint>", &"0".repeat(64)).replace("<invite>", "abc")
+                }),
+            );
             if let Err(e) = Args::try_parse_from(&argv) {
                 panic!("README command {words:?} is refused:\n{e}");
             }
