@@ -67,9 +67,6 @@ pub enum ServerError {
     /// A group commit failed; every message in it shares the cause.
     #[error("storing messages: {0}")]
     Commit(Arc<StoreError>),
-    /// A part of the server has been shut down.
-    #[error("the {0} has shut down")]
-    Closed(&'static str),
     #[error("password hashing: {0}")]
     Password(argon2::password_hash::Error),
     #[error("a blocking task failed: {0}")]

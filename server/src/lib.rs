@@ -16,7 +16,8 @@
 //!   batches.
 //! - [`store`]: SQLite persistence; [`store_thread`] runs it on one thread with group commit.
 //! - [`error`]: [`ServerError`] inside, [`error::Refusal`] for the peer.
-//! - [`password`], [`throttle`] (failed sign-ins), [`rate_limit`], [`config`]: the small parts;
+//! - [`password`], [`throttle`] (failed sign-ins), [`fair`] (hashing slots shared fairly
+//!   between addresses), [`rate_limit`], [`config`]: the small parts;
 //!   [`admin`]: what `quicq-server admin` does (invites, the account list).
 //!
 //! Entry point: `Server::bind(config)?.run(shutdown).await`.
@@ -26,6 +27,7 @@ pub mod chat;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod fair;
 pub mod files;
 pub mod hub;
 pub mod login;

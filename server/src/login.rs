@@ -106,7 +106,7 @@ pub async fn login(
     let key = nick.key().to_owned();
     let existing = state.with_store(move |s| Ok(s.account_by_key(&key)?)).await?;
     if let Some(account) = existing {
-        let checked = check_password(state, account, password).await.map_err(|e| match e {
+        let checked = check_password(state, account, password, from).await.map_err(|e| match e {
             ServerError::Refused(Refusal { code: ErrorCode::WrongPassword, .. }) => refused(),
             other => other,
         });
@@ -130,7 +130,7 @@ pub async fn login(
     if !may_register {
         // Indistinguishable from a wrong password, in answer and in work done, so a stranger
         // cannot learn which nicknames exist.
-        state.verify_decoy(password).await?;
+        state.verify_decoy(password, from).await?;
         state.login_result(nick.key(), from, false);
         return Err(refused());
     }
@@ -141,7 +141,7 @@ pub async fn login(
         ));
     }
     check_new(nick).map_err(invalid_nickname)?;
-    let phc = state.hash_password(password).await?;
+    let phc = state.hash_password(password, from).await?;
     let (name, key, hub) = (nick.as_str().to_owned(), nick.key().to_owned(), state.hub().clone());
     // On the store thread, which runs registrations one at a time: the look-alike check and
     // the new name's entry in the hub cannot interleave with another registration.
@@ -174,7 +174,9 @@ pub async fn login(
             Ok((account, true))
         }
         // Someone registered the same name a moment ago: this is now a login.
-        Err(Some(account)) => check_password(state, account, password).await.map(|a| (a, false)),
+        Err(Some(account)) => {
+            check_password(state, account, password, from).await.map(|a| (a, false))
+        }
         Err(None) => Err(ServerError::Store(crate::store::StoreError::Vanished("account"))),
     }
 }
@@ -198,8 +200,9 @@ async fn check_password(
     state: &State,
     account: Account,
     password: &str,
+    from: IpAddr,
 ) -> Result<Account, ServerError> {
-    if state.verify_password(password, &account.password_hash).await? {
+    if state.verify_password(password, &account.password_hash, from).await? {
         Ok(account)
     } else {
         Err(wrong_password())

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use quicq_common::protocol::ServerFrame;
-use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::error::ServerError;
+use crate::fair::FairGate;
 use crate::files::registry::Uploads;
 use crate::files::spool::Spool;
 use crate::hub::{Hub, QueueLimit};
@@ -61,7 +61,8 @@ pub struct State {
     tasks: TaskTracker,
     /// Argon2 takes ~19 MiB and tens of milliseconds per hash; bound how many run at once so a
     /// login storm cannot exhaust memory. More than one per core would not make logins faster.
-    hashing: Semaphore,
+    /// Taken in turns by source address, so a flood from one address cannot starve others.
+    hashing: FairGate<IpAddr>,
 }
 
 impl State {
@@ -89,7 +90,7 @@ impl State {
                 by_account: Throttle::new(THROTTLE_CAPACITY),
                 by_address: Throttle::new(THROTTLE_CAPACITY),
             }),
-            hashing: Semaphore::new(permits),
+            hashing: FairGate::new(permits),
         })
     }
 
@@ -143,12 +144,12 @@ impl State {
 
     /// Checks `password` against a hash of a password nobody knows: the work of a wrong
     /// password, for a nickname that has no account.
-    pub async fn verify_decoy(&self, password: &str) -> Result<(), ServerError> {
+    pub async fn verify_decoy(&self, password: &str, from: IpAddr) -> Result<(), ServerError> {
         let decoy = self
             .decoy_hash
-            .get_or_try_init(|| async { self.hash_password(&random_secret()).await })
+            .get_or_try_init(|| async { self.hash_password(&random_secret(), from).await })
             .await?;
-        self.verify_password(password, decoy).await?;
+        self.verify_password(password, decoy, from).await?;
         Ok(())
     }
 
@@ -176,18 +177,23 @@ impl State {
         }
     }
 
-    pub async fn hash_password(&self, password: &str) -> Result<String, ServerError> {
-        let _permit =
-            self.hashing.acquire().await.map_err(|_| ServerError::Closed("password hasher"))?;
+    /// Hashes on a blocking thread once `from` has its turn at the hashing slots.
+    pub async fn hash_password(&self, password: &str, from: IpAddr) -> Result<String, ServerError> {
+        let _slot = self.hashing.acquire(from).await;
         let (password, passwords) = (password.to_owned(), self.passwords.clone());
         tokio::task::spawn_blocking(move || passwords.hash(&password))
             .await?
             .map_err(ServerError::Password)
     }
 
-    pub async fn verify_password(&self, password: &str, phc: &str) -> Result<bool, ServerError> {
-        let _permit =
-            self.hashing.acquire().await.map_err(|_| ServerError::Closed("password hasher"))?;
+    /// Checks on a blocking thread once `from` has its turn at the hashing slots.
+    pub async fn verify_password(
+        &self,
+        password: &str,
+        phc: &str,
+        from: IpAddr,
+    ) -> Result<bool, ServerError> {
+        let _slot = self.hashing.acquire(from).await;
         let (password, phc, passwords) =
             (password.to_owned(), phc.to_owned(), self.passwords.clone());
         Ok(tokio::task::spawn_blocking(move || passwords.verify(&password, &phc)).await?)
