@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::stats::Figure;
-use crate::workload::{chat, files, raw_quic, scale};
+use crate::workload::{chat, files, logins, raw_quic, scale};
 
 const MIB: u64 = 1 << 20;
 
@@ -83,6 +83,18 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         clients: usize,
     },
+    /// W8: a real user's sign-ins during a storm of wrong-password sign-ins from many addresses.
+    W8 {
+        /// Attacking loopback addresses (127.0.x.y).
+        #[arg(long, default_value_t = 50)]
+        addresses: usize,
+        /// Sign-ins each address keeps in flight.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        /// The real user's sign-ins measured, with and without the storm.
+        #[arg(long, default_value_t = 40)]
+        logins: usize,
+    },
     /// W6: durable message stores per second.
     W6 {
         #[arg(long, default_value_t = 50_000)]
@@ -102,6 +114,7 @@ struct Plan {
     w3_group: usize,
     w5_clients: usize,
     w6: (usize, usize),
+    w8: (usize, usize, usize),
 }
 
 impl Plan {
@@ -116,6 +129,7 @@ impl Plan {
             // Once: 10,000 Argon2 sign-ins take about 2.5 minutes on 2 cores.
             w5_clients: 10_000,
             w6: (50_000, 20),
+            w8: (50, 4, 40),
         }
     }
 
@@ -129,6 +143,7 @@ impl Plan {
             w3_group: 3,
             w5_clients: 100,
             w6: (2000, 4),
+            w8: (4, 2, 5),
         }
     }
 }
@@ -294,6 +309,34 @@ async fn run_w5(report: &mut Report, clients: usize) -> anyhow::Result<()> {
     .await
 }
 
+async fn run_w8(
+    report: &mut Report,
+    runs: usize,
+    (addresses, parallel, logins): (usize, usize, usize),
+) -> anyhow::Result<()> {
+    eprintln!("W8: {logins} sign-ins during a storm from {addresses} addresses × {parallel}");
+    let names = [
+        "w8_login_p50_ms",
+        "w8_login_p99_ms",
+        "w8_storm_login_p50_ms",
+        "w8_storm_login_p99_ms",
+        "w8_storm_answers_per_s",
+        "w8_storm_throttled_share",
+    ];
+    repeat(report, runs, &names, || async {
+        let s = logins::storm(addresses, parallel, logins).await?;
+        Ok(vec![
+            s.baseline_p50_ms,
+            s.baseline_p99_ms,
+            s.storm_p50_ms,
+            s.storm_p99_ms,
+            s.storm_answers_per_s,
+            s.storm_throttled_share,
+        ])
+    })
+    .await
+}
+
 async fn run_w6(
     report: &mut Report,
     runs: usize,
@@ -345,6 +388,7 @@ async fn main() -> anyhow::Result<()> {
             run_w3(&mut report, runs, plan.w3_mib, plan.w3_group).await?;
             run_w5(&mut report, plan.w5_clients).await?;
             run_w6(&mut report, runs, plan.w6).await?;
+            run_w8(&mut report, runs, plan.w8).await?;
         }
         Command::RawQuic { mib } => run_raw(&mut report, runs, mib).await?,
         Command::W1 { messages } => run_w1(&mut report, runs, messages).await?,
@@ -362,6 +406,9 @@ async fn main() -> anyhow::Result<()> {
         Command::W5 { clients } => run_w5(&mut report, clients).await?,
         Command::W6 { messages, connections } => {
             run_w6(&mut report, runs, (messages, connections)).await?
+        }
+        Command::W8 { addresses, parallel, logins } => {
+            run_w8(&mut report, runs, (addresses, parallel, logins)).await?
         }
     }
     print_table(&report);

@@ -32,6 +32,12 @@ const FIGURES: &[&str] = &[
     "w6_stored_per_s",
     "w6_server_cpu_us_per_message",
     "w6_clients_cpu_us_per_message",
+    "w8_login_p50_ms",
+    "w8_login_p99_ms",
+    "w8_storm_login_p50_ms",
+    "w8_storm_login_p99_ms",
+    "w8_storm_answers_per_s",
+    "w8_storm_throttled_share",
 ];
 
 /// A quick run takes about 10 s; a hang must fail the test, not wait for CI's limit.

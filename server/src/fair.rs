@@ -1,7 +1,9 @@
 //! A fair gate for scarce work (Argon2 hashing): at most `permits` holders at once, and when
 //! requests wait, each free slot goes to the next *source address* in turn, not to the next
 //! request. A flood of sign-ins from one address then delays someone else's by at most one
-//! round over the addresses waiting, instead of by the whole flood.
+//! round over the addresses waiting, instead of by the whole flood. Requests marked *first*
+//! (from addresses with no failed sign-ins) go before every round, so a person signing in
+//! normally waits for at most the hashes already running.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -21,6 +23,8 @@ struct Inner<K: Hash + Eq + Clone> {
     waiting: HashMap<K, VecDeque<oneshot::Sender<Slot<K>>>>,
     /// Keys with waiters, in the order they get the next slots.
     turns: VecDeque<K>,
+    /// Waiters served before any turn.
+    first: VecDeque<oneshot::Sender<Slot<K>>>,
 }
 
 /// A slot of the gate, given back (to the next in turn) when dropped.
@@ -41,23 +45,29 @@ impl<K: Hash + Eq + Clone> FairGate<K> {
                 free: permits.max(1),
                 waiting: HashMap::new(),
                 turns: VecDeque::new(),
+                first: VecDeque::new(),
             })),
         }
     }
 
-    /// Waits for a slot; `key` is whose turn it counts against.
-    pub async fn acquire(&self, key: K) -> Slot<K> {
+    /// Waits for a slot; `key` is whose turn it counts against, and `first` puts the request
+    /// ahead of all turns.
+    pub async fn acquire(&self, key: K, first: bool) -> Slot<K> {
         let rx = {
             let mut inner = lock(&self.inner);
-            if inner.free > 0 && inner.turns.is_empty() {
+            if inner.free > 0 && inner.turns.is_empty() && inner.first.is_empty() {
                 inner.free -= 1;
                 return Slot { inner: Some(self.inner.clone()) };
             }
             let (tx, rx) = oneshot::channel();
-            let queue = inner.waiting.entry(key.clone()).or_default();
-            queue.push_back(tx);
-            if queue.len() == 1 {
-                inner.turns.push_back(key);
+            if first {
+                inner.first.push_back(tx);
+            } else {
+                let queue = inner.waiting.entry(key.clone()).or_default();
+                queue.push_back(tx);
+                if queue.len() == 1 {
+                    inner.turns.push_back(key);
+                }
             }
             rx
         };
@@ -93,6 +103,9 @@ impl<K: Hash + Eq + Clone> Drop for Slot<K> {
 
 /// The first waiter of the key whose turn it is; the key goes to the back if it has more.
 fn next_in_turn<K: Hash + Eq + Clone>(inner: &mut Inner<K>) -> Option<oneshot::Sender<Slot<K>>> {
+    if let Some(tx) = inner.first.pop_front() {
+        return Some(tx);
+    }
     let key = inner.turns.pop_front()?;
     let queue = inner.waiting.get_mut(&key)?;
     let tx = queue.pop_front();
@@ -119,13 +132,13 @@ mod tests {
     async fn a_flood_from_one_key_waits_its_turn_behind_others() {
         let gate = Arc::new(FairGate::new(1));
         let order = Arc::new(Mutex::new(Vec::new()));
-        let first = gate.acquire("flood").await;
+        let first = gate.acquire("flood", false).await;
         let mut tasks = Vec::new();
         // 50 requests from one address queue up first…
         for i in 0..50 {
             let (gate, order) = (gate.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
-                let _slot = gate.acquire("flood").await;
+                let _slot = gate.acquire("flood", false).await;
                 order.lock().unwrap().push(format!("flood {i}"));
             }));
             settle().await;
@@ -133,7 +146,7 @@ mod tests {
         // …then one from someone else.
         let (g, o) = (gate.clone(), order.clone());
         tasks.push(tokio::spawn(async move {
-            let _slot = g.acquire("alice").await;
+            let _slot = g.acquire("alice", false).await;
             o.lock().unwrap().push("alice".to_owned());
         }));
         settle().await;
@@ -148,16 +161,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn first_requests_go_before_every_turn() {
+        let gate = Arc::new(FairGate::new(1));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let held = gate.acquire(0, false).await;
+        let mut tasks = Vec::new();
+        for (key, first) in [(1, false), (2, false), (3, false), (9, true)] {
+            let (gate, order) = (gate.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let _slot = gate.acquire(key, first).await;
+                order.lock().unwrap().push(key);
+            }));
+            settle().await;
+        }
+        drop(held);
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), [9, 1, 2, 3]);
+    }
+
+    #[tokio::test]
     async fn slots_are_bounded_and_given_back_even_past_waiters_who_left() {
         let gate = FairGate::new(2);
-        let a = gate.acquire(1).await;
-        let _b = gate.acquire(2).await;
+        let a = gate.acquire(1, false).await;
+        let _b = gate.acquire(2, false).await;
         // A third waits; one who gives up waiting must not swallow a slot.
         let gone =
-            tokio::time::timeout(std::time::Duration::from_millis(10), gate.acquire(3)).await;
+            tokio::time::timeout(std::time::Duration::from_millis(10), gate.acquire(3, false))
+                .await;
         assert!(gone.is_err());
         drop(a);
-        let c = tokio::time::timeout(std::time::Duration::from_secs(5), gate.acquire(4)).await;
+        let c =
+            tokio::time::timeout(std::time::Duration::from_secs(5), gate.acquire(4, false)).await;
         assert!(c.is_ok(), "the slot went past the waiter who left");
         assert_eq!(lock(&gate.inner).free, 0);
     }

@@ -171,6 +171,7 @@ pub async fn login(
     match created {
         Ok(account) => {
             tracing::info!(user = %account.name, "registered");
+            state.login_result(nick.key(), from, true);
             Ok((account, true))
         }
         // Someone registered the same name a moment ago: this is now a login.

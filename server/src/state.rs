@@ -2,6 +2,7 @@
 //! spool, the running uploads and the password hasher. Fields are private; the methods are the
 //! ways in, so a reader can see every way shared state is touched.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ const THROTTLE_CAPACITY: usize = 100_000;
 struct Logins {
     by_account: Throttle<String>,
     by_address: Throttle<IpAddr>,
+    /// Addresses whose last sign-in succeeded: their hashing goes before everyone else's.
+    known_good: HashMap<IpAddr, Instant>,
 }
 
 /// Who is on the other end of a session.
@@ -89,6 +92,7 @@ impl State {
             logins: Mutex::new(Logins {
                 by_account: Throttle::new(THROTTLE_CAPACITY),
                 by_address: Throttle::new(THROTTLE_CAPACITY),
+                known_good: HashMap::new(),
             }),
             hashing: FairGate::new(permits),
         })
@@ -157,6 +161,13 @@ impl State {
         self.logins.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// An address whose last sign-in succeeded and that has no failure on record since: its
+    /// hashing goes before others' (a flood from new addresses cannot delay it).
+    fn clean_address(&self, address: IpAddr) -> bool {
+        let logins = self.logins();
+        logins.known_good.contains_key(&address) && !logins.by_address.has_failed(&address)
+    }
+
     /// How long a sign-in to `key` from `address` must still wait after earlier failures.
     pub fn login_wait(&self, key: &str, address: IpAddr) -> Duration {
         let now = Instant::now();
@@ -168,18 +179,27 @@ impl State {
     /// the address's: an attacker cannot reset its count by signing in to an account of its own.
     pub fn login_result(&self, key: &str, address: IpAddr, ok: bool) {
         let mut logins = self.logins();
+        let now = Instant::now();
         if ok {
             logins.by_account.succeeded(&key.to_owned());
+            if logins.known_good.len() >= THROTTLE_CAPACITY {
+                // Forget the address that signed in longest ago.
+                let oldest = logins.known_good.iter().min_by_key(|(_, at)| **at).map(|(a, _)| *a);
+                if let Some(oldest) = oldest {
+                    logins.known_good.remove(&oldest);
+                }
+            }
+            logins.known_good.insert(address, now);
         } else {
-            let now = Instant::now();
             logins.by_account.failed(&key.to_owned(), now);
             logins.by_address.failed(&address, now);
+            logins.known_good.remove(&address);
         }
     }
 
     /// Hashes on a blocking thread once `from` has its turn at the hashing slots.
     pub async fn hash_password(&self, password: &str, from: IpAddr) -> Result<String, ServerError> {
-        let _slot = self.hashing.acquire(from).await;
+        let _slot = self.hashing.acquire(from, self.clean_address(from)).await;
         let (password, passwords) = (password.to_owned(), self.passwords.clone());
         tokio::task::spawn_blocking(move || passwords.hash(&password))
             .await?
@@ -193,7 +213,7 @@ impl State {
         phc: &str,
         from: IpAddr,
     ) -> Result<bool, ServerError> {
-        let _slot = self.hashing.acquire(from).await;
+        let _slot = self.hashing.acquire(from, self.clean_address(from)).await;
         let (password, phc, passwords) =
             (password.to_owned(), phc.to_owned(), self.passwords.clone());
         Ok(tokio::task::spawn_blocking(move || passwords.verify(&password, &phc)).await?)

@@ -44,6 +44,11 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         (record.last + delay(record.failures)).saturating_duration_since(now)
     }
 
+    /// Whether `key` has failures on record.
+    pub fn has_failed(&self, key: &K) -> bool {
+        self.records.contains_key(key)
+    }
+
     /// Records a wrong password.
     pub fn failed(&mut self, key: &K, now: Instant) {
         if !self.records.contains_key(key) && self.records.len() >= self.capacity {
