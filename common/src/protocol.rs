@@ -375,6 +375,8 @@ pub enum ErrorCode {
     WeakPassword,
     /// The nickname is free but the server does not accept new accounts.
     RegistrationClosed,
+    /// The operator disabled this account.
+    AccountDisabled,
     /// `hello.invite` is not a usable invite (unknown, used up, expired or revoked).
     InvalidInvite,
     UnknownRecipient,
@@ -441,6 +443,8 @@ pub mod close {
     pub const LOGIN_FAILED: u32 = 4;
     /// No `hello` arrived in time.
     pub const HELLO_TIMEOUT: u32 = 5;
+    /// The operator disabled the account; signing in again is refused with `account_disabled`.
+    pub const ACCOUNT_DISABLED: u32 = 6;
 }
 
 /// QUIC stream error codes (RESET_STREAM / STOP_SENDING).

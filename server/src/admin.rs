@@ -48,6 +48,11 @@ pub fn usable(invite: &Invite, now: i64) -> bool {
     !invite.revoked && invite.uses_left > 0 && invite.expires_at.is_none_or(|at| at > now)
 }
 
+/// A new random password, for `reset-password`.
+pub fn new_password() -> String {
+    new_code()
+}
+
 /// One line per invite, for people.
 pub fn describe(invite: &Invite, now: i64) -> String {
     let state = if invite.revoked {

@@ -71,8 +71,17 @@ impl Inbox {
 
 pub type SessionId = u64;
 
-/// Called when a session must go because its queue overflowed.
-pub type Kick = Box<dyn Fn() + Send + Sync>;
+/// Why the hub ends a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Its delivery queue overflowed; it catches up when it reconnects.
+    Overflow,
+    /// The operator disabled the account.
+    Disabled,
+}
+
+/// Called when a session must go.
+pub type Kick = Box<dyn Fn(Ending) + Send + Sync>;
 
 struct Session {
     id: SessionId,
@@ -169,6 +178,14 @@ impl Hub {
     pub fn add_account(&self, id: AccountId, name: &str, key: &str) {
         // The new account is about to come online; its presence goes out on registration.
         self.lock().add(id, name, key);
+    }
+
+    /// Ends every session of `account`; true if it had any.
+    pub fn end_sessions(&self, account: AccountId, why: Ending) -> bool {
+        let state = self.lock();
+        let sessions = state.sessions.get(&account).map(Vec::as_slice).unwrap_or_default();
+        sessions.iter().for_each(|s| (s.kick)(why));
+        !sessions.is_empty()
     }
 
     /// The existing nickname (or `everyone`) that a new one with this key could pass for.
@@ -344,7 +361,7 @@ fn push(session: &Session, item: &Outgoing) {
     let len = item.len();
     if session.bytes.fetch_add(len, Ordering::Relaxed) + len > session.max_bytes {
         session.bytes.fetch_sub(len, Ordering::Relaxed);
-        return (session.kick)();
+        return (session.kick)(Ending::Overflow);
     }
     match session.tx.try_send(item.clone()) {
         Ok(()) => {}
@@ -353,7 +370,7 @@ fn push(session: &Session, item: &Outgoing) {
         }
         Err(mpsc::error::TrySendError::Full(_)) => {
             session.bytes.fetch_sub(len, Ordering::Relaxed);
-            (session.kick)();
+            (session.kick)(Ending::Overflow);
         }
     }
 }
@@ -415,7 +432,7 @@ mod tests {
     }
 
     fn no_kick() -> Kick {
-        Box::new(|| {})
+        Box::new(|_| {})
     }
 
     #[test]
@@ -465,7 +482,7 @@ mod tests {
         let hub = hub(2);
         let kicked = Arc::new(AtomicBool::new(false));
         let flag = kicked.clone();
-        let (_, _slow) = hub.register(3, Box::new(move || flag.store(true, Ordering::SeqCst)));
+        let (_, _slow) = hub.register(3, Box::new(move |_| flag.store(true, Ordering::SeqCst)));
         let (_, mut fast) = hub.register(1, no_kick());
         for id in 1..=3 {
             hub.fan_out(1, &Target::User(3), &message(id));
@@ -481,7 +498,7 @@ mod tests {
         let hub = hub_with(QueueLimit { items: 4096, bytes: 3 * frame_len });
         let kicked = Arc::new(AtomicBool::new(false));
         let flag = kicked.clone();
-        let (_, mut slow) = hub.register(3, Box::new(move || flag.store(true, Ordering::SeqCst)));
+        let (_, mut slow) = hub.register(3, Box::new(move |_| flag.store(true, Ordering::SeqCst)));
         assert_eq!(drain(&mut slow), Vec::<u64>::new(), "only its own presence");
         for id in 1..=3 {
             hub.fan_out(1, &Target::User(3), &big(id));

@@ -12,6 +12,7 @@ use quicq_common::protocol::{
 
 use crate::config::Registration;
 use crate::error::{Refusal, ServerError};
+use crate::hub::Ending;
 use crate::state::State;
 use crate::store::{Account, InvalidInvite, now_ms};
 
@@ -120,7 +121,14 @@ pub async fn login(
         if checked.is_ok() || wrong {
             state.login_result(nick.key(), from, checked.is_ok());
         }
-        return checked.map(|a| (a, false));
+        // Told only to whoever knows the password.
+        return match checked {
+            Ok(account) if account.disabled => Err(ServerError::refused(
+                ErrorCode::AccountDisabled,
+                "this account has been disabled by the server's operator",
+            )),
+            other => other.map(|a| (a, false)),
+        };
     }
     let may_register = match mode {
         Registration::Open => true,
@@ -179,6 +187,34 @@ pub async fn login(
             check_password(state, account, password, from).await.map(|a| (a, false))
         }
         Err(None) => Err(ServerError::Store(crate::store::StoreError::Vanished("account"))),
+    }
+}
+
+/// How often accounts disabled by `quicq-server admin disable` are looked for.
+const DISABLED_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ends the live sessions of accounts the operator disabled (the admin command works on the
+/// database, not on this process), until `shutdown`.
+pub async fn end_disabled_sessions(
+    state: std::sync::Arc<State>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(DISABLED_POLL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        match state.with_store(|s| Ok(s.disabled_accounts()?)).await {
+            Ok(ids) => {
+                for id in ids {
+                    if state.hub().end_sessions(id, Ending::Disabled) {
+                        tracing::info!(account = id, "ended the sessions of a disabled account");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(cause = %e, "cannot read disabled accounts"),
+        }
     }
 }
 

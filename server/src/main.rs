@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use quicq_common::nickname::key_of;
 use quicq_common::{Fingerprint, JoinLink};
 use quicq_server::admin;
 use quicq_server::config::Registration;
+use quicq_server::password::Passwords;
 use quicq_server::store::Store;
 use quicq_server::{Config, Server};
 use tokio_util::sync::CancellationToken;
@@ -87,6 +89,12 @@ enum Admin {
     Invite(InviteCommand),
     /// List the accounts.
     Users,
+    /// Stop an account from signing in, and end its sessions (within seconds).
+    Disable { nickname: String },
+    /// Let a disabled account sign in again.
+    Enable { nickname: String },
+    /// Give an account a new random password, printed once.
+    ResetPassword { nickname: String },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -234,6 +242,26 @@ fn run_admin(config: &Config, admin: Admin) -> anyhow::Result<()> {
             for (_, name, _) in store.accounts()? {
                 println!("{name}");
             }
+        }
+        Admin::Disable { nickname } => {
+            if !store.set_disabled(&key_of(&nickname), true)? {
+                anyhow::bail!("no account {nickname}");
+            }
+            println!("disabled {nickname}; its sessions end within seconds");
+        }
+        Admin::Enable { nickname } => {
+            if !store.set_disabled(&key_of(&nickname), false)? {
+                anyhow::bail!("no account {nickname}");
+            }
+            println!("enabled {nickname}");
+        }
+        Admin::ResetPassword { nickname } => {
+            let password = admin::new_password();
+            let phc = Passwords::new(1).hash(&password).context("cannot hash the password")?;
+            if !store.set_password_hash(&key_of(&nickname), &phc)? {
+                anyhow::bail!("no account {nickname}");
+            }
+            println!("new password for {nickname}: {password}");
         }
     }
     Ok(())

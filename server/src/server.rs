@@ -17,6 +17,7 @@ use crate::admin;
 use crate::config::{Config, Registration};
 use crate::files::retention;
 use crate::files::spool::Spool;
+use crate::login;
 use crate::session::Session;
 use crate::state::State;
 use crate::store::{FileState, Store, StoreError, now_ms};
@@ -155,6 +156,8 @@ impl Server {
     /// Serves until `shutdown` is cancelled, then shuts down in order.
     pub async fn run(self, shutdown: CancellationToken) {
         let sweeper = tokio::spawn(retention::sweep(self.state.clone(), shutdown.clone()));
+        let disabled =
+            tokio::spawn(login::end_disabled_sessions(self.state.clone(), shutdown.clone()));
         let presence = tokio::spawn({
             let state = self.state.clone();
             async move { state.hub().presence_batches().await }
@@ -200,6 +203,7 @@ impl Server {
         // 2. Close what is left, so uploads see their streams end and record how far they got.
         self.endpoint.close(close::SHUTDOWN.into(), b"server shutting down");
         sweeper.abort();
+        disabled.abort();
         presence.abort();
         let tasks = self.state.tasks();
         tasks.close();

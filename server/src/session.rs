@@ -16,7 +16,7 @@ use crate::chat;
 use crate::delivery::Cursor;
 use crate::error::{Refusal, ServerError};
 use crate::files::{downloads, uploads};
-use crate::hub::{Inbox, Outgoing};
+use crate::hub::{Ending, Inbox, Outgoing};
 use crate::login::{self, check_hello};
 use crate::state::{Peer, State};
 
@@ -69,11 +69,14 @@ impl Session {
         tracing::info!(resume_after, "logged in");
 
         let kick_conn = self.conn.clone();
-        let kick = Box::new(move || {
-            kick_conn.close(
+        let kick = Box::new(move |why| match why {
+            Ending::Overflow => kick_conn.close(
                 close::QUEUE_OVERFLOW.into(),
                 b"delivery queue overflowed; reconnect to catch up",
-            )
+            ),
+            Ending::Disabled => {
+                kick_conn.close(close::ACCOUNT_DISABLED.into(), b"account disabled")
+            }
         });
         let (session_id, rx) = self.state.hub().register(peer.account.id, kick);
         let peer = Arc::new(peer);

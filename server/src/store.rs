@@ -41,6 +41,8 @@ pub struct Account {
     pub key: String,
     pub password_hash: String,
     pub delivered_up_to: u64,
+    /// Disabled by the operator: cannot sign in, live sessions are ended.
+    pub disabled: bool,
 }
 
 /// A message's destination as stored: an account id or a group name.
@@ -58,7 +60,7 @@ pub struct Stored {
     pub duplicate: bool,
 }
 
-/// 2 added `invites`.
+/// 2 added `invites` and `accounts.disabled`.
 const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
@@ -68,7 +70,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     key             TEXT NOT NULL UNIQUE,
     password_hash   TEXT NOT NULL,
     created_at      INTEGER NOT NULL,
-    delivered_up_to INTEGER NOT NULL DEFAULT 0
+    delivered_up_to INTEGER NOT NULL DEFAULT 0,
+    disabled        INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS files (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -212,6 +215,11 @@ impl Store {
         if version > SCHEMA_VERSION {
             return Err(StoreError::FutureSchema(version));
         }
+        if version == 1 {
+            conn.execute_batch(
+                "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
+            )?;
+        }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Store { conn })
@@ -221,7 +229,8 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, name, key, password_hash, delivered_up_to FROM accounts WHERE key = ?1",
+                "SELECT id, name, key, password_hash, delivered_up_to, disabled FROM accounts
+                 WHERE key = ?1",
                 [key],
                 |r| {
                     Ok(Account {
@@ -230,6 +239,7 @@ impl Store {
                         key: r.get(2)?,
                         password_hash: r.get(3)?,
                         delivered_up_to: r.get::<_, i64>(4)? as u64,
+                        disabled: r.get(5)?,
                     })
                 },
             )
@@ -260,6 +270,7 @@ impl Store {
             key: key.to_owned(),
             password_hash: password_hash.to_owned(),
             delivered_up_to: position,
+            disabled: false,
         }))
     }
 
@@ -302,6 +313,7 @@ impl Store {
             key: key.to_owned(),
             password_hash: password_hash.to_owned(),
             delivered_up_to: position as u64,
+            disabled: false,
         })))
     }
 
@@ -354,6 +366,29 @@ impl Store {
     /// Revokes an invite; false if there is none with this code.
     pub fn revoke_invite(&self, code: &str) -> Result<bool, StoreError> {
         Ok(self.conn.execute("UPDATE invites SET revoked = 1 WHERE code = ?1", params![code])? > 0)
+    }
+
+    /// Disables or enables the account with this key; false if there is none.
+    pub fn set_disabled(&self, key: &str, disabled: bool) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("UPDATE accounts SET disabled = ?2 WHERE key = ?1", params![key, disabled])?
+            > 0)
+    }
+
+    /// Replaces the password hash of the account with this key; false if there is none.
+    pub fn set_password_hash(&self, key: &str, phc: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("UPDATE accounts SET password_hash = ?2 WHERE key = ?1", params![key, phc])?
+            > 0)
+    }
+
+    /// Ids of disabled accounts.
+    pub fn disabled_accounts(&self) -> Result<Vec<AccountId>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id FROM accounts WHERE disabled = 1")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// How many accounts exist.

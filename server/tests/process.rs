@@ -140,7 +140,7 @@ async fn an_invite_server_prints_a_first_invite_and_admin_makes_more_while_it_ru
     link.port = first.port; // the config has port 0; the test server's is random
     let second = link.invite.clone().unwrap();
     assert!(admin(dir.path(), &["invite", "list"]).contains(&format!("{second}  2 use(s) left")));
-    let (friend, _) = Client::connect(config(&link, "friend")).await.unwrap();
+    let (friend, mut friend_events) = Client::connect(config(&link, "friend")).await.unwrap();
     assert!(friend.welcome().registered);
     admin(dir.path(), &["invite", "revoke", &second]);
     let refused = Client::connect(config(&link, "third")).await.unwrap_err();
@@ -148,6 +148,30 @@ async fn an_invite_server_prints_a_first_invite_and_admin_makes_more_while_it_ru
     let users = admin(dir.path(), &["users"]);
     assert_eq!(users.lines().collect::<Vec<_>>(), ["friend", "owner"]);
     assert!(admin(dir.path(), &["invite", "list"]).contains(&format!("{code}  used up")));
+
+    // Disabling ends the account's live session, and it cannot sign in again.
+    admin(dir.path(), &["disable", "friend"]);
+    let offline = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Some(Event::State(ConnState::Offline { reason })) = friend_events.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .expect("the disabled account's client is told");
+    assert!(offline.contains("disabled"), "{offline}");
+    admin(dir.path(), &["enable", "friend"]);
+    let (friend, _) = Client::connect(config(&first, "friend")).await.unwrap();
+
+    // A reset password replaces the old one.
+    let reset = admin(dir.path(), &["reset-password", "owner"]);
+    let new_password = reset.trim().rsplit(' ').next().unwrap().to_owned();
+    owner.close().await;
+    let mut cfg = config(&first, "owner");
+    cfg.credentials.password = new_password;
+    let (owner, _) = Client::connect(cfg).await.unwrap();
+    assert!(Client::connect(config(&first, "owner")).await.is_err(), "the old password is gone");
 
     owner.close().await;
     friend.close().await;
