@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::stats::Figure;
-use crate::workload::{chat, files, logins, raw_quic, scale};
+use crate::workload::{chat, files, logins, raw_quic, scale, stalled};
 
 const MIB: u64 = 1 << 20;
 
@@ -95,6 +95,14 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         logins: usize,
     },
+    /// W9: server memory with sessions that never read their deliveries.
+    W9 {
+        #[arg(long, default_value_t = 20)]
+        sessions: usize,
+        /// Messages of 16 KB sent to each.
+        #[arg(long, default_value_t = 512)]
+        messages: usize,
+    },
     /// W6: durable message stores per second.
     W6 {
         #[arg(long, default_value_t = 50_000)]
@@ -115,6 +123,7 @@ struct Plan {
     w5_clients: usize,
     w6: (usize, usize),
     w8: (usize, usize, usize),
+    w9: (usize, usize),
 }
 
 impl Plan {
@@ -130,6 +139,7 @@ impl Plan {
             w5_clients: 10_000,
             w6: (50_000, 20),
             w8: (50, 4, 40),
+            w9: (20, 512),
         }
     }
 
@@ -144,6 +154,7 @@ impl Plan {
             w5_clients: 100,
             w6: (2000, 4),
             w8: (4, 2, 5),
+            w9: (2, 20),
         }
     }
 }
@@ -337,6 +348,18 @@ async fn run_w8(
     .await
 }
 
+async fn run_w9(report: &mut Report, (sessions, messages): (usize, usize)) -> anyhow::Result<()> {
+    eprintln!(
+        "W9: {sessions} sessions that never read, {messages} messages of 16 KB to each (one run)"
+    );
+    let names = ["w9_server_growth_mib", "w9_growth_per_session_mib", "w9_sessions_closed"];
+    repeat(report, 1, &names, || async {
+        let s = stalled::stalled(sessions, messages).await?;
+        Ok(vec![s.peak_growth_mib, s.per_session_mib, s.closed as f64])
+    })
+    .await
+}
+
 async fn run_w6(
     report: &mut Report,
     runs: usize,
@@ -389,6 +412,7 @@ async fn main() -> anyhow::Result<()> {
             run_w5(&mut report, plan.w5_clients).await?;
             run_w6(&mut report, runs, plan.w6).await?;
             run_w8(&mut report, runs, plan.w8).await?;
+            run_w9(&mut report, plan.w9).await?;
         }
         Command::RawQuic { mib } => run_raw(&mut report, runs, mib).await?,
         Command::W1 { messages } => run_w1(&mut report, runs, messages).await?,
@@ -410,6 +434,7 @@ async fn main() -> anyhow::Result<()> {
         Command::W8 { addresses, parallel, logins } => {
             run_w8(&mut report, runs, (addresses, parallel, logins)).await?
         }
+        Command::W9 { sessions, messages } => run_w9(&mut report, (sessions, messages)).await?,
     }
     print_table(&report);
     if let Some(path) = args.json {

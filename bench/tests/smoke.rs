@@ -38,6 +38,9 @@ const FIGURES: &[&str] = &[
     "w8_storm_login_p99_ms",
     "w8_storm_answers_per_s",
     "w8_storm_throttled_share",
+    "w9_server_growth_mib",
+    "w9_growth_per_session_mib",
+    "w9_sessions_closed",
 ];
 
 /// A quick run takes about 10 s; a hang must fail the test, not wait for CI's limit.

@@ -5,6 +5,7 @@ pub mod files;
 pub mod logins;
 pub mod raw_quic;
 pub mod scale;
+pub mod stalled;
 
 /// Bytes in a GiB, for per-GiB figures.
 pub const GIB: f64 = (1u64 << 30) as f64;
