@@ -3,6 +3,7 @@
 
 mod cpu;
 mod disk;
+mod raw;
 mod server;
 mod stats;
 mod workload;

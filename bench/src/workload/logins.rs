@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use quicq_common::frame::{read_frame, write_frame};
-use quicq_common::protocol::{ALPN, ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame};
-use quicq_common::tls::{self, Roots, ServerVerifier};
+use quicq_common::protocol::{ErrorCode, ServerFrame};
 
+use crate::raw;
 use crate::server::{PASSWORD, ServerProcess};
 use crate::stats::Samples;
 
@@ -29,19 +28,8 @@ pub struct Storm {
 /// `addresses` attackers, each with `parallel` sign-ins in flight, during `logins` real ones.
 pub async fn storm(addresses: usize, parallel: usize, logins: usize) -> anyhow::Result<Storm> {
     let server = ServerProcess::start(&[])?;
-    let fingerprint = server.link.fingerprint.ok_or_else(|| anyhow::anyhow!("no fingerprint"))?;
-    let addr: SocketAddr = format!("127.0.0.1:{}", server.link.port).parse()?;
-    let verifier = Arc::new(ServerVerifier::new(Some(fingerprint), &Roots::None)?);
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls::client_config(
-        verifier,
-        vec![ALPN.to_vec()],
-    )?)?;
-    let config = quinn::ClientConfig::new(Arc::new(crypto));
-    let endpoint_at = |ip: Ipv4Addr| -> anyhow::Result<quinn::Endpoint> {
-        let mut e = quinn::Endpoint::client(SocketAddr::new(IpAddr::V4(ip), 0))?;
-        e.set_default_client_config(config.clone());
-        Ok(e)
-    };
+    let (addr, config) = raw::client_config(&server, None)?;
+    let endpoint_at = |ip: Ipv4Addr| raw::endpoint(SocketAddr::new(IpAddr::V4(ip), 0), &config);
     let real = endpoint_at(Ipv4Addr::LOCALHOST)?;
     // Accounts: the real user, and the victim the storm guesses at.
     for nick in ["real", "victim"] {
@@ -117,18 +105,7 @@ async fn sign_in(
 ) -> anyhow::Result<(Duration, Option<ErrorCode>)> {
     let start = Instant::now();
     let conn = endpoint.connect(addr, "127.0.0.1")?.await?;
-    let (mut send, mut recv) = conn.open_bi().await?;
-    let hello = ClientFrame::Hello {
-        version: PROTOCOL_VERSION,
-        nickname: nickname.into(),
-        password: password.into(),
-        client: "quicq-bench".into(),
-        resume_after: None,
-        device: None,
-        invite: None,
-    };
-    write_frame(&mut send, &hello).await?;
-    let answer = read_frame::<ServerFrame, _>(&mut recv).await?;
+    let (_, _, answer) = raw::hello(&conn, nickname, password).await?;
     let took = start.elapsed();
     conn.close(0u32.into(), b"");
     match answer {

@@ -1,13 +1,11 @@
 //! W5: many idle signed-in clients on one server. Raw connections share a few client
 //! endpoints (one UDP socket each), so the bench process itself stays small.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use quicq_common::frame::{read_frame, write_frame};
-use quicq_common::protocol::{ALPN, ClientFrame, PROTOCOL_VERSION, ServerFrame};
-use quicq_common::tls::{self, Roots, ServerVerifier};
+use quicq_common::protocol::ServerFrame;
 
+use crate::raw;
 use crate::server::{PASSWORD, ServerProcess};
 
 pub struct Scale {
@@ -33,25 +31,13 @@ impl Drop for Idle {
 
 pub async fn idle_clients(n: usize) -> anyhow::Result<Scale> {
     let server = ServerProcess::start(&["--max-connections", &(n + 100).to_string()])?;
-    let fingerprint = server.link.fingerprint.ok_or_else(|| anyhow::anyhow!("no fingerprint"))?;
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", server.link.port).parse()?;
-    let verifier = Arc::new(ServerVerifier::new(Some(fingerprint), &Roots::None)?);
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls::client_config(
-        verifier,
-        vec![ALPN.to_vec()],
-    )?)?;
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport
         .keep_alive_interval(Some(Duration::from_secs(10)))
         .max_idle_timeout(Some(Duration::from_secs(60).try_into()?));
-    config.transport_config(Arc::new(transport));
+    let (addr, config) = raw::client_config(&server, Some(transport))?;
     let endpoints: Vec<quinn::Endpoint> = (0..8)
-        .map(|_| {
-            let mut e = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr"))?;
-            e.set_default_client_config(config.clone());
-            Ok(e)
-        })
+        .map(|_| raw::endpoint("127.0.0.1:0".parse()?, &config))
         .collect::<anyhow::Result<_>>()?;
 
     // Warm-up sign-ins first: Argon2's working memory (19 MiB per hash running at once) stays
@@ -105,20 +91,9 @@ async fn sign_in(
     i: usize,
 ) -> anyhow::Result<Idle> {
     let conn = endpoint.connect(addr, "127.0.0.1")?.await?;
-    let (mut send, mut recv) = conn.open_bi().await?;
-    let hello = ClientFrame::Hello {
-        version: PROTOCOL_VERSION,
-        nickname: format!("idle{i:05}"),
-        password: PASSWORD.into(),
-        client: "quicq-bench".into(),
-        resume_after: None,
-        device: None,
-        invite: None,
-    };
-    write_frame(&mut send, &hello).await?;
-    match read_frame::<ServerFrame, _>(&mut recv).await? {
-        Some(ServerFrame::Welcome { .. }) => {}
-        other => anyhow::bail!("sign-in {i} failed: {other:?}"),
+    let (send, mut recv, answer) = raw::hello(&conn, &format!("idle{i:05}"), PASSWORD).await?;
+    if !matches!(answer, Some(ServerFrame::Welcome { .. })) {
+        anyhow::bail!("sign-in {i} failed: {answer:?}");
     }
     let reader =
         tokio::spawn(

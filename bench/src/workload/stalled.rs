@@ -2,15 +2,12 @@
 //! stream to deliver on, while someone sends it large messages: the server must hold at most
 //! its per-session bound for each (then close it to catch up later), not everything sent.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use quicq_common::Address;
-use quicq_common::frame::{read_frame, write_frame};
-use quicq_common::protocol::{ALPN, ClientFrame, PROTOCOL_VERSION, ServerFrame};
-use quicq_common::tls::{self, Roots, ServerVerifier};
+use quicq_common::protocol::ServerFrame;
 
+use crate::raw;
 use crate::server::{PASSWORD, ServerProcess};
 
 pub struct Stalled {
@@ -26,38 +23,18 @@ pub struct Stalled {
 pub async fn stalled(sessions: usize, messages: usize) -> anyhow::Result<Stalled> {
     // 8,000 two-byte characters: 16 KB of text per message.
     let server = ServerProcess::start(&["--max-text-chars", "8000"])?;
-    let fingerprint = server.link.fingerprint.ok_or_else(|| anyhow::anyhow!("no fingerprint"))?;
-    let addr: SocketAddr = format!("127.0.0.1:{}", server.link.port).parse()?;
-    let verifier = Arc::new(ServerVerifier::new(Some(fingerprint), &Roots::None)?);
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls::client_config(
-        verifier,
-        vec![ALPN.to_vec()],
-    )?)?;
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     // No delivery stream is ever granted: the server's writer for this session waits forever.
     transport.max_concurrent_uni_streams(0u32.into());
-    config.transport_config(Arc::new(transport));
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse()?)?;
-    endpoint.set_default_client_config(config);
+    let (addr, config) = raw::client_config(&server, Some(transport))?;
+    let endpoint = raw::endpoint("127.0.0.1:0".parse()?, &config)?;
 
     let mut stalled = Vec::new();
     for i in 0..sessions {
         let conn = endpoint.connect(addr, "127.0.0.1")?.await?;
-        let (mut send, mut recv) = conn.open_bi().await?;
-        let hello = ClientFrame::Hello {
-            version: PROTOCOL_VERSION,
-            nickname: format!("stalled{i}"),
-            password: PASSWORD.into(),
-            client: "quicq-bench".into(),
-            resume_after: None,
-            device: None,
-            invite: None,
-        };
-        write_frame(&mut send, &hello).await?;
-        match read_frame::<ServerFrame, _>(&mut recv).await? {
-            Some(ServerFrame::Welcome { .. }) => {}
-            other => anyhow::bail!("stalled{i} could not sign in: {other:?}"),
+        let (send, recv, answer) = raw::hello(&conn, &format!("stalled{i}"), PASSWORD).await?;
+        if !matches!(answer, Some(ServerFrame::Welcome { .. })) {
+            anyhow::bail!("stalled{i} could not sign in: {answer:?}");
         }
         stalled.push((conn, send, recv));
     }
