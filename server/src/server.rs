@@ -75,6 +75,8 @@ impl Server {
             .cloned()
             .collect();
 
+        // Stateless resets must outlive a crash, so their key comes from the identity's.
+        let reset_secret = identity.key.secret_der().to_vec();
         let crypto =
             quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
@@ -103,7 +105,7 @@ impl Server {
         };
         let listen = config.listen;
         let state = Arc::new(State::new(config, store, spool)?);
-        let endpoint = quicq_common::socket::endpoint(listen, Some(server_config))
+        let endpoint = quicq_common::socket::server_endpoint(listen, server_config, &reset_secret)
             .map_err(|source| StartError::Bind { addr: listen, source })?;
         Ok(Server {
             endpoint,

@@ -11,16 +11,42 @@ use quicq_common::{Address, JoinLink};
 
 const PASSWORD: &str = "correct horse battery";
 
-/// Starts the binary in `dir` and reads its join link from the log.
-fn start(dir: &Path) -> (Child, JoinLink) {
-    start_with(dir, &[], "join link")
+/// A server process, killed if a test ends without stopping it (a failed assertion must not
+/// leave it holding the test's output open).
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
 }
 
-/// Starts the binary in `dir` with `extra` flags and reads the first link on a log line
-/// containing `marker`.
-fn start_with(dir: &Path, extra: &[&str], marker: &str) -> (Child, JoinLink) {
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts the binary in `dir` and reads its join link from the log.
+fn start(dir: &Path) -> (Server, JoinLink) {
+    start_with(dir, "127.0.0.1:0", &[], "join link")
+}
+
+/// Starts the binary in `dir` on `listen` with `extra` flags and reads the first link on a log
+/// line containing `marker`.
+fn start_with(dir: &Path, listen: &str, extra: &[&str], marker: &str) -> (Server, JoinLink) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quicq-server"))
-        .args(["--listen", "127.0.0.1:0", "--hostname", "127.0.0.1"])
+        .args(["--listen", listen, "--hostname", "127.0.0.1"])
         .args(extra)
         .current_dir(dir)
         .env("RUST_LOG", "quicq_server=info")
@@ -41,15 +67,15 @@ fn start_with(dir: &Path, extra: &[&str], marker: &str) -> (Child, JoinLink) {
     };
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, link)
+    (Server(child), link)
 }
 
-fn terminate(child: &Child) {
+fn terminate(child: &Server) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
 }
 
-fn wait_exit(mut child: Child) -> std::process::ExitStatus {
+fn wait_exit(mut child: Server) -> std::process::ExitStatus {
     for _ in 0..200 {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
@@ -127,7 +153,7 @@ fn admin(dir: &Path, args: &[&str]) -> String {
 async fn an_invite_server_prints_a_first_invite_and_admin_makes_more_while_it_runs() {
     let dir = tempfile::tempdir().unwrap();
     let (child, first) =
-        start_with(dir.path(), &["--registration", "invite"], "register the first");
+        start_with(dir.path(), "127.0.0.1:0", &["--registration", "invite"], "register the first");
     let code = first.invite.clone().expect("the first start prints an invite link");
     let (owner, _) = Client::connect(config(&first, "owner")).await.unwrap();
     assert!(owner.welcome().registered);
@@ -175,6 +201,35 @@ async fn an_invite_server_prints_a_first_invite_and_admin_makes_more_while_it_ru
 
     owner.close().await;
     friend.close().await;
+    terminate(&child);
+    assert!(tokio::task::spawn_blocking(move || wait_exit(child)).await.unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_clients_notice_the_restarted_server_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, link) = start(dir.path());
+    let (alice, _events) = Client::connect(config(&link, "alice")).await.unwrap();
+    alice.send(Address::everyone(), "before the crash").await.unwrap();
+
+    // kill -9: no goodbye reaches the client, which still thinks it is connected.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let port = link.port.to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let (child, _) = start_with(dir.path(), &listen, &[], "join link");
+
+    // The restarted server (same key, same reset key) resets the old connection as soon as the
+    // client's next packet arrives; without that the client would wait for its 30 s idle
+    // timeout before reconnecting.
+    let sent = tokio::time::timeout(
+        Duration::from_secs(20),
+        alice.send(Address::everyone(), "after the crash"),
+    )
+    .await
+    .expect("the client reconnected well before its idle timeout");
+    sent.unwrap();
+    alice.close().await;
     terminate(&child);
     assert!(tokio::task::spawn_blocking(move || wait_exit(child)).await.unwrap().success());
 }
