@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use quicq_common::JoinLink;
+use quicq_common::congestion::Congestion;
 use quicq_common::protocol::ALPN;
 
 use crate::trust::Trust;
@@ -26,6 +27,8 @@ pub struct ClientConfig {
     pub device: Option<String>,
     /// Download every incoming file into this folder; `None` downloads nothing by itself.
     pub downloads: Option<PathBuf>,
+    /// The congestion controller for what this client sends (its uploads).
+    pub congestion: Congestion,
 }
 
 impl ClientConfig {
@@ -38,6 +41,7 @@ impl ClientConfig {
             alpn: DEFAULT_ALPN.to_vec(),
             device: None,
             downloads: None,
+            congestion: Congestion::default(),
         }
     }
 }

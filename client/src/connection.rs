@@ -9,6 +9,7 @@ use quicq_common::frame::{FrameError, read_frame, write_frame};
 use quicq_common::protocol::{
     ClientFrame, ErrorCode, GroupInfo, Limits, PROTOCOL_VERSION, ServerFrame,
 };
+use quicq_common::socket::Windows;
 use quicq_common::tls::{self, Roots, ServerVerifier, TlsError};
 use quicq_common::{Fingerprint, JoinLink};
 use rustls::AlertDescription;
@@ -17,6 +18,12 @@ pub use crate::config::{ClientConfig, Credentials, DEFAULT_ALPN};
 use crate::trust::{Decision, Trust};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A packet at least this often keeps the connection (and the NAT mappings on its path, which
+/// common home routers drop after 30 s of UDP silence) alive.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(3);
+/// No packet from the server for this long: it is gone, and the client says so and reconnects.
+/// Long enough for two lost keep-alives and their retransmissions on a lossy path.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(8);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -138,10 +145,10 @@ pub(crate) async fn connect_once(
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(crypto)
         .map_err(|e| ConnectError::Protocol(e.to_string()))?;
     let mut quic_config = quinn::ClientConfig::new(Arc::new(quic));
-    let mut transport = quicq_common::socket::transport();
+    let mut transport = quicq_common::socket::transport(Windows::CLIENT, config.congestion);
     transport
-        .keep_alive_interval(Some(Duration::from_secs(10)))
-        .max_idle_timeout(Some(Duration::from_secs(30).try_into().expect("30 s fits")))
+        .keep_alive_interval(Some(KEEP_ALIVE))
+        .max_idle_timeout(Some(IDLE_TIMEOUT.try_into().expect("8 s fits")))
         .max_concurrent_bidi_streams(0u32.into())
         .max_concurrent_uni_streams(1024u32.into());
     quic_config.transport_config(Arc::new(transport));

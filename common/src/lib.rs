@@ -8,6 +8,7 @@
 //! - [`tls`]: certificates, fingerprints, rustls configs and the client's verifier.
 //! - [`link`]: server addresses and `quicq://` join links.
 //! - [`socket`]: QUIC endpoints on UDP sockets with large buffers, and shared transport settings.
+//! - [`congestion`]: the congestion-controller setting, and QuicQ's own `low-delay` controller.
 //! - [`file_sink`]: writing a received file: hashed as it arrives, synced behind the writer.
 //! - [`pump`]: the one loop moving a received file from its QUIC stream into a `file_sink`,
 //!   used by the server for uploads and by the client for downloads.
@@ -17,6 +18,7 @@
 //! `docs/protocol.md` at the repository root is the normative description of the wire format.
 
 pub mod check;
+pub mod congestion;
 pub mod file_sink;
 pub mod frame;
 pub mod link;

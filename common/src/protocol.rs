@@ -330,8 +330,14 @@ pub struct Limits {
     pub file_retention_secs: u64,
     /// Sustained messages per second per account.
     pub messages_per_second: u32,
-    /// Messages an account may send in a burst above the sustained rate.
+    /// Messages an account may send at once.
     pub message_burst: u32,
+    /// Messages an account may save up while quiet and send faster than the sustained rate.
+    #[serde(default)]
+    pub message_backlog: u32,
+    /// The rate, per second, at which saved-up messages may be sent.
+    #[serde(default)]
+    pub backlog_messages_per_second: u32,
     pub max_history_page: u32,
     /// Concurrent request streams a connection may have open.
     pub max_concurrent_requests: u32,

@@ -5,10 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use quicq_common::congestion::Congestion;
 use quicq_common::protocol::{
     DEFAULT_MAX_TEXT_CHARS, DEFAULT_PORT, Limits, MAX_FRAME_LEN, MAX_HISTORY_PAGE,
 };
+use quicq_common::socket::Windows;
 use serde::Deserialize;
+
+use crate::rate_limit::Rates;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -31,8 +35,14 @@ pub struct Config {
     /// loopback, `open` on loopback only.
     pub registration: Option<Registration>,
     pub max_text_chars: u32,
+    /// Sustained messages per second per account.
     pub messages_per_second: u32,
+    /// Messages an account may send at once.
     pub message_burst: u32,
+    /// Messages an account may save up while quiet (offline, or a path that stalled) and then
+    /// send faster than the sustained rate, at `backlog_messages_per_second`.
+    pub message_backlog: u32,
+    pub backlog_messages_per_second: u32,
     /// Connections accepted at once; more are refused.
     pub max_connections: usize,
     /// Deliveries queued for one session before it is closed as too slow.
@@ -62,6 +72,12 @@ pub struct Config {
     pub account_spool_quota_bytes: u64,
     /// Uploads a connection may run at once.
     pub max_concurrent_uploads: u32,
+    /// The congestion controller of the server's sending side (files to recipients).
+    pub congestion: Congestion,
+    /// Flow-control window of each stream, bytes; it must cover bandwidth × round trip for a
+    /// file to fill a path. Twice this for a connection, and at most this much unacknowledged
+    /// data buffered per connection.
+    pub stream_window_bytes: u32,
 }
 
 impl Default for Config {
@@ -77,6 +93,8 @@ impl Default for Config {
             max_text_chars: DEFAULT_MAX_TEXT_CHARS,
             messages_per_second: 10,
             message_burst: 30,
+            message_backlog: 300,
+            backlog_messages_per_second: 50,
             max_connections: 20_000,
             session_queue: 4096,
             session_queue_bytes: 4 << 20,
@@ -90,6 +108,8 @@ impl Default for Config {
             upload_idle_secs: 120,
             account_spool_quota_bytes: 16 << 30,
             max_concurrent_uploads: 16,
+            congestion: Congestion::default(),
+            stream_window_bytes: Windows::SERVER.stream,
         }
     }
 }
@@ -138,9 +158,24 @@ impl Config {
             file_retention_secs: self.file_retention_secs,
             messages_per_second: self.messages_per_second,
             message_burst: self.message_burst,
+            message_backlog: self.message_backlog,
+            backlog_messages_per_second: self.backlog_messages_per_second,
             max_history_page: MAX_HISTORY_PAGE,
             max_concurrent_requests: self.max_concurrent_requests,
         }
+    }
+
+    pub fn rates(&self) -> Rates {
+        Rates {
+            per_second: self.messages_per_second,
+            burst: self.message_burst,
+            backlog: self.message_backlog,
+            backlog_per_second: self.backlog_messages_per_second,
+        }
+    }
+
+    pub fn windows(&self) -> Windows {
+        Windows::for_stream(self.stream_window_bytes.max(64 << 10))
     }
 
     pub fn max_text_chars(&self) -> u32 {

@@ -18,7 +18,7 @@ use quicq_common::protocol::{
 use tokio::sync::mpsc;
 
 use crate::presence::PendingPresence;
-use crate::rate_limit::TokenBucket;
+use crate::rate_limit::{MessageRate, Rates};
 use crate::store::{AccountId, Target};
 
 /// One item for a session's writer: already-encoded frames, shared between recipients.
@@ -109,7 +109,7 @@ struct State {
     /// Live sessions over all accounts.
     session_count: usize,
     presence: PendingPresence,
-    buckets: HashMap<AccountId, TokenBucket>,
+    buckets: HashMap<AccountId, MessageRate>,
     next_session: SessionId,
 }
 
@@ -118,7 +118,7 @@ pub struct Hub {
     /// Woken when presence changes wait for a later batch; see [`Hub::presence_batches`].
     presence_waiting: tokio::sync::Notify,
     queue: QueueLimit,
-    rate: (u32, u32),
+    rates: Rates,
 }
 
 impl std::fmt::Debug for Hub {
@@ -140,8 +140,7 @@ impl Hub {
     pub fn new(
         accounts: Vec<(AccountId, String, String)>,
         queue: QueueLimit,
-        messages_per_second: u32,
-        burst: u32,
+        rates: Rates,
     ) -> Self {
         let mut state = State::default();
         for (id, name, key) in accounts {
@@ -151,7 +150,7 @@ impl Hub {
             state: Mutex::new(state),
             presence_waiting: tokio::sync::Notify::new(),
             queue: QueueLimit { items: queue.items.max(1), bytes: queue.bytes.max(1) },
-            rate: (messages_per_second, burst),
+            rates,
         }
     }
 
@@ -261,9 +260,9 @@ impl Hub {
     }
 
     pub fn check_rate(&self, account: AccountId, now: Instant) -> Result<(), Duration> {
-        let (rate, burst) = self.rate;
+        let rates = self.rates;
         let mut state = self.lock();
-        state.buckets.entry(account).or_insert_with(|| TokenBucket::new(rate, burst, now)).take(now)
+        state.buckets.entry(account).or_insert_with(|| MessageRate::new(rates, now)).take(now)
     }
 
     /// Queues a stored message for every online session that should see it: the target's
@@ -405,8 +404,7 @@ mod tests {
                 (3, "c".into(), "c".into()),
             ],
             queue,
-            10,
-            3,
+            Rates { per_second: 10, burst: 3, backlog: 20, backlog_per_second: 50 },
         )
     }
 
@@ -572,7 +570,11 @@ mod tests {
     #[test]
     fn users_are_paged_by_key() {
         let accounts = (0..600).map(|i| (i, format!("u{i:03}"), format!("u{i:03}"))).collect();
-        let hub = Hub::new(accounts, QueueLimit { items: 1, bytes: 1 }, 1, 1);
+        let hub = Hub::new(
+            accounts,
+            QueueLimit { items: 1, bytes: 1 },
+            Rates { per_second: 1, burst: 1, backlog: 0, backlog_per_second: 1 },
+        );
         let (first, more) = hub.users_page(None);
         assert!(more);
         assert_eq!(first.len(), USERS_PAGE);

@@ -61,6 +61,14 @@ struct Args {
     /// Messages an account may send in a burst [default: 30].
     #[arg(long, env = "QUICQ_MESSAGE_BURST")]
     message_burst: Option<u32>,
+    /// Congestion controller for what the server sends: low-delay, bbr, cubic or new-reno
+    /// [default: low-delay].
+    #[arg(long, env = "QUICQ_CONGESTION")]
+    congestion: Option<quicq_common::congestion::Congestion>,
+    /// Flow-control window per stream, bytes; must cover bandwidth × round trip
+    /// [default: 16 MiB].
+    #[arg(long, env = "QUICQ_STREAM_WINDOW_BYTES")]
+    stream_window_bytes: Option<u32>,
     /// Most connections at once [default: 20000].
     #[arg(long, env = "QUICQ_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
@@ -140,6 +148,8 @@ impl Args {
             max_text_chars,
             messages_per_second,
             message_burst,
+            congestion,
+            stream_window_bytes,
             max_connections,
             max_file_bytes,
             spool_quota_bytes,

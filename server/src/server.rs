@@ -80,7 +80,7 @@ impl Server {
         let crypto =
             quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        let mut transport = quicq_common::socket::transport();
+        let mut transport = quicq_common::socket::transport(config.windows(), config.congestion);
         transport
             // One more than the request limit: the control stream is bidirectional too.
             .max_concurrent_bidi_streams((config.max_concurrent_requests + 1).into())

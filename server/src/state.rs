@@ -73,8 +73,7 @@ impl State {
         let hub = Hub::new(
             store.accounts()?,
             QueueLimit { items: config.session_queue, bytes: config.session_queue_bytes },
-            config.messages_per_second,
-            config.message_burst,
+            config.rates(),
         );
         // At most 4: the pool keeps each hash's 19 MiB for reuse.
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));

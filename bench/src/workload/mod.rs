@@ -13,13 +13,14 @@ pub const GIB: f64 = (1u64 << 30) as f64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use quicq_common::congestion::Congestion;
+use quicq_common::socket::Windows;
+
 /// Transport settings for the reference transfer: large windows so flow control never idles
-/// the link on loopback.
+/// the link on loopback, and quinn's default controller (Cubic).
 pub fn transport() -> Arc<quinn::TransportConfig> {
-    let mut t = quicq_common::socket::transport();
-    t.stream_receive_window((32u32 << 20).into())
-        .receive_window((64u32 << 20).into())
-        .send_window(64 << 20)
-        .max_idle_timeout(Some(Duration::from_secs(30).try_into().expect("30 s fits")));
+    let windows = Windows { stream: 32 << 20, connection: 64 << 20, send: 64 << 20 };
+    let mut t = quicq_common::socket::transport(windows, Congestion::Cubic);
+    t.max_idle_timeout(Some(Duration::from_secs(30).try_into().expect("30 s fits")));
     Arc::new(t)
 }
