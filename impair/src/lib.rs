@@ -1,0 +1,22 @@
+//! An impairment proxy: a UDP relay on loopback that makes the path between QUIC clients and
+//! a server look like the internet — delay, jitter, random or bursty (Gilbert–Elliott) loss,
+//! reordering, duplication, a bandwidth cap with a bounded queue and a 1500-byte MTU, each
+//! direction on its own — without root or network namespaces. Every random decision comes
+//! from a seed, so a failing run can be replayed.
+//!
+//! Layout:
+//! - [`config`]: what a path does ([`Impairment`] per direction, [`PathConfig`], [`Loss`]).
+//! - [`loss`]: the loss models' running state.
+//! - [`link`]: one direction of one client's path as a pure state machine ([`Link::admit`]).
+//! - [`stats`]: the counters.
+//! - [`parse`]: the textual forms the CLI takes (`100mbit`, `1%`).
+
+pub mod config;
+pub mod link;
+pub mod loss;
+pub mod parse;
+pub mod stats;
+
+pub use config::{ConfigError, Impairment, Loss, PathConfig};
+pub use link::{DropReason, Link, Verdict};
+pub use stats::{LinkStats, PathStats};
