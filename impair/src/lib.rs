@@ -10,13 +10,27 @@
 //! - [`link`]: one direction of one client's path as a pure state machine ([`Link::admit`]).
 //! - [`stats`]: the counters.
 //! - [`parse`]: the textual forms the CLI takes (`100mbit`, `1%`).
+//! - [`proxy`]: the relay itself; [`Proxy::start`] is the entry point.
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use quicq_impair::{Impairment, PathConfig, Proxy};
+//! let server: std::net::SocketAddr = "127.0.0.1:7373".parse().unwrap();
+//! let path = Impairment::internet(Duration::from_millis(25), 0.01, 100_000_000);
+//! let proxy = Proxy::start(server, PathConfig::symmetric(path, 1))?;
+//! // Point the client at proxy.local_addr() instead of the server.
+//! # Ok(()) }
+//! ```
 
 pub mod config;
 pub mod link;
 pub mod loss;
 pub mod parse;
+pub mod proxy;
 pub mod stats;
 
 pub use config::{ConfigError, Impairment, Loss, PathConfig};
 pub use link::{DropReason, Link, Verdict};
+pub use proxy::{Proxy, SetPathError, Stopped};
 pub use stats::{LinkStats, PathStats};
