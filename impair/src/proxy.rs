@@ -29,6 +29,10 @@ pub const FLOW_IDLE: Duration = Duration::from_secs(60);
 /// instead of being truncated.
 const DATAGRAM_BUFFER: usize = 65_536;
 
+/// Server datagrams read but not yet through their link. When full, the readers wait and the
+/// kernel's socket buffers take the excess, as they do for the client side.
+const SERVER_BACKLOG: usize = 1024;
+
 /// Datagrams taken from one socket per wake before the timers get a turn.
 const BATCH: usize = 64;
 
@@ -186,13 +190,13 @@ struct Relay {
     seq: u64,
     /// Counters of forgotten flows.
     retired: PathStats,
-    server_tx: mpsc::UnboundedSender<(u64, Vec<u8>)>,
-    server_rx: Option<mpsc::UnboundedReceiver<(u64, Vec<u8>)>>,
+    server_tx: mpsc::Sender<(u64, Vec<u8>)>,
+    server_rx: Option<mpsc::Receiver<(u64, Vec<u8>)>>,
 }
 
 impl Relay {
     fn new(listen: Arc<UdpSocket>, upstream: SocketAddr, path: PathConfig) -> Self {
-        let (server_tx, server_rx) = mpsc::unbounded_channel();
+        let (server_tx, server_rx) = mpsc::channel(SERVER_BACKLOG);
         Self {
             listen,
             upstream,
@@ -219,8 +223,9 @@ impl Relay {
             let wake = tokio::time::Instant::from_std(
                 next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
             );
+            // Unbiased: under a flood from clients the server's packets (a transfer's ACKs)
+            // must still get their turn.
             tokio::select! {
-                biased;
                 command = commands.recv() => match command {
                     None | Some(Command::Shutdown) => return Ok(()),
                     Some(command) => self.command(command),
@@ -390,13 +395,13 @@ async fn read_server(
     socket: Arc<UdpSocket>,
     upstream: SocketAddr,
     id: u64,
-    relay: mpsc::UnboundedSender<(u64, Vec<u8>)>,
+    relay: mpsc::Sender<(u64, Vec<u8>)>,
 ) {
     let mut buf = vec![0u8; DATAGRAM_BUFFER];
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, from)) if from == upstream => {
-                if relay.send((id, buf[..n].to_vec())).is_err() {
+                if relay.send((id, buf[..n].to_vec())).await.is_err() {
                     return;
                 }
             }
