@@ -109,12 +109,11 @@ impl Impairment {
     /// one bandwidth-delay product of the round trip (2 × `one_way_delay`), at least
     /// [`MIN_QUEUE_BYTES`] — the buffer sizing rule of thumb for internet routers.
     pub fn internet(one_way_delay: Duration, loss_fraction: f64, rate_bps: u64) -> Self {
-        let bdp = rate_bps as f64 * 2.0 * one_way_delay.as_secs_f64() / 8.0;
         Self {
             delay: one_way_delay,
             loss: if loss_fraction > 0.0 { Loss::Random(loss_fraction) } else { Loss::None },
             rate_bps: Some(rate_bps),
-            queue_bytes: (bdp as usize).max(MIN_QUEUE_BYTES),
+            queue_bytes: round_trip_queue(rate_bps, one_way_delay),
             ..Self::default()
         }
     }
@@ -134,6 +133,13 @@ impl Impairment {
         }
         Ok(())
     }
+}
+
+/// Bytes of one bandwidth-delay product of the round trip (2 × `one_way_delay` at `rate_bps`),
+/// at least [`MIN_QUEUE_BYTES`].
+pub fn round_trip_queue(rate_bps: u64, one_way_delay: Duration) -> usize {
+    let bdp = rate_bps as f64 * 2.0 * one_way_delay.as_secs_f64() / 8.0;
+    (bdp as usize).max(MIN_QUEUE_BYTES)
 }
 
 /// Both directions of a path.
