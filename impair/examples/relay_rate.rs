@@ -1,7 +1,8 @@
 //! How many 1452-byte datagrams per second one [`Proxy`] relays with no impairment: senders
 //! blast as fast as they can for a few seconds and the far side counts what arrives. Run with
-//! `cargo run --release -p quicq-impair --example relay_rate [seconds] [delay_ms] [up|down|both]`;
-//! a delay puts every packet through the timer heap, `both` floods both directions at once.
+//! `cargo run --release -p quicq-impair --example relay_rate [seconds] [delay_ms] [up|down|both]
+//! [rate]`; a delay puts every packet through the timer heap, `both` floods both directions
+//! at once, a rate (`1gbit`) adds a bottleneck with a round-trip queue.
 //! QuicQ pushes up to 1 Gbit/s, about 86k such packets/s.
 
 use std::net::UdpSocket;
@@ -28,7 +29,12 @@ fn main() -> anyhow::Result<()> {
 
     let server = quicq_common::socket::bind("127.0.0.1:0".parse()?)?;
     let client = quicq_common::socket::bind("127.0.0.1:0".parse()?)?;
-    let delayed = Impairment { delay: Duration::from_millis(delay_ms), ..Impairment::default() };
+    let rate_bps = args.next().map(|s| quicq_impair::parse::rate(&s)).transpose()?;
+    let delay = Duration::from_millis(delay_ms);
+    let delayed = match rate_bps {
+        Some(rate) => Impairment::internet(delay, 0.0, rate),
+        None => Impairment { delay, ..Impairment::default() },
+    };
     let proxy = Proxy::start(server.local_addr()?, PathConfig::symmetric(delayed, 1))?;
     client.connect(proxy.local_addr())?;
     // Open the flow and learn the proxy's upstream address for this client.
