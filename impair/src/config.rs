@@ -35,6 +35,25 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// Bursty loss in its simplest (Gilbert) form: everything is lost while bad, nothing while
+    /// good, with a long-run `loss_fraction` and bursts of `mean_burst` packets on average
+    /// (a burst ends with probability 1/`mean_burst` per packet). Compare with
+    /// `Random(loss_fraction)`, whose mean burst is 1/(1 − loss_fraction).
+    pub fn bursts(loss_fraction: f64, mean_burst: f64) -> Self {
+        if loss_fraction >= 1.0 {
+            return Loss::Random(1.0);
+        }
+        let bad_to_good = 1.0 / mean_burst.max(1.0);
+        let loss = loss_fraction.max(0.0);
+        let good_to_bad = loss * bad_to_good / (1.0 - loss);
+        Loss::GilbertElliott {
+            good_to_bad: good_to_bad.min(1.0),
+            bad_to_good,
+            loss_in_bad: 1.0,
+            loss_in_good: 0.0,
+        }
+    }
+
     /// The long-run fraction of packets lost.
     pub fn mean_rate(&self) -> f64 {
         match *self {
@@ -218,6 +237,15 @@ mod tests {
         ];
         for case in cases {
             assert!(case.validate().is_err(), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn bursts_have_the_asked_mean_rate() {
+        for (loss, burst) in [(0.01, 3.0), (0.05, 5.0), (0.2, 1.0), (0.0, 4.0), (1.0, 2.0)] {
+            let model = Loss::bursts(loss, burst);
+            assert!((model.mean_rate() - loss).abs() < 1e-9, "{loss} {burst}: {model:?}");
+            assert_eq!(Impairment { loss: model, ..Impairment::default() }.validate(), Ok(()));
         }
     }
 

@@ -96,6 +96,14 @@ mod tests {
     }
 
     #[test]
+    fn bursts_come_in_runs_of_the_asked_length() {
+        let lost = losses(Loss::bursts(0.02, 4.0), 5);
+        let (r, burst) = (rate(&lost), mean_burst(&lost));
+        assert!((r - 0.02).abs() < 0.005, "rate {r}");
+        assert!((burst - 4.0).abs() < 0.8, "burst {burst}");
+    }
+
+    #[test]
     fn the_same_seed_gives_the_same_losses() {
         for loss in [Loss::Random(0.05), GE] {
             assert_eq!(losses(loss, 42), losses(loss, 42));
