@@ -12,6 +12,9 @@
 //! - [`parse`]: the textual forms the CLI takes (`100mbit`, `1%`).
 //! - [`proxy`]: the relay itself; [`Proxy::start`] is the entry point.
 //!
+//! The `quicq-impair` binary runs a proxy by hand; `examples/relay_rate.rs` measures how many
+//! packets per second one relays.
+//!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {
 //! use std::time::Duration;

@@ -232,11 +232,11 @@ impl Relay {
                 },
                 received = listen.recv_from(&mut buf) => {
                     if let Some((n, from)) = tolerate(received)? {
-                        self.on_client_packet(from, &buf[..n])?;
+                        self.on_client_packet(from, &buf[..n]);
                     }
                     for _ in 1..BATCH {
                         match tolerate(listen.try_recv_from(&mut buf)) {
-                            Ok(Some((n, from))) => self.on_client_packet(from, &buf[..n])?,
+                            Ok(Some((n, from))) => self.on_client_packet(from, &buf[..n]),
                             Ok(None) => {}
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                             Err(e) => return Err(e),
@@ -287,17 +287,23 @@ impl Relay {
         }
     }
 
-    fn on_client_packet(&mut self, from: SocketAddr, data: &[u8]) -> io::Result<()> {
+    fn on_client_packet(&mut self, from: SocketAddr, data: &[u8]) {
         let id = match self.by_client.get(&from) {
             Some(&id) => id,
-            None => self.open_flow(from)?,
+            None => match self.open_flow(from) {
+                Ok(id) => id,
+                // Out of ports or descriptors: this client's packet is lost, the others go on.
+                Err(e) => {
+                    tracing::warn!(cause = %e, client = %from, "impairment proxy cannot open a flow");
+                    return;
+                }
+            },
         };
         let now = Instant::now();
-        let Some(flow) = self.flows.get_mut(&id) else { return Ok(()) };
+        let Some(flow) = self.flows.get_mut(&id) else { return };
         flow.last_seen = now;
         let verdict = flow.up.admit(now, data.len());
         self.schedule(verdict, id, Direction::Up, data.to_vec());
-        Ok(())
     }
 
     fn on_server_packet(&mut self, id: u64, data: Vec<u8>) {
