@@ -3,6 +3,7 @@
 
 mod cpu;
 mod disk;
+mod path;
 mod raw;
 mod server;
 mod stats;
@@ -16,7 +17,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
+use quicq_common::congestion::Congestion;
+
+use crate::path::PathSpec;
 use crate::stats::Figure;
+use crate::workload::files::Route;
 use crate::workload::{chat, files, logins, raw_quic, scale, stalled};
 
 const MIB: u64 = 1 << 20;
@@ -104,6 +109,31 @@ enum Command {
         #[arg(long, default_value_t = 512)]
         messages: usize,
     },
+    /// W7: W4's file and chat (a message every 100 ms) over emulated internet paths, each
+    /// client behind its own impairment proxy, beside bare quinn through the same proxy.
+    W7 {
+        /// Round trips, ms.
+        #[arg(long, value_delimiter = ',', default_values_t = [20, 50, 100, 200])]
+        rtt: Vec<u64>,
+        /// Loss each way, percent.
+        #[arg(long, value_delimiter = ',', default_values_t = [0.0, 0.5, 1.0, 5.0])]
+        loss: Vec<f64>,
+        /// Link rates, Mbit/s.
+        #[arg(long, value_delimiter = ',', default_values_t = [100, 1000])]
+        mbit: Vec<u64>,
+        #[arg(long, default_value_t = 256)]
+        mib: u64,
+        /// QuicQ's congestion controllers to measure.
+        #[arg(long, value_delimiter = ',', default_values_t = [Congestion::LowDelay])]
+        congestion: Vec<Congestion>,
+        /// Controllers for the tuned bare-quinn reference (32 MiB windows); quinn's defaults
+        /// are always measured too.
+        #[arg(long, value_delimiter = ',', default_values_t = [Congestion::Bbr])]
+        reference: Vec<Congestion>,
+        /// A transfer still running after this long stops; its rate so far is reported.
+        #[arg(long, default_value_t = 60)]
+        cap_secs: u64,
+    },
     /// W6: durable message stores per second.
     W6 {
         #[arg(long, default_value_t = 50_000)]
@@ -125,6 +155,31 @@ struct Plan {
     w6: (usize, usize),
     w8: (usize, usize, usize),
     w9: (usize, usize),
+    w7: Wan,
+}
+
+/// W7's matrix and file.
+#[derive(Debug, Clone)]
+struct Wan {
+    paths: Vec<PathSpec>,
+    mib: u64,
+    congestion: Vec<Congestion>,
+    reference: Vec<Congestion>,
+    cap: Duration,
+}
+
+impl Wan {
+    fn matrix(rtts: &[u64], losses: &[f64], mbits: &[u64]) -> Vec<PathSpec> {
+        let mut paths = Vec::new();
+        for &mbit in mbits {
+            for &rtt_ms in rtts {
+                for &loss_percent in losses {
+                    paths.push(PathSpec { rtt_ms, loss_percent, mbit });
+                }
+            }
+        }
+        paths
+    }
 }
 
 impl Plan {
@@ -141,6 +196,13 @@ impl Plan {
             w6: (50_000, 20),
             w8: (50, 4, 40),
             w9: (20, 512),
+            w7: Wan {
+                paths: Wan::matrix(&[20, 50, 100, 200], &[0.0, 0.5, 1.0, 5.0], &[100, 1000]),
+                mib: 256,
+                congestion: vec![Congestion::LowDelay],
+                reference: vec![Congestion::Bbr],
+                cap: Duration::from_secs(60),
+            },
         }
     }
 
@@ -156,6 +218,13 @@ impl Plan {
             w6: (2000, 4),
             w8: (4, 2, 5),
             w9: (2, 20),
+            w7: Wan {
+                paths: Wan::matrix(&[20], &[0.0, 5.0], &[100]),
+                mib: 4,
+                congestion: vec![Congestion::LowDelay],
+                reference: vec![Congestion::Bbr],
+                cap: Duration::from_secs(5),
+            },
         }
     }
 }
@@ -232,12 +301,82 @@ where
 }
 
 async fn run_raw(report: &mut Report, runs: usize, mib: u64) -> anyhow::Result<()> {
-    eprintln!("raw-quic: {mib} MiB over one bare quinn stream");
+    eprintln!("raw-quic: {mib} MiB over one bare quinn stream, and through a bare relay");
     repeat(report, runs, &["raw_quic_mb_per_s", "raw_quic_cpu_s_per_gib"], || async {
-        let raw = raw_quic::run(mib * MIB).await?;
+        let raw = raw_quic::run(mib * MIB, tuned(), None, None).await?;
         Ok(vec![raw.mb_per_sec, raw.cpu_s_per_gib])
     })
+    .await?;
+    let names = ["raw_relay_default_mb_per_s", "raw_relay_tuned_mb_per_s"];
+    repeat(report, runs, &names, || async {
+        let default = raw_quic::relay(mib * MIB, raw_quic::default_transport()).await?;
+        let tuned = raw_quic::relay(mib * MIB, tuned()).await?;
+        Ok(vec![default.mb_per_sec, tuned.mb_per_sec])
+    })
     .await
+}
+
+/// The loopback reference's settings: 32 MiB windows and quinn's default controller.
+fn tuned() -> std::sync::Arc<quinn::TransportConfig> {
+    raw_quic::tuned_transport(Congestion::Cubic)
+}
+
+async fn run_w7(report: &mut Report, plan: &Wan) -> anyhow::Result<()> {
+    let mib = plan.mib;
+    eprintln!("W7: {mib} MiB A→server→B and a message every 100 ms, over emulated paths");
+    let cap = Some(plan.cap);
+    let mut table = vec![
+        "| path | QuicQ | MB/s | share of link | chat p50 / p99 ms | quinn default | tuned quinn |"
+            .to_owned(),
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |".to_owned(),
+    ];
+    for path in &plan.paths {
+        let label = path.label();
+        let link = path.link_mb_per_sec();
+        eprintln!(" path {label}");
+        let mut rows = Vec::new();
+        for &congestion in &plan.congestion {
+            let names = [
+                format!("w7_{label}_{congestion}_link_share"),
+                format!("w7_{label}_{congestion}_chat_p50_ms"),
+                format!("w7_{label}_{congestion}_chat_p99_ms"),
+            ];
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let route = Route { path: Some(*path), congestion: Some(congestion), cap };
+            let (share, chat) =
+                files::share(mib * MIB, Some(Duration::from_millis(100)), &route).await?;
+            let (p50, p99) = chat.unwrap_or((f64::NAN, f64::NAN));
+            report.add(names[0], vec![share.mb_per_sec / link]);
+            report.add(names[1], vec![p50]);
+            report.add(names[2], vec![p99]);
+            rows.push(format!(
+                "| {label} | {congestion} | {:.1}{} | {:.0} % | {p50:.0} / {p99:.0} |",
+                share.mb_per_sec,
+                if share.complete { "" } else { " (capped)" },
+                100.0 * share.mb_per_sec / link
+            ));
+        }
+        let mut references = vec![("default".to_owned(), raw_quic::default_transport())];
+        for &c in &plan.reference {
+            references.push((c.to_string(), raw_quic::tuned_transport(c)));
+        }
+        let mut shares = Vec::new();
+        for (name, transport) in references {
+            let raw = raw_quic::run(mib * MIB, transport, Some(*path), cap).await?;
+            report.add(&format!("w7_{label}_quinn_{name}_link_share"), vec![raw.mb_per_sec / link]);
+            let capped = if raw.complete { "" } else { " (capped)" };
+            shares.push(format!("{name} {:.0} %{capped}", 100.0 * raw.mb_per_sec / link));
+        }
+        let tuned = shares[1..].join(", ");
+        for row in rows {
+            table.push(format!("{row} {} | {tuned} |", shares[0]));
+        }
+    }
+    println!("\nW7 (file {mib} MiB, cap {} s; shares are of the link rate):", plan.cap.as_secs());
+    for line in table {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 async fn run_w1(report: &mut Report, runs: usize, messages: usize) -> anyhow::Result<()> {
@@ -280,7 +419,7 @@ async fn run_w3(report: &mut Report, runs: usize, mib: u64, group: usize) -> any
         "w3_disk_sync_max_ms",
     ];
     repeat(report, runs, &names, || async {
-        let (share, _) = files::share(mib * MIB, None).await?;
+        let (share, _) = files::share(mib * MIB, None, &Route::default()).await?;
         let (sync_p50, sync_p99, sync_max) =
             share.disk_sync_ms.unwrap_or((f64::NAN, f64::NAN, f64::NAN));
         Ok(vec![
@@ -304,7 +443,8 @@ async fn run_w4(report: &mut Report, runs: usize, mib: u64) -> anyhow::Result<()
     eprintln!("W4: a message every 10 ms during {mib} MiB A→B");
     let names = ["w4_message_p50_ms", "w4_message_p99_ms", "w4_file_mb_per_s"];
     repeat(report, runs, &names, || async {
-        let (share, chat) = files::share(mib * MIB, Some(Duration::from_millis(10))).await?;
+        let (share, chat) =
+            files::share(mib * MIB, Some(Duration::from_millis(10)), &Route::default()).await?;
         let (p50, p99) = chat.unwrap_or((f64::NAN, f64::NAN));
         Ok(vec![p50, p99, share.mb_per_sec])
     })
@@ -414,6 +554,7 @@ async fn main() -> anyhow::Result<()> {
             run_w6(&mut report, runs, plan.w6).await?;
             run_w8(&mut report, runs, plan.w8).await?;
             run_w9(&mut report, plan.w9).await?;
+            run_w7(&mut report, &plan.w7).await?;
         }
         Command::RawQuic { mib } => run_raw(&mut report, runs, mib).await?,
         Command::W1 { messages } => run_w1(&mut report, runs, messages).await?,
@@ -436,6 +577,16 @@ async fn main() -> anyhow::Result<()> {
             run_w8(&mut report, runs, (addresses, parallel, logins)).await?
         }
         Command::W9 { sessions, messages } => run_w9(&mut report, (sessions, messages)).await?,
+        Command::W7 { rtt, loss, mbit, mib, congestion, reference, cap_secs } => {
+            let plan = Wan {
+                paths: Wan::matrix(&rtt, &loss, &mbit),
+                mib,
+                congestion,
+                reference,
+                cap: Duration::from_secs(cap_secs),
+            };
+            run_w7(&mut report, &plan).await?
+        }
     }
     print_table(&report);
     if let Some(path) = args.json {
@@ -455,5 +606,10 @@ fn print_table(report: &Report) {
         (report.figures.get("raw_quic_mb_per_s"), report.figures.get("w3_a_to_b_mb_per_s"))
     {
         println!("\nW3 A→B is {:.0} % of raw-quic", 100.0 * ab.median / raw.median);
+    }
+    if let (Some(relay), Some(ab)) =
+        (report.figures.get("raw_relay_tuned_mb_per_s"), report.figures.get("w3_a_to_b_mb_per_s"))
+    {
+        println!("W3 A→B is {:.0} % of the tuned bare relay", 100.0 * ab.median / relay.median);
     }
 }

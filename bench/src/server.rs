@@ -1,12 +1,14 @@
 //! A real `quicq-server` process on loopback with a fresh data directory.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, bail};
 use quicq_client::{Client, ClientConfig, Events, Trust};
 use quicq_common::JoinLink;
+use quicq_common::congestion::Congestion;
 
 pub const PASSWORD: &str = "benchmark password";
 
@@ -32,6 +34,8 @@ fn server_binary() -> anyhow::Result<PathBuf> {
 
 impl ServerProcess {
     /// Starts a server with limits opened up for load (rate limits, connections, queues).
+    /// For diagnosis, `QUICQ_BENCH_SERVER_LOG=FILE` keeps its log (stderr) in FILE, and
+    /// `QUICQ_BENCH_SERVER_RUST_LOG` sets its `RUST_LOG`.
     pub fn start(extra: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut child = Command::new(server_binary()?)
@@ -39,10 +43,17 @@ impl ServerProcess {
             .args(["--messages-per-second", "10000000", "--message-burst", "10000000"])
             .args(extra)
             .current_dir(dir.path())
-            .env("RUST_LOG", "quicq_server=warn,quicq_server::server=info,quicq_server=info")
+            .env(
+                "RUST_LOG",
+                std::env::var("QUICQ_BENCH_SERVER_RUST_LOG")
+                    .unwrap_or_else(|_| "quicq_server=info".into()),
+            )
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(match std::env::var_os("QUICQ_BENCH_SERVER_LOG") {
+                Some(path) => Stdio::from(std::fs::File::create(path)?),
+                None => Stdio::null(),
+            })
             .spawn()
             .context("cannot start quicq-server")?;
         let stdout = child.stdout.take().context("no stdout")?;
@@ -79,10 +90,7 @@ impl ServerProcess {
     }
 
     pub async fn client(&self, nick: &str) -> anyhow::Result<(Client, Events)> {
-        let mut config = ClientConfig::new(self.link.clone(), nick, PASSWORD);
-        config.trust = Trust { known_servers: None, system_roots: false, ..Trust::default() };
-        config.client_name = "quicq-bench".into();
-        Ok(Client::connect(config).await?)
+        self.client_via(nick, Via::default()).await
     }
 
     pub async fn client_with_downloads(
@@ -90,13 +98,42 @@ impl ServerProcess {
         nick: &str,
         dir: PathBuf,
     ) -> anyhow::Result<(Client, Events)> {
-        let mut config = ClientConfig::new(self.link.clone(), nick, PASSWORD);
+        self.client_via(nick, Via { downloads: Some(dir), ..Via::default() }).await
+    }
+
+    /// The server's UDP address.
+    pub fn addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(SocketAddr::new(self.link.host.parse()?, self.link.port))
+    }
+
+    /// A client that reaches the server as `via` says (through a proxy, with downloads…).
+    pub async fn client_via(&self, nick: &str, via: Via) -> anyhow::Result<(Client, Events)> {
+        let mut link = self.link.clone();
+        if let Some(addr) = via.addr {
+            link.host = addr.ip().to_string();
+            link.port = addr.port();
+        }
+        let mut config = ClientConfig::new(link, nick, PASSWORD);
         config.trust = Trust { known_servers: None, system_roots: false, ..Trust::default() };
         config.client_name = "quicq-bench".into();
-        config.downloads = Some(dir);
-        config.device = Some(format!("bench-{nick}"));
+        if let Some(dir) = via.downloads {
+            config.downloads = Some(dir);
+            config.device = Some(format!("bench-{nick}"));
+        }
+        if let Some(congestion) = via.congestion {
+            config.congestion = congestion;
+        }
         Ok(Client::connect(config).await?)
     }
+}
+
+/// How a bench client reaches the server; the default is directly, downloading nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Via {
+    /// Another address to send to (an impairment proxy in front of the server).
+    pub addr: Option<SocketAddr>,
+    pub downloads: Option<PathBuf>,
+    pub congestion: Option<Congestion>,
 }
 
 impl Drop for ServerProcess {

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 const FIGURES: &[&str] = &[
     "raw_quic_mb_per_s",
     "raw_quic_cpu_s_per_gib",
+    "raw_relay_default_mb_per_s",
+    "raw_relay_tuned_mb_per_s",
     "w1_p50_ms",
     "w1_p99_ms",
     "w2_deliveries_per_s",
@@ -41,6 +43,16 @@ const FIGURES: &[&str] = &[
     "w9_server_growth_mib",
     "w9_growth_per_session_mib",
     "w9_sessions_closed",
+    "w7_20ms_0pct_100mbit_low-delay_link_share",
+    "w7_20ms_0pct_100mbit_low-delay_chat_p50_ms",
+    "w7_20ms_0pct_100mbit_low-delay_chat_p99_ms",
+    "w7_20ms_0pct_100mbit_quinn_default_link_share",
+    "w7_20ms_0pct_100mbit_quinn_bbr_link_share",
+    "w7_20ms_5pct_100mbit_low-delay_link_share",
+    "w7_20ms_5pct_100mbit_low-delay_chat_p50_ms",
+    "w7_20ms_5pct_100mbit_low-delay_chat_p99_ms",
+    "w7_20ms_5pct_100mbit_quinn_default_link_share",
+    "w7_20ms_5pct_100mbit_quinn_bbr_link_share",
 ];
 
 /// A quick run takes about 10 s; a hang must fail the test, not wait for CI's limit.

@@ -3,6 +3,7 @@
 //! catches up on what was missed. Connection state lives in `link`, file transfers in
 //! [`crate::transfer`], the retry rules in `retry`.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -215,6 +216,23 @@ impl Client {
         if let Some(conn) = self.inner.link.current() {
             conn.close(close::NORMAL.into(), b"reconnecting");
         }
+    }
+
+    /// Moves the connection to a new UDP socket (a new local port), as after a network change
+    /// or a NAT rebinding: the session goes on over the same connection (QUIC migration), with
+    /// nothing lost and no new login. Returns the new local address.
+    pub fn rebind(&self) -> std::io::Result<SocketAddr> {
+        let old = self.inner.endpoint.local_addr()?;
+        let bind = SocketAddr::new(old.ip(), 0);
+        let socket = quicq_common::socket::bind(bind)?;
+        let new = socket.local_addr()?;
+        self.inner.endpoint.rebind(socket)?;
+        Ok(new)
+    }
+
+    /// The local UDP address the connection uses.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.endpoint.local_addr()
     }
 
     /// Logs out: closes the connection and stops reconnecting.

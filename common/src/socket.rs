@@ -54,11 +54,20 @@ pub fn endpoint(
 ) -> std::io::Result<quinn::Endpoint> {
     let socket = bind(addr)?;
     quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
+        endpoint_config(quinn::EndpointConfig::default()),
         server,
         socket,
         Arc::new(quinn::TokioRuntime),
     )
+}
+
+/// Lets the peer send datagrams up to [`MAX_UDP_PAYLOAD`]: quinn advertises 1472 by default,
+/// which caps the peer's MTU discovery there whatever its upper bound says.
+fn endpoint_config(mut config: quinn::EndpointConfig) -> quinn::EndpointConfig {
+    config
+        .max_udp_payload_size(MAX_UDP_PAYLOAD)
+        .expect("9000 is within QUIC's 1200..=65527 payload range");
+    config
 }
 
 /// A server endpoint whose stateless-reset key and connection-id key are derived from `secret`
@@ -80,7 +89,7 @@ pub fn server_endpoint(
     let mut cid_key = [0u8; 8];
     cid_key.copy_from_slice(&seed[..8]);
     let cid_key = u64::from_le_bytes(cid_key);
-    let mut config = quinn::EndpointConfig::new(Arc::new(reset_key));
+    let mut config = endpoint_config(quinn::EndpointConfig::new(Arc::new(reset_key)));
     config.cid_generator(move || {
         Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
     });

@@ -13,13 +13,10 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 const SIZE: usize = 512 << 10;
 
-/// An endpoint that lets its peer send up to 9000-byte datagrams. (quinn's default endpoint
+/// QuicQ's endpoint: it lets its peer send up to 9000-byte datagrams (quinn's default endpoint
 /// advertises 1472, which caps the peer's MTU discovery there whatever its upper bound.)
 fn jumbo_endpoint(server: Option<quinn::ServerConfig>) -> anyhow::Result<quinn::Endpoint> {
-    let mut config = quinn::EndpointConfig::default();
-    config.max_udp_payload_size(quicq_common::socket::MAX_UDP_PAYLOAD)?;
-    let socket = quicq_common::socket::bind("127.0.0.1:0".parse()?)?;
-    Ok(quinn::Endpoint::new(config, server, socket, Arc::new(quinn::TokioRuntime))?)
+    Ok(quicq_common::socket::endpoint("127.0.0.1:0".parse()?, server)?)
 }
 
 /// A QUIC server that echoes one bidirectional stream per connection; returns its address
@@ -33,7 +30,10 @@ fn echo_server() -> anyhow::Result<(quinn::Endpoint, tls::Fingerprint)> {
     let fingerprint = identity.fingerprint();
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls::server_config(identity)?)?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(Arc::new(quicq_common::socket::transport()));
+    config.transport_config(Arc::new(quicq_common::socket::transport(
+        quicq_common::socket::Windows::CLIENT,
+        quicq_common::congestion::Congestion::default(),
+    )));
     let endpoint = jumbo_endpoint(Some(config))?;
     let server = endpoint.clone();
     tokio::spawn(async move {
@@ -59,7 +59,10 @@ async fn connect(addr: SocketAddr, pin: tls::Fingerprint) -> anyhow::Result<quin
         vec![ALPN.to_vec()],
     )?)?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    config.transport_config(Arc::new(quicq_common::socket::transport()));
+    config.transport_config(Arc::new(quicq_common::socket::transport(
+        quicq_common::socket::Windows::CLIENT,
+        quicq_common::congestion::Congestion::default(),
+    )));
     let endpoint = jumbo_endpoint(None)?;
     Ok(endpoint.connect_with(config, addr, "localhost")?.await?)
 }

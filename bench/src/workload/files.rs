@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use quicq_client::{Event, Events, TransferEvent};
+use quicq_common::congestion::Congestion;
 use quicq_common::protocol::Address;
 
 use crate::disk::SyncProbe;
-use crate::server::ServerProcess;
+use crate::path::PathSpec;
+use crate::server::{ServerProcess, Via};
 use crate::stats::Samples;
 
 /// Writes `size` bytes of incompressible data.
@@ -90,8 +92,11 @@ impl MemoryWatch {
 
 /// Result of W3's one-to-one part.
 pub struct Share {
-    /// MB/s from the start of `send_file` until the recipient has the file verified and saved.
+    /// MB/s from the start of `send_file` until the recipient has the file verified and saved
+    /// (or, when capped, has received what it had at the cap).
     pub mb_per_sec: f64,
+    /// The whole file arrived before the cap.
+    pub complete: bool,
     /// Growth of the server's resident memory during the transfer, bytes.
     pub server_growth: u64,
     /// CPU seconds per GiB: the server's, and the two clients' (they share this process).
@@ -103,18 +108,49 @@ pub struct Share {
     pub disk_sync_ms: Option<(f64, f64, f64)>,
 }
 
-/// W3 (and W4 when `chat_every` is set): `size` bytes from A through the server to B.
+/// Where the transfer runs: straight over loopback (W3, W4) or over emulated paths (W7).
+#[derive(Debug, Clone, Default)]
+pub struct Route {
+    /// Each client's path to the server, through a proxy of its own, so the file crosses the
+    /// path twice (A to the server, the server to B), as between two people on the internet.
+    pub path: Option<PathSpec>,
+    /// The congestion controller of the server and both clients; their default when `None`.
+    pub congestion: Option<Congestion>,
+    /// Stop after this long and report the rate so far (a lossy path with a poor controller
+    /// would take hours).
+    pub cap: Option<Duration>,
+}
+
+/// W3, W4 and W7: `size` bytes from A through the server to B, by `route`.
 /// With `chat_every`, A also sends B a message at that interval; returns their p50 and p99 in ms
 /// too. Without it, a [`SyncProbe`] measures the disk meanwhile (with chat it would add load).
 pub async fn share(
     size: u64,
     chat_every: Option<Duration>,
+    route: &Route,
 ) -> anyhow::Result<(Share, Option<(f64, f64)>)> {
     let work = tempfile::tempdir()?;
     let path = make_file(work.path(), size)?;
-    let server = ServerProcess::start(&["--max-file-bytes", &(size * 2).to_string()])?;
-    let (a, _a_events) = server.client("a").await?;
-    let (_b, mut b_events) = server.client_with_downloads("b", work.path().join("b")).await?;
+    let max_file = (size * 2).to_string();
+    let mut args = vec!["--max-file-bytes", &max_file];
+    if let Some(c) = route.congestion {
+        args.extend(["--congestion", c.as_str()]);
+    }
+    let server = ServerProcess::start(&args)?;
+    // One proxy per client, seeded apart: the two paths lose different packets.
+    let proxies = match route.path {
+        Some(p) => Some((p.proxy(server.addr()?, 1)?, p.proxy(server.addr()?, 2)?)),
+        None => None,
+    };
+    let via = |proxy: Option<&quicq_impair::Proxy>| Via {
+        addr: proxy.map(|p| p.local_addr()),
+        congestion: route.congestion,
+        ..Via::default()
+    };
+    let (a, _a_events) = server.client_via("a", via(proxies.as_ref().map(|p| &p.0))).await?;
+    let b_via =
+        Via { downloads: Some(work.path().join("b")), ..via(proxies.as_ref().map(|p| &p.1)) };
+    let (_b, mut b_events) = server.client_via("b", b_via).await?;
     let (baseline, _) = server.memory();
     let watch = MemoryWatch::start(server.pid());
     let probe = match chat_every {
@@ -123,6 +159,7 @@ pub async fn share(
     };
 
     let start = Instant::now();
+    let deadline = start + route.cap.unwrap_or(Duration::from_secs(600));
     let cpu = (crate::cpu::seconds(server.pid()), crate::cpu::own_seconds());
     let upload = a.send_file(Address::User("b".into()), &path).await?;
     // Each message goes out on its own at its time (a slow ack never delays the next one); its
@@ -142,35 +179,53 @@ pub async fn share(
             }
         })
     });
-    // Everything b sees until the file is saved: chat latencies and the end of the file.
+    // Everything b sees until the file is saved (or the cap): chat latencies and progress.
     let mut latencies = Samples::default();
+    let mut received = 0;
     let saved_path = loop {
-        match tokio::time::timeout(Duration::from_secs(600), b_events.recv())
-            .await
-            .context("stalled")?
-        {
-            Some(Event::Message(m)) if m.file.is_none() => {
+        let event = tokio::time::timeout_at(deadline.into(), b_events.recv()).await;
+        match event {
+            Err(_) if route.cap.is_some() => break None,
+            Err(_) => anyhow::bail!("stalled"),
+            Ok(Some(Event::Message(m))) if m.file.is_none() => {
                 if let Some(sent) = m.text.strip_prefix('c').and_then(|n| n.parse::<u64>().ok()) {
                     let now = epoch.elapsed().as_micros() as u64;
                     latencies.push(Duration::from_micros(now.saturating_sub(sent)));
+                    if std::env::var("W7_TRACE").is_ok() {
+                        eprintln!(
+                            "chat sent at {} ms took {} ms",
+                            sent / 1000,
+                            now.saturating_sub(sent) / 1000
+                        );
+                    }
                 }
             }
-            Some(Event::Transfer(TransferEvent::Saved { path, .. })) => break path,
-            Some(Event::Transfer(TransferEvent::DownloadFailed { reason, .. })) => {
+            Ok(Some(Event::Transfer(TransferEvent::Progress { done, .. }))) => {
+                received = received.max(done)
+            }
+            Ok(Some(Event::Transfer(TransferEvent::Saved { path, .. }))) => break Some(path),
+            Ok(Some(Event::Transfer(TransferEvent::DownloadFailed { reason, .. }))) => {
                 anyhow::bail!("{reason}")
             }
-            Some(_) => {}
-            None => anyhow::bail!("event stream ended"),
+            Ok(Some(_)) => {}
+            Ok(None) => anyhow::bail!("event stream ended"),
         }
     };
     let elapsed = start.elapsed().as_secs_f64();
-    let gib = size as f64 / super::GIB;
+    let moved = if saved_path.is_some() { size } else { received };
+    let gib = moved.max(1) as f64 / super::GIB;
     let server_cpu = (crate::cpu::seconds(server.pid()) - cpu.0) / gib;
     let clients_cpu = (crate::cpu::own_seconds() - cpu.1) / gib;
     if let Some(chatter) = chatter {
         chatter.abort();
     }
-    upload.finished().await?;
+    if let Some(saved_path) = &saved_path {
+        upload.finished().await?;
+        anyhow::ensure!(
+            std::fs::metadata(saved_path)?.len() == size,
+            "saved file has the wrong size"
+        );
+    }
     let peak = watch.peak();
     let disk_sync_ms = match probe {
         Some(probe) => {
@@ -179,9 +234,9 @@ pub async fn share(
         }
         None => None,
     };
-    anyhow::ensure!(std::fs::metadata(&saved_path)?.len() == size, "saved file has the wrong size");
     let share = Share {
-        mb_per_sec: size as f64 / elapsed / 1e6,
+        mb_per_sec: moved as f64 / elapsed / 1e6,
+        complete: saved_path.is_some(),
         server_growth: peak.saturating_sub(baseline),
         server_cpu_s_per_gib: server_cpu,
         clients_cpu_s_per_gib: clients_cpu,

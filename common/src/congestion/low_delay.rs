@@ -5,18 +5,18 @@
 //! round. The window it sets is the delivery rate times (base round trip + target), the window
 //! that leaves about `target` of queue at the bottleneck ("Vegas"-style), so a chat message
 //! sent on the same connection waits behind at most that much file data in the network.
-//! - Start: the window grows by what is acknowledged (doubling each round) until the queue
-//!   reaches the target.
+//! - Start: the window grows by half of what is acknowledged (1.5 times each round) until the
+//!   queue passes the target.
 //! - Queue above twice the target, or more than a fifth of a round's bytes lost: the window is
 //!   set straight to the rate × (base + target).
 //! - Random loss below that is not congestion and changes nothing (retransmission is the
 //!   connection's business), which is what keeps a 5 %-loss path at a useful rate.
 //! - Otherwise the window moves toward that goal each round; after three rounds in a row with
-//!   almost no queue while the window is full it also grows by a quarter (the path may have got
-//!   faster than the rate shows).
-//! - The base round trip is the lowest seen; if no round has come near it for
+//!   almost no queue while the window is full it also probes for more: one target's worth of
+//!   queue, doubling each further calm round (the path may have got faster).
+//! - The base round trip is the lowest seen; if no round has come within the target of it for
 //!   [`BASE_LIFETIME`], the window is halved for two rounds to drain the queue and measure the
-//!   base again (the standing target queue would otherwise hide a route change forever).
+//!   base again (a longer route would otherwise look like a standing queue forever).
 //!
 //! It yields to loss-based flows sharing the bottleneck (they fill the queue, it backs off),
 //! like LEDBAT: a big file transfer never crowds out the rest of a user's connection.
@@ -32,11 +32,11 @@ use quinn_proto::RttEstimator;
 pub const BASE_LIFETIME: Duration = Duration::from_secs(10);
 /// The shortest round over which the rate is measured (loopback round trips are ~0.1 ms).
 const MIN_ROUND: Duration = Duration::from_millis(2);
-/// Rounds with almost no queue, window full, before the window probes a quarter higher.
+/// Rounds with almost no queue, window full, before the window probes higher.
 const CALM_ROUNDS: u32 = 3;
 /// Rounds of the halved window that measure the base again.
 const DRAIN_ROUNDS: u32 = 2;
-/// Consecutive round-trip samples above the target that end the doubling start.
+/// Consecutive round-trip samples above the target that end the start.
 const QUEUED_SAMPLES: u32 = 8;
 
 /// Settings of [`LowDelay`]; also its factory.
@@ -51,7 +51,7 @@ pub struct LowDelayConfig {
 
 impl Default for LowDelayConfig {
     fn default() -> Self {
-        LowDelayConfig { target: Duration::from_millis(10), initial_window: 14_720 }
+        LowDelayConfig { target: Duration::from_millis(5), initial_window: 14_720 }
     }
 }
 
@@ -71,11 +71,15 @@ pub struct LowDelay {
     round: Round,
     srtt: Duration,
     calm_rounds: u32,
+    /// Probes made since the queue was last seen.
+    probes: u32,
     /// Consecutive samples above base + target.
     queued_samples: u32,
     drain: Option<Drain>,
     /// Rounds whose rate still reflects a drain, not measured.
     settling: u32,
+    /// Bytes in flight after the last batch of acknowledgements.
+    last_in_flight: u64,
 }
 
 /// The lowest round trip seen, and when a round last came near it.
@@ -93,6 +97,8 @@ struct Round {
     min_rtt: Option<Duration>,
     samples: u32,
     app_limited: bool,
+    /// The most bytes in flight seen after a batch of acknowledgements.
+    max_in_flight: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -115,9 +121,11 @@ impl LowDelay {
             round: Round::default(),
             srtt: Duration::ZERO,
             calm_rounds: 0,
+            probes: 0,
             queued_samples: 0,
             drain: None,
             settling: 0,
+            last_in_flight: 0,
         }
     }
 
@@ -144,10 +152,18 @@ impl LowDelay {
         round.app_limited |= app_limited;
         let queued = self.base.is_some_and(|b| sample > b.rtt + self.config.target);
         self.queued_samples = if queued { self.queued_samples + 1 } else { 0 };
-        if self.slow_start && !app_limited {
-            self.window += bytes;
+        // Grow only a window that is used (RFC 7661): a sender waiting for data (the server
+        // relaying an upload that arrives slowly) would otherwise grow a window it then spends
+        // in one burst that queues a round trip.
+        let used = self.last_in_flight.saturating_mul(2) >= self.window;
+        if self.slow_start && !app_limited && used {
+            // Half of what was acknowledged: 1.5 times per round, not TCP's 2. The queue is
+            // seen a round after it forms, so the start overshoots by what one round adds;
+            // half a bandwidth-delay product fits the usual router queue, a whole one
+            // overflows it and loses the chat packets queued with the file's.
+            self.window += bytes / 2;
             // Leave the start as soon as the queue shows (a run of samples above the target),
-            // not at the end of the round: a round of doubling past it queues a round trip.
+            // not at the end of the round, which would add another round of growth.
             if let Some(base) = self.base
                 && self.queued_samples >= QUEUED_SAMPLES
                 && let Some(start) = round.start
@@ -160,8 +176,11 @@ impl LowDelay {
         }
     }
 
-    /// The end of a batch of acknowledgements: closes the round once it is a round trip long.
-    pub fn end_acks(&mut self, now: Instant) {
+    /// The end of a batch of acknowledgements, `in_flight` bytes still unacknowledged: closes
+    /// the round once it is a round trip long.
+    pub fn end_acks(&mut self, now: Instant, in_flight: u64) {
+        self.last_in_flight = in_flight;
+        self.round.max_in_flight = self.round.max_in_flight.max(in_flight);
         let Some(start) = self.round.start else { return };
         let elapsed = now.saturating_duration_since(start);
         if elapsed < self.srtt.max(MIN_ROUND) {
@@ -203,6 +222,17 @@ impl LowDelay {
     fn finish_round(&mut self, now: Instant, round: Round, elapsed: Duration) {
         let Some(min_rtt) = round.min_rtt else { return };
         let rate = round.acked as f64 / elapsed.as_secs_f64();
+        tracing::trace!(
+            min_rtt_us = min_rtt.as_micros() as u64,
+            base_us = self.base.map_or(0, |b| b.rtt.as_micros() as u64),
+            rate_mb_s = rate / 1e6,
+            window = self.window,
+            max_in_flight = round.max_in_flight,
+            lost = round.lost,
+            slow_start = self.slow_start,
+            draining = self.drain.is_some(),
+            "low-delay round"
+        );
         let target = self.config.target;
 
         if let Some(mut drain) = self.drain.take() {
@@ -228,7 +258,7 @@ impl LowDelay {
             _ => Base { rtt: min_rtt, seen: now },
         };
         let queue = min_rtt.saturating_sub(base.rtt);
-        if queue <= target / 8 {
+        if queue <= target {
             base.seen = now;
         }
         self.base = Some(base);
@@ -238,22 +268,33 @@ impl LowDelay {
         if queue > 2 * target || lost_share_high {
             self.slow_start = false;
             self.calm_rounds = 0;
+            self.probes = 0;
             self.window = self.window.min(self.goal(rate, base.rtt));
         } else if self.slow_start {
             if queue > target {
                 self.slow_start = false;
                 self.window = self.window.min(self.goal(rate, base.rtt));
             }
-        } else if !round.app_limited {
-            self.calm_rounds = if queue < target / 4 { self.calm_rounds + 1 } else { 0 };
+        } else if !round.app_limited && round.max_in_flight.saturating_mul(4) >= self.window * 3 {
+            if queue < target / 4 {
+                self.calm_rounds += 1;
+            } else {
+                self.calm_rounds = 0;
+                self.probes = 0;
+            }
             // Up to the window that makes the queue the target; down only half way, since the
             // queue seen now answers the window of a round ago.
             let goal = self.goal(rate, base.rtt).min(self.window * 2);
             self.window =
                 if goal > self.window { goal } else { self.window - (self.window - goal) / 2 };
             if self.calm_rounds >= CALM_ROUNDS {
-                // Still no queue: the path may have grown faster than the rate shows.
-                self.window += self.window / 4;
+                // Still no queue: the path may have grown faster than the rate shows. Probe
+                // with one target's worth of queue, doubling each calm round after, so a
+                // faster path is found in a few rounds without queueing a round trip on a
+                // long path that did not change.
+                let step = rate * target.as_secs_f64() * f64::from(1u32 << self.probes.min(10));
+                self.window += (step as u64).min(self.window);
+                self.probes += 1;
             }
         }
 
@@ -279,11 +320,11 @@ impl Controller for LowDelay {
     fn on_end_acks(
         &mut self,
         now: Instant,
-        _in_flight: u64,
+        in_flight: u64,
         _app_limited: bool,
         _largest_packet_num_acked: Option<u64>,
     ) {
-        self.end_acks(now);
+        self.end_acks(now, in_flight);
     }
 
     fn on_congestion_event(
@@ -383,7 +424,7 @@ mod tests {
                 }
             }
             if acked_any {
-                cc.end_acks(now);
+                cc.end_acks(now, in_flight);
             }
             credit += path.rate * dt.as_secs_f64();
             while credit >= MSS as f64 {
@@ -451,6 +492,16 @@ mod tests {
     }
 
     #[test]
+    fn the_start_overshoots_by_about_half_a_round_trip_of_queue() {
+        for rtt in [20, 50, 200] {
+            let out = simulate(&path(100.0, rtt, 0.0), Duration::ZERO, Duration::from_secs(4));
+            eprintln!("{rtt} ms: start queue max {:?}", out.queue_max);
+            let limit = (Duration::from_millis(rtt) * 6 / 10).max(Duration::from_millis(20));
+            assert!(out.queue_max <= limit, "{rtt} ms: queue reached {:?}", out.queue_max);
+        }
+    }
+
+    #[test]
     fn random_loss_does_not_shrink_the_window_but_heavy_loss_does() {
         let mut cc = LowDelay::new(Arc::new(LowDelayConfig::default()), MSS as u16);
         let t0 = Instant::now();
@@ -468,7 +519,7 @@ mod tests {
                     cc.ack(now, now - rtt, MSS, false, rtt);
                 }
             }
-            cc.end_acks(start + rtt + Duration::from_millis(1));
+            cc.end_acks(start + rtt + Duration::from_millis(1), 100 * MSS);
         };
         round(&mut cc, t0 + rtt, 5);
         assert!(cc.current_window() >= 100 * MSS, "5 % loss shrank the window");
