@@ -78,8 +78,15 @@ pub struct LowDelay {
     drain: Option<Drain>,
     /// Rounds whose rate still reflects a drain, not measured.
     settling: u32,
-    /// Bytes in flight after the last batch of acknowledgements.
-    last_in_flight: u64,
+    batch: Batch,
+}
+
+/// The acknowledgements since the last end of a batch.
+#[derive(Debug, Clone, Copy, Default)]
+struct Batch {
+    acked: u64,
+    /// Acknowledged while the sender had more to send.
+    growth: u64,
 }
 
 /// The lowest round trip seen, and when a round last came near it.
@@ -97,7 +104,7 @@ struct Round {
     min_rtt: Option<Duration>,
     samples: u32,
     app_limited: bool,
-    /// The most bytes in flight seen after a batch of acknowledgements.
+    /// The most bytes in flight seen before a batch of acknowledgements.
     max_in_flight: u64,
 }
 
@@ -125,7 +132,7 @@ impl LowDelay {
             queued_samples: 0,
             drain: None,
             settling: 0,
-            last_in_flight: 0,
+            batch: Batch::default(),
         }
     }
 
@@ -152,16 +159,11 @@ impl LowDelay {
         round.app_limited |= app_limited;
         let queued = self.base.is_some_and(|b| sample > b.rtt + self.config.target);
         self.queued_samples = if queued { self.queued_samples + 1 } else { 0 };
-        // Grow only a window that is used (RFC 7661): a sender waiting for data (the server
-        // relaying an upload that arrives slowly) would otherwise grow a window it then spends
-        // in one burst that queues a round trip.
-        let used = self.last_in_flight.saturating_mul(2) >= self.window;
-        if self.slow_start && !app_limited && used {
-            // Half of what was acknowledged: 1.5 times per round, not TCP's 2. The queue is
-            // seen a round after it forms, so the start overshoots by what one round adds;
-            // half a bandwidth-delay product fits the usual router queue, a whole one
-            // overflows it and loses the chat packets queued with the file's.
-            self.window += bytes / 2;
+        self.batch.acked += bytes;
+        if !app_limited {
+            self.batch.growth += bytes;
+        }
+        if self.slow_start {
             // Leave the start as soon as the queue shows (a run of samples above the target),
             // not at the end of the round, which would add another round of growth.
             if let Some(base) = self.base
@@ -179,8 +181,20 @@ impl LowDelay {
     /// The end of a batch of acknowledgements, `in_flight` bytes still unacknowledged: closes
     /// the round once it is a round trip long.
     pub fn end_acks(&mut self, now: Instant, in_flight: u64) {
-        self.last_in_flight = in_flight;
-        self.round.max_in_flight = self.round.max_in_flight.max(in_flight);
+        let batch = std::mem::take(&mut self.batch);
+        // In flight before these acknowledgements: how much of the window was used.
+        let used = in_flight + batch.acked;
+        self.round.max_in_flight = self.round.max_in_flight.max(used);
+        // Grow only a window that is used (RFC 7661): a sender waiting for data (the server
+        // relaying an upload that arrives slowly) would otherwise grow a window it then spends
+        // in one burst that queues a round trip.
+        if self.slow_start && used.saturating_mul(2) >= self.window {
+            // Half of what was acknowledged: 1.5 times per round, not TCP's 2. The queue is
+            // seen a round after it forms, so the start overshoots by what one round adds;
+            // half a bandwidth-delay product fits the usual router queue, a whole one
+            // overflows it and loses the chat packets queued with the file's.
+            self.window += batch.growth / 2;
+        }
         let Some(start) = self.round.start else { return };
         let elapsed = now.saturating_duration_since(start);
         if elapsed < self.srtt.max(MIN_ROUND) {
@@ -526,6 +540,31 @@ mod tests {
         let before = cc.current_window();
         round(&mut cc, t0 + rtt * 3, 40);
         assert!(cc.current_window() < before, "40 % loss left the window");
+    }
+
+    #[test]
+    fn a_window_at_its_minimum_grows_back() {
+        let mut cc = LowDelay::new(Arc::new(LowDelayConfig::default()), MSS as u16);
+        let t0 = Instant::now();
+        let rtt = Duration::from_millis(100);
+        cc.slow_start = false;
+        cc.window = 4 * MSS;
+        cc.base = Some(Base { rtt, seen: t0 });
+        // Every round the window is full and acknowledged two packets at a time, with no queue:
+        // what a sender whose window was cut to the bone sees on an idle path.
+        for round in 1..=10u32 {
+            let start = t0 + rtt * round;
+            let packets = cc.current_window() / MSS;
+            for i in 0..packets {
+                let now = start + Duration::from_micros(10 * i);
+                cc.ack(now, now - rtt, MSS, false, rtt);
+                if i % 2 == 1 {
+                    cc.end_acks(now, cc.current_window() - (i % 2 + 1) * MSS);
+                }
+            }
+            cc.end_acks(start + rtt, 0);
+        }
+        assert!(cc.current_window() > 20 * MSS, "stuck at {} packets", cc.current_window() / MSS);
     }
 
     #[test]
