@@ -3,6 +3,7 @@
 //! catches up on what was missed. Connection state lives in `link`, file transfers in
 //! [`crate::transfer`], the retry rules in `retry`.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use quicq_common::check::check_send;
 use quicq_common::protocol::{
     Address, ChatMessage, ClientFrame, Limits, MAX_HISTORY_PAGE, ServerFrame, UserInfo, close,
 };
+use quicq_common::turns::{Ticket, Turns};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -56,6 +58,8 @@ struct Inner {
     shutdown: CancellationToken,
     /// Set by [`Client::reconnect`] so the supervisor reconnects without waiting.
     reconnect_now: AtomicBool,
+    /// The order of [`Client::send`] calls, which their streams are opened in.
+    sends: Arc<Turns>,
 }
 
 /// A connected client. Cheap to clone; every clone drives the same connection.
@@ -102,6 +106,7 @@ impl Client {
             events: emitter,
             shutdown: CancellationToken::new(),
             reconnect_now: AtomicBool::new(false),
+            sends: Turns::new(),
         });
         tokio::spawn(supervise(inner.clone(), live));
         Ok((Client { inner }, events))
@@ -119,8 +124,29 @@ impl Client {
     /// Sends a chat message and waits until the server has stored it. A lost connection does not
     /// lose it: the same message (same client id) is sent again after reconnecting and the server
     /// stores it once.
-    pub async fn send(&self, to: Address, text: impl Into<String>) -> Result<Sent, RequestError> {
+    ///
+    /// Messages are stored in the order of the calls to `send` (not of the awaits), so a front
+    /// end may send each typed line from its own task and they still arrive in order; many can
+    /// be in flight at once. A message refused and repeated (rate limited) or caught by a lost
+    /// connection takes its place again when it is repeated.
+    pub fn send(
+        &self,
+        to: Address,
+        text: impl Into<String>,
+    ) -> impl Future<Output = Result<Sent, RequestError>> + Send + 'static {
+        let client = self.clone();
         let text = text.into();
+        // Taken now, at the call: the stream opens in this ticket's turn.
+        let ticket = self.inner.sends.ticket();
+        async move { client.send_in_turn(to, text, ticket).await }
+    }
+
+    async fn send_in_turn(
+        &self,
+        to: Address,
+        text: String,
+        ticket: Ticket,
+    ) -> Result<Sent, RequestError> {
         // Time-ordered, so the server's (account, client_id) index grows at one end instead of
         // touching a random page per message.
         let client_id = uuid::Uuid::now_v7().to_string();
@@ -129,8 +155,13 @@ impl Client {
             .map_err(|e| RequestError::refused(e.code, e.message))?;
         let frame = ClientFrame::Send { client_id: client_id.clone(), to, text };
         let mut failures = 0;
+        let mut ticket = Some(ticket);
         loop {
-            match self.request(&frame).await {
+            let answer = match ticket.take() {
+                Some(ticket) => self.inner.link.request_in_turn(&frame, ticket).await,
+                None => self.request(&frame).await,
+            };
+            match answer {
                 Ok(ServerFrame::Sent { client_id, id, at }) => {
                     return Ok(Sent { id, at, client_id });
                 }

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use quicq_common::frame::{FrameError, read_frame, write_frame};
 use quicq_common::protocol::{ClientFrame, Limits, ServerFrame};
+use quicq_common::turns::Ticket;
 use tokio::sync::watch;
 
 use crate::connection::Welcome;
@@ -90,6 +91,32 @@ impl Link {
         self.connection(Some(dead)).await.map(|_| ())
     }
 
+    /// [`Link::request`], with the stream opened in `ticket`'s turn: the server stores a
+    /// session's messages in the order of their streams (docs/protocol.md, section 7). A retry
+    /// after a lost connection is not ordered.
+    pub(crate) async fn request_in_turn(
+        &self,
+        frame: &ClientFrame,
+        ticket: Ticket,
+    ) -> Result<ServerFrame, RequestError> {
+        ticket.turn().await;
+        let conn = self.connection(None).await?;
+        let opened = conn.open_bi().await;
+        drop(ticket);
+        let answer = match opened {
+            Ok(streams) => exchange(streams, frame).await,
+            Err(_) => Err(RequestError::ConnectionLost),
+        };
+        match answer {
+            Ok(ServerFrame::Error { code, message, retry_after_ms }) => {
+                Err(RequestError::Refused { code, message, retry_after_ms })
+            }
+            Ok(answer) => Ok(answer),
+            Err(RequestError::ConnectionLost) => self.request(frame).await,
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends one request frame on a new stream and returns the answer; retries on a new
     /// connection if this one is lost. Error frames come back as [`RequestError::Refused`].
     pub(crate) async fn request(&self, frame: &ClientFrame) -> Result<ServerFrame, RequestError> {
@@ -114,7 +141,15 @@ pub(crate) async fn request_on(
     conn: &quinn::Connection,
     frame: &ClientFrame,
 ) -> Result<ServerFrame, RequestError> {
-    let (mut send, mut recv) = conn.open_bi().await.map_err(|_| RequestError::ConnectionLost)?;
+    let streams = conn.open_bi().await.map_err(|_| RequestError::ConnectionLost)?;
+    exchange(streams, frame).await
+}
+
+/// Writes a request frame on an opened stream and reads the answer.
+async fn exchange(
+    (mut send, mut recv): (quinn::SendStream, quinn::RecvStream),
+    frame: &ClientFrame,
+) -> Result<ServerFrame, RequestError> {
     write_frame(&mut send, frame).await.map_err(|_| RequestError::ConnectionLost)?;
     send.finish().map_err(|_| RequestError::ConnectionLost)?;
     match read_frame::<ServerFrame, _>(&mut recv).await {

@@ -12,6 +12,8 @@
 //! - [`file_sink`]: writing a received file: hashed as it arrives, synced behind the writer.
 //! - [`pump`]: the one loop moving a received file from its QUIC stream into a `file_sink`,
 //!   used by the server for uploads and by the client for downloads.
+//! - [`turns`]: tickets that wait for every earlier one: how one sender's messages keep their
+//!   order although each has its own stream.
 //! - [`report`]: errors as one line for people; [`text`]: other people's text made safe to
 //!   show (file names, terminals).
 //!
@@ -29,6 +31,7 @@ pub mod report;
 pub mod socket;
 pub mod text;
 pub mod tls;
+pub mod turns;
 
 pub use link::JoinLink;
 pub use nickname::Nickname;

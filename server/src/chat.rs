@@ -13,6 +13,7 @@ use crate::error::{Refusal, ServerError};
 use crate::state::State;
 use crate::store::{Account, Target, now_ms};
 use crate::store_thread::Insert;
+use quicq_common::turns::Ticket;
 
 /// The stored target of an address, or `unknown_recipient`.
 pub fn resolve(state: &State, to: &Address) -> Result<Target, ServerError> {
@@ -30,16 +31,20 @@ pub fn take_rate_token(state: &State, account: i64) -> Result<(), ServerError> {
 }
 
 /// Validates, rate-limits, stores durably and queues for delivery; returns the `sent` ack.
+/// The message goes to the store in `ticket`'s turn (the order of the sender's streams,
+/// see [`quicq_common::turns`]).
 pub async fn send(
     state: &State,
     sender: &Account,
     client_id: String,
     to: Address,
     text: String,
+    ticket: Ticket,
 ) -> Result<ServerFrame, ServerError> {
     check_send(&client_id, &text, state.config().max_text_chars())?;
     let target = resolve(state, &to)?;
     take_rate_token(state, sender.id)?;
+    ticket.turn().await;
     let (hub, sender_id, fan_target) = (state.hub().clone(), sender.id, target.clone());
     let (reply, stored) = tokio::sync::oneshot::channel();
     state.insert(Insert {
@@ -51,6 +56,8 @@ pub async fn send(
         then: Box::new(move |stored| hub.fan_out(sender_id, &fan_target, &stored.message)),
         reply,
     });
+    // In the store thread's queue: the next stream's message may follow.
+    drop(ticket);
     let stored = stored
         .await
         .map_err(|_| ServerError::Store(crate::store::StoreError::Stopped))?

@@ -19,6 +19,7 @@ use crate::files::{downloads, uploads};
 use crate::hub::{Ending, Inbox, Outgoing};
 use crate::login::{self, check_hello};
 use crate::state::{Peer, State};
+use quicq_common::turns::{Ticket, Turns};
 
 /// Messages read from the store per catch-up query.
 const CATCH_UP_PAGE: usize = 256;
@@ -191,6 +192,7 @@ impl Session {
         peer: &Arc<Peer>,
         tasks: &mut JoinSet<Result<(), SessionError>>,
     ) -> Result<(), SessionError> {
+        let order = Turns::new();
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => {
@@ -204,7 +206,10 @@ impl Session {
                         Err(e) => return Err(e.into()),
                     };
                     let (state, peer, conn) = (self.state.clone(), peer.clone(), self.conn.clone());
-                    tasks.spawn(handle_request(state, peer, conn, send, recv).in_current_span());
+                    // Accepted in the order the client opened them: that is the ticket's order.
+                    let ticket = order.ticket();
+                    let request = handle_request(state, peer, conn, send, recv, ticket);
+                    tasks.spawn(request.in_current_span());
                 }
                 accepted = self.conn.accept_uni() => {
                     let Ok(recv) = accepted else { return Ok(()) };
@@ -234,6 +239,7 @@ async fn handle_request(
     conn: quinn::Connection,
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
+    ticket: Ticket,
 ) -> Result<(), SessionError> {
     let timeout = Duration::from_secs(REQUEST_TIMEOUT_SECS);
     let request = tokio::time::timeout(timeout, read_frame::<ClientFrame, _>(&mut recv)).await;
@@ -244,7 +250,7 @@ async fn handle_request(
         Ok(Ok(None)) => return Ok(()),
         Ok(Err(e)) => Err(Refusal::new(e.code(), e.to_string())),
         Ok(Ok(Some(frame))) => {
-            answer(&state, &peer, conn, frame).await.map_err(ServerError::into_refusal)
+            answer(&state, &peer, conn, frame, ticket).await.map_err(ServerError::into_refusal)
         }
     };
     let frame = response.unwrap_or_else(|refusal| {
@@ -264,11 +270,24 @@ async fn answer(
     peer: &Peer,
     conn: quinn::Connection,
     frame: ClientFrame,
+    ticket: Ticket,
+) -> Result<ServerFrame, ServerError> {
+    let ClientFrame::Send { client_id, to, text } = frame else {
+        // Only sends are ordered; anything else lets the next stream go at once.
+        drop(ticket);
+        return answer_other(state, peer, conn, frame).await;
+    };
+    chat::send(state, &peer.account, client_id, to, text, ticket).await
+}
+
+/// Routes a request frame other than `send` to the handler that answers it.
+async fn answer_other(
+    state: &Arc<State>,
+    peer: &Peer,
+    conn: quinn::Connection,
+    frame: ClientFrame,
 ) -> Result<ServerFrame, ServerError> {
     match frame {
-        ClientFrame::Send { client_id, to, text } => {
-            chat::send(state, &peer.account, client_id, to, text).await
-        }
         ClientFrame::History { with, before, limit } => {
             chat::history(state, &peer.account, with, before, limit).await
         }
@@ -280,6 +299,9 @@ async fn answer(
             downloads::start(state.clone(), peer, conn, file_id, offset).await
         }
         ClientFrame::PendingFiles {} => downloads::pending(state, peer).await,
+        ClientFrame::Send { .. } => {
+            Err(ServerError::refused(ErrorCode::Internal, "send reached the wrong handler"))
+        }
         ClientFrame::Hello { .. } | ClientFrame::Ack { .. } | ClientFrame::FileDone { .. } => {
             Err(ServerError::refused(
                 ErrorCode::UnexpectedFrame,

@@ -232,3 +232,42 @@ async fn slow_reader_is_disconnected_without_slowing_others() {
         other => panic!("unexpected close {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_messages_are_stored_in_the_order_of_their_streams() {
+    let server = TestServer::start_with(|c| c.message_burst = 1000).await;
+    let conn = raw_connect(&server).await;
+    let _login = raw_login(&conn, "orderly", PASSWORD).await;
+    const N: usize = 30;
+    // Open every stream first, in order, then write their frames last to first, a few ms
+    // apart: the frames reach the server in the reverse of the streams' order, as they can
+    // when a packet is lost and the next one is not.
+    let mut streams = Vec::new();
+    for _ in 0..N {
+        streams.push(conn.open_bi().await.unwrap());
+    }
+    for (i, (send, _)) in streams.iter_mut().enumerate().rev() {
+        let frame = send_frame(&format!("o{i}"), Address::everyone(), &format!("line {i}"));
+        send.write_all(&encode(&frame)).await.unwrap();
+        send.finish().unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut ids = Vec::new();
+    for (i, (_, recv)) in streams.iter_mut().enumerate() {
+        match read_frame::<ServerFrame, _>(recv).await.unwrap().unwrap() {
+            ServerFrame::Sent { client_id, id, .. } => {
+                assert_eq!(client_id, format!("o{i}"));
+                ids.push(id);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "stored out of the streams' order: {ids:?}");
+    // History agrees.
+    let (alice, _events) = connect(&server, "alice").await;
+    let mut page = alice.history(Address::everyone(), None, 100).await.unwrap().messages;
+    page.sort_by_key(|m| m.id);
+    let texts: Vec<&str> = page.iter().map(|m| m.text.as_str()).collect();
+    let expected: Vec<String> = (0..N).map(|i| format!("line {i}")).collect();
+    assert_eq!(texts, expected);
+}

@@ -207,8 +207,10 @@ impl Worker {
             Command::Trust(yes) => self.trust(yes).await,
             Command::Send { to, text } => {
                 let (Some(client), out) = (self.client.clone(), self.out.clone()) else { return };
+                // Called here, in the order of the commands, so messages keep their order.
+                let sending = client.send(to, text);
                 tokio::spawn(async move {
-                    if let Err(e) = client.send(to, text).await {
+                    if let Err(e) = sending.await {
                         out.send(Update::SendFailed(describe_request(&e)));
                     }
                 });

@@ -136,11 +136,12 @@ pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
 }
 
 /// Sends in the background: the message shows when the server delivers it back; only a failure
-/// is printed here.
+/// is printed here. `send` is called here, not in the task, so lines keep the order they were
+/// typed in (the client opens their streams in the order of the calls).
 fn send(client: &Client, to: Address, text: String) {
-    let client = client.clone();
+    let sending = client.send(to.clone(), text);
     tokio::spawn(async move {
-        if let Err(e) = client.send(to.clone(), text).await {
+        if let Err(e) = sending.await {
             print::say(&format!("! not sent to {to}: {e}"));
         }
     });
