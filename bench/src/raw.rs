@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use quicq_common::Fingerprint;
 use quicq_common::frame::{read_frame, write_frame};
 use quicq_common::protocol::{ALPN, ClientFrame, PROTOCOL_VERSION, ServerFrame};
 use quicq_common::tls::{self, Roots, ServerVerifier};
@@ -17,17 +18,21 @@ pub fn client_config(
     transport: Option<quinn::TransportConfig>,
 ) -> anyhow::Result<(SocketAddr, quinn::ClientConfig)> {
     let fingerprint = server.link.fingerprint.ok_or_else(|| anyhow::anyhow!("no fingerprint"))?;
-    let addr: SocketAddr = format!("127.0.0.1:{}", server.link.port).parse()?;
+    let mut config = pinned(fingerprint)?;
+    if let Some(transport) = transport {
+        config.transport_config(Arc::new(transport));
+    }
+    Ok((server.addr()?, config))
+}
+
+/// A client config that trusts only the certificate with `fingerprint`, offering QuicQ's ALPN.
+pub fn pinned(fingerprint: Fingerprint) -> anyhow::Result<quinn::ClientConfig> {
     let verifier = Arc::new(ServerVerifier::new(Some(fingerprint), &Roots::None)?);
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls::client_config(
         verifier,
         vec![ALPN.to_vec()],
     )?)?;
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    if let Some(transport) = transport {
-        config.transport_config(Arc::new(transport));
-    }
-    Ok((addr, config))
+    Ok(quinn::ClientConfig::new(Arc::new(crypto)))
 }
 
 /// A client endpoint on `bind` using `config` for its connections.

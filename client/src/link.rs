@@ -108,10 +108,7 @@ impl Link {
             Err(_) => Err(RequestError::ConnectionLost),
         };
         match answer {
-            Ok(ServerFrame::Error { code, message, retry_after_ms }) => {
-                Err(RequestError::Refused { code, message, retry_after_ms })
-            }
-            Ok(answer) => Ok(answer),
+            Ok(answer) => refused_as_error(answer),
             Err(RequestError::ConnectionLost) => self.request(frame).await,
             Err(e) => Err(e),
         }
@@ -124,14 +121,21 @@ impl Link {
         loop {
             let conn = self.connection(dead).await?;
             match request_on(&conn, frame).await {
-                Ok(ServerFrame::Error { code, message, retry_after_ms }) => {
-                    return Err(RequestError::Refused { code, message, retry_after_ms });
-                }
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => return refused_as_error(answer),
                 Err(RequestError::ConnectionLost) => dead = Some(conn.stable_id()),
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// An `error` frame as [`RequestError::Refused`]; any other answer as it is.
+fn refused_as_error(answer: ServerFrame) -> Result<ServerFrame, RequestError> {
+    match answer {
+        ServerFrame::Error { code, message, retry_after_ms } => {
+            Err(RequestError::Refused { code, message, retry_after_ms })
+        }
+        answer => Ok(answer),
     }
 }
 

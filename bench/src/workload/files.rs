@@ -182,6 +182,8 @@ pub async fn share(
     // Everything b sees until the file is saved (or the cap): chat latencies and progress.
     let mut latencies = Samples::default();
     let mut received = 0;
+    // W7_TRACE=1: each message's latency on stderr, to see when in a transfer the slow ones go.
+    let trace = std::env::var_os("W7_TRACE").is_some();
     let saved_path = loop {
         let event = tokio::time::timeout_at(deadline.into(), b_events.recv()).await;
         match event {
@@ -191,7 +193,7 @@ pub async fn share(
                 if let Some(sent) = m.text.strip_prefix('c').and_then(|n| n.parse::<u64>().ok()) {
                     let now = epoch.elapsed().as_micros() as u64;
                     latencies.push(Duration::from_micros(now.saturating_sub(sent)));
-                    if std::env::var("W7_TRACE").is_ok() {
+                    if trace {
                         eprintln!(
                             "chat sent at {} ms took {} ms",
                             sent / 1000,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use quicq_common::Fingerprint;
-use quicq_common::tls::{self, Identity, Roots, ServerVerifier};
+use quicq_common::tls::{self, Identity};
 
 use super::GIB;
 use crate::path::PathSpec;
@@ -60,12 +60,7 @@ async fn connect(
     fingerprint: Fingerprint,
     transport: &Arc<quinn::TransportConfig>,
 ) -> anyhow::Result<(quinn::Endpoint, quinn::Connection)> {
-    let verifier = Arc::new(ServerVerifier::new(Some(fingerprint), &Roots::None)?);
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls::client_config(
-        verifier,
-        vec![quicq_common::protocol::ALPN.to_vec()],
-    )?)?;
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut config = crate::raw::pinned(fingerprint)?;
     config.transport_config(transport.clone());
     let endpoint = quicq_common::socket::endpoint("127.0.0.1:0".parse()?, None)?;
     let conn = endpoint.connect_with(config, to, "localhost")?.await?;

@@ -102,7 +102,6 @@ struct Round {
     acked: u64,
     lost: u64,
     min_rtt: Option<Duration>,
-    samples: u32,
     app_limited: bool,
     /// The most bytes in flight seen before a batch of acknowledgements.
     max_in_flight: u64,
@@ -154,7 +153,6 @@ impl LowDelay {
         let round = &mut self.round;
         round.start.get_or_insert(now);
         round.acked += bytes;
-        round.samples += 1;
         round.min_rtt = Some(round.min_rtt.map_or(sample, |m| m.min(sample)));
         round.app_limited |= app_limited;
         let queued = self.base.is_some_and(|b| sample > b.rtt + self.config.target);
