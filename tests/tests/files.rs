@@ -8,6 +8,7 @@ use std::time::Duration;
 use quicq_client::{Client, Event, Events, TransferError, TransferEvent, TransferKey, Uploaded};
 use quicq_common::frame::{encode, read_frame};
 use quicq_common::protocol::{Address, ClientFrame, ErrorCode, ServerFrame};
+use quicq_impair::{Impairment, PathConfig, Proxy};
 use quicq_tests::*;
 
 const MIB: u64 = 1024 * 1024;
@@ -22,6 +23,23 @@ async fn receiver(server: &TestServer, nick: &str, dir: &Path) -> (Client, Event
     cfg.downloads = Some(dir.to_owned());
     cfg.device = Some(format!("device-of-{nick}"));
     Client::connect(cfg).await.unwrap()
+}
+
+/// A client behind a 200 Mbit/s link (2.7 s for 64 MiB), so a transfer is surely under way
+/// when a test cuts the connection; on bare loopback it can finish between two progress events.
+async fn on_slow_link(
+    server: &TestServer,
+    nick: &str,
+    downloads: Option<&Path>,
+) -> (Client, Events, Proxy) {
+    let link = Impairment { rate_bps: Some(200_000_000), ..Impairment::default() };
+    let proxy = Proxy::start(server.addr, PathConfig::symmetric(link, 11)).unwrap();
+    let mut cfg = config(server, nick);
+    cfg.server.port = proxy.local_addr().port();
+    cfg.downloads = downloads.map(Path::to_owned);
+    cfg.device = Some(format!("device-of-{nick}"));
+    let (client, events) = Client::connect(cfg).await.unwrap();
+    (client, events, proxy)
 }
 
 async fn sender(server: &TestServer, nick: &str) -> (Client, Events) {
@@ -477,7 +495,7 @@ async fn recipient_cancel_stops_only_that_download() {
 async fn upload_resumes_after_the_connection_is_cut() {
     let server = TestServer::start().await;
     let work = tempfile::tempdir().unwrap();
-    let (alice, mut alice_events) = sender(&server, "alice").await;
+    let (alice, mut alice_events, _link) = on_slow_link(&server, "alice", None).await;
     let (_bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
     let path = make_file(work.path(), "disk.img", 64 * MIB, 10);
     let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
@@ -512,7 +530,8 @@ async fn download_resumes_after_the_connection_is_cut() {
     let server = TestServer::start().await;
     let work = tempfile::tempdir().unwrap();
     let (alice, _) = sender(&server, "alice").await;
-    let (bob, mut bob_events) = receiver(&server, "bob", &work.path().join("bob")).await;
+    let (bob, mut bob_events, _link) =
+        on_slow_link(&server, "bob", Some(&work.path().join("bob"))).await;
     let path = make_file(work.path(), "backup.tar", 64 * MIB, 11);
     let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
     transfer_event(&mut bob_events, "a quarter downloaded", |t| {
