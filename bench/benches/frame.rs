@@ -11,6 +11,7 @@ fn frames(c: &mut Criterion) {
         client_id: "5b0c9a4e-2f71-4c1e-9d2a-8e3f6a7b1c20".into(),
         to: Address::User("bob".into()),
         text: "Morning! Is the server up again? 服务器恢复了吗？".into(),
+        reply_to: None,
     };
     let delivery = ServerFrame::Message(ChatMessage {
         id: 1_234_567,
@@ -19,6 +20,7 @@ fn frames(c: &mut Criterion) {
         text: "x".repeat(400),
         at: 1_795_657_178_262,
         file: None,
+        ..Default::default()
     });
     let send_bytes = encode(&send);
     let delivery_bytes = encode(&delivery);

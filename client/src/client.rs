@@ -153,7 +153,7 @@ impl Client {
         // The server's own checks, so what it would refuse is refused here with its words.
         check_send(&client_id, &text, self.limits().max_text_chars)
             .map_err(|e| RequestError::refused(e.code, e.message))?;
-        let frame = ClientFrame::Send { client_id: client_id.clone(), to, text };
+        let frame = ClientFrame::Send { client_id: client_id.clone(), to, text, reply_to: None };
         let mut failures = 0;
         let mut ticket = Some(ticket);
         loop {

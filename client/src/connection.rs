@@ -286,12 +286,14 @@ async fn hello(
         .await
         .map_err(|_| ConnectError::Protocol("no welcome within 10 s".into()))?;
     match answer {
-        Ok(Some(ServerFrame::Welcome { you, server, registered, groups, limits })) => Ok(Live {
-            conn,
-            control_send: send,
-            control_recv: recv,
-            welcome: Welcome { you, server, registered, groups, limits },
-        }),
+        Ok(Some(ServerFrame::Welcome { you, server, registered, groups, limits, .. })) => {
+            Ok(Live {
+                conn,
+                control_send: send,
+                control_recv: recv,
+                welcome: Welcome { you, server, registered, groups, limits },
+            })
+        }
         Ok(Some(ServerFrame::Error { code, message, .. })) => {
             conn.close(0u32.into(), b"");
             Err(ConnectError::Refused { code, message })

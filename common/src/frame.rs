@@ -146,7 +146,12 @@ mod tests {
     use crate::protocol::{Address, ClientFrame, ServerFrame};
 
     fn send_frame() -> ClientFrame {
-        ClientFrame::Send { client_id: "x".into(), to: Address::everyone(), text: "你好".into() }
+        ClientFrame::Send {
+            client_id: "x".into(),
+            to: Address::everyone(),
+            text: "你好".into(),
+            reply_to: None,
+        }
     }
 
     #[test]

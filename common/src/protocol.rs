@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 /// TLS application protocol name. A client offering anything else fails the handshake.
 pub const ALPN: &[u8] = b"quicq/1";
 /// Version carried in `hello`; the server refuses any other with `unsupported_version`.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// UDP port the server listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7373;
 /// The built-in group that every account belongs to.
@@ -60,8 +60,20 @@ pub const UPLOAD_HEADER_TIMEOUT_SECS: u64 = 30;
 /// Client ids starting with this are reserved: the server gives a file's message the client id
 /// `file:<transfer_id>`, so a `send` may not use it.
 pub const FILE_CLIENT_ID_PREFIX: &str = "file:";
+/// Client ids starting with this are reserved for the events the server stores on its own
+/// (membership changes), so a client may not use it.
+pub const EVENT_CLIENT_ID_PREFIX: &str = "event:";
+/// Most characters of a quoted message's text carried in [`Quote::text`].
+pub const QUOTE_CHARS: usize = 100;
+/// Longest reaction, in bytes: one emoji, possibly with modifiers and joiners.
+pub const MAX_EMOJI_BYTES: usize = 32;
+/// Most messages in one `search` answer.
+pub const MAX_SEARCH_PAGE: u32 = 100;
+/// How long a `typing` indicator lasts unless renewed, in milliseconds.
+pub const TYPING_FOR_MS: u64 = 6000;
 
-/// Who a message is for: one user, or a group (today only [`EVERYONE`]).
+/// Who a message is for, and a conversation's name: one user, or a group ([`EVERYONE`] or a
+/// named group). Names compare by their nickname key (case-folded).
 ///
 /// Encoded as `{"user": "alice"}` or `{"group": "everyone"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,6 +86,13 @@ pub enum Address {
 impl Address {
     pub fn everyone() -> Self {
         Address::Group(EVERYONE.to_owned())
+    }
+}
+
+/// A placeholder (the `everyone` group) so structs holding an address can derive `Default`.
+impl Default for Address {
+    fn default() -> Self {
+        Address::everyone()
     }
 }
 
@@ -128,7 +147,70 @@ pub enum ClientFrame {
         client_id: String,
         to: Address,
         text: String,
+        /// The id of a message of the same conversation this one answers (quotes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<u64>,
     },
+    /// On a request stream: replace the text of one's own message. Answered with `sent` for the
+    /// stored `edited` event.
+    Edit { client_id: String, id: u64, text: String },
+    /// On a request stream: delete one's own message for everyone, within the recall window.
+    /// Answered with `sent` for the stored `recalled` event.
+    Recall { client_id: String, id: u64 },
+    /// On a request stream: set (or with `emoji` absent, clear) one's reaction to a message.
+    /// Answered with `sent` for the stored `reacted` event.
+    React {
+        client_id: String,
+        id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emoji: Option<String>,
+    },
+    /// On a request stream: messages containing `text` in the conversations one belongs to
+    /// (or only in `with`), newest first.
+    Search {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<Address>,
+        /// Only messages with an id below this one; absent for the newest.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// At most this many (1 to [`MAX_SEARCH_PAGE`]).
+        limit: u32,
+    },
+    /// On a request stream: create a named group with oneself as owner and `members` added.
+    /// Answered with `group_members`.
+    GroupCreate {
+        name: String,
+        #[serde(default)]
+        members: Vec<String>,
+    },
+    /// On a request stream: change a named group. Answered with `done`.
+    Group {
+        group: String,
+        #[serde(flatten)]
+        change: GroupChange,
+    },
+    /// On a request stream: a group's members (only for members). Answered with `group_members`.
+    GroupMembers { group: String },
+    /// On a request stream: the groups one is in. Answered with `group_list`.
+    Groups {},
+    /// On a request stream: who has read how far in a conversation. Answered with `receipts`.
+    Receipts { with: Address },
+    /// On a request stream: one's conversations with their unread counts, most recent first.
+    /// Answered with `conversation_list`.
+    Conversations {},
+    /// On a request stream: change one's settings (absent fields stay as they are). Answered
+    /// with `settings`, the settings now in force.
+    Settings {
+        /// Share read receipts (and see others'). On by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipts: Option<bool>,
+    },
+    /// On the control stream: this user has read the conversation `with` up to message `up_to`.
+    Read { with: Address, up_to: u64 },
+    /// On the control stream: this user is typing to `to`. Send again at most every few
+    /// seconds while typing continues; it expires by itself after [`TYPING_FOR_MS`].
+    Typing { to: Address },
     /// On a request stream: one page of a conversation, newest first.
     History {
         with: Address,
@@ -198,6 +280,9 @@ pub enum ServerFrame {
         /// frame); fetch it with `users`.
         groups: Vec<GroupInfo>,
         limits: Limits,
+        /// One's settings (see `settings`).
+        #[serde(default)]
+        receipts: bool,
     },
     /// A request failed; on the control stream before `welcome` the connection closes after it.
     Error {
@@ -211,7 +296,7 @@ pub enum ServerFrame {
     /// session) since the previous `presence`, each in its latest state; at most
     /// [`MAX_PRESENCE_NAMES`] names in all.
     Presence { online: Vec<String>, offline: Vec<String> },
-    /// Answer to `send`: the message is stored durably.
+    /// Answer to `send`, `edit`, `recall` and `react`: the message (or event) is stored durably.
     Sent { client_id: String, id: u64, at: i64 },
     /// Answer to `history`.
     HistoryPage {
@@ -273,12 +358,71 @@ pub enum ServerFrame {
     /// Control stream, to the uploader's sessions: a recipient saved the file.
     FileDelivered { file_id: u64, to: String },
     /// Control stream, to recipients: the file will never complete (upload cancelled or
-    /// failed, or retention ended).
+    /// failed, recalled, or retention ended).
     FileGone { file_id: u64, code: ErrorCode, message: String },
+    /// Answer to a group change: it is stored as the event message `id` (delivered like any
+    /// message to every member, the changed member included).
+    Done { id: u64 },
+    /// Answer to `group_create` and `group_members`.
+    GroupMembers { group: GroupInfo, members: Vec<MemberInfo> },
+    /// Answer to `groups`.
+    GroupList { groups: Vec<GroupInfo> },
+    /// Answer to `search`.
+    SearchResults {
+        messages: Vec<ChatMessage>,
+        /// True when older matches exist; ask again with `before` = the last id.
+        more: bool,
+    },
+    /// Answer to `receipts`: each other member's read position, for members who share receipts.
+    /// Empty when oneself has receipts off or the group is larger than `receipts_max_members`.
+    Receipts { with: Address, read: Vec<ReadPosition> },
+    /// Answer to `conversations`.
+    ConversationList { conversations: Vec<Conversation> },
+    /// Answer to `settings`, and in `welcome`.
+    Settings { receipts: bool },
+    /// Control stream: `by` has read the conversation `with` (named as the receiver sees it)
+    /// up to `up_to`. Also sent to `by`'s own other sessions, so unread counts agree.
+    Read { by: String, with: Address, up_to: u64 },
+    /// Control stream: `from` is typing in the conversation `with` (named as the receiver sees
+    /// it); forget it after `for_ms` unless renewed.
+    Typing { from: String, with: Address, for_ms: u64 },
+}
+
+/// A change to a named group, in `group` requests: `{"type":"group","group":"rust",
+/// "change":"add","user":"bob"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum GroupChange {
+    /// Owner or admin: add an account as a member.
+    Add { user: String },
+    /// Owner: anyone but oneself; admin: plain members.
+    Remove { user: String },
+    /// Anyone: leave. An owner who leaves hands ownership to the longest-standing admin, or else
+    /// member; the last member leaving deletes the group.
+    Leave {},
+    /// Owner only: make a member `admin` or `member`, or hand over ownership with `owner` (the
+    /// old owner becomes an admin).
+    Role { user: String, role: Role },
+    /// Owner or admin.
+    Rename { name: String },
+    /// Owner or admin; empty clears it.
+    Topic { topic: String },
+    /// Owner only: delete the group, its messages and its files.
+    Delete {},
+}
+
+/// A member's standing in a named group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    #[default]
+    Member,
 }
 
 /// A stored chat message as delivered and as found in history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// Server-assigned, strictly increasing across the whole server.
     pub id: u64,
@@ -291,6 +435,97 @@ pub struct ChatMessage {
     /// Present when the message announces a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileInfo>,
+    /// The message this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Quote>,
+    /// When the text was last edited, in ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// The sender recalled it: text and file are gone.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recalled: bool,
+    /// Reactions, in history pages and search results only (live, they arrive as `reacted`
+    /// events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// Present when this is an event rather than something a person wrote: a membership change
+    /// or a change to an earlier message. `text` is empty then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Enough of a quoted message to show it without fetching it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Quote {
+    pub id: u64,
+    pub from: String,
+    /// The first [`QUOTE_CHARS`] characters of its text (empty for a file or a recalled message).
+    pub text: String,
+    /// For a file message, the file's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub recalled: bool,
+}
+
+/// One emoji and who reacted with it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<String>,
+}
+
+/// What an event message records. The actor is the message's `from`; the conversation is its
+/// `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// `from` created the group, named `name`.
+    Created { name: String },
+    /// `from` added `user`.
+    Added { user: String },
+    /// `from` left.
+    Left {},
+    /// `from` removed `user`.
+    Removed { user: String },
+    /// `from` renamed the group from `old` to `name`.
+    Renamed { name: String, old: String },
+    /// `from` set the topic (empty: cleared).
+    Topic { topic: String },
+    /// `user` now has `role` (set by `from`, or by the server when an owner left).
+    Role { user: String, role: Role },
+    /// `from` deleted the group: its members are gone and its history with it.
+    Deleted {},
+    /// `from` changed the text of message `id` to `text`.
+    Edited { id: u64, text: String },
+    /// `from` recalled message `id`.
+    Recalled { id: u64 },
+    /// `from` set (or with `emoji` absent, cleared) a reaction to message `id`.
+    Reacted {
+        id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emoji: Option<String>,
+    },
+    /// An event kind this build does not know: a newer server's. Ignore it.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Event {
+    /// The earlier message this event changes, for events that change one.
+    pub fn applies_to(&self) -> Option<u64> {
+        match self {
+            Event::Edited { id, .. } | Event::Recalled { id } | Event::Reacted { id, .. } => {
+                Some(*id)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The file a message announces; fetch its bytes with `download`.
@@ -311,12 +546,50 @@ pub struct UserInfo {
     pub online: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GroupInfo {
     pub name: String,
     /// How many accounts are members.
     pub members: u64,
+    /// How many members are online now.
+    #[serde(default)]
+    pub online: u64,
+    #[serde(default)]
+    pub topic: String,
+    /// One's own role (`member` in `everyone`).
+    #[serde(default)]
+    pub role: Role,
 }
+
+/// One member of a named group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub name: String,
+    pub role: Role,
+    pub online: bool,
+}
+
+/// How far one member has read a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadPosition {
+    pub user: String,
+    pub up_to: u64,
+}
+
+/// One conversation in `conversation_list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub with: Address,
+    /// The newest message's id (0 when there is none).
+    pub last_id: u64,
+    /// One's own read position.
+    pub read_up_to: u64,
+    /// Messages from others after `read_up_to`, counted up to [`MAX_UNREAD_COUNT`].
+    pub unread: u32,
+}
+
+/// Unread counts stop here; a client shows "999+".
+pub const MAX_UNREAD_COUNT: u32 = 999;
 
 /// What the server allows, sent in `welcome` so a client can check before it sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,6 +614,27 @@ pub struct Limits {
     pub max_history_page: u32,
     /// Concurrent request streams a connection may have open.
     pub max_concurrent_requests: u32,
+    /// Named groups an account may be a member of.
+    #[serde(default)]
+    pub max_groups_per_user: u32,
+    /// Members a named group may have.
+    #[serde(default)]
+    pub max_group_members: u32,
+    /// Longest group name, in characters.
+    #[serde(default)]
+    pub max_group_name_chars: u32,
+    /// Longest group topic, in characters.
+    #[serde(default)]
+    pub max_topic_chars: u32,
+    /// How long after sending a message its sender may still edit it, in seconds.
+    #[serde(default)]
+    pub edit_window_secs: u64,
+    /// How long after sending a message its sender may still recall it, in seconds.
+    #[serde(default)]
+    pub recall_window_secs: u64,
+    /// Groups with more members than this have no read receipts.
+    #[serde(default)]
+    pub receipts_max_members: u32,
 }
 
 /// Machine-readable reason in an `error` frame. The wire name is the variant in snake_case, for
@@ -417,6 +711,31 @@ pub enum ErrorCode {
     Cancelled,
     /// An upload delivered no bytes for `upload_idle_secs`; it failed and holds no space.
     UploadIdle,
+    /// A group name that breaks the naming rules.
+    InvalidGroupName,
+    /// The group name is taken, or looks like a taken one (or like `everyone`).
+    NameTaken,
+    /// One's role in the group does not allow this change, or the message is not one's own.
+    NotAllowed,
+    /// The user is not a member of the group (for `remove` and `role`).
+    NotMember,
+    /// The user is already a member (for `add`).
+    AlreadyMember,
+    /// Creating or joining would exceed `max_groups_per_user`.
+    TooManyGroups,
+    /// Adding would exceed `max_group_members`.
+    GroupFull,
+    /// A topic longer than `max_topic_chars`.
+    TopicTooLong,
+    /// No such message in a conversation one can read (or it cannot be quoted/changed: an
+    /// event, a recalled message).
+    UnknownMessage,
+    /// The edit or recall window has passed.
+    TooLate,
+    /// A reaction that is empty, too long, or contains letters, digits or spaces.
+    InvalidEmoji,
+    /// Search text that is empty or longer than a message.
+    InvalidSearch,
     /// A code this build does not know: a newer server's. Treat it as a failure of the request.
     #[serde(other)]
     Unknown,
@@ -488,6 +807,7 @@ mod tests {
             client_id: "c1".into(),
             to: Address::everyone(),
             text: "hi".into(),
+            reply_to: None,
         };
         let json = serde_json::to_string(&send).unwrap();
         assert_eq!(
@@ -505,6 +825,7 @@ mod tests {
             text: "x".into(),
             at: 1,
             file: None,
+            ..Default::default()
         });
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(
@@ -553,5 +874,51 @@ mod tests {
     fn users_request_accepts_bare_type() {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"users"}"#).unwrap();
         assert_eq!(f, ClientFrame::Users { after: None });
+    }
+
+    #[test]
+    fn group_changes_are_flat_in_the_group_frame() {
+        let doc = r#"{"type":"group","group":"rust","change":"role","user":"bob","role":"admin"}"#;
+        let frame = ClientFrame::Group {
+            group: "rust".into(),
+            change: GroupChange::Role { user: "bob".into(), role: Role::Admin },
+        };
+        assert_eq!(serde_json::from_str::<ClientFrame>(doc).unwrap(), frame);
+        assert_eq!(serde_json::to_string(&frame).unwrap(), doc);
+        let leave: ClientFrame =
+            serde_json::from_str(r#"{"type":"group","group":"rust","change":"leave"}"#).unwrap();
+        assert_eq!(
+            leave,
+            ClientFrame::Group { group: "rust".into(), change: GroupChange::Leave {} }
+        );
+        for bad in [
+            r#"{"type":"group","group":"rust"}"#,
+            r#"{"type":"group","group":"rust","change":"explode"}"#,
+            r#"{"type":"group","group":"rust","change":"add"}"#,
+            r#"{"type":"group","group":"rust","change":"role","user":"b","role":"god"}"#,
+        ] {
+            assert!(serde_json::from_str::<ClientFrame>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn events_ride_in_messages_and_unknown_kinds_still_parse() {
+        let m = ChatMessage {
+            id: 9,
+            from: "alice".into(),
+            to: Address::Group("rust".into()),
+            at: 1,
+            event: Some(Event::Reacted { id: 7, emoji: Some("👍".into()) }),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&ServerFrame::Message(m.clone())).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"message","id":9,"from":"alice","to":{"group":"rust"},"text":"","at":1,"event":{"kind":"reacted","id":7,"emoji":"👍"}}"#
+        );
+        assert_eq!(m.event.as_ref().and_then(Event::applies_to), Some(7));
+        let newer = r#"{"type":"message","id":9,"from":"a","to":{"group":"g"},"text":"","at":1,"event":{"kind":"pinned","id":3}}"#;
+        let ServerFrame::Message(parsed) = serde_json::from_str(newer).unwrap() else { panic!() };
+        assert_eq!(parsed.event, Some(Event::Unknown));
     }
 }

@@ -136,7 +136,7 @@ proptest! {
 
     #[test]
     fn every_valid_prefix_asks_for_more(text in ".{0,200}", cut in any::<prop::sample::Index>()) {
-        let frame = ClientFrame::Send { client_id: "c".into(), to: Address::everyone(), text };
+        let frame = ClientFrame::Send { client_id: "c".into(), to: Address::everyone(), text, reply_to: None  };
         let bytes = encode(&frame);
         let (decoded, used) = decode::<ClientFrame>(&bytes).unwrap().unwrap();
         prop_assert_eq!(decoded, frame);

@@ -78,6 +78,21 @@ pub struct Config {
     /// file to fill a path. Twice this for a connection, and at most this much unacknowledged
     /// data buffered per connection.
     pub stream_window_bytes: u32,
+    /// Named groups one account may be a member of.
+    pub max_groups_per_user: u32,
+    /// Members one named group may have (at most [`Config::GROUP_MEMBERS_CEILING`], so a member
+    /// list fits in one frame).
+    pub max_group_members: u32,
+    /// Longest group name, in characters (at most the nickname limit, 32).
+    pub max_group_name_chars: u32,
+    /// Longest group topic, in characters.
+    pub max_topic_chars: u32,
+    /// How long after sending a message its sender may edit it.
+    pub edit_window_secs: u64,
+    /// How long after sending a message its sender may recall it (QQ: 2 minutes).
+    pub recall_window_secs: u64,
+    /// Groups larger than this have no read receipts (each read would go to every member).
+    pub receipts_max_members: u32,
 }
 
 impl Default for Config {
@@ -110,6 +125,13 @@ impl Default for Config {
             max_concurrent_uploads: 16,
             congestion: Congestion::default(),
             stream_window_bytes: Windows::SERVER.stream,
+            max_groups_per_user: 100,
+            max_group_members: 200,
+            max_group_name_chars: 32,
+            max_topic_chars: 500,
+            edit_window_secs: 24 * 3600,
+            recall_window_secs: 120,
+            receipts_max_members: 20,
         }
     }
 }
@@ -149,6 +171,9 @@ impl Config {
     /// The longest text a frame can always carry: even if every character needed a six-byte JSON
     /// escape, a message stays under the 64 KiB frame limit.
     pub const TEXT_CHARS_CEILING: u32 = 8000;
+    /// The most members a group may have: a `group_members` answer of this many 32-character
+    /// names stays under one frame.
+    pub const GROUP_MEMBERS_CEILING: u32 = 300;
 
     pub fn limits(&self) -> Limits {
         Limits {
@@ -162,6 +187,13 @@ impl Config {
             backlog_messages_per_second: self.backlog_messages_per_second,
             max_history_page: MAX_HISTORY_PAGE,
             max_concurrent_requests: self.max_concurrent_requests,
+            max_groups_per_user: self.max_groups_per_user,
+            max_group_members: self.max_group_members(),
+            max_group_name_chars: self.max_group_name_chars(),
+            max_topic_chars: self.max_topic_chars.min(self.max_text_chars()),
+            edit_window_secs: self.edit_window_secs,
+            recall_window_secs: self.recall_window_secs,
+            receipts_max_members: self.receipts_max_members,
         }
     }
 
@@ -180,6 +212,14 @@ impl Config {
 
     pub fn max_text_chars(&self) -> u32 {
         self.max_text_chars.clamp(1, Self::TEXT_CHARS_CEILING)
+    }
+
+    pub fn max_group_members(&self) -> u32 {
+        self.max_group_members.clamp(2, Self::GROUP_MEMBERS_CEILING)
+    }
+
+    pub fn max_group_name_chars(&self) -> u32 {
+        self.max_group_name_chars.clamp(1, quicq_common::nickname::MAX_CHARS as u32)
     }
 
     pub fn idle_timeout(&self) -> Duration {

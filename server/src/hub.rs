@@ -328,7 +328,13 @@ impl Hub {
     }
 
     pub fn groups(&self) -> Vec<GroupInfo> {
-        vec![GroupInfo { name: EVERYONE.into(), members: self.lock().directory.len() as u64 }]
+        let state = self.lock();
+        vec![GroupInfo {
+            name: EVERYONE.into(),
+            members: state.directory.len() as u64,
+            online: state.sessions.len() as u64,
+            ..GroupInfo::default()
+        }]
     }
 }
 
@@ -416,6 +422,7 @@ mod tests {
             text: "t".into(),
             at: 0,
             file: None,
+            ..Default::default()
         }
     }
 

@@ -156,6 +156,7 @@ impl Session {
             registered,
             groups: self.state.hub().groups(),
             limits: self.state.config().limits(),
+            receipts: true,
         };
         write_frame(&mut send, &welcome).await?;
         let resume_after = hello.resume_after.unwrap_or(account.delivered_up_to);
@@ -272,7 +273,7 @@ async fn answer(
     frame: ClientFrame,
     ticket: Ticket,
 ) -> Result<ServerFrame, ServerError> {
-    let ClientFrame::Send { client_id, to, text } = frame else {
+    let ClientFrame::Send { client_id, to, text, reply_to: _ } = frame else {
         // Only sends are ordered; anything else lets the next stream go at once.
         drop(ticket);
         return answer_other(state, peer, conn, frame).await;

@@ -759,6 +759,7 @@ fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<(FileRow, i64)> {
                 text: String::new(),
                 at: 0,
                 file: None,
+                ..Default::default()
             },
         },
         r.get(8)?,
@@ -788,6 +789,7 @@ fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
         text: r.get(4)?,
         at: r.get(5)?,
         file,
+        ..Default::default()
     })
 }
 

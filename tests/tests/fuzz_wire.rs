@@ -82,6 +82,7 @@ fn hostile_payload(rng: &mut StdRng) -> Vec<u8> {
                 client_id: "c".into(),
                 to: Address::everyone(),
                 text: "hi".into(),
+                reply_to: None,
             });
             bytes.extend(random_bytes(rng, 500));
             bytes

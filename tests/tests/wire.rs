@@ -23,7 +23,7 @@ async fn still_chatting(server: &TestServer) {
 }
 
 fn send_frame(client_id: &str, to: Address, text: &str) -> ClientFrame {
-    ClientFrame::Send { client_id: client_id.into(), to, text: text.into() }
+    ClientFrame::Send { client_id: client_id.into(), to, text: text.into(), reply_to: None }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -551,7 +551,15 @@ mod tests {
     }
 
     fn msg(id: u64, from: &str, to: Address, text: &str) -> ChatMessage {
-        ChatMessage { id, from: from.into(), to, text: text.into(), at: 0, file: None }
+        ChatMessage {
+            id,
+            from: from.into(),
+            to,
+            text: text.into(),
+            at: 0,
+            file: None,
+            ..Default::default()
+        }
     }
 
     fn bob() -> Address {

@@ -278,7 +278,15 @@ mod tests {
     use quicq_common::protocol::FileInfo;
 
     fn msg(id: u64, from: &str, to: Address) -> ChatMessage {
-        ChatMessage { id, from: from.into(), to, text: format!("m{id}"), at: 0, file: None }
+        ChatMessage {
+            id,
+            from: from.into(),
+            to,
+            text: format!("m{id}"),
+            at: 0,
+            file: None,
+            ..Default::default()
+        }
     }
 
     #[test]

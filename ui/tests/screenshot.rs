@@ -36,7 +36,15 @@ impl Network for NoNetwork {
 
 fn message(id: u64, from: &str, to: Address, text: &str) -> ChatMessage {
     let at = chrono::Local::now().timestamp_millis() - (20 - id as i64) * 60_000;
-    ChatMessage { id, from: from.into(), to, text: text.into(), at, file: None }
+    ChatMessage {
+        id,
+        from: from.into(),
+        to,
+        text: text.into(),
+        at,
+        file: None,
+        ..Default::default()
+    }
 }
 
 /// A signed-in window with a few people, messages, a file and a running transfer.

@@ -279,6 +279,7 @@ mod tests {
             text: String::new(),
             at: 0,
             file: None,
+            ..Default::default()
         };
         assert!(!auto_download(&message, false, true), "no file");
         message.file = Some(FileInfo {

@@ -292,6 +292,7 @@ mod tests {
             text: text.into(),
             at: 0,
             file: None,
+            ..Default::default()
         };
         let shown = for_terminal(&message_line(&m)).into_owned();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
