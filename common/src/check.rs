@@ -1,7 +1,10 @@
 //! Field checks both ends make, so a client refuses locally exactly what the server would refuse
 //! remotely, with the same code and words.
 
-use crate::protocol::{ErrorCode, FILE_CLIENT_ID_PREFIX, MAX_CLIENT_ID_LEN, MAX_TRANSFER_ID_LEN};
+use crate::protocol::{
+    EVENT_CLIENT_ID_PREFIX, ErrorCode, FILE_CLIENT_ID_PREFIX, MAX_CLIENT_ID_LEN, MAX_EMOJI_BYTES,
+    MAX_TRANSFER_ID_LEN,
+};
 
 /// A field the server refuses, with the code it answers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,18 +23,7 @@ impl Invalid {
 /// Checks a `send` before it is stored or sent: the client id, then the text against
 /// `max_text_chars` (from `welcome.limits`).
 pub fn check_send(client_id: &str, text: &str, max_text_chars: u32) -> Result<(), Invalid> {
-    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
-        return Err(Invalid::new(
-            ErrorCode::InvalidClientId,
-            format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes"),
-        ));
-    }
-    if client_id.starts_with(FILE_CLIENT_ID_PREFIX) {
-        return Err(Invalid::new(
-            ErrorCode::InvalidClientId,
-            format!("client ids starting with {FILE_CLIENT_ID_PREFIX:?} are reserved for files"),
-        ));
-    }
+    check_client_id(client_id)?;
     if text.trim().is_empty() {
         return Err(Invalid::new(ErrorCode::EmptyText, "message text is empty"));
     }
@@ -39,6 +31,41 @@ pub fn check_send(client_id: &str, text: &str, max_text_chars: u32) -> Result<()
         return Err(Invalid::new(
             ErrorCode::TextTooLong,
             format!("message is longer than {max_text_chars} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the client id of a `send`, `edit`, `recall` or `react`: 1 to 64 bytes, not starting
+/// with a prefix the server uses for its own messages.
+pub fn check_client_id(client_id: &str) -> Result<(), Invalid> {
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+        return Err(Invalid::new(
+            ErrorCode::InvalidClientId,
+            format!("client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes"),
+        ));
+    }
+    for prefix in [FILE_CLIENT_ID_PREFIX, EVENT_CLIENT_ID_PREFIX] {
+        if client_id.starts_with(prefix) {
+            return Err(Invalid::new(
+                ErrorCode::InvalidClientId,
+                format!("client ids starting with {prefix:?} are reserved for the server"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a reaction: 1 to [`MAX_EMOJI_BYTES`] bytes with no letters, digits, spaces or control
+/// characters, so it is a symbol (an emoji, with its modifiers and joiners), not words.
+pub fn check_emoji(emoji: &str) -> Result<(), Invalid> {
+    let symbol = |c: char| !c.is_alphanumeric() && !c.is_whitespace() && !c.is_control();
+    if emoji.is_empty() || emoji.len() > MAX_EMOJI_BYTES || !emoji.chars().all(symbol) {
+        return Err(Invalid::new(
+            ErrorCode::InvalidEmoji,
+            format!(
+                "a reaction is one emoji (at most {MAX_EMOJI_BYTES} bytes, no letters, digits or spaces)"
+            ),
         ));
     }
     Ok(())
@@ -101,6 +128,8 @@ mod tests {
             ("", "hi", 10, Some(ErrorCode::InvalidClientId)),
             (&long_id, "hi", 10, Some(ErrorCode::InvalidClientId)),
             ("file:abc", "hi", 10, Some(ErrorCode::InvalidClientId)),
+            ("event:abc", "hi", 10, Some(ErrorCode::InvalidClientId)),
+            ("eventful", "hi", 10, None),
             ("c1", "", 10, Some(ErrorCode::EmptyText)),
             ("c1", " \n\t", 10, Some(ErrorCode::EmptyText)),
             ("c1", "0123456789", 10, None),
@@ -112,6 +141,17 @@ mod tests {
         for (id, text, max, want) in cases {
             let got = check_send(id, text, *max).err().map(|e| e.code);
             assert_eq!(got, *want, "check_send({id:?}, {text:?}, {max})");
+        }
+    }
+
+    #[test]
+    fn reactions_are_symbols_not_words() {
+        for ok in ["👍", "❤️", "👍🏽", "👨‍👩‍👧", "🇨🇳", "😂"] {
+            assert_eq!(check_emoji(ok), Ok(()), "{ok:?}");
+        }
+        let long = "👍".repeat(9);
+        for bad in ["", "ok", "1", " ", "👍 ", "\n", "好", long.as_str()] {
+            assert_eq!(check_emoji(bad).unwrap_err().code, ErrorCode::InvalidEmoji, "{bad:?}");
         }
     }
 
