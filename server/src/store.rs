@@ -10,8 +10,8 @@ use std::path::Path;
 
 use quicq_common::protocol::{
     Address, ChatMessage, Conversation, EVENT_CLIENT_ID_PREFIX, EVERYONE, Event,
-    FILE_CLIENT_ID_PREFIX, FileInfo, MAX_CONVERSATIONS, MAX_FRAME_LEN, MAX_UNREAD_COUNT, QUOTE_CHARS, Quote, Reaction,
-    ReadPosition, Role,
+    FILE_CLIENT_ID_PREFIX, FileInfo, MAX_CONVERSATIONS, MAX_FRAME_LEN, MAX_UNREAD_COUNT,
+    QUOTE_CHARS, Quote, Reaction, ReadPosition, Role,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -803,12 +803,15 @@ impl Store {
     ) -> Result<(Vec<ChatMessage>, bool), StoreError> {
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         let (to_user, to_group) = with.map_or((None, None), Target::columns);
+        // Every branch names ?5 and ?6 (NULL when unused): SQLite counts parameters up to the
+        // highest number used.
         let in_conversation = match with {
-            None => "1",
+            None => "(?5 IS NULL AND ?6 IS NULL)",
             Some(Target::User(_)) => {
-                "((m.sender = ?1 AND m.to_user = ?5) OR (m.sender = ?5 AND m.to_user = ?1))"
+                "((m.sender = ?1 AND m.to_user = ?5) OR (m.sender = ?5 AND m.to_user = ?1))
+                 AND ?6 IS NULL"
             }
-            Some(_) => "m.to_group = ?6",
+            Some(_) => "m.to_group = ?6 AND ?5 IS NULL",
         };
         // The trigram index needs three characters; shorter text is looked for row by row.
         let matches = if text.chars().count() >= 3 {
