@@ -22,7 +22,7 @@ use quicq_common::congestion::Congestion;
 use crate::path::PathSpec;
 use crate::stats::Figure;
 use crate::workload::files::Route;
-use crate::workload::{chat, files, logins, raw_quic, scale, stalled};
+use crate::workload::{chat, files, groups, logins, raw_quic, scale, stalled};
 
 const MIB: u64 = 1 << 20;
 
@@ -101,6 +101,22 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         logins: usize,
     },
+    /// W10: named groups chatting at once: deliveries/s with every group's creator pipelining,
+    /// then p99 at a fixed total rate.
+    W10 {
+        #[arg(long, default_value_t = 100)]
+        groups: usize,
+        #[arg(long, default_value_t = 20)]
+        members: usize,
+        /// Messages each group's creator sends in the unpaced phase.
+        #[arg(long, default_value_t = 50)]
+        each: usize,
+        /// Messages per second over all groups in the paced phase.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        #[arg(long, default_value_t = 5)]
+        seconds: u32,
+    },
     /// W9: server memory with sessions that never read their deliveries.
     W9 {
         #[arg(long, default_value_t = 20)]
@@ -155,6 +171,7 @@ struct Plan {
     w6: (usize, usize),
     w8: (usize, usize, usize),
     w9: (usize, usize),
+    w10: (usize, usize, usize, u32, u32),
     w7: Wan,
 }
 
@@ -196,6 +213,7 @@ impl Plan {
             w6: (50_000, 20),
             w8: (50, 4, 40),
             w9: (20, 512),
+            w10: (100, 20, 50, 500, 5),
             w7: Wan {
                 paths: Wan::matrix(&[20, 50, 100, 200], &[0.0, 0.5, 1.0, 5.0], &[100, 1000]),
                 mib: 256,
@@ -218,6 +236,7 @@ impl Plan {
             w6: (2000, 4),
             w8: (4, 2, 5),
             w9: (2, 20),
+            w10: (3, 4, 5, 50, 1),
             w7: Wan {
                 paths: Wan::matrix(&[20], &[0.0, 5.0], &[100]),
                 mib: 4,
@@ -501,6 +520,22 @@ async fn run_w9(report: &mut Report, (sessions, messages): (usize, usize)) -> an
     .await
 }
 
+async fn run_w10(
+    report: &mut Report,
+    runs: usize,
+    (groups, members, each, rate, seconds): (usize, usize, usize, u32, u32),
+) -> anyhow::Result<()> {
+    eprintln!(
+        "W10: {groups} groups of {members}; each creator sends {each} unpaced; {rate}/s paced for {seconds} s"
+    );
+    let names = ["w10_deliveries_per_s", "w10_server_cpu_us_per_delivery", "w10_paced_p99_ms"];
+    repeat(report, runs, &names, || async {
+        let g = groups::chat(groups, members, each, rate, seconds).await?;
+        Ok(vec![g.deliveries_per_sec, g.server_cpu_us_per_delivery, g.paced_p99_ms])
+    })
+    .await
+}
+
 async fn run_w6(
     report: &mut Report,
     runs: usize,
@@ -554,6 +589,7 @@ async fn main() -> anyhow::Result<()> {
             run_w6(&mut report, runs, plan.w6).await?;
             run_w8(&mut report, runs, plan.w8).await?;
             run_w9(&mut report, plan.w9).await?;
+            run_w10(&mut report, runs, plan.w10).await?;
             run_w7(&mut report, &plan.w7).await?;
         }
         Command::RawQuic { mib } => run_raw(&mut report, runs, mib).await?,
@@ -577,6 +613,9 @@ async fn main() -> anyhow::Result<()> {
             run_w8(&mut report, runs, (addresses, parallel, logins)).await?
         }
         Command::W9 { sessions, messages } => run_w9(&mut report, (sessions, messages)).await?,
+        Command::W10 { groups, members, each, rate, seconds } => {
+            run_w10(&mut report, runs, (groups, members, each, rate, seconds)).await?
+        }
         Command::W7 { rtt, loss, mbit, mib, congestion, reference, cap_secs } => {
             let plan = Wan {
                 paths: Wan::matrix(&rtt, &loss, &mbit),
