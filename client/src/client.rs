@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use quicq_common::check::check_send;
 use quicq_common::protocol::{
     Address, ChatMessage, ClientFrame, Limits, MAX_HISTORY_PAGE, ServerFrame, UserInfo, close,
 };
@@ -58,7 +57,8 @@ struct Inner {
     shutdown: CancellationToken,
     /// Set by [`Client::reconnect`] so the supervisor reconnects without waiting.
     reconnect_now: AtomicBool,
-    /// The order of [`Client::send`] calls, which their streams are opened in.
+    /// The order of the calls that store messages ([`Client::send`], edit, recall, react),
+    /// which their streams are opened in.
     sends: Arc<Turns>,
 }
 
@@ -121,39 +121,31 @@ impl Client {
         self.inner.link.limits()
     }
 
-    /// Sends a chat message and waits until the server has stored it. A lost connection does not
-    /// lose it: the same message (same client id) is sent again after reconnecting and the server
-    /// stores it once.
+    /// Sends a frame that stores a message or an event (`send`, `edit`, `recall`, `react`, each
+    /// with a fresh client id) and waits until the server has stored it. A lost connection does
+    /// not lose it: the same frame (same client id) is sent again after reconnecting and the
+    /// server stores it once.
     ///
-    /// Messages are stored in the order of the calls to `send` (not of the awaits), so a front
-    /// end may send each typed line from its own task and they still arrive in order; many can
-    /// be in flight at once. A message refused and repeated (rate limited) or caught by a lost
-    /// connection takes its place again when it is repeated.
-    pub fn send(
+    /// Frames are stored in the order of the calls (not of the awaits): the ticket is taken
+    /// here, and the stream opens in its turn, so a front end may send each typed line from its
+    /// own task and they still arrive in order; many can be in flight at once. A frame refused
+    /// and repeated (rate limited) or caught by a lost connection takes its place again when it
+    /// is repeated.
+    pub(crate) fn store(
         &self,
-        to: Address,
-        text: impl Into<String>,
+        frame: ClientFrame,
     ) -> impl Future<Output = Result<Sent, RequestError>> + Send + 'static {
         let client = self.clone();
-        let text = text.into();
         // Taken now, at the call: the stream opens in this ticket's turn.
         let ticket = self.inner.sends.ticket();
-        async move { client.send_in_turn(to, text, ticket).await }
+        async move { client.store_in_turn(frame, ticket).await }
     }
 
-    async fn send_in_turn(
+    async fn store_in_turn(
         &self,
-        to: Address,
-        text: String,
+        frame: ClientFrame,
         ticket: Ticket,
     ) -> Result<Sent, RequestError> {
-        // Time-ordered, so the server's (account, client_id) index grows at one end instead of
-        // touching a random page per message.
-        let client_id = uuid::Uuid::now_v7().to_string();
-        // The server's own checks, so what it would refuse is refused here with its words.
-        check_send(&client_id, &text, self.limits().max_text_chars)
-            .map_err(|e| RequestError::refused(e.code, e.message))?;
-        let frame = ClientFrame::Send { client_id: client_id.clone(), to, text, reply_to: None };
         let mut failures = 0;
         let mut ticket = Some(ticket);
         loop {
@@ -177,6 +169,19 @@ impl Client {
                 },
             }
         }
+    }
+
+    /// Queues a frame for the control stream if a connection is up, and drops it otherwise:
+    /// for signals (`read`, `typing`) that are stale by the time a new connection is up.
+    pub(crate) fn signal(&self, frame: ClientFrame) {
+        if self.inner.link.current().is_some() {
+            self.inner.session.queue_control(frame);
+        }
+    }
+
+    /// Records the account's receipts setting as the server now has it.
+    pub(crate) fn note_receipts(&self, on: bool) {
+        self.inner.link.set_receipts(on);
     }
 
     /// One page of a conversation, newest first; pass the oldest id seen as `before` for the

@@ -89,6 +89,7 @@ pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
                     bars.println(&format!("* {user} is {}", if online { "online" } else { "offline" }));
                 }
                 Some(Event::State(state)) => bars.println(&print::state_line(&state)),
+                Some(Event::Read { .. } | Event::Typing { .. }) => {}
                 Some(Event::Transfer(t)) => {
                     bars.update(&t);
                     if let Some(line) = print::transfer_line(&t) {

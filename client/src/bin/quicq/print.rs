@@ -190,6 +190,12 @@ pub fn event_json(event: &Event) -> serde_json::Value {
         Event::State(ConnState::Offline { reason }) => {
             json!({ "event": "offline", "reason": reason })
         }
+        Event::Read { by, with, up_to } => {
+            json!({ "event": "read", "by": by, "with": with, "up_to": up_to })
+        }
+        Event::Typing { from, with, for_ms } => {
+            json!({ "event": "typing", "from": from, "with": with, "for_ms": for_ms })
+        }
         Event::Transfer(t) => transfer_json(t),
     }
 }
