@@ -1,9 +1,11 @@
 //! Interactive chat: plain lines go to the current conversation, `/` starts a command.
 
+use std::time::Duration;
+
 use quicq_client::{Client, Event, Events, conversation_of};
 use quicq_common::Address;
 use quicq_common::nickname::key_of;
-use quicq_common::protocol::{EVERYONE, Role};
+use quicq_common::protocol::{ChatMessage, EVERYONE, Event as MessageEvent, Role};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::args::parse_id;
@@ -171,6 +173,32 @@ fn named_group(current: &Address) -> Option<&str> {
     }
 }
 
+/// How often the chat tells the server how far the open conversation has been shown: a burst
+/// of messages (a catch-up after reconnecting) becomes one `read`, not one per message.
+const READ_EVERY: Duration = Duration::from_millis(500);
+
+/// Where the chat goes after an event in the current conversation: a renamed group is followed
+/// to its new name; a group one left, was removed from, or that was deleted leaves one talking
+/// to everyone.
+fn follow(current: &Address, m: &ChatMessage, me: &str) -> Option<Address> {
+    let Address::Group(group) = current else { return None };
+    let event = m.event.as_ref()?;
+    // The server may already name the group by its new name in the `renamed` event itself.
+    if let MessageEvent::Renamed { name, old } = event {
+        return (key_of(old) == key_of(group)).then(|| Address::Group(name.clone()));
+    }
+    if !matches!(&m.to, Address::Group(to) if key_of(to) == key_of(group)) {
+        return None;
+    }
+    let mine = |user: &str| key_of(user) == key_of(me);
+    match event {
+        MessageEvent::Removed { user } if mine(user) => Some(Address::everyone()),
+        MessageEvent::Left {} if mine(&m.from) => Some(Address::everyone()),
+        MessageEvent::Deleted {} => Some(Address::everyone()),
+        _ => None,
+    }
+}
+
 pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
     let welcome = client.welcome();
     let me = welcome.you.clone();
@@ -181,15 +209,26 @@ pub async fn run(client: &Client, mut events: Events) -> anyhow::Result<()> {
     let mut current = Address::everyone();
     let mut bars = Bars::new();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    // Shown in the open conversation, not yet reported read.
+    let mut shown: Option<(Address, u64)> = None;
+    let mut read_tick = tokio::time::interval(READ_EVERY);
     loop {
         tokio::select! {
+            _ = read_tick.tick() => {
+                if let Some((with, up_to)) = shown.take() {
+                    client.mark_read(with, up_to);
+                }
+            }
             event = events.recv() => match event {
                 Some(Event::Message(m)) => {
                     bars.println(&print::numbered_line(&m));
-                    // Shown in the open conversation: read.
                     let conversation = conversation_of(&m, &me);
                     if conversation == current && key_of(&m.from) != key_of(&me) {
-                        client.mark_read(conversation, m.id);
+                        shown = Some((conversation, m.id));
+                    }
+                    if let Some(next) = follow(&current, &m, &me) {
+                        current = next;
+                        print::say(&format!("* talking to {current}"));
                     }
                 }
                 Some(Event::Presence { user, online }) => {
@@ -454,6 +493,53 @@ mod tests {
             "/search",
         ] {
             assert!(matches!(parse(bad), Input::Bad(_)), "{bad}: {:?}", parse(bad));
+        }
+    }
+
+    #[test]
+    fn the_chat_follows_its_group_when_it_is_renamed_or_gone() {
+        let rust = || Address::Group("rust".into());
+        let event = |from: &str, to: Address, event| ChatMessage {
+            from: from.into(),
+            to,
+            event: Some(event),
+            ..Default::default()
+        };
+        let renamed = || MessageEvent::Renamed { name: "rs".into(), old: "rust".into() };
+        let cases = [
+            (rust(), event("bob", rust(), renamed()), Some(Address::Group("rs".into()))),
+            (
+                Address::Group("RUST".into()),
+                event("bob", rust(), renamed()),
+                Some(Address::Group("rs".into())),
+            ),
+            (
+                rust(),
+                event("bob", Address::Group("rs".into()), renamed()),
+                Some(Address::Group("rs".into())),
+            ),
+            // Renamed by this chat's own /rename, which has switched already.
+            (
+                Address::Group("rs".into()),
+                event("alice", Address::Group("rs".into()), renamed()),
+                None,
+            ),
+            (Address::Group("go".into()), event("bob", rust(), renamed()), None),
+            (Address::User("bob".into()), event("bob", rust(), renamed()), None),
+            (
+                rust(),
+                event("bob", rust(), MessageEvent::Removed { user: "Alice".into() }),
+                Some(Address::everyone()),
+            ),
+            (rust(), event("bob", rust(), MessageEvent::Removed { user: "carol".into() }), None),
+            (rust(), event("alice", rust(), MessageEvent::Left {}), Some(Address::everyone())),
+            (rust(), event("bob", rust(), MessageEvent::Left {}), None),
+            (rust(), event("bob", rust(), MessageEvent::Deleted {}), Some(Address::everyone())),
+            (rust(), event("bob", rust(), MessageEvent::Added { user: "dan".into() }), None),
+            (rust(), ChatMessage { to: rust(), text: "hi".into(), ..Default::default() }, None),
+        ];
+        for (current, m, want) in cases {
+            assert_eq!(follow(&current, &m, "alice"), want, "{current:?} after {m:?}");
         }
     }
 
