@@ -267,6 +267,9 @@ pub enum ClientFrame {
 )]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
+// Frames live only between the wire and a handler; boxing the large message would cost an
+// allocation per delivery for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ServerFrame {
     /// Answer to a successful `hello`.
     Welcome {
@@ -411,8 +414,10 @@ pub enum GroupChange {
     Delete {},
 }
 
-/// A member's standing in a named group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+/// A member's standing in a named group; ordered from most to least rights.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,

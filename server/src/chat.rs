@@ -1,4 +1,4 @@
-//! Chat requests: send, history, the user list.
+//! Chat requests: send, history, search, the user list.
 //!
 //! A send is stored by the store thread's next group commit (one fsync for every message
 //! waiting) and queued for its recipients there, in commit order, so every session's queue is
@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use quicq_common::check::check_send;
-use quicq_common::protocol::{Address, ErrorCode, MAX_HISTORY_PAGE, ServerFrame};
+use quicq_common::protocol::{Address, ErrorCode, MAX_HISTORY_PAGE, MAX_SEARCH_PAGE, ServerFrame};
 
 use crate::error::{Refusal, ServerError};
 use crate::state::State;
@@ -15,10 +15,15 @@ use crate::store::{Account, Target, now_ms};
 use crate::store_thread::Insert;
 use quicq_common::turns::Ticket;
 
-/// The stored target of an address, or `unknown_recipient`.
-pub fn resolve(state: &State, to: &Address) -> Result<Target, ServerError> {
-    state.hub().resolve(to).ok_or_else(|| {
-        ServerError::refused(ErrorCode::UnknownRecipient, format!("no user or group named {to}"))
+/// The stored target of an address as `account` may use it, or `unknown_recipient` (a group
+/// `account` is not in is reported like one that does not exist).
+pub fn resolve(state: &State, account: i64, to: &Address) -> Result<Target, ServerError> {
+    state.hub().resolve(account, to).ok_or_else(|| {
+        let message = match to {
+            Address::User(name) => format!("no user named {name}"),
+            Address::Group(name) => format!("no group named {name} that you are in"),
+        };
+        ServerError::refused(ErrorCode::UnknownRecipient, message)
     })
 }
 
@@ -39,13 +44,14 @@ pub async fn send(
     client_id: String,
     to: Address,
     text: String,
+    reply_to: Option<u64>,
     ticket: Ticket,
 ) -> Result<ServerFrame, ServerError> {
     check_send(&client_id, &text, state.config().max_text_chars())?;
-    let target = resolve(state, &to)?;
+    let target = resolve(state, sender.id, &to)?;
     take_rate_token(state, sender.id)?;
     ticket.turn().await;
-    let (hub, sender_id, fan_target) = (state.hub().clone(), sender.id, target.clone());
+    let (hub, sender_id, fan_target) = (state.hub().clone(), sender.id, target);
     let (reply, stored) = tokio::sync::oneshot::channel();
     state.insert(Insert {
         sender: sender_id,
@@ -53,6 +59,7 @@ pub async fn send(
         text,
         client_id: client_id.clone(),
         now: now_ms(),
+        reply_to,
         then: Box::new(move |stored| hub.fan_out(sender_id, &fan_target, &stored.message)),
         reply,
     });
@@ -61,7 +68,7 @@ pub async fn send(
     let stored = stored
         .await
         .map_err(|_| ServerError::Store(crate::store::StoreError::Stopped))?
-        .map_err(ServerError::Commit)?;
+        .map_err(ServerError::Commit)??;
     Ok(ServerFrame::Sent { client_id, id: stored.message.id, at: stored.message.at })
 }
 
@@ -78,11 +85,41 @@ pub async fn history(
             format!("limit must be 1 to {MAX_HISTORY_PAGE}"),
         ));
     }
-    let target = resolve(state, &with)?;
+    let target = resolve(state, account.id, &with)?;
     let id = account.id;
     let (messages, more) =
         state.with_store(move |s| Ok(s.history(id, &target, before, limit as usize)?)).await?;
     Ok(ServerFrame::HistoryPage { with, messages, more })
+}
+
+/// Messages containing `text` in the conversations `account` may read (or only `with`).
+pub async fn search(
+    state: &State,
+    account: &Account,
+    text: String,
+    with: Option<Address>,
+    before: Option<u64>,
+    limit: u32,
+) -> Result<ServerFrame, ServerError> {
+    let max = state.config().max_text_chars();
+    if text.trim().is_empty() || text.chars().count() > max as usize {
+        return Err(ServerError::refused(
+            ErrorCode::InvalidSearch,
+            format!("search text must be 1 to {max} characters, not only spaces"),
+        ));
+    }
+    if limit == 0 || limit > MAX_SEARCH_PAGE {
+        return Err(ServerError::refused(
+            ErrorCode::InvalidLimit,
+            format!("limit must be 1 to {MAX_SEARCH_PAGE}"),
+        ));
+    }
+    let with = with.map(|to| resolve(state, account.id, &to)).transpose()?;
+    let id = account.id;
+    let (messages, more) = state
+        .with_store(move |s| Ok(s.search(id, &text, with.as_ref(), before, limit as usize)?))
+        .await?;
+    Ok(ServerFrame::SearchResults { messages, more })
 }
 
 pub fn users(state: &State, after: Option<String>) -> ServerFrame {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use quicq_common::check::Invalid;
 use quicq_common::protocol::{ErrorCode, ServerFrame};
 
-use crate::store::StoreError;
+use crate::store::{Rejection, StoreError};
 
 /// A request's failure as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,33 @@ impl ServerError {
                 Refusal::new(ErrorCode::Internal, "the server failed; try again")
             }
         }
+    }
+}
+
+impl From<Rejection> for Refusal {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::NotMember => {
+                Refusal::new(ErrorCode::UnknownRecipient, "no such group that you are in")
+            }
+            Rejection::UnknownMessage => Refusal::new(
+                ErrorCode::UnknownMessage,
+                "no such message in a conversation you can read",
+            ),
+            Rejection::NotAllowed => Refusal::new(
+                ErrorCode::NotAllowed,
+                "only the sender can change a message, and a file message has no text to edit",
+            ),
+            Rejection::TooLate => {
+                Refusal::new(ErrorCode::TooLate, "the time to change this message has passed")
+            }
+        }
+    }
+}
+
+impl From<Rejection> for ServerError {
+    fn from(rejection: Rejection) -> Self {
+        ServerError::Refused(rejection.into())
     }
 }
 

@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 use quicq_common::frame::encode;
 use quicq_common::nickname::{key_of, skeleton_of};
 use quicq_common::protocol::{
-    Address, ChatMessage, EVERYONE, GroupInfo, ServerFrame, USERS_PAGE, UserInfo,
+    Address, ChatMessage, EVERYONE, GroupInfo, MemberInfo, Role, ServerFrame, USERS_PAGE, UserInfo,
 };
 use tokio::sync::mpsc;
 
+use crate::membership::{Group, GroupId, Groups};
 use crate::presence::PendingPresence;
 use crate::rate_limit::{MessageRate, Rates};
-use crate::store::{AccountId, Target};
+use crate::store::{AccountId, GroupRow, Target};
 
 /// One item for a session's writer: already-encoded frames, shared between recipients.
 #[derive(Debug, Clone)]
@@ -111,6 +112,9 @@ struct State {
     presence: PendingPresence,
     buckets: HashMap<AccountId, MessageRate>,
     next_session: SessionId,
+    groups: Groups,
+    /// When each (account, conversation) last had its typing relayed.
+    typing: HashMap<(AccountId, Target), Instant>,
 }
 
 pub struct Hub {
@@ -136,15 +140,24 @@ impl State {
 }
 
 impl Hub {
-    /// `accounts` is (id, name, key) for every stored account.
+    /// `accounts` is (id, name, key) for every stored account; `groups` every named group.
     pub fn new(
         accounts: Vec<(AccountId, String, String)>,
+        groups: Vec<GroupRow>,
         queue: QueueLimit,
         rates: Rates,
     ) -> Self {
         let mut state = State::default();
         for (id, name, key) in accounts {
             state.add(id, &name, &key);
+        }
+        for row in groups {
+            state.groups.insert(Group {
+                id: row.id,
+                name: row.name,
+                topic: row.topic,
+                members: row.members.into_iter().collect(),
+            });
         }
         Hub {
             state: Mutex::new(state),
@@ -160,17 +173,81 @@ impl Hub {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Resolves an address from a client into a stored target.
-    pub fn resolve(&self, to: &Address) -> Option<Target> {
+    /// Resolves an address from `account` into a stored target: a user, `everyone`, or a named
+    /// group only if `account` is a member (to others it does not exist).
+    pub fn resolve(&self, account: AccountId, to: &Address) -> Option<Target> {
+        let state = self.lock();
         match to {
-            Address::User(name) => {
-                self.lock().directory.get(&key_of(name)).map(|e| Target::User(e.id))
+            Address::User(name) => state.directory.get(&key_of(name)).map(|e| Target::User(e.id)),
+            Address::Group(name) if key_of(name) == EVERYONE => Some(Target::Everyone),
+            Address::Group(name) => {
+                state.groups.named_for(name, account).map(|g| Target::Group(g.id))
             }
-            Address::Group(name) if key_of(name) == EVERYONE => {
-                Some(Target::Group(EVERYONE.into()))
-            }
-            Address::Group(_) => None,
         }
+    }
+
+    /// The account with this nickname: (id, name as registered).
+    pub fn account(&self, name: &str) -> Option<(AccountId, String)> {
+        self.lock().directory.get(&key_of(name)).map(|e| (e.id, e.name.clone()))
+    }
+
+    pub fn name_of(&self, account: AccountId) -> Option<String> {
+        self.lock().names.get(&account).cloned()
+    }
+
+    /// A copy of a named group if `account` is a member.
+    pub fn group_for(&self, name: &str, account: AccountId) -> Option<Group> {
+        self.lock().groups.named_for(name, account).cloned()
+    }
+
+    pub fn group(&self, id: GroupId) -> Option<Group> {
+        self.lock().groups.get(id).cloned()
+    }
+
+    /// Reads the groups (clashes, counts); see [`Groups`].
+    pub fn groups_view<T>(&self, f: impl FnOnce(&Groups) -> T) -> T {
+        f(&self.lock().groups)
+    }
+
+    /// Changes the groups. Call only on the store thread, right after the commit that made the
+    /// same change, so routing follows the stored order.
+    pub fn update_groups<T>(&self, f: impl FnOnce(&mut Groups) -> T) -> T {
+        f(&mut self.lock().groups)
+    }
+
+    /// The accounts that take part in a conversation: both ends, everyone, or a group's
+    /// members.
+    pub fn participants(&self, sender: AccountId, target: &Target) -> Vec<AccountId> {
+        let state = self.lock();
+        match target {
+            Target::User(to) => recipients(sender, *to),
+            Target::Everyone => state.names.keys().copied().collect(),
+            Target::Group(id) => state
+                .groups
+                .get(*id)
+                .map(|g| g.members.keys().copied().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// A group's members with their roles and presence: owner, admins, members, each by key.
+    pub fn members(&self, group: &Group) -> Vec<MemberInfo> {
+        let state = self.lock();
+        let mut members: Vec<(Role, String, MemberInfo)> = group
+            .members
+            .iter()
+            .filter_map(|(account, role)| {
+                let name = state.names.get(account)?;
+                let info = MemberInfo {
+                    name: name.clone(),
+                    role: *role,
+                    online: state.sessions.contains_key(account),
+                };
+                Some((*role, key_of(name), info))
+            })
+            .collect();
+        members.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        members.into_iter().map(|(_, _, info)| info).collect()
     }
 
     /// Adds a newly registered account and tells everyone online.
@@ -259,6 +336,28 @@ impl Hub {
         }
     }
 
+    /// Whether a typing indicator may be relayed now: at most one per `every` per account and
+    /// conversation.
+    pub fn typing_allowed(
+        &self,
+        account: AccountId,
+        target: Target,
+        now: Instant,
+        every: Duration,
+    ) -> bool {
+        let mut state = self.lock();
+        if state.typing.len() > 10_000 {
+            state.typing.retain(|_, at| now.duration_since(*at) < every);
+        }
+        match state.typing.get(&(account, target)) {
+            Some(at) if now.duration_since(*at) < every => false,
+            _ => {
+                state.typing.insert((account, target), now);
+                true
+            }
+        }
+    }
+
     pub fn check_rate(&self, account: AccountId, now: Instant) -> Result<(), Duration> {
         let rates = self.rates;
         let mut state = self.lock();
@@ -277,9 +376,17 @@ impl Hub {
 
     /// Pushes a control frame to every session of an account.
     pub fn notify(&self, account: AccountId, frame: &ServerFrame) {
+        self.notify_all(&[account], frame);
+    }
+
+    /// Pushes one control frame to every session of each of `accounts`.
+    pub fn notify_all(&self, accounts: &[AccountId], frame: &ServerFrame) {
         let item = Outgoing::Control(encode(frame).into());
-        if let Some(sessions) = self.lock().sessions.get(&account) {
-            push_all(sessions, &item);
+        let state = self.lock();
+        for account in accounts {
+            if let Some(sessions) = state.sessions.get(account) {
+                push_all(sessions, &item);
+            }
         }
     }
 
@@ -292,20 +399,33 @@ impl Hub {
 
     /// Names of the recipients of `to` (other than the sender) who are offline, at most `cap`.
     pub fn offline_recipients(&self, sender: AccountId, to: &Address, cap: usize) -> Vec<String> {
-        let target = self.resolve(to);
+        let target = self.resolve(sender, to);
         let state = self.lock();
         let offline = |id: &AccountId| *id != sender && !state.sessions.contains_key(id);
         match target {
             Some(Target::User(id)) if offline(&id) => {
                 state.names.get(&id).cloned().into_iter().collect()
             }
-            Some(Target::Group(_)) => state
+            Some(Target::Everyone) => state
                 .directory
                 .values()
                 .filter(|e| offline(&e.id))
                 .take(cap)
                 .map(|e| e.name.clone())
                 .collect(),
+            Some(Target::Group(id)) => {
+                let mut names: Vec<String> = state
+                    .groups
+                    .get(id)
+                    .into_iter()
+                    .flat_map(|g| g.members.keys())
+                    .filter(|a| offline(a))
+                    .filter_map(|a| state.names.get(a).cloned())
+                    .collect();
+                names.sort_by_key(|n| key_of(n));
+                names.truncate(cap);
+                names
+            }
             _ => Vec::new(),
         }
     }
@@ -327,14 +447,22 @@ impl Hub {
         (users, more)
     }
 
-    pub fn groups(&self) -> Vec<GroupInfo> {
+    /// `everyone`, then the named groups `account` is in, oldest first.
+    pub fn groups(&self, account: AccountId) -> Vec<GroupInfo> {
         let state = self.lock();
-        vec![GroupInfo {
+        let everyone = GroupInfo {
             name: EVERYONE.into(),
             members: state.directory.len() as u64,
             online: state.sessions.len() as u64,
             ..GroupInfo::default()
-        }]
+        };
+        let named = state.groups.of(account).map(|g| group_info(&state, g, account));
+        std::iter::once(everyone).chain(named).collect()
+    }
+
+    /// What `account` sees of a group it is in.
+    pub fn group_info(&self, group: &Group, account: AccountId) -> GroupInfo {
+        group_info(&self.lock(), group, account)
     }
 }
 
@@ -343,15 +471,34 @@ pub fn recipients(sender: AccountId, to: AccountId) -> Vec<AccountId> {
     if sender == to { vec![to] } else { vec![to, sender] }
 }
 
-/// Every live session that receives what `sender` sends to `target`: for a group, every
-/// session (all accounts are in `everyone`); for a person, both ends' sessions.
+fn group_info(state: &State, group: &Group, account: AccountId) -> GroupInfo {
+    GroupInfo {
+        name: group.name.clone(),
+        members: group.members.len() as u64,
+        online: group.members.keys().filter(|a| state.sessions.contains_key(a)).count() as u64,
+        topic: group.topic.clone(),
+        role: group.role_of(account).unwrap_or_default(),
+    }
+}
+
+/// Every live session that receives what `sender` sends to `target`: for `everyone`, every
+/// session; for a named group, its members' sessions; for a person, both ends' sessions.
 fn route<'a>(
     state: &'a State,
     sender: AccountId,
     target: &Target,
 ) -> Box<dyn Iterator<Item = &'a Session> + 'a> {
     match target {
-        Target::Group(_) => Box::new(state.sessions.values().flatten()),
+        Target::Everyone => Box::new(state.sessions.values().flatten()),
+        Target::Group(id) => Box::new(
+            state
+                .groups
+                .get(*id)
+                .into_iter()
+                .flat_map(|g| g.members.keys())
+                .filter_map(|account| state.sessions.get(account))
+                .flatten(),
+        ),
         Target::User(to) => Box::new(
             recipients(sender, *to)
                 .into_iter()
@@ -409,6 +556,12 @@ mod tests {
                 (2, "小明".into(), key_of("小明")),
                 (3, "c".into(), "c".into()),
             ],
+            vec![GroupRow {
+                id: 5,
+                name: "Rust".into(),
+                topic: String::new(),
+                members: vec![(1, Role::Owner), (3, Role::Member)],
+            }],
             queue,
             Rates { per_second: 10, burst: 3, backlog: 20, backlog_per_second: 50 },
         )
@@ -441,16 +594,33 @@ mod tests {
     }
 
     #[test]
-    fn resolves_users_case_insensitively_and_the_everyone_group() {
+    fn resolves_users_case_insensitively_everyone_and_groups_only_for_members() {
         let hub = hub(8);
-        assert_eq!(hub.resolve(&Address::User("ALICE".into())), Some(Target::User(1)));
-        assert_eq!(hub.resolve(&Address::User("小明".into())), Some(Target::User(2)));
-        assert_eq!(hub.resolve(&Address::User("nobody".into())), None);
-        assert_eq!(
-            hub.resolve(&Address::Group("Everyone".into())),
-            Some(Target::Group(EVERYONE.into()))
-        );
-        assert_eq!(hub.resolve(&Address::Group("staff".into())), None);
+        assert_eq!(hub.resolve(2, &Address::User("ALICE".into())), Some(Target::User(1)));
+        assert_eq!(hub.resolve(1, &Address::User("小明".into())), Some(Target::User(2)));
+        assert_eq!(hub.resolve(1, &Address::User("nobody".into())), None);
+        assert_eq!(hub.resolve(2, &Address::Group("Everyone".into())), Some(Target::Everyone));
+        assert_eq!(hub.resolve(1, &Address::Group("staff".into())), None);
+        assert_eq!(hub.resolve(3, &Address::Group("RUST".into())), Some(Target::Group(5)));
+        assert_eq!(hub.resolve(2, &Address::Group("rust".into())), None, "not a member");
+    }
+
+    #[test]
+    fn a_group_message_reaches_its_members_only() {
+        let hub = hub(8);
+        let (_, mut a) = hub.register(1, no_kick());
+        let (_, mut b) = hub.register(2, no_kick());
+        let (_, mut c) = hub.register(3, no_kick());
+        hub.fan_out(1, &Target::Group(5), &message(9));
+        assert_eq!(drain(&mut a), vec![9]);
+        assert_eq!(drain(&mut c), vec![9]);
+        assert_eq!(drain(&mut b), Vec::<u64>::new());
+        hub.update_groups(|g| g.remove_member(5, 3));
+        hub.fan_out(1, &Target::Group(5), &message(10));
+        assert_eq!(drain(&mut c), Vec::<u64>::new(), "removed: nothing new");
+        let names: Vec<_> = hub.groups(1).into_iter().map(|g| (g.name, g.members)).collect();
+        assert_eq!(names, vec![(EVERYONE.to_string(), 3), ("Rust".to_string(), 1)]);
+        assert_eq!(hub.groups(3).len(), 1);
     }
 
     #[test]
@@ -476,7 +646,7 @@ mod tests {
         assert_eq!(drain(&mut a2), vec![7]);
         assert_eq!(drain(&mut c), vec![7]);
         assert_eq!(drain(&mut b), Vec::<u64>::new());
-        hub.fan_out(1, &Target::Group(EVERYONE.into()), &message(8));
+        hub.fan_out(1, &Target::Everyone, &message(8));
         for rx in [&mut a1, &mut a2, &mut b, &mut c] {
             assert_eq!(drain(rx), vec![8]);
         }
@@ -579,6 +749,7 @@ mod tests {
         let accounts = (0..600).map(|i| (i, format!("u{i:03}"), format!("u{i:03}"))).collect();
         let hub = Hub::new(
             accounts,
+            vec![],
             QueueLimit { items: 1, bytes: 1 },
             Rates { per_second: 1, burst: 1, backlog: 0, backlog_per_second: 1 },
         );

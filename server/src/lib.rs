@@ -7,11 +7,14 @@
 //! - [`session`]: one connection: `hello`, request streams, uploads, delivery streams; where
 //!   internal errors become what the peer is told.
 //! - Request handlers: [`login`] (`hello` checks, sign-in, registration), [`chat`] (send,
-//!   history, users), and the [`files`] wing (uploads, downloads, retention, and their
-//!   [`files::rules`]: change how uploads are checked there).
+//!   history, search, users), [`edits`] (edit, recall, react), [`receipts`] (read positions,
+//!   typing, settings, unread counts), the [`groups`] wing (create and change named groups;
+//!   [`groups::rules`] decide who may do what) and the [`files`] wing (uploads, downloads,
+//!   retention, and their [`files::rules`]: change how uploads are checked there).
 //! - [`state`]: what every part shares (config, hub, store thread, spool, running uploads,
 //!   password hasher), behind methods.
-//! - [`hub`]: who is online and who receives what; bounded per-session queues. [`delivery`]:
+//! - [`hub`]: who is online and who receives what; bounded per-session queues;
+//!   [`membership`]: the named groups it routes by. [`delivery`]:
 //!   catch-up then live, each message once. [`presence`]: presence changes gathered into
 //!   batches.
 //! - [`store`]: SQLite persistence; [`store_thread`] runs it on one thread with group commit.
@@ -26,14 +29,18 @@ pub mod admin;
 pub mod chat;
 pub mod config;
 pub mod delivery;
+pub mod edits;
 pub mod error;
 pub mod fair;
 pub mod files;
+pub mod groups;
 pub mod hub;
 pub mod login;
+pub mod membership;
 pub mod password;
 pub mod presence;
 pub mod rate_limit;
+pub mod receipts;
 pub mod server;
 pub mod session;
 pub mod state;

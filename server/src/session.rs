@@ -14,10 +14,13 @@ use tracing::Instrument;
 
 use crate::chat;
 use crate::delivery::Cursor;
+use crate::edits;
 use crate::error::{Refusal, ServerError};
 use crate::files::{downloads, uploads};
+use crate::groups;
 use crate::hub::{Ending, Inbox, Outgoing};
 use crate::login::{self, check_hello};
+use crate::receipts;
 use crate::state::{Peer, State};
 use quicq_common::turns::{Ticket, Turns};
 
@@ -154,9 +157,9 @@ impl Session {
             you: account.name.clone(),
             server: concat!("quicq-server ", env!("CARGO_PKG_VERSION")).to_owned(),
             registered,
-            groups: self.state.hub().groups(),
+            groups: self.state.hub().groups(account.id),
             limits: self.state.config().limits(),
-            receipts: true,
+            receipts: account.receipts,
         };
         write_frame(&mut send, &welcome).await?;
         let resume_after = hello.resume_after.unwrap_or(account.delivered_up_to);
@@ -273,12 +276,12 @@ async fn answer(
     frame: ClientFrame,
     ticket: Ticket,
 ) -> Result<ServerFrame, ServerError> {
-    let ClientFrame::Send { client_id, to, text, reply_to: _ } = frame else {
+    let ClientFrame::Send { client_id, to, text, reply_to } = frame else {
         // Only sends are ordered; anything else lets the next stream go at once.
         drop(ticket);
         return answer_other(state, peer, conn, frame).await;
     };
-    chat::send(state, &peer.account, client_id, to, text, ticket).await
+    chat::send(state, &peer.account, client_id, to, text, reply_to, ticket).await
 }
 
 /// Routes a request frame other than `send` to the handler that answers it.
@@ -288,10 +291,34 @@ async fn answer_other(
     conn: quinn::Connection,
     frame: ClientFrame,
 ) -> Result<ServerFrame, ServerError> {
+    let account = &peer.account;
     match frame {
         ClientFrame::History { with, before, limit } => {
-            chat::history(state, &peer.account, with, before, limit).await
+            chat::history(state, account, with, before, limit).await
         }
+        ClientFrame::Search { text, with, before, limit } => {
+            chat::search(state, account, text, with, before, limit).await
+        }
+        ClientFrame::Edit { client_id, id, text } => {
+            edits::edit(state, account, client_id, id, text).await
+        }
+        ClientFrame::Recall { client_id, id } => edits::recall(state, account, client_id, id).await,
+        ClientFrame::React { client_id, id, emoji } => {
+            edits::react(state, account, client_id, id, emoji).await
+        }
+        ClientFrame::GroupCreate { name, members } => {
+            groups::requests::create(state, account, name, members).await
+        }
+        ClientFrame::Group { group, change } => {
+            groups::requests::change(state, account, group, change).await
+        }
+        ClientFrame::GroupMembers { group } => groups::requests::members(state, account, &group),
+        ClientFrame::Groups {} => {
+            Ok(ServerFrame::GroupList { groups: state.hub().groups(account.id) })
+        }
+        ClientFrame::Receipts { with } => receipts::positions(state, account, with).await,
+        ClientFrame::Conversations {} => receipts::conversations(state, account).await,
+        ClientFrame::Settings { receipts } => receipts::settings(state, account, receipts).await,
         ClientFrame::Users { after } => Ok(chat::users(state, after)),
         ClientFrame::UploadStatus { transfer_id } => {
             uploads::status(state, peer, transfer_id).await
@@ -303,12 +330,14 @@ async fn answer_other(
         ClientFrame::Send { .. } => {
             Err(ServerError::refused(ErrorCode::Internal, "send reached the wrong handler"))
         }
-        ClientFrame::Hello { .. } | ClientFrame::Ack { .. } | ClientFrame::FileDone { .. } => {
-            Err(ServerError::refused(
-                ErrorCode::UnexpectedFrame,
-                "hello, ack and file_done belong on the control stream",
-            ))
-        }
+        ClientFrame::Hello { .. }
+        | ClientFrame::Ack { .. }
+        | ClientFrame::FileDone { .. }
+        | ClientFrame::Read { .. }
+        | ClientFrame::Typing { .. } => Err(ServerError::refused(
+            ErrorCode::UnexpectedFrame,
+            "hello, ack, file_done, read and typing belong on the control stream",
+        )),
         ClientFrame::Upload { .. } => Err(ServerError::refused(
             ErrorCode::UnexpectedFrame,
             "upload belongs on a unidirectional stream",
@@ -334,10 +363,14 @@ async fn read_control(
             Ok(Some(ClientFrame::FileDone { file_id, saved })) => {
                 downloads::done(&state, &peer, file_id, saved).await?;
             }
+            Ok(Some(ClientFrame::Read { with, up_to })) => {
+                receipts::read(&state, &peer.account, with, up_to).await?;
+            }
+            Ok(Some(ClientFrame::Typing { to })) => receipts::typing(&state, &peer.account, to),
             Ok(Some(_)) => {
                 conn.close(
                     close::PROTOCOL_VIOLATION.into(),
-                    b"only ack and file_done are allowed on the control stream after hello",
+                    b"only ack, file_done, read and typing are allowed on the control stream after hello",
                 );
                 return Ok(());
             }

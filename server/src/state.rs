@@ -72,6 +72,7 @@ impl State {
     pub fn new(config: Config, store: Store, spool: Spool) -> Result<Self, StoreError> {
         let hub = Hub::new(
             store.accounts()?,
+            store.groups()?,
             QueueLimit { items: config.session_queue, bytes: config.session_queue_bytes },
             config.rates(),
         );

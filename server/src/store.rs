@@ -1,16 +1,23 @@
 //! Durable state in one SQLite file (WAL, `synchronous=FULL`): accounts, messages and each
-//! account's delivery position. Synchronous: callers run it on blocking threads.
+//! account's delivery position, named groups and their members, read positions and reactions.
+//! Synchronous: callers run it on blocking threads.
 //!
 //! Message ids come from `AUTOINCREMENT`, so they only ever grow, even across deletions.
+//! `messages.to_group` is `everyone` or a named group's id (as text): the name can change, the
+//! id cannot, so a group's history follows it through renames.
 
 use std::path::Path;
 
 use quicq_common::protocol::{
-    Address, ChatMessage, EVERYONE, FILE_CLIENT_ID_PREFIX, FileInfo, MAX_FRAME_LEN,
+    Address, ChatMessage, Conversation, EVENT_CLIENT_ID_PREFIX, EVERYONE, Event,
+    FILE_CLIENT_ID_PREFIX, FileInfo, MAX_FRAME_LEN, MAX_UNREAD_COUNT, QUOTE_CHARS, Quote, Reaction,
+    ReadPosition, Role,
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub type AccountId = i64;
+/// A named group's id.
+pub type GroupId = i64;
 
 /// Milliseconds since the Unix epoch: the clock every stored timestamp uses.
 pub fn now_ms() -> i64 {
@@ -43,13 +50,101 @@ pub struct Account {
     pub delivered_up_to: u64,
     /// Disabled by the operator: cannot sign in, live sessions are ended.
     pub disabled: bool,
+    /// Shares read receipts (and sees others').
+    pub receipts: bool,
 }
 
-/// A message's destination as stored: an account id or a group name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message's destination as stored, which is also the conversation it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     User(AccountId),
-    Group(String),
+    Everyone,
+    Group(GroupId),
+}
+
+impl Target {
+    /// (`to_user`, `to_group`) as stored.
+    fn columns(&self) -> (Option<AccountId>, Option<String>) {
+        match self {
+            Target::User(id) => (Some(*id), None),
+            Target::Everyone => (None, Some(EVERYONE.to_owned())),
+            Target::Group(id) => (None, Some(id.to_string())),
+        }
+    }
+
+    /// The conversation's key in `reads`, the same for both ends of a one-to-one.
+    fn conversation(&self, account: AccountId) -> String {
+        match self {
+            Target::User(other) => {
+                format!("u:{}:{}", account.min(*other), account.max(*other))
+            }
+            Target::Everyone => EVERYONE.to_owned(),
+            Target::Group(id) => format!("g:{id}"),
+        }
+    }
+}
+
+/// Why the store did not take a request, decided inside its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The sender is not (or no longer) a member of the group.
+    NotMember,
+    /// No such message that this account can see and that can be quoted or changed.
+    UnknownMessage,
+    /// Not the account's own message, or not a kind that can be changed so.
+    NotAllowed,
+    /// The edit or recall window has passed.
+    TooLate,
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub sender: AccountId,
+    pub target: Target,
+    pub text: &'a str,
+    pub client_id: &'a str,
+    pub now: i64,
+    pub reply_to: Option<u64>,
+}
+
+/// A change to an earlier message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Edit { text: String, window_ms: i64 },
+    Recall { window_ms: i64 },
+    React { emoji: Option<String> },
+}
+
+/// What a stored change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// The stored event (or, for a repeated client id, the original one).
+    pub stored: Stored,
+    /// The conversation it went to.
+    pub target: Target,
+    /// A file the change removed (recall of a file message): (file id, was complete).
+    pub removed_file: Option<u64>,
+}
+
+/// A group's row and its members, as loaded at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    pub id: GroupId,
+    pub name: String,
+    pub topic: String,
+    pub members: Vec<(AccountId, Role)>,
+}
+
+/// A membership change to store with its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// Becomes a member (again) with this role; visibility starts at the event.
+    Join(AccountId, Role),
+    /// Stays a member with a new role.
+    Role(AccountId, Role),
+    /// Stops being a member; the event is the last message it receives.
+    Leave(AccountId),
 }
 
 /// Result of storing a message.
@@ -60,8 +155,9 @@ pub struct Stored {
     pub duplicate: bool,
 }
 
-/// 2 added `invites` and `accounts.disabled`.
-const SCHEMA_VERSION: i64 = 2;
+/// 2 added `invites` and `accounts.disabled`; 3 named groups, replies, edits, recalls,
+/// reactions, read positions and full-text search.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS accounts (
@@ -118,10 +214,97 @@ CREATE INDEX IF NOT EXISTS messages_inbox ON messages (to_user, id) WHERE to_use
 CREATE INDEX IF NOT EXISTS messages_group ON messages (to_group, id) WHERE to_group IS NOT NULL;
 ";
 
+/// Version 3, on top of the version 2 tables.
+const SCHEMA_V3: &str = "
+ALTER TABLE accounts ADD COLUMN receipts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE messages ADD COLUMN recalled INTEGER NOT NULL DEFAULT 0;
+-- The protocol's Event as JSON, for event messages.
+ALTER TABLE messages ADD COLUMN event TEXT;
+-- For edited/recalled/reacted events: the message they change. History leaves these out.
+ALTER TABLE messages ADD COLUMN applies_to INTEGER;
+CREATE TABLE groups (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT NOT NULL,
+    -- NULL once deleted, so the name is free again.
+    key        TEXT UNIQUE,
+    topic      TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+);
+-- A member sees the group's messages with since <= id (<= until, once it has left).
+CREATE TABLE members (
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    account  INTEGER NOT NULL REFERENCES accounts(id),
+    role     TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    since    INTEGER NOT NULL,
+    until    INTEGER,
+    PRIMARY KEY (group_id, account)
+);
+CREATE INDEX members_account ON members (account, group_id);
+CREATE TABLE reads (
+    account      INTEGER NOT NULL REFERENCES accounts(id),
+    conversation TEXT NOT NULL,
+    up_to        INTEGER NOT NULL,
+    PRIMARY KEY (account, conversation)
+);
+CREATE TABLE reactions (
+    message_id INTEGER NOT NULL,
+    account    INTEGER NOT NULL REFERENCES accounts(id),
+    emoji      TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (message_id, account)
+);
+CREATE INDEX messages_applies ON messages (applies_to) WHERE applies_to IS NOT NULL;
+-- Trigram: finds any substring of 3+ characters in any script, Chinese included (the default
+-- tokenizer splits on spaces, which Chinese does not have).
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    text, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.text <> '' BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.text <> '' BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text)
+        SELECT 'delete', old.id, old.text WHERE old.text <> '';
+    INSERT INTO messages_fts (rowid, text) SELECT new.id, new.text WHERE new.text <> '';
+END;
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+";
+
 const SELECT_MESSAGE: &str = "
-SELECT m.id, s.name, r.name, m.to_group, m.text, m.at, f.id, f.name, f.size, f.blake3, f.transfer_id
+SELECT m.id, s.name, r.name, m.to_group, g.name, m.text, m.at,
+       f.id, f.name, f.size, f.blake3, f.transfer_id,
+       m.edited_at, m.recalled, m.event, q.id, qs.name, q.text, qf.name, q.recalled
 FROM messages m JOIN accounts s ON s.id = m.sender LEFT JOIN accounts r ON r.id = m.to_user
-LEFT JOIN files f ON f.id = m.file_id";
+LEFT JOIN groups g ON m.to_group <> 'everyone' AND g.id = CAST(m.to_group AS INTEGER)
+LEFT JOIN files f ON f.id = m.file_id
+LEFT JOIN messages q ON q.id = m.reply_to LEFT JOIN accounts qs ON qs.id = q.sender
+LEFT JOIN files qf ON qf.id = q.file_id";
+
+/// Whether account `?A` receives message `m`: its own, to it, to everyone, or to a group while
+/// it was a member (from the event that made it one to the event that ended it). `?A` is
+/// replaced by the caller's parameter number.
+const RECEIVES: &str = "(m.to_group = 'everyone' OR m.to_user = ?A OR m.sender = ?A
+    OR (m.to_group <> 'everyone' AND EXISTS (SELECT 1 FROM members gm
+        WHERE gm.group_id = CAST(m.to_group AS INTEGER) AND gm.account = ?A
+          AND m.id >= gm.since AND (gm.until IS NULL OR m.id <= gm.until))))";
+
+/// Whether account `?A` may read message `m` now: as [`RECEIVES`], but only in groups it is
+/// still in (history, search, files).
+const READS: &str = "(m.to_group = 'everyone' OR m.to_user = ?A
+    OR (m.sender = ?A AND m.to_user IS NOT NULL)
+    OR (m.to_group <> 'everyone' AND EXISTS (SELECT 1 FROM members gm
+        WHERE gm.group_id = CAST(m.to_group AS INTEGER) AND gm.account = ?A
+          AND m.id >= gm.since AND gm.until IS NULL)))";
+
+/// `RECEIVES`/`READS` with the account as parameter `n`.
+fn who(clause: &str, n: u8) -> String {
+    clause.replace("?A", &format!("?{n}"))
+}
 
 /// Where a file is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +389,7 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
         }
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -220,8 +403,13 @@ impl Store {
                 "ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
             )?;
         }
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        if version < 3 {
+            tx.execute_batch(SCHEMA_V3)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
         Ok(Store { conn })
     }
 
@@ -229,8 +417,8 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, name, key, password_hash, delivered_up_to, disabled FROM accounts
-                 WHERE key = ?1",
+                "SELECT id, name, key, password_hash, delivered_up_to, disabled, receipts
+                 FROM accounts WHERE key = ?1",
                 [key],
                 |r| {
                     Ok(Account {
@@ -240,6 +428,7 @@ impl Store {
                         password_hash: r.get(3)?,
                         delivered_up_to: r.get::<_, i64>(4)? as u64,
                         disabled: r.get(5)?,
+                        receipts: r.get(6)?,
                     })
                 },
             )
@@ -271,6 +460,7 @@ impl Store {
             password_hash: password_hash.to_owned(),
             delivered_up_to: position,
             disabled: false,
+            receipts: true,
         }))
     }
 
@@ -314,6 +504,7 @@ impl Store {
             password_hash: password_hash.to_owned(),
             delivered_up_to: position as u64,
             disabled: false,
+            receipts: true,
         })))
     }
 
@@ -418,47 +609,118 @@ impl Store {
         text: &str,
         client_id: &str,
         now: i64,
-    ) -> Result<Stored, StoreError> {
-        let mut stored = self.insert_messages(&[(sender, target, text, client_id, now)])?;
-        stored.pop().ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+    ) -> Result<Result<Stored, Rejection>, StoreError> {
+        let row = NewMessage { sender, target: *target, text, client_id, now, reply_to: None };
+        let mut stored = self.insert_messages(&[row])?;
+        stored.pop().ok_or(StoreError::Vanished("message"))
     }
 
-    /// Stores several messages in one transaction (one sync to disk), in order; each is new or
-    /// the one already stored under its (sender, client_id).
+    /// Stores several messages in one transaction (one sync to disk), in order; each is new,
+    /// the one already stored under its (sender, client_id), or refused: a group the sender is
+    /// no longer in, a quote of a message it cannot see.
     pub fn insert_messages(
         &mut self,
-        rows: &[(AccountId, &Target, &str, &str, i64)],
-    ) -> Result<Vec<Stored>, StoreError> {
+        rows: &[NewMessage<'_>],
+    ) -> Result<Vec<Result<Stored, Rejection>>, StoreError> {
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(rows.len());
-        for &(sender, target, text, client_id, now) in rows {
-            let (to_user, to_group) = match target {
-                Target::User(id) => (Some(*id), None),
-                Target::Group(name) => (None, Some(name.as_str())),
-            };
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO messages (sender, to_user, to_group, text, at, client_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sender, client_id) DO NOTHING",
-                )?
-                .execute(params![sender, to_user, to_group, text, now, client_id])?;
-            let id: i64 = if inserted == 1 {
-                tx.last_insert_rowid()
-            } else {
-                tx.prepare_cached("SELECT id FROM messages WHERE sender = ?1 AND client_id = ?2")?
-                    .query_row(params![sender, client_id], |r| r.get(0))?
-            };
-            let message = tx
-                .prepare_cached(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"))?
-                .query_row([id], row_to_message)?;
-            out.push(Stored { message, duplicate: inserted == 0 });
+        for row in rows {
+            out.push(insert_one(&tx, row)?);
         }
         tx.commit()?;
         Ok(out)
     }
 
+    /// Applies an edit, recall or reaction to message `id` and stores its event, in one
+    /// transaction; or returns the event already stored under (actor, client_id).
+    pub fn change_message(
+        &mut self,
+        actor: AccountId,
+        id: u64,
+        change: &Change,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Result<Changed, Rejection>, StoreError> {
+        let tx = self.conn.transaction()?;
+        if let Some(existing) = find_client_id(&tx, actor, client_id)? {
+            let target = target_of(&tx, existing)?;
+            let stored = Stored { message: message_by_id(&tx, existing)?, duplicate: true };
+            return Ok(Ok(Changed { stored, target, removed_file: None }));
+        }
+        let Some(original) = original(&tx, actor, id)? else {
+            return Ok(Err(Rejection::UnknownMessage));
+        };
+        let event = match change {
+            Change::Edit { text, window_ms } => {
+                if original.sender != actor || original.file_id.is_some() {
+                    return Ok(Err(Rejection::NotAllowed));
+                }
+                if now - original.at > *window_ms {
+                    return Ok(Err(Rejection::TooLate));
+                }
+                tx.execute(
+                    "UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1",
+                    params![id as i64, text, now],
+                )?;
+                Event::Edited { id, text: text.clone() }
+            }
+            Change::Recall { window_ms } => {
+                if original.sender != actor {
+                    return Ok(Err(Rejection::NotAllowed));
+                }
+                if now - original.at > *window_ms {
+                    return Ok(Err(Rejection::TooLate));
+                }
+                tx.execute(
+                    "UPDATE messages SET text = '', recalled = 1 WHERE id = ?1",
+                    [id as i64],
+                )?;
+                // Earlier edits carried the text too.
+                tx.execute(
+                    "UPDATE messages SET event = json_set(event, '$.text', '')
+                     WHERE applies_to = ?1 AND json_extract(event, '$.kind') = 'edited'",
+                    [id as i64],
+                )?;
+                tx.execute("DELETE FROM reactions WHERE message_id = ?1", [id as i64])?;
+                if let Some(file) = original.file_id {
+                    tx.execute(
+                        "UPDATE files SET state = CASE state WHEN 'uploading' THEN 'failed'
+                             WHEN 'complete' THEN 'expired' ELSE state END, updated_at = ?2
+                         WHERE id = ?1",
+                        params![file as i64, now],
+                    )?;
+                }
+                Event::Recalled { id }
+            }
+            Change::React { emoji } => {
+                match emoji {
+                    Some(emoji) => tx.execute(
+                        "INSERT INTO reactions (message_id, account, emoji, at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (message_id, account)
+                         DO UPDATE SET emoji = excluded.emoji, at = excluded.at",
+                        params![id as i64, actor, emoji, now],
+                    )?,
+                    None => tx.execute(
+                        "DELETE FROM reactions WHERE message_id = ?1 AND account = ?2",
+                        params![id as i64, actor],
+                    )?,
+                };
+                Event::Reacted { id, emoji: emoji.clone() }
+            }
+        };
+        let target = original.target_for(actor);
+        let event_id = insert_event(&tx, actor, &target, &event, client_id, now)?;
+        let message = message_by_id(&tx, event_id)?;
+        tx.commit()?;
+        let removed_file = match change {
+            Change::Recall { .. } => original.file_id,
+            _ => None,
+        };
+        Ok(Ok(Changed { stored: Stored { message, duplicate: false }, target, removed_file }))
+    }
+
     /// Messages the account should receive with id above `after`, oldest first: sent to it,
-    /// sent by it, or sent to a group it is in.
+    /// sent by it, sent to everyone, or sent to a group while it was a member.
     pub fn inbox_after(
         &self,
         account: AccountId,
@@ -466,16 +728,17 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ChatMessage>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_MESSAGE} WHERE m.id > ?1 AND (m.to_group = ?2 OR m.to_user = ?3 OR m.sender = ?3)
-             ORDER BY m.id LIMIT ?4"
+            "{SELECT_MESSAGE} WHERE m.id > ?1 AND {} ORDER BY m.id LIMIT ?3",
+            who(RECEIVES, 2)
         ))?;
-        let rows =
-            stmt.query_map(params![after as i64, EVERYONE, account, limit as i64], row_to_message)?;
+        let rows = stmt.query_map(params![after as i64, account, limit as i64], row_to_message)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// One page of a conversation, newest first, at most `limit` messages and at most about
-    /// one frame's worth of bytes. Returns the page and whether older messages exist.
+    /// one frame's worth of bytes. Returns the page and whether older messages exist. Events
+    /// that change earlier messages are left out (their effect is in the messages), and a group
+    /// shows only what the account may read (from when it joined; nothing once it left).
     pub fn history(
         &self,
         account: AccountId,
@@ -486,20 +749,31 @@ impl Store {
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         let fetch = limit as i64 + 1;
         let mut messages = match with {
-            Target::Group(name) => {
+            Target::Everyone | Target::Group(_) => {
+                let since = match with {
+                    Target::Group(group) => match self.member_since(*group, account)? {
+                        Some(since) => since as i64,
+                        None => return Ok((Vec::new(), false)),
+                    },
+                    _ => 0,
+                };
+                let (_, to_group) = with.columns();
                 let mut stmt = self.conn.prepare_cached(&format!(
-                    "{SELECT_MESSAGE} WHERE m.to_group = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
+                    "{SELECT_MESSAGE} WHERE m.to_group = ?1 AND m.id < ?2 AND m.id >= ?4
+                       AND m.applies_to IS NULL ORDER BY m.id DESC LIMIT ?3"
                 ))?;
-                let rows = stmt.query_map(params![name, before, fetch], row_to_message)?;
+                let rows =
+                    stmt.query_map(params![to_group, before, fetch, since], row_to_message)?;
                 rows.collect::<Result<Vec<_>, _>>()?
             }
             Target::User(other) => {
                 let mut stmt = self.conn.prepare_cached(&format!(
                     "{SELECT_MESSAGE} WHERE m.id IN (
                         SELECT id FROM messages WHERE sender = ?1 AND to_user = ?2 AND id < ?3
+                            AND applies_to IS NULL
                         UNION ALL
                         SELECT id FROM messages WHERE sender = ?2 AND to_user = ?1 AND id < ?3
-                            AND ?1 <> ?2
+                            AND applies_to IS NULL AND ?1 <> ?2
                         ORDER BY id DESC LIMIT ?4)
                      ORDER BY m.id DESC"
                 ))?;
@@ -510,9 +784,407 @@ impl Store {
         };
         let mut more = messages.len() > limit;
         messages.truncate(limit);
+        self.add_reactions(&mut messages)?;
         // Keep the answer inside one frame: stop adding once the JSON would get too big.
         more |= fit_frame(&mut messages);
         Ok((messages, more))
+    }
+
+    /// Messages containing `text` (case-insensitive) that the account may read, in `with` or in
+    /// every conversation, newest first, below `before`. Events and recalled messages are not
+    /// searched.
+    pub fn search(
+        &self,
+        account: AccountId,
+        text: &str,
+        with: Option<&Target>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<ChatMessage>, bool), StoreError> {
+        let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
+        let (to_user, to_group) = with.map_or((None, None), Target::columns);
+        let in_conversation = match with {
+            None => "1",
+            Some(Target::User(_)) => {
+                "((m.sender = ?1 AND m.to_user = ?5) OR (m.sender = ?5 AND m.to_user = ?1))"
+            }
+            Some(_) => "m.to_group = ?6",
+        };
+        // The trigram index needs three characters; shorter text is looked for row by row.
+        let matches = if text.chars().count() >= 3 {
+            "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?2)"
+        } else {
+            "instr(lower(m.text), lower(?2)) > 0"
+        };
+        let pattern = if text.chars().count() >= 3 {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_owned()
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{SELECT_MESSAGE} WHERE {matches} AND m.id < ?3 AND m.event IS NULL
+               AND m.recalled = 0 AND {in_conversation} AND {}
+             ORDER BY m.id DESC LIMIT ?4",
+            who(READS, 1)
+        ))?;
+        let rows = stmt.query_map(
+            params![account, pattern, before, limit as i64 + 1, to_user, to_group],
+            row_to_message,
+        )?;
+        let mut messages: Vec<ChatMessage> = rows.collect::<Result<_, _>>()?;
+        let mut more = messages.len() > limit;
+        messages.truncate(limit);
+        self.add_reactions(&mut messages)?;
+        more |= fit_frame(&mut messages);
+        Ok((messages, more))
+    }
+
+    /// Fills in each message's reactions: emoji in the order first used, users in the order
+    /// they reacted.
+    fn add_reactions(&self, messages: &mut [ChatMessage]) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.emoji, a.name FROM reactions r JOIN accounts a ON a.id = r.account
+             WHERE r.message_id = ?1 ORDER BY r.at, r.account",
+        )?;
+        for message in messages.iter_mut() {
+            let rows = stmt.query_map([message.id as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (emoji, user) = row?;
+                match message.reactions.iter_mut().find(|r| r.emoji == emoji) {
+                    Some(reaction) => reaction.users.push(user),
+                    None => message.reactions.push(Reaction { emoji, users: vec![user] }),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the account's current membership of a group starts; `None` if it is not a member.
+    pub fn member_since(
+        &self,
+        group: GroupId,
+        account: AccountId,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT since FROM members WHERE group_id = ?1 AND account = ?2 AND until IS NULL",
+            )?
+            .query_row(params![group, account], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    /// Every live named group with its current members (for the hub at start-up).
+    pub fn groups(&self) -> Result<Vec<GroupRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, topic FROM groups WHERE key IS NOT NULL ORDER BY id")?;
+        let mut groups: Vec<GroupRow> = stmt
+            .query_map([], |r| {
+                Ok(GroupRow { id: r.get(0)?, name: r.get(1)?, topic: r.get(2)?, members: vec![] })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut members = self.conn.prepare(
+            "SELECT account, role FROM members WHERE group_id = ?1 AND until IS NULL ORDER BY since",
+        )?;
+        for group in &mut groups {
+            group.members = members
+                .query_map([group.id], |r| Ok((r.get(0)?, parse_role(&r.get::<_, String>(1)?))))?
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(groups)
+    }
+
+    /// Creates a group named `name` (key `key`) with `creator` as owner: stores its `created`
+    /// event, and the `added` event of each of `members`. Returns the group id and the events.
+    pub fn create_group(
+        &mut self,
+        creator: AccountId,
+        name: &str,
+        key: &str,
+        members: &[(AccountId, String)],
+        now: i64,
+    ) -> Result<(GroupId, Vec<ChatMessage>), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO groups (name, key, created_at) VALUES (?1, ?2, ?3)",
+            params![name, key, now],
+        )?;
+        let group = tx.last_insert_rowid();
+        let target = Target::Group(group);
+        let mut events = Vec::new();
+        let created = Event::Created { name: name.to_owned() };
+        let id = insert_event(&tx, creator, &target, &created, &event_client_id(), now)?;
+        set_membership(&tx, group, Membership::Join(creator, Role::Owner), id)?;
+        events.push(id);
+        for (member, member_name) in members {
+            let added = Event::Added { user: member_name.clone() };
+            let id = insert_event(&tx, creator, &target, &added, &event_client_id(), now)?;
+            set_membership(&tx, group, Membership::Join(*member, Role::Member), id)?;
+            events.push(id);
+        }
+        let events =
+            events.into_iter().map(|id| message_by_id(&tx, id)).collect::<Result<_, _>>()?;
+        tx.commit()?;
+        Ok((group, events))
+    }
+
+    /// Stores group events from `actor`, each with the membership changes it records, in one
+    /// transaction; `rename` sets the group's name and key, `topic` its topic. Returns the
+    /// events in order.
+    pub fn group_events(
+        &mut self,
+        group: GroupId,
+        actor: AccountId,
+        events: &[(Event, Vec<Membership>)],
+        rename: Option<(&str, &str)>,
+        topic: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(events.len());
+        for (event, changes) in events {
+            let id =
+                insert_event(&tx, actor, &Target::Group(group), event, &event_client_id(), now)?;
+            for change in changes {
+                set_membership(&tx, group, *change, id)?;
+            }
+            ids.push(id);
+        }
+        if let Some((name, key)) = rename {
+            tx.execute(
+                "UPDATE groups SET name = ?2, key = ?3 WHERE id = ?1",
+                params![group, name, key],
+            )?;
+        }
+        if let Some(topic) = topic {
+            tx.execute("UPDATE groups SET topic = ?2 WHERE id = ?1", params![group, topic])?;
+        }
+        let messages =
+            ids.into_iter().map(|id| message_by_id(&tx, id)).collect::<Result<_, _>>()?;
+        tx.commit()?;
+        Ok(messages)
+    }
+
+    /// Who becomes owner when `leaving` (the owner) leaves: the longest-standing admin, else
+    /// the longest-standing member; `None` if nobody else is left.
+    pub fn successor(
+        &self,
+        group: GroupId,
+        leaving: AccountId,
+    ) -> Result<Option<AccountId>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT account FROM members WHERE group_id = ?1 AND until IS NULL AND account <> ?2
+                 ORDER BY role = 'admin' DESC, since LIMIT 1",
+                params![group, leaving],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Marks a file dropped (an upload fails, a kept file expires) so its space is free.
+    pub fn drop_file(&self, id: u64, now: i64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE files SET state = CASE state WHEN 'uploading' THEN 'failed'
+                 WHEN 'complete' THEN 'expired' ELSE state END, received = 0, updated_at = ?2
+             WHERE id = ?1",
+            params![id as i64, now],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a group: stores its `deleted` event from `actor`, ends every membership there,
+    /// deletes every other message of the group and frees its name. Returns the event and the
+    /// files that were removed.
+    pub fn delete_group(
+        &mut self,
+        group: GroupId,
+        actor: AccountId,
+        now: i64,
+    ) -> Result<(ChatMessage, Vec<u64>), StoreError> {
+        let tx = self.conn.transaction()?;
+        let target = Target::Group(group);
+        let id = insert_event(&tx, actor, &target, &Event::Deleted {}, &event_client_id(), now)?;
+        tx.execute(
+            "UPDATE members SET until = ?2 WHERE group_id = ?1 AND until IS NULL",
+            params![group, id],
+        )?;
+        let to_group = group.to_string();
+        let files: Vec<u64> = tx
+            .prepare(
+                "SELECT f.id FROM files f JOIN messages m ON m.file_id = f.id
+                 WHERE m.to_group = ?1 AND f.state IN ('uploading', 'complete')",
+            )?
+            .query_map([&to_group], |r| Ok(r.get::<_, i64>(0)? as u64))?
+            .collect::<Result<_, _>>()?;
+        tx.execute(
+            "UPDATE files SET state = CASE state WHEN 'uploading' THEN 'failed' ELSE 'expired' END,
+                 updated_at = ?2
+             WHERE id IN (SELECT file_id FROM messages WHERE to_group = ?1 AND file_id IS NOT NULL)
+               AND state IN ('uploading', 'complete')",
+            params![to_group, now],
+        )?;
+        tx.execute(
+            "DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE to_group = ?1)",
+            [&to_group],
+        )?;
+        tx.execute("DELETE FROM messages WHERE to_group = ?1 AND id <> ?2", params![to_group, id])?;
+        tx.execute("UPDATE groups SET key = NULL WHERE id = ?1", [group])?;
+        let message = message_by_id(&tx, id)?;
+        tx.commit()?;
+        Ok((message, files))
+    }
+
+    /// Raises the account's read position in a conversation (never lowers it, never past the
+    /// newest message). Returns the position now stored.
+    pub fn set_read(
+        &self,
+        account: AccountId,
+        with: &Target,
+        up_to: u64,
+    ) -> Result<u64, StoreError> {
+        let newest = self.max_message_id()?;
+        let key = with.conversation(account);
+        self.conn.execute(
+            "INSERT INTO reads (account, conversation, up_to) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account, conversation) DO UPDATE SET up_to = max(up_to, excluded.up_to)",
+            params![account, key, up_to.min(newest) as i64],
+        )?;
+        self.read_position(account, with)
+    }
+
+    fn read_position(&self, account: AccountId, with: &Target) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT up_to FROM reads WHERE account = ?1 AND conversation = ?2")?
+            .query_row(params![account, with.conversation(account)], |r| r.get::<_, i64>(0))
+            .optional()?
+            .unwrap_or(0) as u64)
+    }
+
+    /// The read positions of `others` in the conversation `with` as `account` names it, for
+    /// those with receipts on and a position above 0.
+    pub fn read_positions(
+        &self,
+        account: AccountId,
+        with: &Target,
+        others: &[(AccountId, String)],
+    ) -> Result<Vec<ReadPosition>, StoreError> {
+        let key = with.conversation(account);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.up_to FROM reads r JOIN accounts a ON a.id = r.account
+             WHERE r.account = ?1 AND r.conversation = ?2 AND a.receipts = 1",
+        )?;
+        let mut out = Vec::new();
+        for (other, name) in others {
+            if let Some(up_to) =
+                stmt.query_row(params![other, key], |r| r.get::<_, i64>(0)).optional()?
+                && up_to > 0
+            {
+                out.push(ReadPosition { user: name.clone(), up_to: up_to as u64 });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the account shares read receipts.
+    pub fn receipts_on(&self, account: AccountId) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT receipts FROM accounts WHERE id = ?1", [account], |r| r.get(0))?)
+    }
+
+    pub fn set_receipts(&self, account: AccountId, on: bool) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE accounts SET receipts = ?2 WHERE id = ?1", params![account, on])?;
+        Ok(())
+    }
+
+    /// The account's conversations (`everyone`, `groups` with their names, and every
+    /// one-to-one with a message), most recent first, with its read position and unread count.
+    pub fn conversations(
+        &self,
+        account: AccountId,
+        groups: &[(GroupId, String)],
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let mut found: Vec<(Target, Address)> = vec![(Target::Everyone, Address::everyone())];
+        found.extend(
+            groups.iter().map(|(id, name)| (Target::Group(*id), Address::Group(name.clone()))),
+        );
+        let mut partners = self.conn.prepare_cached(
+            "SELECT DISTINCT a.id, a.name FROM accounts a WHERE a.id IN (
+                 SELECT to_user FROM messages WHERE sender = ?1 AND to_user IS NOT NULL
+                 UNION SELECT sender FROM messages WHERE to_user = ?1)",
+        )?;
+        let rows =
+            partners.query_map([account], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (id, name) = row?;
+            found.push((Target::User(id), Address::User(name)));
+        }
+        let mut out = Vec::with_capacity(found.len());
+        for (target, with) in found {
+            let read_up_to = self.read_position(account, &target)?;
+            let (last_id, unread) = self.unread(account, &target, read_up_to)?;
+            out.push(Conversation { with, last_id, read_up_to, unread });
+        }
+        out.sort_by_key(|c| std::cmp::Reverse(c.last_id));
+        Ok(out)
+    }
+
+    /// The newest visible message id of a conversation and how many messages from others
+    /// follow `read` (capped).
+    fn unread(
+        &self,
+        account: AccountId,
+        with: &Target,
+        read: u64,
+    ) -> Result<(u64, u32), StoreError> {
+        let (scope, other) = match with {
+            Target::User(other) => (
+                "((m.sender = ?1 AND m.to_user = ?2) OR (m.sender = ?2 AND m.to_user = ?1))",
+                Some(*other),
+            ),
+            _ => ("m.to_group = ?3", None),
+        };
+        let (_, to_group) = with.columns();
+        let since = match with {
+            Target::Group(group) => self.member_since(*group, account)?.unwrap_or(u64::MAX),
+            _ => 0,
+        };
+        let last: i64 = self
+            .conn
+            .prepare_cached(&format!(
+            "SELECT coalesce(max(m.id), 0) FROM messages m WHERE {scope} AND m.applies_to IS NULL
+               AND m.id >= ?4"
+        ))?
+            .query_row(
+                params![account, other, to_group, since.min(i64::MAX as u64) as i64],
+                |r| r.get(0),
+            )?;
+        let unread: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM (SELECT 1 FROM messages m WHERE {scope} AND m.id > ?5
+               AND m.id >= ?4 AND m.sender <> ?1 AND m.event IS NULL LIMIT ?6)"
+            ))?
+            .query_row(
+                params![
+                    account,
+                    other,
+                    to_group,
+                    since.min(i64::MAX as u64) as i64,
+                    read as i64,
+                    MAX_UNREAD_COUNT as i64
+                ],
+                |r| r.get(0),
+            )?;
+        Ok((last as u64, unread as u32))
     }
 
     /// Raises the account's delivery position to `up_to` (never lowers it).
@@ -525,7 +1197,8 @@ impl Store {
     }
 
     /// Creates a file and the message announcing it, in one transaction; or returns the existing
-    /// one for the same (sender, transfer_id). The bool is true when created now.
+    /// one for the same (sender, transfer_id). The bool is true when created now. Refused when
+    /// the group is one the sender is not in.
     #[allow(clippy::too_many_arguments)]
     pub fn create_upload(
         &mut self,
@@ -536,15 +1209,17 @@ impl Store {
         size: u64,
         blake3: &str,
         now: i64,
-    ) -> Result<(FileRow, bool), StoreError> {
+    ) -> Result<Result<(FileRow, bool), Rejection>, StoreError> {
         if let Some(existing) = self.file_by_transfer(sender, transfer_id)? {
-            return Ok((existing, false));
+            return Ok(Ok((existing, false)));
         }
-        let (to_user, to_group) = match target {
-            Target::User(id) => (Some(*id), None),
-            Target::Group(name) => (None, Some(name.as_str())),
-        };
+        let (to_user, to_group) = target.columns();
         let tx = self.conn.transaction()?;
+        if let Target::Group(group) = target
+            && !is_member(&tx, *group, sender)?
+        {
+            return Ok(Err(Rejection::NotMember));
+        }
         tx.execute(
             "INSERT INTO files (sender, transfer_id, name, size, blake3, state, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'uploading', ?6, ?6)",
@@ -564,10 +1239,8 @@ impl Store {
             ],
         )?;
         tx.commit()?;
-        let row = self
-            .file(file_id as u64)?
-            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
-        Ok((row, true))
+        let row = self.file(file_id as u64)?.ok_or(StoreError::Vanished("file"))?;
+        Ok(Ok((row, true)))
     }
 
     fn fill_message(&self, found: Option<(FileRow, i64)>) -> Result<Option<FileRow>, StoreError> {
@@ -640,14 +1313,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Whether the account may fetch this file: it is in the account's inbox.
+    /// Whether the account may fetch this file: its own, or in a conversation it may read now.
     pub fn can_read_file(&self, account: AccountId, file_id: u64) -> Result<bool, StoreError> {
         let found: Option<i64> = self
             .conn
             .query_row(
-                "SELECT m.id FROM messages m WHERE m.file_id = ?1
-                 AND (m.to_group = ?2 OR m.to_user = ?3 OR m.sender = ?3)",
-                params![file_id as i64, EVERYONE, account],
+                &format!(
+                    "SELECT m.id FROM messages m WHERE m.file_id = ?1 AND m.recalled = 0
+                     AND (m.sender = ?2 OR {})",
+                    who(READS, 2)
+                ),
+                params![file_id as i64, account],
                 |r| r.get(0),
             )
             .optional()?;
@@ -679,12 +1355,13 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ChatMessage>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "{SELECT_MESSAGE} WHERE m.file_id IS NOT NULL
-               AND (m.to_group = ?1 OR m.to_user = ?2 OR m.sender = ?2)
+            "{SELECT_MESSAGE} WHERE m.file_id IS NOT NULL AND ?1 = ?1
+               AND (m.sender = ?2 OR {})
                AND f.state IN ('uploading', 'complete')
                AND NOT EXISTS (SELECT 1 FROM file_done d
                                WHERE d.file_id = f.id AND d.account = ?2 AND d.device = ?3)
-             ORDER BY m.id LIMIT ?4"
+             ORDER BY m.id LIMIT ?4",
+            who(READS, 2)
         ))?;
         let rows =
             stmt.query_map(params![EVERYONE, account, device, limit as i64], row_to_message)?;
@@ -769,28 +1446,242 @@ fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<(FileRow, i64)> {
 fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
     let to = match (r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?) {
         (Some(user), _) => Address::User(user),
-        (None, Some(group)) => Address::Group(group),
-        (None, None) => Address::Group(String::new()),
+        (None, Some(group)) if group == EVERYONE => Address::everyone(),
+        (None, _) => Address::Group(r.get::<_, Option<String>>(4)?.unwrap_or_default()),
     };
-    let file = match r.get::<_, Option<i64>>(6)? {
-        Some(id) => Some(FileInfo {
+    let recalled: bool = r.get(13)?;
+    let file = match r.get::<_, Option<i64>>(7)? {
+        Some(id) if !recalled => Some(FileInfo {
             id: id as u64,
-            name: r.get(7)?,
-            size: r.get::<_, i64>(8)? as u64,
-            blake3: r.get(9)?,
-            transfer_id: r.get(10)?,
+            name: r.get(8)?,
+            size: r.get::<_, i64>(9)? as u64,
+            blake3: r.get(10)?,
+            transfer_id: r.get(11)?,
         }),
+        _ => None,
+    };
+    let event =
+        r.get::<_, Option<String>>(14)?.and_then(|json| serde_json::from_str::<Event>(&json).ok());
+    let reply_to = match r.get::<_, Option<i64>>(15)? {
+        Some(id) => {
+            let quoted_recalled: bool = r.get::<_, Option<bool>>(19)?.unwrap_or(false);
+            let text: String = r.get::<_, Option<String>>(17)?.unwrap_or_default();
+            Some(Quote {
+                id: id as u64,
+                from: r.get::<_, Option<String>>(16)?.unwrap_or_default(),
+                text: text.chars().take(QUOTE_CHARS).collect(),
+                file_name: if quoted_recalled { None } else { r.get(18)? },
+                recalled: quoted_recalled,
+            })
+        }
         None => None,
     };
     Ok(ChatMessage {
         id: r.get::<_, i64>(0)? as u64,
         from: r.get(1)?,
         to,
-        text: r.get(4)?,
-        at: r.get(5)?,
+        text: r.get(5)?,
+        at: r.get(6)?,
         file,
-        ..Default::default()
+        reply_to,
+        edited_at: r.get(12)?,
+        recalled,
+        reactions: Vec::new(),
+        event,
     })
+}
+
+/// Stores one message of a group commit (see [`Store::insert_messages`]).
+fn insert_one(
+    tx: &Transaction<'_>,
+    row: &NewMessage<'_>,
+) -> Result<Result<Stored, Rejection>, StoreError> {
+    if let Some(id) = find_client_id(tx, row.sender, row.client_id)? {
+        return Ok(Ok(Stored { message: message_by_id(tx, id)?, duplicate: true }));
+    }
+    if let Target::Group(group) = row.target
+        && !is_member(tx, group, row.sender)?
+    {
+        return Ok(Err(Rejection::NotMember));
+    }
+    if let Some(quoted) = row.reply_to {
+        match original(tx, row.sender, quoted)? {
+            Some(q) if q.target_for(row.sender) == row.target => {}
+            _ => return Ok(Err(Rejection::UnknownMessage)),
+        }
+    }
+    let (to_user, to_group) = row.target.columns();
+    tx.prepare_cached(
+        "INSERT INTO messages (sender, to_user, to_group, text, at, client_id, reply_to)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        row.sender,
+        to_user,
+        to_group,
+        row.text,
+        row.now,
+        row.client_id,
+        row.reply_to.map(|id| id as i64)
+    ])?;
+    let message = message_by_id(tx, tx.last_insert_rowid())?;
+    Ok(Ok(Stored { message, duplicate: false }))
+}
+
+fn find_client_id(
+    tx: &Transaction<'_>,
+    sender: AccountId,
+    client_id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT id FROM messages WHERE sender = ?1 AND client_id = ?2")?
+        .query_row(params![sender, client_id], |r| r.get(0))
+        .optional()?)
+}
+
+fn message_by_id(tx: &Transaction<'_>, id: i64) -> Result<ChatMessage, StoreError> {
+    Ok(tx
+        .prepare_cached(&format!("{SELECT_MESSAGE} WHERE m.id = ?1"))?
+        .query_row([id], row_to_message)?)
+}
+
+fn target_of(tx: &Transaction<'_>, id: i64) -> Result<Target, StoreError> {
+    let (to_user, to_group): (Option<i64>, Option<String>) = tx
+        .prepare_cached("SELECT to_user, to_group FROM messages WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(stored_target(to_user, to_group))
+}
+
+fn stored_target(to_user: Option<i64>, to_group: Option<String>) -> Target {
+    match (to_user, to_group) {
+        (Some(user), _) => Target::User(user),
+        (None, Some(group)) if group == EVERYONE => Target::Everyone,
+        (None, group) => Target::Group(group.and_then(|g| g.parse().ok()).unwrap_or(0)),
+    }
+}
+
+fn is_member(tx: &Transaction<'_>, group: GroupId, account: AccountId) -> Result<bool, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT 1 FROM members WHERE group_id = ?1 AND account = ?2 AND until IS NULL",
+        )?
+        .query_row(params![group, account], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// A person's message that `account` may read now (not an event, not recalled).
+struct Original {
+    sender: AccountId,
+    target: Target,
+    at: i64,
+    file_id: Option<u64>,
+}
+
+impl Original {
+    /// The message's conversation as `account` (one of its ends) addresses it.
+    fn target_for(&self, account: AccountId) -> Target {
+        match self.target {
+            Target::User(_) if self.sender != account => Target::User(self.sender),
+            target => target,
+        }
+    }
+}
+
+fn original(
+    tx: &Transaction<'_>,
+    account: AccountId,
+    id: u64,
+) -> Result<Option<Original>, StoreError> {
+    let Ok(id) = i64::try_from(id) else { return Ok(None) };
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT m.sender, m.to_user, m.to_group, m.at, m.file_id FROM messages m
+             WHERE m.id = ?1 AND m.event IS NULL AND m.recalled = 0 AND {}",
+            who(READS, 2)
+        ))?
+        .query_row(params![id, account], |r| {
+            Ok(Original {
+                sender: r.get(0)?,
+                target: stored_target(r.get(1)?, r.get(2)?),
+                at: r.get(3)?,
+                file_id: r.get::<_, Option<i64>>(4)?.map(|f| f as u64),
+            })
+        })
+        .optional()?)
+}
+
+/// Stores an event message; returns its id.
+fn insert_event(
+    tx: &Transaction<'_>,
+    sender: AccountId,
+    target: &Target,
+    event: &Event,
+    client_id: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let (to_user, to_group) = target.columns();
+    let json = serde_json::to_string(event).unwrap_or_default();
+    tx.prepare_cached(
+        "INSERT INTO messages (sender, to_user, to_group, text, at, client_id, event, applies_to)
+         VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        sender,
+        to_user,
+        to_group,
+        now,
+        client_id,
+        json,
+        event.applies_to().map(|id| id as i64)
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn set_membership(
+    tx: &Transaction<'_>,
+    group: GroupId,
+    change: Membership,
+    event: i64,
+) -> Result<(), StoreError> {
+    match change {
+        Membership::Join(account, role) => tx.execute(
+            "INSERT INTO members (group_id, account, role, since) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (group_id, account)
+             DO UPDATE SET role = excluded.role, since = excluded.since, until = NULL",
+            params![group, account, role_str(role), event],
+        )?,
+        Membership::Role(account, role) => tx.execute(
+            "UPDATE members SET role = ?3 WHERE group_id = ?1 AND account = ?2",
+            params![group, account, role_str(role)],
+        )?,
+        Membership::Leave(account) => tx.execute(
+            "UPDATE members SET until = ?3 WHERE group_id = ?1 AND account = ?2 AND until IS NULL",
+            params![group, account, event],
+        )?,
+    };
+    Ok(())
+}
+
+/// A client id for an event the server stores on its own; clients may not use the prefix.
+fn event_client_id() -> String {
+    format!("{EVENT_CLIENT_ID_PREFIX}{:032x}", rand::random::<u128>())
+}
+
+fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner",
+        Role::Admin => "admin",
+        Role::Member => "member",
+    }
+}
+
+fn parse_role(s: &str) -> Role {
+    match s {
+        "owner" => Role::Owner,
+        "admin" => Role::Admin,
+        _ => Role::Member,
+    }
 }
 
 #[cfg(test)]
@@ -817,13 +1708,13 @@ mod tests {
         let (_dir, mut s) = store();
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
-        let first = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 5).unwrap();
+        let first = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 5).unwrap().unwrap();
         assert!(!first.duplicate);
-        let again = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 9).unwrap();
+        let again = s.insert_message(a.id, &Target::User(b.id), "hi", "c1", 9).unwrap().unwrap();
         assert!(again.duplicate);
         assert_eq!(again.message, first.message);
         // Another sender may use the same client id.
-        let other = s.insert_message(b.id, &Target::User(a.id), "yo", "c1", 9).unwrap();
+        let other = s.insert_message(b.id, &Target::User(a.id), "yo", "c1", 9).unwrap().unwrap();
         assert!(!other.duplicate);
         assert!(other.message.id > first.message.id);
     }
@@ -834,11 +1725,13 @@ mod tests {
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
         let c = s.create_account("c", "c", "h", 0).unwrap().unwrap();
-        let ab = s.insert_message(a.id, &Target::User(b.id), "a→b", "1", 1).unwrap().message;
-        let g =
-            s.insert_message(c.id, &Target::Group(EVERYONE.into()), "all", "2", 2).unwrap().message;
-        let ca = s.insert_message(c.id, &Target::User(a.id), "c→a", "3", 3).unwrap().message;
-        let ba = s.insert_message(b.id, &Target::User(a.id), "b→a", "4", 4).unwrap().message;
+        let ab =
+            s.insert_message(a.id, &Target::User(b.id), "a→b", "1", 1).unwrap().unwrap().message;
+        let g = s.insert_message(c.id, &Target::Everyone, "all", "2", 2).unwrap().unwrap().message;
+        let ca =
+            s.insert_message(c.id, &Target::User(a.id), "c→a", "3", 3).unwrap().unwrap().message;
+        let ba =
+            s.insert_message(b.id, &Target::User(a.id), "b→a", "4", 4).unwrap().unwrap().message;
 
         let ids = |v: Vec<ChatMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
         assert_eq!(ids(s.inbox_after(b.id, 0, 100).unwrap()), vec![ab.id, g.id, ba.id]);
@@ -854,7 +1747,7 @@ mod tests {
         let (page, more) = s.history(a.id, &Target::User(b.id), Some(ba.id), 1).unwrap();
         assert_eq!(ids(page), vec![ab.id]);
         assert!(!more);
-        let (page, _) = s.history(b.id, &Target::Group(EVERYONE.into()), None, 10).unwrap();
+        let (page, _) = s.history(b.id, &Target::Everyone, None, 10).unwrap();
         assert_eq!(ids(page), vec![g.id]);
         assert_eq!(ca.to, Address::User("a".into()));
     }
@@ -865,10 +1758,9 @@ mod tests {
         let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
         let big = "字".repeat(4000);
         for i in 0..20 {
-            s.insert_message(a.id, &Target::Group(EVERYONE.into()), &big, &i.to_string(), 0)
-                .unwrap();
+            s.insert_message(a.id, &Target::Everyone, &big, &i.to_string(), 0).unwrap().unwrap();
         }
-        let (page, more) = s.history(a.id, &Target::Group(EVERYONE.into()), None, 200).unwrap();
+        let (page, more) = s.history(a.id, &Target::Everyone, None, 200).unwrap();
         assert!(more);
         assert!(!page.is_empty() && page.len() < 20);
         assert!(serde_json::to_vec(&page).unwrap().len() < MAX_FRAME_LEN);

@@ -7,12 +7,15 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::oneshot;
 
-use crate::store::{AccountId, Store, StoreError, Stored, Target};
+use crate::store::{AccountId, NewMessage, Rejection, Store, StoreError, Stored, Target};
 
 /// Most inserts committed in one transaction.
 const MAX_BATCH: usize = 256;
 
 type Run = Box<dyn FnOnce(&mut Store) + Send>;
+
+/// What an insert's requester learns: stored (or a repeat), refused, or the commit failed.
+pub type InsertResult = Result<Result<Stored, Rejection>, Arc<StoreError>>;
 
 /// A message to store; `then` runs after the commit (for new messages only, not repeats).
 pub struct Insert {
@@ -21,9 +24,10 @@ pub struct Insert {
     pub text: String,
     pub client_id: String,
     pub now: i64,
+    pub reply_to: Option<u64>,
     pub then: Box<dyn FnOnce(&Stored) + Send>,
     /// A failed group commit fails every insert in it with the same cause.
-    pub reply: oneshot::Sender<Result<Stored, Arc<StoreError>>>,
+    pub reply: oneshot::Sender<InsertResult>,
 }
 
 enum Job {
@@ -111,15 +115,24 @@ fn work(mut store: Store, rx: mpsc::Receiver<Job>) {
 }
 
 fn commit(store: &mut Store, batch: Vec<Insert>) {
-    let rows: Vec<(AccountId, &Target, &str, &str, i64)> = batch
+    let rows: Vec<NewMessage<'_>> = batch
         .iter()
-        .map(|i| (i.sender, &i.target, i.text.as_str(), i.client_id.as_str(), i.now))
+        .map(|i| NewMessage {
+            sender: i.sender,
+            target: i.target,
+            text: &i.text,
+            client_id: &i.client_id,
+            now: i.now,
+            reply_to: i.reply_to,
+        })
         .collect();
     match store.insert_messages(&rows) {
         Ok(stored) => {
             for (insert, stored) in batch.into_iter().zip(stored) {
-                if !stored.duplicate {
-                    (insert.then)(&stored);
+                if let Ok(new) = &stored
+                    && !new.duplicate
+                {
+                    (insert.then)(new);
                 }
                 let _ = insert.reply.send(Ok(stored));
             }

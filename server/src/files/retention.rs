@@ -1,4 +1,5 @@
-//! Retention: files past their time and uploads that stalled are dropped, once a minute.
+//! Retention: files past their time and uploads that stalled are dropped, once a minute; files
+//! whose message was recalled or whose group was deleted are dropped at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::ServerError;
 use crate::files::rules;
 use crate::state::State;
-use crate::store::now_ms;
+use crate::store::{AccountId, now_ms};
 
 /// How often the sweep runs.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -53,4 +54,24 @@ pub async fn expire(state: &Arc<State>) -> Result<usize, ServerError> {
         state.spool().discard(*id, ErrorCode::FileUnavailable);
     }
     Ok(expired.len())
+}
+
+/// Drops one file now: stops its upload if one is running (the uploader cannot resume it),
+/// marks it dropped, deletes its bytes, and tells `notify`'s sessions it is gone.
+pub async fn remove(state: &Arc<State>, file_id: u64, notify: &[AccountId], why: &str) {
+    let writing = state.uploads().take_over(file_id).await;
+    // After the take-over: a stopped upload records its progress on the way out.
+    let dropped = state.with_store(move |s| Ok(s.drop_file(file_id, now_ms())?)).await;
+    if let Err(e) = dropped {
+        tracing::error!(cause = %e, file = file_id, "cannot record a dropped file");
+    }
+    state.spool().discard(file_id, ErrorCode::FileUnavailable);
+    state.uploads().finish(file_id, &writing);
+    let gone = quicq_common::protocol::ServerFrame::FileGone {
+        file_id,
+        code: ErrorCode::FileUnavailable,
+        message: why.to_owned(),
+    };
+    state.hub().notify_all(notify, &gone);
+    tracing::info!(file = file_id, why, "file removed");
 }

@@ -71,7 +71,7 @@ impl Upload {
     ) -> Result<(FileRow, Writing), ServerError> {
         let state = &self.state;
         rules::check_header(header, state.config().max_file_bytes)?;
-        let target = resolve(state, to)?;
+        let target = resolve(state, self.peer.account.id, to)?;
         let existing = {
             let (sender, transfer_id) = (self.peer.account.id, self.transfer_id.clone());
             state.with_store(move |s| Ok(s.file_by_transfer(sender, &transfer_id)?)).await?
@@ -135,8 +135,15 @@ impl Upload {
                 );
                 rules::check_quota(held, size, quota, account_quota)?;
                 rules::check_space(free_bytes(&spool_dir), size)?;
-                let (file, created) =
-                    s.create_upload(sender, &target, &transfer_id, &name, size, &blake3, now_ms())?;
+                let (file, created) = s.create_upload(
+                    sender,
+                    &target,
+                    &transfer_id,
+                    &name,
+                    size,
+                    &blake3,
+                    now_ms(),
+                )??;
                 if created {
                     // The spool file exists before anyone hears of the upload, so a download
                     // that starts at once finds it (empty, and growing).
@@ -272,7 +279,7 @@ impl Upload {
         if let Err(e) = recorded {
             tracing::error!(cause = %e, file = id, "cannot record a failed upload");
         }
-        if let Some(target) = state.hub().resolve(&file.message.to) {
+        if let Some(target) = state.hub().resolve(file.sender, &file.message.to) {
             state.hub().control_fan_out(
                 file.sender,
                 &target,
