@@ -99,8 +99,8 @@ pub struct Welcome {
     pub registered: bool,
     pub groups: Vec<GroupInfo>,
     pub limits: Limits,
-    /// Whether this account shares read receipts (and sees others'); see
-    /// [`Client::set_receipts`](crate::Client::set_receipts).
+    /// Whether this account shares read receipts (and sees others'); changed with the
+    /// client's `set_receipts`.
     pub receipts: bool,
 }
 

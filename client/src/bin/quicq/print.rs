@@ -139,8 +139,14 @@ pub fn typing_line(from: &str, with: &Address) -> String {
 
 /// `#rust (owner): 4 members, 2 online — the topic`.
 pub fn group_line(g: &GroupInfo) -> String {
-    let mut line =
-        format!("#{} ({}): {} members, {} online", g.name, role_name(g.role), g.members, g.online);
+    let members = if g.members == 1 { "member" } else { "members" };
+    let mut line = format!(
+        "#{} ({}): {} {members}, {} online",
+        g.name,
+        role_name(g.role),
+        g.members,
+        g.online
+    );
     if !g.topic.is_empty() {
         line.push_str(&format!(" — {}", g.topic));
     }
@@ -676,6 +682,8 @@ mod tests {
             role,
         };
         assert_eq!(group_line(&group(Role::Owner, "")), "#rust (owner): 4 members, 2 online");
+        let alone = GroupInfo { members: 1, online: 1, ..group(Role::Owner, "") };
+        assert_eq!(group_line(&alone), "#rust (owner): 1 member, 1 online");
         assert_eq!(
             group_line(&group(Role::Member, "2027")),
             "#rust (member): 4 members, 2 online — 2027"
