@@ -171,6 +171,24 @@ impl Client {
         }
     }
 
+    /// [`Client::request`] for requests that take a token of the account's rate limit but have
+    /// no client id (group changes): repeated after the wait the server asks for when rate
+    /// limited, and not otherwise.
+    pub(crate) async fn request_paced(
+        &self,
+        frame: &ClientFrame,
+    ) -> Result<ServerFrame, RequestError> {
+        loop {
+            match self.request(frame).await {
+                Err(e) => match retry::paced_retry(&e) {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => return Err(e),
+                },
+                answer => return answer,
+            }
+        }
+    }
+
     /// Queues a frame for the control stream if a connection is up, and drops it otherwise:
     /// for signals (`read`, `typing`) that are stale by the time a new connection is up.
     pub(crate) fn signal(&self, frame: ClientFrame) {

@@ -4,6 +4,8 @@
 //! change's answer is that event's id.
 //!
 //! A group one is not in answers `unknown_recipient`, exactly like one that does not exist.
+//! Changes take a token of the account's rate limit; when rate limited they wait and are
+//! repeated, like sends.
 //! Changes carry no client id, so a change whose connection is lost before the answer is
 //! repeated on the next connection and may then be refused for having happened already
 //! (`already_member`, `not_member`).
@@ -42,7 +44,7 @@ impl Client {
         if let GroupChange::Topic { topic } = &change {
             check_topic(topic, self.limits().max_topic_chars)?;
         }
-        match self.request(&ClientFrame::Group { group: group.into(), change }).await? {
+        match self.request_paced(&ClientFrame::Group { group: group.into(), change }).await? {
             ServerFrame::Done { id } => Ok(id),
             other => Err(RequestError::unexpected("done", &other)),
         }
@@ -126,7 +128,7 @@ impl Client {
         &self,
         frame: &ClientFrame,
     ) -> Result<GroupMembers, RequestError> {
-        match self.request(frame).await? {
+        match self.request_paced(frame).await? {
             ServerFrame::GroupMembers { group, members } => Ok(GroupMembers { group, members }),
             other => Err(RequestError::unexpected("group_members", &other)),
         }

@@ -58,6 +58,18 @@ pub(crate) fn send_retry(err: &RequestError, failures: u32) -> Option<(Duration,
     }
 }
 
+/// Whether a refused request without a client id (a group change) is repeated, and after how
+/// long: only when rate limited, which stores nothing. A server failure is not repeated, since
+/// without a client id the server could not tell a repeat from a second change.
+pub(crate) fn paced_retry(err: &RequestError) -> Option<Duration> {
+    match err {
+        RequestError::Refused { code: ErrorCode::RateLimited, .. } => {
+            send_retry(err, 0).map(|(wait, _)| wait)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use quinn::{ApplicationClose, ConnectionError, VarInt};
@@ -125,6 +137,27 @@ mod tests {
         ];
         for (err, failures, want) in cases {
             assert_eq!(send_retry(&err, failures), want, "{err:?} after {failures}");
+        }
+    }
+
+    #[test]
+    fn group_changes_are_repeated_only_when_rate_limited() {
+        let ms = Duration::from_millis;
+        let refused = |code, retry_after_ms| RequestError::Refused {
+            code,
+            message: String::new(),
+            retry_after_ms,
+        };
+        let cases = [
+            (refused(ErrorCode::RateLimited, Some(250)), Some(ms(250))),
+            (refused(ErrorCode::RateLimited, None), Some(ms(100))),
+            (refused(ErrorCode::Internal, None), None),
+            (refused(ErrorCode::ShuttingDown, None), None),
+            (refused(ErrorCode::NotAllowed, None), None),
+            (RequestError::ConnectionLost, None),
+        ];
+        for (err, want) in cases {
+            assert_eq!(paced_retry(&err), want, "{err:?}");
         }
     }
 }
