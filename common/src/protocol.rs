@@ -593,6 +593,8 @@ pub struct Conversation {
     pub unread: u32,
 }
 
+/// Most conversations in one `conversation_list` (the most recent), so it fits one frame.
+pub const MAX_CONVERSATIONS: usize = 250;
 /// Unread counts stop here; a client shows "999+".
 pub const MAX_UNREAD_COUNT: u32 = 999;
 

@@ -115,7 +115,7 @@ pub async fn search(
         ));
     }
     let with = with.map(|to| resolve(state, account.id, &to)).transpose()?;
-    let id = account.id;
+    let (id, text) = (account.id, text.trim().to_owned());
     let (messages, more) = state
         .with_store(move |s| Ok(s.search(id, &text, with.as_ref(), before, limit as usize)?))
         .await?;

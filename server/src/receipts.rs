@@ -15,8 +15,8 @@ use crate::store::{Account, AccountId, Target};
 /// Typing indicators relayed per (account, conversation) at most this often.
 pub const TYPING_EVERY: Duration = Duration::from_secs(2);
 
-/// `read` on the control stream: raise the read position, tell one's own sessions, and, where
-/// receipts apply, the other participants who share theirs.
+/// `read` on the control stream: raise the read position and, if it rose, tell one's own
+/// sessions and, where receipts apply, the other participants who share theirs.
 pub async fn read(
     state: &Arc<State>,
     account: &Account,
@@ -26,9 +26,12 @@ pub async fn read(
     let Some(target) = state.hub().resolve(account.id, &with) else { return Ok(()) };
     let me = account.id;
     let others = receipt_partners(state, me, &target);
-    let (position, sharing, partners) = state
+    let raised = state
         .with_store(move |s| {
-            let position = s.set_read(me, &target, up_to)?;
+            let (before, position) = s.set_read(me, &target, up_to)?;
+            if position <= before {
+                return Ok(None);
+            }
             let sharing = s.receipts_on(me)?;
             let mut partners = Vec::new();
             for other in others {
@@ -36,9 +39,11 @@ pub async fn read(
                     partners.push(other);
                 }
             }
-            Ok((position, sharing, partners))
+            Ok(Some((position, sharing, partners)))
         })
         .await?;
+    // Not raised: nothing to tell anyone.
+    let Some((position, sharing, partners)) = raised else { return Ok(()) };
     let hub = state.hub();
     let own = ServerFrame::Read {
         by: account.name.clone(),
@@ -96,6 +101,8 @@ pub async fn positions(
             Ok(s.read_positions(me, &target, &others)?)
         })
         .await?;
+    let mut read = read;
+    read.sort_by_key(|r| quicq_common::nickname::key_of(&r.user));
     Ok(ServerFrame::Receipts { with: canonical(state, &target), read })
 }
 

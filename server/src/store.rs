@@ -10,7 +10,7 @@ use std::path::Path;
 
 use quicq_common::protocol::{
     Address, ChatMessage, Conversation, EVENT_CLIENT_ID_PREFIX, EVERYONE, Event,
-    FILE_CLIENT_ID_PREFIX, FileInfo, MAX_FRAME_LEN, MAX_UNREAD_COUNT, QUOTE_CHARS, Quote, Reaction,
+    FILE_CLIENT_ID_PREFIX, FileInfo, MAX_CONVERSATIONS, MAX_FRAME_LEN, MAX_UNREAD_COUNT, QUOTE_CHARS, Quote, Reaction,
     ReadPosition, Role,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -1041,13 +1041,14 @@ impl Store {
     }
 
     /// Raises the account's read position in a conversation (never lowers it, never past the
-    /// newest message). Returns the position now stored.
+    /// newest message). Returns the position before and after.
     pub fn set_read(
         &self,
         account: AccountId,
         with: &Target,
         up_to: u64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, u64), StoreError> {
+        let before = self.read_position(account, with)?;
         let newest = self.max_message_id()?;
         let key = with.conversation(account);
         self.conn.execute(
@@ -1055,7 +1056,7 @@ impl Store {
              ON CONFLICT (account, conversation) DO UPDATE SET up_to = max(up_to, excluded.up_to)",
             params![account, key, up_to.min(newest) as i64],
         )?;
-        self.read_position(account, with)
+        Ok((before, self.read_position(account, with)?))
     }
 
     fn read_position(&self, account: AccountId, with: &Target) -> Result<u64, StoreError> {
@@ -1134,6 +1135,7 @@ impl Store {
             out.push(Conversation { with, last_id, read_up_to, unread });
         }
         out.sort_by_key(|c| std::cmp::Reverse(c.last_id));
+        out.truncate(MAX_CONVERSATIONS);
         Ok(out)
     }
 

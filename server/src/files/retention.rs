@@ -59,6 +59,7 @@ pub async fn expire(state: &Arc<State>) -> Result<usize, ServerError> {
 /// Drops one file now: stops its upload if one is running (the uploader cannot resume it),
 /// marks it dropped, deletes its bytes, and tells `notify`'s sessions it is gone.
 pub async fn remove(state: &Arc<State>, file_id: u64, notify: &[AccountId], why: &str) {
+    let row = state.with_store(move |s| Ok(s.file(file_id)?)).await.ok().flatten();
     let writing = state.uploads().take_over(file_id).await;
     // After the take-over: a stopped upload records its progress on the way out.
     let dropped = state.with_store(move |s| Ok(s.drop_file(file_id, now_ms())?)).await;
@@ -73,5 +74,16 @@ pub async fn remove(state: &Arc<State>, file_id: u64, notify: &[AccountId], why:
         message: why.to_owned(),
     };
     state.hub().notify_all(notify, &gone);
+    // Not every byte had arrived: its upload was running or could be resumed, so the uploader
+    // must hear that it will not complete.
+    if let Some(row) = row.filter(|r| r.received < r.size) {
+        let rejected = quicq_common::protocol::ServerFrame::FileRejected {
+            transfer_id: row.transfer_id,
+            file_id: Some(file_id),
+            code: ErrorCode::FileUnavailable,
+            message: why.to_owned(),
+        };
+        state.hub().notify(row.sender, &rejected);
+    }
     tracing::info!(file = file_id, why, "file removed");
 }

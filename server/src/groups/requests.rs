@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use quicq_common::protocol::{ErrorCode, Event, GroupChange, Role, ServerFrame};
 
+use crate::chat::take_rate_token;
 use crate::error::{Refusal, ServerError};
 use crate::files::retention;
 use crate::groups::rules;
@@ -36,6 +37,7 @@ pub async fn create(
     if added.len() + 1 > max_members {
         return Err(group_full(max_members));
     }
+    take_rate_token(state, account.id)?;
     let (creator, max_groups) = (account.id, config.max_groups_per_user as usize);
     let shared = state.clone();
     state
@@ -110,6 +112,7 @@ pub async fn change(
         }
         _ => None,
     };
+    take_rate_token(state, account.id)?;
     let actor = account.id;
     let limits = (config.max_group_members() as usize, config.max_groups_per_user as usize);
     let shared = state.clone();
