@@ -13,7 +13,6 @@ use std::time::Duration;
 use quicq_common::protocol::{
     Address, ChatMessage, ClientFrame, Limits, MAX_HISTORY_PAGE, ServerFrame, UserInfo, close,
 };
-use quicq_common::turns::{Ticket, Turns};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -24,6 +23,7 @@ use crate::connection::{ConnectError, Live, Welcome, connect_once, endpoint_for,
 use crate::error::RequestError;
 use crate::event::{ConnState, Emitter, Event, Events};
 use crate::link::Link;
+use crate::order::{Order, Place};
 use crate::retry;
 use crate::session::Session;
 use crate::transfer::{self, TransferError, Transfers, UploadHandle};
@@ -57,9 +57,9 @@ struct Inner {
     shutdown: CancellationToken,
     /// Set by [`Client::reconnect`] so the supervisor reconnects without waiting.
     reconnect_now: AtomicBool,
-    /// The order of the calls that store messages ([`Client::send`], edit, recall, react),
-    /// which their streams are opened in.
-    sends: Arc<Turns>,
+    /// The order of the calls that change something (send, edit, recall, react, group
+    /// changes), which they are applied in.
+    order: Order,
 }
 
 /// A connected client. Cheap to clone; every clone drives the same connection.
@@ -106,7 +106,7 @@ impl Client {
             events: emitter,
             shutdown: CancellationToken::new(),
             reconnect_now: AtomicBool::new(false),
-            sends: Turns::new(),
+            order: Order::new(),
         });
         tokio::spawn(supervise(inner.clone(), live));
         Ok((Client { inner }, events))
@@ -125,63 +125,55 @@ impl Client {
     /// with a fresh client id) and waits until the server has stored it. A lost connection does
     /// not lose it: the same frame (same client id) is sent again after reconnecting and the
     /// server stores it once.
-    ///
-    /// Frames are stored in the order of the calls (not of the awaits): the ticket is taken
-    /// here, and the stream opens in its turn, so a front end may send each typed line from its
-    /// own task and they still arrive in order; many can be in flight at once. A frame refused
-    /// and repeated (rate limited) or caught by a lost connection takes its place again when it
-    /// is repeated.
     pub(crate) fn store(
         &self,
         frame: ClientFrame,
     ) -> impl Future<Output = Result<Sent, RequestError>> + Send + 'static {
-        let client = self.clone();
-        // Taken now, at the call: the stream opens in this ticket's turn.
-        let ticket = self.inner.sends.ticket();
-        async move { client.store_in_turn(frame, ticket).await }
-    }
-
-    async fn store_in_turn(
-        &self,
-        frame: ClientFrame,
-        ticket: Ticket,
-    ) -> Result<Sent, RequestError> {
-        let mut failures = 0;
-        let mut ticket = Some(ticket);
-        loop {
-            let answer = match ticket.take() {
-                Some(ticket) => self.inner.link.request_in_turn(&frame, ticket).await,
-                None => self.request(&frame).await,
-            };
-            match answer {
-                Ok(ServerFrame::Sent { client_id, id, at }) => {
-                    return Ok(Sent { id, at, client_id });
-                }
-                Ok(other) => {
-                    return Err(RequestError::Protocol(format!("expected sent, got {other:?}")));
-                }
-                Err(e) => match retry::send_retry(&e, failures) {
-                    Some((wait, counted)) => {
-                        failures = counted;
-                        tokio::time::sleep(wait).await;
-                    }
-                    None => return Err(e),
-                },
+        let changing = self.change(frame);
+        async move {
+            match changing.await? {
+                ServerFrame::Sent { client_id, id, at } => Ok(Sent { id, at, client_id }),
+                other => Err(RequestError::unexpected("sent", &other)),
             }
         }
     }
 
-    /// [`Client::request`] for requests that take a token of the account's rate limit but have
-    /// no client id (group changes): repeated after the wait the server asks for when rate
-    /// limited, and not otherwise.
-    pub(crate) async fn request_paced(
+    /// Sends a frame that changes something and returns the answer, applied in the order of
+    /// the calls (not of the awaits): the place is taken here, so a front end may make each call
+    /// from its own task (each typed line, say) and they still take effect in order; sends stay
+    /// pipelined (see `order`). A change refused and repeated (rate limited, and for frames
+    /// with a client id a server failure) or caught by a lost connection is repeated in its
+    /// place only if the server orders it; see `retry::change_retry`.
+    pub(crate) fn change(
         &self,
-        frame: &ClientFrame,
+        frame: ClientFrame,
+    ) -> impl Future<Output = Result<ServerFrame, RequestError>> + Send + 'static {
+        let client = self.clone();
+        // Taken now, at the call.
+        let place = self.inner.order.place();
+        async move { client.change_in_place(frame, place).await }
+    }
+
+    async fn change_in_place(
+        &self,
+        frame: ClientFrame,
+        mut place: Place,
     ) -> Result<ServerFrame, RequestError> {
+        // `place` lives until this returns: a change the server does not order holds later ones
+        // back until it is answered.
+        let mut in_turn = place.turn(&frame).await;
+        let mut failures = 0;
         loop {
-            match self.request(frame).await {
-                Err(e) => match retry::paced_retry(&e) {
-                    Some(wait) => tokio::time::sleep(wait).await,
+            let answer = match in_turn.take() {
+                Some(ticket) => self.inner.link.request_in_turn(&frame, ticket).await,
+                None => self.request(&frame).await,
+            };
+            match answer {
+                Err(e) => match retry::change_retry(&frame, &e, failures) {
+                    Some((wait, counted)) => {
+                        failures = counted;
+                        tokio::time::sleep(wait).await;
+                    }
                     None => return Err(e),
                 },
                 answer => return answer,

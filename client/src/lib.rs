@@ -15,6 +15,7 @@
 //! - [`transfer`]: file uploads and downloads (resumable, lower priority than chat); its
 //!   `rules` module holds the decisions ("when is a download done for good?", "where does an
 //!   upload resume?"), `upload` and `download` the jobs, `registry` the running transfers.
+//! - `order`: the order of the calls that change something, which they take effect in.
 //! - `link`: the connection state (up, down, given up) and request plumbing on top of it.
 //! - [`connection`]: one connection attempt: QUIC, TLS verification (handshake failures named
 //!   from quinn's typed errors), `hello`.
@@ -46,6 +47,7 @@ pub mod filename;
 pub mod groups;
 mod link;
 pub mod messages;
+mod order;
 pub mod receipts;
 mod retry;
 mod session;

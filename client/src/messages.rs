@@ -1,7 +1,8 @@
 //! The life of a message: sending one (or a reply), editing, recalling and reacting to it, and
 //! finding it again by search. A change to a message is a stored event that the server answers
 //! like a send, so each goes through the same ordered, repeated-until-stored path as `send`
-//! and reaches every participant as an [`Event::Message`](crate::Event::Message).
+//! (`Client::store`) and reaches every participant as an
+//! [`Event::Message`](crate::Event::Message).
 
 use std::future::Future;
 
@@ -60,10 +61,12 @@ impl Client {
     /// lose it: the same message (same client id) is sent again after reconnecting and the server
     /// stores it once.
     ///
-    /// Messages are stored in the order of the calls to `send` (and the other calls that store
-    /// something: [`Client::send_reply`], [`Client::edit`], [`Client::recall`],
-    /// [`Client::react`]), not of the awaits, so a front end may send each typed line from its
-    /// own task and they still arrive in order; many can be in flight at once. A message
+    /// Messages are stored in the order of the calls to `send` (and of every other call that
+    /// changes something: [`Client::send_reply`], [`Client::edit`], [`Client::recall`],
+    /// [`Client::react`], group changes), not of the awaits, so a front end may send each typed
+    /// line from its own task and they still arrive in order. Sends are pipelined: many can be
+    /// in flight at once. The server orders only sends, so the other changes wait for the
+    /// answers to every earlier call and hold later ones back until their own answer. A message
     /// refused and repeated (rate limited) or caught by a lost connection takes its place again
     /// when it is repeated.
     pub fn send(
@@ -127,8 +130,8 @@ impl Client {
         self.store_checked(react_frame(new_client_id(), id, emoji))
     }
 
-    /// Stores `frame` in its turn, taken now; a frame the server would refuse fails without
-    /// being sent (its turn passes at once).
+    /// Stores `frame` in its place, taken now; a frame the server would refuse fails without
+    /// being sent (its place is given up at once).
     fn store_checked(
         &self,
         (checked, frame): Checked,

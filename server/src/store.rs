@@ -10,8 +10,8 @@ use std::path::Path;
 
 use quicq_common::protocol::{
     Address, ChatMessage, Conversation, EVENT_CLIENT_ID_PREFIX, EVERYONE, Event,
-    FILE_CLIENT_ID_PREFIX, FileInfo, MAX_CONVERSATIONS, MAX_FRAME_LEN, MAX_UNREAD_COUNT, QUOTE_CHARS, Quote, Reaction,
-    ReadPosition, Role,
+    FILE_CLIENT_ID_PREFIX, FileInfo, MAX_CONVERSATIONS, MAX_FRAME_LEN, MAX_UNREAD_COUNT,
+    QUOTE_CHARS, Quote, Reaction, ReadPosition, Role,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
