@@ -803,12 +803,15 @@ impl Store {
     ) -> Result<(Vec<ChatMessage>, bool), StoreError> {
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         let (to_user, to_group) = with.map_or((None, None), Target::columns);
+        // Every branch names ?5 and ?6 (NULL when unused): SQLite counts parameters up to the
+        // highest number used.
         let in_conversation = match with {
-            None => "1",
+            None => "(?5 IS NULL AND ?6 IS NULL)",
             Some(Target::User(_)) => {
-                "((m.sender = ?1 AND m.to_user = ?5) OR (m.sender = ?5 AND m.to_user = ?1))"
+                "((m.sender = ?1 AND m.to_user = ?5) OR (m.sender = ?5 AND m.to_user = ?1))
+                 AND ?6 IS NULL"
             }
-            Some(_) => "m.to_group = ?6",
+            Some(_) => "m.to_group = ?6 AND ?5 IS NULL",
         };
         // The trigram index needs three characters; shorter text is looked for row by row.
         let matches = if text.chars().count() >= 3 {
@@ -1779,5 +1782,81 @@ mod tests {
         drop(s);
         let s = Store::open(&path).unwrap();
         assert_eq!(s.account_by_key("a").unwrap().unwrap().delivered_up_to, 10);
+    }
+
+    #[test]
+    fn a_version_2_database_is_migrated_and_its_old_messages_are_searchable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(
+                "INSERT INTO accounts (name, key, password_hash, created_at) VALUES ('a', 'a', 'h', 0);
+                 INSERT INTO messages (sender, to_group, text, at, client_id)
+                     VALUES (1, 'everyone', '旧消息 from version two', 0, 'c1');
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        let a = s.account_by_key("a").unwrap().unwrap();
+        assert!(a.receipts, "receipts default to on");
+        for text in ["旧消息", "VERSION two", "旧"] {
+            let (found, _) = s.search(a.id, text, None, None, 10).unwrap();
+            assert_eq!(found.len(), 1, "{text}");
+        }
+        // New messages keep counting from the old ones.
+        let new = s.insert_message(a.id, &Target::Everyone, "new", "c2", 1).unwrap().unwrap();
+        assert_eq!(new.message.id, 2);
+        drop(s);
+        // Opening again changes nothing.
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.search(a.id, "new", None, None, 10).unwrap().0.len(), 1);
+    }
+
+    #[test]
+    fn catch_up_follows_group_membership_from_join_to_leave() {
+        let (_dir, mut s) = store();
+        let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
+        let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
+        let before = s.insert_message(a.id, &Target::Everyone, "x", "0", 0).unwrap().unwrap();
+        let (g, events) = s.create_group(a.id, "g", "g", &[], 0).unwrap();
+        let early = s.insert_message(a.id, &Target::Group(g), "early", "1", 0).unwrap().unwrap();
+        let added = s
+            .group_events(
+                g,
+                a.id,
+                &[(Event::Added { user: "b".into() }, vec![Membership::Join(b.id, Role::Member)])],
+                None,
+                None,
+                0,
+            )
+            .unwrap();
+        let during = s.insert_message(b.id, &Target::Group(g), "during", "2", 0).unwrap().unwrap();
+        let removed = s
+            .group_events(
+                g,
+                a.id,
+                &[(Event::Removed { user: "b".into() }, vec![Membership::Leave(b.id)])],
+                None,
+                None,
+                0,
+            )
+            .unwrap();
+        let after = s.insert_message(a.id, &Target::Group(g), "after", "3", 0).unwrap();
+        let refused = s.insert_message(b.id, &Target::Group(g), "let me", "4", 0).unwrap();
+        assert_eq!(refused, Err(Rejection::NotMember));
+        let ids = |v: Vec<ChatMessage>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(s.inbox_after(b.id, before.message.id, 100).unwrap()),
+            vec![added[0].id, during.message.id, removed[0].id]
+        );
+        // a: its everyone message, created, early, added, during, removed, after.
+        assert_eq!(events.len(), 1);
+        assert_eq!(ids(s.inbox_after(a.id, 0, 100).unwrap()).len(), 7);
+        assert!(s.history(b.id, &Target::Group(g), None, 10).unwrap().0.is_empty());
+        assert!(s.member_since(g, b.id).unwrap().is_none());
+        let _ = (early, after);
     }
 }

@@ -249,3 +249,114 @@ pub fn make_file(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
     file.flush().expect("flush test file");
     path
 }
+
+/// A user speaking the raw protocol: its own QUIC connection, every delivered message and every
+/// control-stream frame collected in order, for tests that craft frames by hand.
+pub struct RawUser {
+    pub name: String,
+    pub conn: quinn::Connection,
+    pub welcome: ServerFrame,
+    control: quinn::SendStream,
+    messages: tokio::sync::mpsc::UnboundedReceiver<ChatMessage>,
+    controls: tokio::sync::mpsc::UnboundedReceiver<ServerFrame>,
+}
+
+impl RawUser {
+    /// Connects and signs in (registering `name` with [`PASSWORD`] if it is free).
+    pub async fn login(server: &TestServer, name: &str) -> RawUser {
+        let conn = raw_connect(server).await;
+        let (control, mut recv, welcome) = raw_login(&conn, name, PASSWORD).await;
+        assert!(matches!(welcome, ServerFrame::Welcome { .. }), "{name} logs in: {welcome:?}");
+        let (message_tx, messages) = tokio::sync::mpsc::unbounded_channel();
+        let deliveries = conn.clone();
+        // Streams are read one after the other, in the order the server opened them.
+        tokio::spawn(async move {
+            while let Ok(mut stream) = deliveries.accept_uni().await {
+                if let Ok(Some(ServerFrame::Message(m))) =
+                    read_frame::<ServerFrame, _>(&mut stream).await
+                    && message_tx.send(m).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let (control_tx, controls) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok(Some(frame)) = read_frame::<ServerFrame, _>(&mut recv).await {
+                if control_tx.send(frame).is_err() {
+                    return;
+                }
+            }
+        });
+        RawUser { name: name.into(), conn, welcome, control, messages, controls }
+    }
+
+    /// One request on its own stream; the answer.
+    pub async fn request(&self, frame: &ClientFrame) -> ServerFrame {
+        raw_frame(&self.conn, frame).await
+    }
+
+    /// A frame on the control stream (no answer comes).
+    pub async fn control(&mut self, frame: &ClientFrame) {
+        write_frame(&mut self.control, frame).await.expect("write on the control stream");
+    }
+
+    /// The next delivered message.
+    pub async fn next_message(&mut self) -> ChatMessage {
+        tokio::time::timeout(WAIT, self.messages.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{}: no message in time", self.name))
+            .expect("delivery stream open")
+    }
+
+    /// The next `n` delivered messages.
+    pub async fn messages(&mut self, n: usize) -> Vec<ChatMessage> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.next_message().await);
+        }
+        out
+    }
+
+    /// Asserts that no message is delivered within `wait`.
+    pub async fn no_message(&mut self, wait: Duration) {
+        if let Ok(Some(m)) = tokio::time::timeout(wait, self.messages.recv()).await {
+            panic!("{}: unexpected message {m:?}", self.name);
+        }
+    }
+
+    /// The next control-stream frame that `pred` accepts (presence and others are skipped).
+    pub async fn next_control(
+        &mut self,
+        mut pred: impl FnMut(&ServerFrame) -> bool,
+    ) -> ServerFrame {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match self.controls.recv().await {
+                    Some(frame) if pred(&frame) => return frame,
+                    Some(_) => {}
+                    None => panic!("{}: control stream ended", self.name),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{}: no matching control frame in time", self.name))
+    }
+
+    /// Asserts that no control frame `pred` accepts arrives within `wait`.
+    pub async fn no_control(&mut self, wait: Duration, mut pred: impl FnMut(&ServerFrame) -> bool) {
+        let found = tokio::time::timeout(wait, async {
+            loop {
+                match self.controls.recv().await {
+                    Some(frame) if pred(&frame) => return Some(frame),
+                    Some(_) => {}
+                    None => return None,
+                }
+            }
+        })
+        .await;
+        if let Ok(Some(frame)) = found {
+            panic!("{}: unexpected control frame {frame:?}", self.name);
+        }
+    }
+}

@@ -53,14 +53,20 @@ pub async fn create(
                 }
             }
             let (id, events) = s.create_group(creator, &name, &key, &added, now_ms())?;
-            let members = std::iter::once((creator, Role::Owner))
-                .chain(added.iter().map(|(a, _)| (*a, Role::Member)))
-                .collect();
+            // Each member joins the hub just before its own `added` goes out, so live delivery
+            // shows it what catch-up and history would: the group from that event on.
+            let owner = [(creator, Role::Owner)].into_iter().collect();
             hub.update_groups(|g| {
-                g.insert(Group { id, name: name.clone(), topic: String::new(), members })
+                g.insert(Group { id, name: name.clone(), topic: String::new(), members: owner })
             });
-            for event in &events {
-                hub.fan_out(creator, &Target::Group(id), event);
+            let target = Target::Group(id);
+            let mut events = events.iter();
+            if let Some(created) = events.next() {
+                hub.fan_out(creator, &target, created);
+            }
+            for ((member, _), event) in added.iter().zip(events) {
+                hub.update_groups(|g| g.set_member(id, *member, Role::Member));
+                hub.fan_out(creator, &target, event);
             }
             let group = hub.group(id).ok_or(crate::store::StoreError::Vanished("group"))?;
             Ok(ServerFrame::GroupMembers {
