@@ -159,7 +159,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Send a file to a user or everyone, with a progress bar; exits once the server has it.
+    /// Send a file to a user, a group or everyone, with a progress bar; exits once the server
+    /// has it.
     #[command(
         override_usage = "quicq send-file NAME PATH\n       quicq send-file --all PATH\n       \
                                 quicq send-file --group GROUP PATH"
