@@ -10,11 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use quicq_common::check::check_send;
 use quicq_common::protocol::{
     Address, ChatMessage, ClientFrame, Limits, MAX_HISTORY_PAGE, ServerFrame, UserInfo, close,
 };
-use quicq_common::turns::{Ticket, Turns};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -25,6 +23,7 @@ use crate::connection::{ConnectError, Live, Welcome, connect_once, endpoint_for,
 use crate::error::RequestError;
 use crate::event::{ConnState, Emitter, Event, Events};
 use crate::link::Link;
+use crate::order::{Order, Place};
 use crate::retry;
 use crate::session::Session;
 use crate::transfer::{self, TransferError, Transfers, UploadHandle};
@@ -58,8 +57,9 @@ struct Inner {
     shutdown: CancellationToken,
     /// Set by [`Client::reconnect`] so the supervisor reconnects without waiting.
     reconnect_now: AtomicBool,
-    /// The order of [`Client::send`] calls, which their streams are opened in.
-    sends: Arc<Turns>,
+    /// The order of the calls that change something (send, edit, recall, react, group
+    /// changes), which they are applied in.
+    order: Order,
 }
 
 /// A connected client. Cheap to clone; every clone drives the same connection.
@@ -106,7 +106,7 @@ impl Client {
             events: emitter,
             shutdown: CancellationToken::new(),
             reconnect_now: AtomicBool::new(false),
-            sends: Turns::new(),
+            order: Order::new(),
         });
         tokio::spawn(supervise(inner.clone(), live));
         Ok((Client { inner }, events))
@@ -121,62 +121,77 @@ impl Client {
         self.inner.link.limits()
     }
 
-    /// Sends a chat message and waits until the server has stored it. A lost connection does not
-    /// lose it: the same message (same client id) is sent again after reconnecting and the server
-    /// stores it once.
-    ///
-    /// Messages are stored in the order of the calls to `send` (not of the awaits), so a front
-    /// end may send each typed line from its own task and they still arrive in order; many can
-    /// be in flight at once. A message refused and repeated (rate limited) or caught by a lost
-    /// connection takes its place again when it is repeated.
-    pub fn send(
+    /// Sends a frame that stores a message or an event (`send`, `edit`, `recall`, `react`, each
+    /// with a fresh client id) and waits until the server has stored it. A lost connection does
+    /// not lose it: the same frame (same client id) is sent again after reconnecting and the
+    /// server stores it once.
+    pub(crate) fn store(
         &self,
-        to: Address,
-        text: impl Into<String>,
+        frame: ClientFrame,
     ) -> impl Future<Output = Result<Sent, RequestError>> + Send + 'static {
-        let client = self.clone();
-        let text = text.into();
-        // Taken now, at the call: the stream opens in this ticket's turn.
-        let ticket = self.inner.sends.ticket();
-        async move { client.send_in_turn(to, text, ticket).await }
+        let changing = self.change(frame);
+        async move {
+            match changing.await? {
+                ServerFrame::Sent { client_id, id, at } => Ok(Sent { id, at, client_id }),
+                other => Err(RequestError::unexpected("sent", &other)),
+            }
+        }
     }
 
-    async fn send_in_turn(
+    /// Sends a frame that changes something and returns the answer, applied in the order of
+    /// the calls (not of the awaits): the place is taken here, so a front end may make each call
+    /// from its own task (each typed line, say) and they still take effect in order; sends stay
+    /// pipelined (see `order`). A change refused and repeated (rate limited, and for frames
+    /// with a client id a server failure) or caught by a lost connection is repeated in its
+    /// place only if the server orders it; see `retry::change_retry`.
+    pub(crate) fn change(
         &self,
-        to: Address,
-        text: String,
-        ticket: Ticket,
-    ) -> Result<Sent, RequestError> {
-        // Time-ordered, so the server's (account, client_id) index grows at one end instead of
-        // touching a random page per message.
-        let client_id = uuid::Uuid::now_v7().to_string();
-        // The server's own checks, so what it would refuse is refused here with its words.
-        check_send(&client_id, &text, self.limits().max_text_chars)
-            .map_err(|e| RequestError::refused(e.code, e.message))?;
-        let frame = ClientFrame::Send { client_id: client_id.clone(), to, text, reply_to: None };
+        frame: ClientFrame,
+    ) -> impl Future<Output = Result<ServerFrame, RequestError>> + Send + 'static {
+        let client = self.clone();
+        // Taken now, at the call.
+        let place = self.inner.order.place();
+        async move { client.change_in_place(frame, place).await }
+    }
+
+    async fn change_in_place(
+        &self,
+        frame: ClientFrame,
+        mut place: Place,
+    ) -> Result<ServerFrame, RequestError> {
+        // `place` lives until this returns: a change the server does not order holds later ones
+        // back until it is answered.
+        let mut in_turn = place.turn(&frame).await;
         let mut failures = 0;
-        let mut ticket = Some(ticket);
         loop {
-            let answer = match ticket.take() {
+            let answer = match in_turn.take() {
                 Some(ticket) => self.inner.link.request_in_turn(&frame, ticket).await,
                 None => self.request(&frame).await,
             };
             match answer {
-                Ok(ServerFrame::Sent { client_id, id, at }) => {
-                    return Ok(Sent { id, at, client_id });
-                }
-                Ok(other) => {
-                    return Err(RequestError::Protocol(format!("expected sent, got {other:?}")));
-                }
-                Err(e) => match retry::send_retry(&e, failures) {
+                Err(e) => match retry::change_retry(&frame, &e, failures) {
                     Some((wait, counted)) => {
                         failures = counted;
                         tokio::time::sleep(wait).await;
                     }
                     None => return Err(e),
                 },
+                answer => return answer,
             }
         }
+    }
+
+    /// Queues a frame for the control stream if a connection is up, and drops it otherwise:
+    /// for signals (`read`, `typing`) that are stale by the time a new connection is up.
+    pub(crate) fn signal(&self, frame: ClientFrame) {
+        if self.inner.link.current().is_some() {
+            self.inner.session.queue_control(frame);
+        }
+    }
+
+    /// Records the account's receipts setting as the server now has it.
+    pub(crate) fn note_receipts(&self, on: bool) {
+        self.inner.link.set_receipts(on);
     }
 
     /// One page of a conversation, newest first; pass the oldest id seen as `before` for the

@@ -99,6 +99,9 @@ pub struct Welcome {
     pub registered: bool,
     pub groups: Vec<GroupInfo>,
     pub limits: Limits,
+    /// Whether this account shares read receipts (and sees others'); changed with the
+    /// client's `set_receipts`.
+    pub receipts: bool,
 }
 
 /// A logged-in connection.
@@ -286,12 +289,12 @@ async fn hello(
         .await
         .map_err(|_| ConnectError::Protocol("no welcome within 10 s".into()))?;
     match answer {
-        Ok(Some(ServerFrame::Welcome { you, server, registered, groups, limits, .. })) => {
+        Ok(Some(ServerFrame::Welcome { you, server, registered, groups, limits, receipts })) => {
             Ok(Live {
                 conn,
                 control_send: send,
                 control_recv: recv,
-                welcome: Welcome { you, server, registered, groups, limits },
+                welcome: Welcome { you, server, registered, groups, limits, receipts },
             })
         }
         Ok(Some(ServerFrame::Error { code, message, .. })) => {

@@ -4,15 +4,34 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use quicq_common::protocol::{ChatMessage, ErrorCode};
+use quicq_common::protocol::{Address, ChatMessage, ErrorCode};
 use tokio::sync::mpsc;
 
 /// What happens, in the order it happens.
+// Messages are by far the most frequent event: boxing them would cost an allocation each to
+// save a few hundred bytes on the rarer ones.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A message for this user (including ones this user sent, from any session). Each id is
-    /// reported once, in increasing id order.
+    /// reported once, in increasing id order. Events (membership changes, edits, recalls,
+    /// reactions) are messages too, with [`ChatMessage::event`] set: a front end applies an
+    /// edit, recall or reaction to the earlier message it names.
     Message(ChatMessage),
+    /// `by` has read the conversation `with` (named as this user sees it) up to message
+    /// `up_to`. `by` may be this user, from another of its sessions, so unread counts agree.
+    Read {
+        by: String,
+        with: Address,
+        up_to: u64,
+    },
+    /// `from` is typing in the conversation `with`; forget it after `for_ms` milliseconds
+    /// unless another one arrives. Never stored: missed while offline.
+    Typing {
+        from: String,
+        with: Address,
+        for_ms: u64,
+    },
     Presence {
         user: String,
         online: bool,

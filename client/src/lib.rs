@@ -3,13 +3,19 @@
 //!
 //! # Layout
 //! Each module imports only modules listed below it, never one that imports it back.
-//! - [`client`]: [`Client::connect`], requests (send, history, users) and the supervisor task
-//!   that serves a connection, reconnects with backoff and catches up.
+//! - [`messages`]: the life of a message: send, reply, edit, recall, react, search, each stored
+//!   in the order of the calls.
+//! - [`groups`]: named groups: create, change (members, roles, name, topic, delete), list.
+//! - [`receipts`]: read positions, receipts, unread counts, typing.
+//! - [`client`]: [`Client::connect`], requests (history, users), the ordered path every stored
+//!   change takes, and the supervisor task that serves a connection, reconnects with backoff
+//!   and catches up.
 //! - `session`: what one connection carries besides requests: deliveries (in order, each id
 //!   once) and the control stream both ways.
 //! - [`transfer`]: file uploads and downloads (resumable, lower priority than chat); its
 //!   `rules` module holds the decisions ("when is a download done for good?", "where does an
 //!   upload resume?"), `upload` and `download` the jobs, `registry` the running transfers.
+//! - `order`: the order of the calls that change something, which they take effect in.
 //! - `link`: the connection state (up, down, given up) and request plumbing on top of it.
 //! - [`connection`]: one connection attempt: QUIC, TLS verification (handshake failures named
 //!   from quinn's typed errors), `hello`.
@@ -38,7 +44,11 @@ pub mod device;
 mod error;
 pub mod event;
 pub mod filename;
+pub mod groups;
 mod link;
+pub mod messages;
+mod order;
+pub mod receipts;
 mod retry;
 mod session;
 pub mod transfer;
@@ -49,5 +59,7 @@ pub use config::{ClientConfig, Credentials};
 pub use connection::{ConnectError, Welcome};
 pub use error::RequestError;
 pub use event::{ConnState, Event, Events, TransferEvent, TransferKey};
+pub use groups::GroupMembers;
+pub use messages::{SearchPage, conversation_of};
 pub use transfer::{DownloadError, TransferError, UploadHandle, Uploaded};
 pub use trust::{KnownServers, Trust};

@@ -42,6 +42,12 @@ impl Link {
         locked(&self.welcome).limits.clone()
     }
 
+    /// Records a change of the account's receipts setting, so [`Link::welcome`] stays true
+    /// until the next `welcome` says it again.
+    pub(crate) fn set_receipts(&self, on: bool) {
+        locked(&self.welcome).receipts = on;
+    }
+
     pub(crate) fn up(&self, conn: quinn::Connection, welcome: Welcome) {
         *locked(&self.welcome) = welcome;
         self.state.send_replace(LinkState::Up(conn));

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use quicq_common::protocol::{ErrorCode, close};
+use quicq_common::protocol::{ClientFrame, ErrorCode, close};
 
 use crate::error::RequestError;
 
@@ -54,6 +54,29 @@ pub(crate) fn send_retry(err: &RequestError, failures: u32) -> Option<(Duration,
             let failures = failures + 1;
             Some((Duration::from_millis(200 << failures), failures))
         }
+        _ => None,
+    }
+}
+
+/// Whether a refused change is repeated, after how long, and the count of server failures
+/// after it. One with a client id (send, edit, recall, react) as [`send_retry`] says: the server
+/// stores it once however often it comes. One without (a group change) only when rate
+/// limited, which stores nothing: after a server failure it could have happened already.
+pub(crate) fn change_retry(
+    frame: &ClientFrame,
+    err: &RequestError,
+    failures: u32,
+) -> Option<(Duration, u32)> {
+    let has_client_id = matches!(
+        frame,
+        ClientFrame::Send { .. }
+            | ClientFrame::Edit { .. }
+            | ClientFrame::Recall { .. }
+            | ClientFrame::React { .. }
+    );
+    match err {
+        _ if has_client_id => send_retry(err, failures),
+        RequestError::Refused { code: ErrorCode::RateLimited, .. } => send_retry(err, failures),
         _ => None,
     }
 }
@@ -125,6 +148,37 @@ mod tests {
         ];
         for (err, failures, want) in cases {
             assert_eq!(send_retry(&err, failures), want, "{err:?} after {failures}");
+        }
+    }
+
+    #[test]
+    fn changes_without_a_client_id_are_repeated_only_when_rate_limited() {
+        let ms = Duration::from_millis;
+        let refused = |code, retry_after_ms| RequestError::Refused {
+            code,
+            message: String::new(),
+            retry_after_ms,
+        };
+        let leave = ClientFrame::Group {
+            group: "g".into(),
+            change: quicq_common::protocol::GroupChange::Leave {},
+        };
+        let create = ClientFrame::GroupCreate { name: "g".into(), members: vec![] };
+        let edit = ClientFrame::Edit { client_id: "c".into(), id: 1, text: "t".into() };
+        let react = ClientFrame::React { client_id: "c".into(), id: 1, emoji: None };
+        let cases = [
+            (&leave, refused(ErrorCode::RateLimited, Some(250)), Some((ms(250), 0))),
+            (&create, refused(ErrorCode::RateLimited, None), Some((ms(100), 0))),
+            (&leave, refused(ErrorCode::Internal, None), None),
+            (&create, refused(ErrorCode::ShuttingDown, None), None),
+            (&leave, refused(ErrorCode::NotAllowed, None), None),
+            (&leave, RequestError::ConnectionLost, None),
+            (&edit, refused(ErrorCode::RateLimited, Some(5)), Some((ms(5), 0))),
+            (&edit, refused(ErrorCode::Internal, None), Some((ms(400), 1))),
+            (&react, refused(ErrorCode::TooLate, None), None),
+        ];
+        for (frame, err, want) in cases {
+            assert_eq!(change_retry(frame, &err, 0), want, "{frame:?}: {err:?}");
         }
     }
 }

@@ -25,7 +25,7 @@ pub(crate) struct Session {
     last_seen: AtomicU64,
     events: Emitter,
     transfers: Arc<Transfers>,
-    /// Control frames to send (`file_done`); survives reconnects.
+    /// Control frames to send (`file_done`, `read`, `typing`); survives reconnects.
     control_out: mpsc::UnboundedSender<ClientFrame>,
     control_queue: Mutex<mpsc::UnboundedReceiver<ClientFrame>>,
 }
@@ -58,6 +58,12 @@ impl Session {
             0 => None,
             seen => Some(seen),
         }
+    }
+
+    /// Queues a frame for the control stream; it goes out on the current connection, or the
+    /// next one if none is up.
+    pub(crate) fn queue_control(&self, frame: ClientFrame) {
+        let _ = self.control_out.send(frame);
     }
 
     /// Reads server-opened streams one after another, so messages are seen in the order sent.
@@ -95,7 +101,8 @@ impl Session {
         }
     }
 
-    /// Reads the server's half of the control stream: presence and upload verdicts.
+    /// Reads the server's half of the control stream: presence, read positions, typing and
+    /// upload verdicts.
     pub(crate) async fn read_control(self: Arc<Self>, mut recv: quinn::RecvStream) {
         let transfers = &self.transfers;
         loop {
@@ -105,6 +112,12 @@ impl Session {
                     for (user, online) in changes.chain(offline.into_iter().map(|u| (u, false))) {
                         self.events.emit(Event::Presence { user, online });
                     }
+                }
+                Ok(Some(ServerFrame::Read { by, with, up_to })) => {
+                    self.events.emit(Event::Read { by, with, up_to });
+                }
+                Ok(Some(ServerFrame::Typing { from, with, for_ms })) => {
+                    self.events.emit(Event::Typing { from, with, for_ms });
                 }
                 Ok(Some(ServerFrame::FileAccepted { transfer_id, file_id, .. })) => {
                     transfers.signal_upload(&transfer_id, UploadSignal::Accepted(file_id));

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`protocol`]: the frames of each direction, addresses, error and close codes, every limit.
-//! - [`check`]: field checks both ends make (send, transfer ids, hashes), with the server's codes.
+//! - [`check`]: field checks both ends make (send, client ids, reactions, search, topics,
+//!   transfer ids, hashes), with the server's codes.
 //! - [`frame`]: length-prefixed JSON framing, pure decode plus async read/write helpers.
 //! - [`nickname`]: nickname validation and the comparison key.
 //! - [`tls`]: certificates, fingerprints, rustls configs and the client's verifier.

@@ -60,6 +60,8 @@ pub enum SignInError {
 }
 
 /// What happened, for the window.
+// Mostly events carrying a message; boxing them would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Update {
     SignedIn {

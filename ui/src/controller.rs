@@ -298,6 +298,8 @@ impl Controller {
                 self.show(Show::Status(StatusShow::Line { connected, text }));
             }
             Event::Transfer(t) => self.transfer(t),
+            // Receipts and typing are not shown yet.
+            Event::Read { .. } | Event::Typing { .. } => {}
         }
     }
 
