@@ -214,6 +214,9 @@ CREATE INDEX IF NOT EXISTS messages_inbox ON messages (to_user, id) WHERE to_use
 CREATE INDEX IF NOT EXISTS messages_group ON messages (to_group, id) WHERE to_group IS NOT NULL;
 ";
 
+/// Messages added to the search index per transaction.
+pub const INDEX_BATCH: usize = 500;
+
 /// Version 3, on top of the version 2 tables.
 const SCHEMA_V3: &str = "
 ALTER TABLE accounts ADD COLUMN receipts INTEGER NOT NULL DEFAULT 1;
@@ -261,13 +264,17 @@ CREATE INDEX messages_applies ON messages (applies_to) WHERE applies_to IS NOT N
 CREATE VIRTUAL TABLE messages_fts USING fts5(
     text, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
 );
-CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.text <> '' BEGIN
-    INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.text <> '' BEGIN
+-- Messages are indexed in batches when the store is idle (and before every search), not as they
+-- are stored: indexing one message per commit cost as much as storing it. Messages up to
+-- `indexed_up_to` are in the index; the triggers keep those right when they change.
+CREATE TABLE search_index (indexed_up_to INTEGER NOT NULL);
+INSERT INTO search_index (indexed_up_to) SELECT coalesce(max(id), 0) FROM messages;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN old.text <> '' AND old.id <= (SELECT indexed_up_to FROM search_index) BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
-CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages
+WHEN old.id <= (SELECT indexed_up_to FROM search_index) BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, text)
         SELECT 'delete', old.id, old.text WHERE old.text <> '';
     INSERT INTO messages_fts (rowid, text) SELECT new.id, new.text WHERE new.text <> '';
@@ -794,13 +801,15 @@ impl Store {
     /// every conversation, newest first, below `before`. Events and recalled messages are not
     /// searched.
     pub fn search(
-        &self,
+        &mut self,
         account: AccountId,
         text: &str,
         with: Option<&Target>,
         before: Option<u64>,
         limit: usize,
     ) -> Result<(Vec<ChatMessage>, bool), StoreError> {
+        // Everything stored so far is searched.
+        while self.index_pending(INDEX_BATCH)? > 0 {}
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         let (to_user, to_group) = with.map_or((None, None), Target::columns);
         // Every branch names ?5 and ?6 (NULL when unused): SQLite counts parameters up to the
@@ -840,6 +849,29 @@ impl Store {
         self.add_reactions(&mut messages)?;
         more |= fit_frame(&mut messages);
         Ok((messages, more))
+    }
+
+    /// Adds up to `limit` more messages to the search index, in one transaction; returns how
+    /// many messages it covered (0: the index is up to date).
+    pub fn index_pending(&mut self, limit: usize) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let indexed: i64 =
+            tx.query_row("SELECT indexed_up_to FROM search_index", [], |r| r.get(0))?;
+        let (covered, up_to): (i64, Option<i64>) = tx.query_row(
+            "SELECT count(*), max(id) FROM
+                 (SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2)",
+            params![indexed, limit as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let Some(up_to) = up_to else { return Ok(0) };
+        tx.execute(
+            "INSERT INTO messages_fts (rowid, text)
+             SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2 AND text <> ''",
+            params![indexed, up_to],
+        )?;
+        tx.execute("UPDATE search_index SET indexed_up_to = ?1", [up_to])?;
+        tx.commit()?;
+        Ok(covered as usize)
     }
 
     /// Fills in each message's reactions: emoji in the order first used, users in the order
@@ -1501,7 +1533,10 @@ fn insert_one(
     tx: &Transaction<'_>,
     row: &NewMessage<'_>,
 ) -> Result<Result<Stored, Rejection>, StoreError> {
-    if let Some(id) = find_client_id(tx, row.sender, row.client_id)? {
+    let checked = matches!(row.target, Target::Group(_)) || row.reply_to.is_some();
+    // A repeat is answered before any check: a retry after leaving a group still gets its `sent`.
+    // Unchecked messages (most of them) learn it from the insert itself.
+    if checked && let Some(id) = find_client_id(tx, row.sender, row.client_id)? {
         return Ok(Ok(Stored { message: message_by_id(tx, id)?, duplicate: true }));
     }
     if let Target::Group(group) = row.target
@@ -1516,19 +1551,25 @@ fn insert_one(
         }
     }
     let (to_user, to_group) = row.target.columns();
-    tx.prepare_cached(
-        "INSERT INTO messages (sender, to_user, to_group, text, at, client_id, reply_to)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        row.sender,
-        to_user,
-        to_group,
-        row.text,
-        row.now,
-        row.client_id,
-        row.reply_to.map(|id| id as i64)
-    ])?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO messages (sender, to_user, to_group, text, at, client_id, reply_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sender, client_id) DO NOTHING",
+        )?
+        .execute(params![
+            row.sender,
+            to_user,
+            to_group,
+            row.text,
+            row.now,
+            row.client_id,
+            row.reply_to.map(|id| id as i64)
+        ])?;
+    if inserted == 0 {
+        let id = find_client_id(tx, row.sender, row.client_id)?
+            .ok_or(StoreError::Vanished("message"))?;
+        return Ok(Ok(Stored { message: message_by_id(tx, id)?, duplicate: true }));
+    }
     let message = message_by_id(tx, tx.last_insert_rowid())?;
     Ok(Ok(Stored { message, duplicate: false }))
 }
@@ -1811,7 +1852,7 @@ mod tests {
         assert_eq!(new.message.id, 2);
         drop(s);
         // Opening again changes nothing.
-        let s = Store::open(&path).unwrap();
+        let mut s = Store::open(&path).unwrap();
         assert_eq!(s.search(a.id, "new", None, None, 10).unwrap().0.len(), 1);
     }
 
@@ -1858,5 +1899,39 @@ mod tests {
         assert!(s.history(b.id, &Target::Group(g), None, 10).unwrap().0.is_empty());
         assert!(s.member_since(g, b.id).unwrap().is_none());
         let _ = (early, after);
+    }
+
+    #[test]
+    fn the_search_index_follows_edits_and_recalls_whether_or_not_it_has_caught_up() {
+        let (_dir, mut s) = store();
+        let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
+        let texts = |s: &mut Store, q: &str| {
+            s.search(a.id, q, None, None, 10)
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|m| m.text)
+                .collect::<Vec<_>>()
+        };
+        let early =
+            s.insert_message(a.id, &Target::Everyone, "早上好 morning", "1", 0).unwrap().unwrap();
+        assert_eq!(s.index_pending(INDEX_BATCH).unwrap(), 1);
+        assert_eq!(s.index_pending(INDEX_BATCH).unwrap(), 0);
+        let late =
+            s.insert_message(a.id, &Target::Everyone, "晚上好 evening", "2", 0).unwrap().unwrap();
+        // Edited after indexing (the triggers update the index) and before (indexed as it is).
+        for (id, text, cid) in
+            [(early.message.id, "中午好 noon", "3"), (late.message.id, "夜里好 night", "4")]
+        {
+            let change = Change::Edit { text: text.into(), window_ms: i64::MAX };
+            s.change_message(a.id, id, &change, cid, 1).unwrap().unwrap();
+        }
+        assert!(texts(&mut s, "早上好").is_empty());
+        assert!(texts(&mut s, "evening").is_empty());
+        assert_eq!(texts(&mut s, "中午好"), ["中午好 noon"]);
+        assert_eq!(texts(&mut s, "NIGHT"), ["夜里好 night"]);
+        let recall = Change::Recall { window_ms: i64::MAX };
+        s.change_message(a.id, early.message.id, &recall, "5", 2).unwrap().unwrap();
+        assert!(texts(&mut s, "noon").is_empty());
     }
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::oneshot;
 
-use crate::store::{AccountId, NewMessage, Rejection, Store, StoreError, Stored, Target};
+use crate::store::{
+    AccountId, INDEX_BATCH, NewMessage, Rejection, Store, StoreError, Stored, Target,
+};
 
 /// Most inserts committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -108,10 +110,28 @@ fn work(mut store: Store, rx: mpsc::Receiver<Job>) {
             }
         }
         if next.is_none() {
-            next = rx.recv().ok();
+            next = wait_indexing(store, &rx);
         }
     }
     tracing::debug!("store thread finished");
+}
+
+/// The next job; while none is waiting, the search index catches up a batch at a time.
+fn wait_indexing(store: &mut Store, rx: &mpsc::Receiver<Job>) -> Option<Job> {
+    loop {
+        match rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => match store.index_pending(INDEX_BATCH) {
+                Ok(0) => return rx.recv().ok(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(cause = %e, "search indexing failed");
+                    return rx.recv().ok();
+                }
+            },
+        }
+    }
 }
 
 fn commit(store: &mut Store, batch: Vec<Insert>) {
