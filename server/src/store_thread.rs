@@ -116,20 +116,29 @@ fn work(mut store: Store, rx: mpsc::Receiver<Job>) {
     tracing::debug!("store thread finished");
 }
 
-/// The next job; while none is waiting, the search index catches up a batch at a time.
+/// How long the store must be quiet before a small backlog is indexed.
+const INDEX_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The next job. While none is waiting the search index catches up: at once when a full batch
+/// waits, otherwise after [`INDEX_IDLE`] without jobs.
 fn wait_indexing(store: &mut Store, rx: &mpsc::Receiver<Job>) -> Option<Job> {
     loop {
         match rx.try_recv() {
             Ok(job) => return Some(job),
             Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) => match store.index_pending(INDEX_BATCH) {
-                Ok(0) => return rx.recv().ok(),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(cause = %e, "search indexing failed");
-                    return rx.recv().ok();
-                }
-            },
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        let backlog = store.index_backlog().unwrap_or(0);
+        if backlog < INDEX_BATCH as u64 {
+            match rx.recv_timeout(if backlog == 0 { INDEX_IDLE * 3600 } else { INDEX_IDLE }) {
+                Ok(job) => return Some(job),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+        if let Err(e) = store.index_pending(INDEX_BATCH) {
+            tracing::error!(cause = %e, "search indexing failed");
+            return rx.recv().ok();
         }
     }
 }
