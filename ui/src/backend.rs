@@ -9,7 +9,7 @@ use cancel_map::CancelMap;
 use quicq_client::{
     Client, ClientConfig, ConnectError, Event, HistoryPage, RequestError, Trust, UploadHandle,
 };
-use quicq_common::protocol::{Address, ErrorCode, UserInfo};
+use quicq_common::protocol::{Address, ErrorCode, GroupInfo, UserInfo};
 use quicq_common::{Fingerprint, JoinLink};
 use tokio::sync::mpsc;
 
@@ -67,6 +67,8 @@ pub enum Update {
     SignedIn {
         me: String,
         users: Vec<UserInfo>,
+        /// From `welcome`: `everyone` and the named groups one is in.
+        groups: Vec<GroupInfo>,
     },
     SignInFailed(SignInError),
     /// First contact: ask the user whether to trust this fingerprint.
@@ -314,9 +316,9 @@ impl Worker {
     }
 
     async fn signed_in(&mut self, client: Client, mut events: quicq_client::Events) {
-        let me = client.welcome().you;
+        let welcome = client.welcome();
         let users = client.users().await.unwrap_or_default();
-        self.out.send(Update::SignedIn { me, users });
+        self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
         let out = self.out.clone();
         let refresh = client.clone();
         tokio::spawn(async move {

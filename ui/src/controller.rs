@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
-use quicq_common::protocol::{Address, ChatMessage, UserInfo};
+use quicq_common::protocol::{Address, ChatMessage, GroupInfo, UserInfo};
 use slint::{Model, VecModel};
 
 use crate::backend::{Command, Network, SignInError, Update};
@@ -127,8 +127,12 @@ impl Controller {
     }
 
     fn selected_address(&self) -> Address {
-        match self.state.borrow().selected.clone().unwrap_or(Conv::Everyone) {
+        let state = self.state.borrow();
+        match state.selected.clone().unwrap_or(Conv::Everyone) {
             Conv::Everyone => Address::everyone(),
+            Conv::Group(key) => {
+                Address::Group(state.roster.group(&key).map_or(key, |g| g.name.clone()))
+            }
             Conv::With(key) => Address::User(key),
         }
     }
@@ -204,7 +208,7 @@ impl Controller {
     /// Applies one thing the network thread reported.
     pub fn apply(&self, update: Update) {
         match update {
-            Update::SignedIn { me, users } => self.signed_in(me, &users),
+            Update::SignedIn { me, users, groups } => self.signed_in(me, &users, &groups),
             Update::SignInFailed(error) => {
                 self.show(Show::SignIn(SignInShow::Busy(false)));
                 self.show(Show::SignIn(SignInShow::Error(self.describe(&error))));
@@ -223,10 +227,7 @@ impl Controller {
             }
             Update::Event(event) => self.event(event),
             Update::History { with, page } => {
-                let conv = match &with {
-                    Address::Group(_) => Conv::Everyone,
-                    Address::User(name) => Conv::from_row_key(name),
-                };
+                let conv = Conv::of_address(&with);
                 {
                     let mut state = self.state.borrow_mut();
                     let history = state.histories.entry(conv.clone()).or_default();
@@ -258,7 +259,7 @@ impl Controller {
         }
     }
 
-    fn signed_in(&self, me: String, users: &[UserInfo]) {
+    fn signed_in(&self, me: String, users: &[UserInfo], groups: &[GroupInfo]) {
         if let Some(path) = &self.settings_path {
             let settings = self.state.borrow().form.clone();
             if let Err(e) = settings.save(path) {
@@ -276,6 +277,7 @@ impl Controller {
             let mut state = self.state.borrow_mut();
             state.me = me;
             state.roster.set_users(users);
+            state.roster.set_groups(groups);
         }
         self.select(Conv::Everyone);
     }
@@ -306,23 +308,37 @@ impl Controller {
     fn message(&self, m: ChatMessage) {
         let visible = {
             let mut state = self.state.borrow_mut();
-            let conv = Conv::of(&m, &state.me);
+            let me = state.me.clone();
+            let conv = Conv::of(&m, &me);
+            // A renamed group keeps its history under its new name.
+            if let Some(old) = state.roster.group_message(&m, &me) {
+                let old = Conv::Group(old);
+                if let Some(history) = state.histories.remove(&old) {
+                    state.histories.insert(conv.clone(), history);
+                }
+                if state.selected.as_ref() == Some(&old) {
+                    state.selected = Some(conv.clone());
+                }
+            }
             let own = quicq_common::nickname::key_of(&m.from)
                 == quicq_common::nickname::key_of(&state.me);
             let visible = state.selected.as_ref() == Some(&conv);
+            let m_is_news = m.event.is_none();
             // A message seen before (a history page, then live) is not news twice.
             if !state.histories.entry(conv.clone()).or_default().add(m) {
                 return;
             }
-            if !visible && !own {
+            // Events are not news to count; a person's message from someone else is.
+            if !visible && !own && m_is_news {
                 state.roster.add_unread(conv);
             }
             visible
         };
+        // The tree may have changed too (a group joined, renamed or left).
+        self.refresh_users();
         if visible {
             self.refresh_messages();
-        } else {
-            self.refresh_users();
+            self.refresh_title();
         }
     }
 
@@ -413,6 +429,9 @@ impl Controller {
             let state = self.state.borrow();
             match state.selected.clone().unwrap_or(Conv::Everyone) {
                 Conv::Everyone => self.texts.everyone_title(),
+                Conv::Group(key) => self.texts.group_title(
+                    state.roster.group(&key).map_or(key.as_str(), |g| g.name.as_str()),
+                ),
                 Conv::With(key) => self.texts.chat_with(state.roster.name_of(&key).unwrap_or(&key)),
             }
         };
@@ -528,6 +547,7 @@ mod tests {
             rig.controller.apply(Update::SignedIn {
                 me: "alice".into(),
                 users: vec![user("alice", true), user("bob", true), user("carol", false)],
+                groups: vec![],
             });
             rig.take();
             rig
@@ -744,6 +764,7 @@ mod tests {
         rig.controller.apply(Update::SignedIn {
             me: "alice".into(),
             users: vec![user("alice", true), user("bob", true), user("carol", false)],
+            groups: vec![],
         });
         let (commands, shows) = rig.take();
         assert_eq!(commands, [Command::History { with: Address::everyone(), before: None }]);
@@ -955,7 +976,11 @@ mod tests {
         );
         rig.controller.sign_in("new:2", "alice", "secret pw");
         assert_eq!(Settings::load(&path).server, "old:1", "not before it worked");
-        rig.controller.apply(Update::SignedIn { me: "alice".into(), users: vec![] });
+        rig.controller.apply(Update::SignedIn {
+            me: "alice".into(),
+            users: vec![],
+            groups: vec![],
+        });
         assert_eq!(
             Settings::load(&path),
             Settings { server: "new:2".into(), nickname: "alice".into() }

@@ -2,6 +2,8 @@
 //! use `@tr` with the bundled translation in `lang/`; the few texts made in Rust (status,
 //! errors, counts) come from here.
 
+use quicq_common::protocol::{Event, Role};
+
 /// Which language the interface speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -56,6 +58,74 @@ impl Texts {
 
     pub fn everyone(&self, online: usize) -> String {
         pick!(self, format!("Everyone ({online} online)"), format!("所有人（{online} 人在线）"))
+    }
+
+    pub fn group_title(&self, name: &str) -> String {
+        pick!(self, format!("Group {name}"), format!("群组 {name}"))
+    }
+
+    /// What a recalled message shows instead of its text.
+    pub fn recalled(&self) -> &'static str {
+        pick!(self, "(message recalled)", "（消息已撤回）")
+    }
+
+    /// The mark after an edited message's text.
+    pub fn edited(&self) -> &'static str {
+        pick!(self, "(edited)", "（已编辑）")
+    }
+
+    /// A membership event as a line of the conversation; `None` for events that are not shown
+    /// as lines (changes to other messages, kinds this build does not know).
+    pub fn event(&self, from: &str, event: &Event) -> Option<String> {
+        let role = |role: &Role| match role {
+            Role::Owner => pick!(self, "the owner", "群主"),
+            Role::Admin => pick!(self, "an admin", "管理员"),
+            Role::Member => pick!(self, "a member", "普通成员"),
+        };
+        Some(match event {
+            Event::Created { name } => {
+                pick!(
+                    self,
+                    format!("{from} created the group {name}"),
+                    format!("{from} 创建了群组 {name}")
+                )
+            }
+            Event::Added { user } => {
+                pick!(self, format!("{from} added {user}"), format!("{from} 添加了 {user}"))
+            }
+            Event::Left {} => {
+                pick!(self, format!("{from} left the group"), format!("{from} 退出了群组"))
+            }
+            Event::Removed { user } => {
+                pick!(self, format!("{from} removed {user}"), format!("{from} 移除了 {user}"))
+            }
+            Event::Renamed { name, old } => pick!(
+                self,
+                format!("{from} renamed the group from {old} to {name}"),
+                format!("{from} 将群组 {old} 改名为 {name}")
+            ),
+            Event::Topic { topic } if topic.is_empty() => {
+                pick!(self, format!("{from} cleared the topic"), format!("{from} 清除了群话题"))
+            }
+            Event::Topic { topic } => {
+                pick!(
+                    self,
+                    format!("{from} set the topic: {topic}"),
+                    format!("{from} 将群话题设为：{topic}")
+                )
+            }
+            Event::Role { user, role: r } => {
+                pick!(
+                    self,
+                    format!("{user} is now {}", role(r)),
+                    format!("{user} 现在是{}", role(r))
+                )
+            }
+            Event::Deleted {} => {
+                pick!(self, format!("{from} deleted the group"), format!("{from} 解散了群组"))
+            }
+            _ => return None,
+        })
     }
 
     pub fn everyone_title(&self) -> String {

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use quicq_client::TransferKey;
 use quicq_common::nickname::key_of;
-use quicq_common::protocol::{Address, ChatMessage, UserInfo};
+use quicq_common::protocol::{
+    Address, ChatMessage, EVERYONE, Event, GroupInfo, Reaction, UserInfo,
+};
 use slint::SharedString;
 
 use crate::generated::{MessageRow, TransferRow, UserRow};
@@ -15,6 +17,8 @@ use crate::i18n::Texts;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Conv {
     Everyone,
+    /// A named group, by its name's key.
+    Group(String),
     With(String),
 }
 
@@ -22,16 +26,37 @@ impl Conv {
     /// The conversation a message belongs to, seen by `me`.
     pub fn of(message: &ChatMessage, me: &str) -> Conv {
         match &message.to {
-            Address::Group(_) => Conv::Everyone,
             Address::User(to) if key_of(&message.from) == key_of(me) => Conv::With(key_of(to)),
             Address::User(_) => Conv::With(key_of(&message.from)),
+            group => Conv::of_address(group),
         }
     }
 
-    /// The row key the tree uses: "" for everyone, otherwise the nickname key.
-    pub fn from_row_key(key: &str) -> Conv {
-        if key.is_empty() { Conv::Everyone } else { Conv::With(key_of(key)) }
+    /// The conversation an address names (a `history` answer's `with`).
+    pub fn of_address(address: &Address) -> Conv {
+        match address {
+            Address::Group(name) if key_of(name) == EVERYONE => Conv::Everyone,
+            Address::Group(name) => Conv::Group(key_of(name)),
+            Address::User(name) => Conv::With(key_of(name)),
+        }
     }
+
+    /// The row key the tree uses: "" for everyone, `#` and the key for a group (nicknames
+    /// cannot contain `#`), otherwise the nickname key.
+    pub fn from_row_key(key: &str) -> Conv {
+        match key.strip_prefix('#') {
+            _ if key.is_empty() => Conv::Everyone,
+            Some(group) => Conv::Group(key_of(group)),
+            None => Conv::With(key_of(key)),
+        }
+    }
+}
+
+/// A named group as the tree shows it. (No member count: events caught up after `welcome`
+/// would count twice; showing members and presence is the desktop-client issue's.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +69,8 @@ struct Person {
 #[derive(Debug, Default)]
 pub struct Roster {
     people: BTreeMap<String, Person>,
+    /// Named groups one is in, by name key.
+    groups: BTreeMap<String, GroupEntry>,
     unread: HashMap<Conv, u32>,
 }
 
@@ -60,6 +87,46 @@ impl Roster {
             .entry(key_of(user))
             .and_modify(|p| p.online = online)
             .or_insert_with(|| Person { name: user.to_owned(), online });
+    }
+
+    /// The named groups of `welcome` (`everyone` is left out).
+    pub fn set_groups(&mut self, groups: &[GroupInfo]) {
+        self.groups = groups
+            .iter()
+            .filter(|g| key_of(&g.name) != EVERYONE)
+            .map(|g| (key_of(&g.name), GroupEntry { name: g.name.clone() }))
+            .collect();
+    }
+
+    pub fn group(&self, key: &str) -> Option<&GroupEntry> {
+        self.groups.get(key)
+    }
+
+    /// Follows a group's membership events (and learns of groups from their messages), as `me`
+    /// sees them. Returns the group's old key when it was renamed, so its history can follow.
+    pub fn group_message(&mut self, message: &ChatMessage, me: &str) -> Option<String> {
+        let Conv::Group(key) = Conv::of(message, me) else { return None };
+        let Address::Group(name) = &message.to else { return None };
+        let is_me = |user: &str| key_of(user) == key_of(me);
+        if let Some(Event::Renamed { old, .. }) = &message.event {
+            let old = key_of(old);
+            if old != key && self.groups.remove(&old).is_some() {
+                self.groups.insert(key, GroupEntry { name: name.clone() });
+                return Some(old);
+            }
+        }
+        let gone = match &message.event {
+            Some(Event::Left {}) => is_me(&message.from),
+            Some(Event::Removed { user }) => is_me(user),
+            Some(Event::Deleted {}) => true,
+            _ => false,
+        };
+        if gone {
+            self.groups.remove(&key);
+            return None;
+        }
+        self.groups.insert(key, GroupEntry { name: name.clone() });
+        None
     }
 
     /// The display name of a conversation's other person, if known.
@@ -83,7 +150,8 @@ impl Roster {
         self.unread.get(conv).copied().unwrap_or(0)
     }
 
-    /// The tree: the group first, then everyone but `me`, online first, by name.
+    /// The tree: everyone first, then the named groups, then everyone but `me`, online first,
+    /// by name.
     pub fn rows(&self, me: &str, selected: &Conv, texts: &Texts) -> Vec<UserRow> {
         let me = key_of(me);
         let mut people: Vec<(&String, &Person)> =
@@ -95,9 +163,23 @@ impl Roster {
             online: true,
             unread: self.unread(&Conv::Everyone) as i32,
             is_root: true,
+            is_group: false,
             selected: *selected == Conv::Everyone,
         };
+        let groups = self.groups.iter().map(|(key, g)| {
+            let conv = Conv::Group(key.clone());
+            UserRow {
+                key: format!("#{key}").into(),
+                label: format!("# {}", g.name).into(),
+                online: true,
+                unread: self.unread(&conv) as i32,
+                is_root: false,
+                is_group: true,
+                selected: *selected == conv,
+            }
+        });
         std::iter::once(root)
+            .chain(groups)
             .chain(people.into_iter().map(|(key, p)| {
                 let conv = Conv::With(key.clone());
                 UserRow {
@@ -106,6 +188,7 @@ impl Roster {
                     online: p.online,
                     unread: self.unread(&conv) as i32,
                     is_root: false,
+                    is_group: false,
                     selected: *selected == conv,
                 }
             }))
@@ -124,8 +207,41 @@ pub struct History {
 }
 
 impl History {
+    /// Adds a message, or applies an event that changes an earlier one (edit, recall,
+    /// reaction) to it if it is held. True when something changed.
     pub fn add(&mut self, message: ChatMessage) -> bool {
-        self.messages.insert(message.id, message).is_none()
+        let Some(target) = message.event.as_ref().and_then(Event::applies_to) else {
+            return self.messages.insert(message.id, message).is_none();
+        };
+        let Some(original) = self.messages.get_mut(&target) else { return false };
+        match message.event {
+            Some(Event::Edited { text, .. }) => {
+                original.text = text;
+                original.edited_at = Some(message.at);
+            }
+            Some(Event::Recalled { .. }) => {
+                original.recalled = true;
+                original.text.clear();
+                original.file = None;
+                original.reactions.clear();
+            }
+            Some(Event::Reacted { emoji, .. }) => {
+                for reaction in &mut original.reactions {
+                    reaction.users.retain(|u| key_of(u) != key_of(&message.from));
+                }
+                original.reactions.retain(|r| !r.users.is_empty());
+                if let Some(emoji) = emoji {
+                    match original.reactions.iter_mut().find(|r| r.emoji == emoji) {
+                        Some(reaction) => reaction.users.push(message.from),
+                        None => {
+                            original.reactions.push(Reaction { emoji, users: vec![message.from] })
+                        }
+                    }
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 
     pub fn oldest(&self) -> Option<u64> {
@@ -155,7 +271,8 @@ pub fn message_rows(
     let me = key_of(me);
     history
         .messages()
-        .map(|m| {
+        .filter_map(|m| Some((m, shown_text(m, texts)?)))
+        .map(|(m, text)| {
             let own = key_of(&m.from) == me;
             let (is_file, file_name, file_size, file_path, file_state) = match &m.file {
                 Some(f) => {
@@ -176,7 +293,7 @@ pub fn message_rows(
             MessageRow {
                 sender: m.from.as_str().into(),
                 time: clock(m.at).into(),
-                text: m.text.as_str().into(),
+                text: text.into(),
                 own,
                 is_file,
                 file_name: file_name.into(),
@@ -186,6 +303,26 @@ pub fn message_rows(
             }
         })
         .collect()
+}
+
+/// What a message shows as its text: a placeholder once recalled, a line for a membership
+/// event, the text marked when edited, then its reactions. `None`: not shown at all (an event
+/// kind this build does not know).
+fn shown_text(m: &ChatMessage, texts: &Texts) -> Option<String> {
+    let mut text = if m.recalled {
+        texts.recalled().to_owned()
+    } else if let Some(event) = &m.event {
+        texts.event(&m.from, event)?
+    } else if m.edited_at.is_some() {
+        format!("{} {}", m.text, texts.edited())
+    } else {
+        m.text.clone()
+    };
+    for (i, reaction) in m.reactions.iter().enumerate() {
+        text.push_str(if i == 0 { "\n" } else { "   " });
+        text.push_str(&format!("{} {}", reaction.emoji, reaction.users.join(", ")));
+    }
+    Some(text)
 }
 
 /// A running transfer as the panel shows it.
@@ -387,5 +524,94 @@ mod tests {
         assert_eq!(Transfer::key_from_row(&row.key), Some(TransferKey::Download(7)));
         assert_eq!(Transfer::key_from_row("u:abc"), Some(TransferKey::Upload("abc".into())));
         assert_eq!(Transfer::key_from_row("zz"), None);
+    }
+
+    fn event(id: u64, from: &str, group: &str, event: Event) -> ChatMessage {
+        ChatMessage {
+            text: String::new(),
+            event: Some(event),
+            ..msg(id, from, Address::Group(group.into()))
+        }
+    }
+
+    #[test]
+    fn named_groups_are_conversations_of_their_own_in_the_tree() {
+        let texts = Texts::english();
+        assert_eq!(
+            Conv::of(&msg(1, "bob", Address::Group("Rust".into())), "me"),
+            Conv::Group("rust".into())
+        );
+        assert_eq!(Conv::of_address(&Address::Group("EVERYONE".into())), Conv::Everyone);
+        assert_eq!(Conv::from_row_key("#rust"), Conv::Group("rust".into()));
+        let mut roster = Roster::default();
+        roster.set_groups(&[
+            GroupInfo { name: "everyone".into(), members: 3, ..Default::default() },
+            GroupInfo { name: "Rust".into(), members: 2, ..Default::default() },
+        ]);
+        roster.set_users(&[UserInfo { name: "bob".into(), online: true }]);
+        let rows = roster.rows("me", &Conv::Group("rust".into()), &texts);
+        let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(labels, ["Everyone (1 online)", "# Rust", "bob"]);
+        assert!(rows[1].is_group && rows[1].selected && rows[1].key == "#rust");
+        // Membership events keep the tree right: a member added, a rename, being removed.
+        assert_eq!(
+            roster.group_message(
+                &event(5, "bob", "Rust", Event::Added { user: "carol".into() }),
+                "me"
+            ),
+            None
+        );
+        assert!(roster.group("rust").is_some());
+        let renamed =
+            event(6, "bob", "Go", Event::Renamed { name: "Go".into(), old: "Rust".into() });
+        assert_eq!(roster.group_message(&renamed, "me"), Some("rust".into()));
+        assert_eq!(roster.group("go").unwrap().name, "Go");
+        roster.group_message(&event(7, "bob", "Go", Event::Removed { user: "ME".into() }), "me");
+        assert!(roster.group("go").is_none());
+        // A message from a group not yet known (added while this window was open) adds it.
+        roster.group_message(&event(8, "dan", "ops", Event::Added { user: "me".into() }), "me");
+        assert_eq!(roster.group("ops").unwrap().name, "ops");
+    }
+
+    #[test]
+    fn edits_recalls_and_reactions_change_the_message_they_name() {
+        let texts = Texts::english();
+        let mut history = History::default();
+        let group = "rust";
+        assert!(history.add(msg(1, "bob", Address::Group(group.into()))));
+        assert!(history.add(msg(2, "carol", Address::Group(group.into()))));
+        assert!(history.add(event(3, "bob", group, Event::Edited { id: 1, text: "fixed".into() })));
+        assert!(history.add(event(
+            4,
+            "alice",
+            group,
+            Event::Reacted { id: 1, emoji: Some("👍".into()) }
+        )));
+        assert!(history.add(event(
+            5,
+            "dan",
+            group,
+            Event::Reacted { id: 1, emoji: Some("👍".into()) }
+        )));
+        assert!(history.add(event(
+            6,
+            "alice",
+            group,
+            Event::Reacted { id: 1, emoji: Some("🎉".into()) }
+        )));
+        assert!(history.add(event(7, "carol", group, Event::Recalled { id: 2 })));
+        assert!(history.add(event(8, "bob", group, Event::Added { user: "erin".into() })));
+        // An event for a message not held changes nothing.
+        assert!(!history.add(event(9, "bob", group, Event::Recalled { id: 99 })));
+        let rows = message_rows(&history, "alice", &HashMap::new(), &texts);
+        let shown: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(
+            shown,
+            ["fixed (edited)\n👍 dan   🎉 alice", "(message recalled)", "bob added erin"]
+        );
+        let zh = Texts::new(crate::i18n::Lang::Chinese);
+        let rows = message_rows(&history, "alice", &HashMap::new(), &zh);
+        assert_eq!(rows[2].text.as_str(), "bob 添加了 erin");
+        assert_eq!(rows[1].text.as_str(), "（消息已撤回）");
     }
 }

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 
 use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
-use quicq_common::protocol::{Address, ChatMessage, FileInfo, UserInfo};
+use quicq_common::protocol::{Address, ChatMessage, FileInfo, GroupInfo, Reaction, UserInfo};
 use quicq_ui::MainWindow;
 use quicq_ui::app::App;
 use quicq_ui::backend::{Command, Network, Update};
@@ -54,7 +54,11 @@ fn populated(updates: &mpsc::Sender<Update>) {
         .enumerate()
         .map(|(i, n)| UserInfo { name: (*n).into(), online: i != 3 })
         .collect();
-    updates.send(Update::SignedIn { me: "alice".into(), users }).unwrap();
+    let groups = vec![
+        GroupInfo { name: "everyone".into(), members: 5, ..Default::default() },
+        GroupInfo { name: "rust-中文".into(), members: 3, ..Default::default() },
+    ];
+    updates.send(Update::SignedIn { me: "alice".into(), users, groups }).unwrap();
     let everyone = Address::everyone();
     let texts = [
         (1, "bob", "Morning! Is the server up again?"),
@@ -63,9 +67,15 @@ fn populated(updates: &mpsc::Sender<Update>) {
         (4, "carol", "Great. Sharing the slides from yesterday in a minute."),
     ];
     for (id, from, text) in texts {
-        updates
-            .send(Update::Event(Event::Message(message(id, from, everyone.clone(), text))))
-            .unwrap();
+        let mut m = message(id, from, everyone.clone(), text);
+        if id == 2 {
+            m.edited_at = Some(m.at + 30_000);
+        }
+        if id == 3 {
+            m.reactions =
+                vec![Reaction { emoji: "👍".into(), users: vec!["bob".into(), "carol".into()] }];
+        }
+        updates.send(Update::Event(Event::Message(m))).unwrap();
     }
     let mut file = message(5, "carol", everyone.clone(), "");
     file.file = Some(FileInfo {
