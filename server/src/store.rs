@@ -1529,11 +1529,11 @@ fn row_to_message(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
         text: r.get(5)?,
         at: r.get(6)?,
         file,
-        reply_to,
+        reply_to: reply_to.map(Box::new),
         edited_at: r.get(12)?,
         recalled,
         reactions: Vec::new(),
-        event,
+        event: event.map(Box::new),
     })
 }
 

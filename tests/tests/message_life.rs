@@ -70,10 +70,10 @@ async fn a_reply_quotes_its_original_even_when_the_original_is_on_an_older_page(
         text: "lunch at noon?".into(),
         ..Quote::default()
     };
-    assert_eq!((delivered.id, delivered.reply_to.clone()), (reply, Some(quote.clone())));
+    assert_eq!((delivered.id, delivered.reply_to.as_deref()), (reply, Some(&quote)));
     // A one-message page holds the reply alone; its quote is still complete.
     let newest = page(&alice, user("bob"), None, 1).await;
-    assert_eq!(newest[0].reply_to, Some(quote));
+    assert_eq!(newest[0].reply_to.as_deref(), Some(&quote));
 
     // A quote must be of the same conversation, and of a person's message.
     let elsewhere = sent(&alice.request(&send("a2", Address::everyone(), "hi all", None)).await);
@@ -96,7 +96,7 @@ async fn an_edit_changes_the_text_for_everyone_within_the_window_and_only_the_se
     assert_eq!(sent(&alice.request(&edit).await), event);
     let m = bob.next_message().await;
     assert_eq!(
-        (m.id, m.from.as_str(), m.event),
+        (m.id, m.from.as_str(), m.event.map(|e| *e)),
         (event, "alice", Some(Event::Edited { id, text: "hello".into() }))
     );
     bob.no_message(QUIET).await;
@@ -145,7 +145,7 @@ async fn a_recall_leaves_a_placeholder_scrubs_earlier_edits_and_cannot_be_repeat
     let recall = ClientFrame::Recall { client_id: "a3".into(), id };
     let event = sent(&alice.request(&recall).await);
     let got = bob.messages(3).await;
-    assert_eq!(got[2].event, Some(Event::Recalled { id }));
+    assert_eq!(got[2].event.as_deref(), Some(&Event::Recalled { id }));
     assert_eq!(got[2].id, event);
     assert_eq!(
         code(&alice.request(&ClientFrame::Recall { client_id: "a4".into(), id }).await),
@@ -240,7 +240,8 @@ async fn one_reaction_per_user_per_message_set_replaced_and_cleared() {
     );
     // Every reaction is also an event delivered in order.
     let got = alice.messages(6).await;
-    let kinds: Vec<_> = got[1..].iter().map(|m| (m.from.clone(), m.event.clone())).collect();
+    let kinds: Vec<_> =
+        got[1..].iter().map(|m| (m.from.clone(), m.event.as_deref().cloned())).collect();
     assert_eq!(kinds[4], ("alice".into(), Some(Event::Reacted { id, emoji: None })));
 }
 

@@ -108,14 +108,14 @@ impl Roster {
         let Conv::Group(key) = Conv::of(message, me) else { return None };
         let Address::Group(name) = &message.to else { return None };
         let is_me = |user: &str| key_of(user) == key_of(me);
-        if let Some(Event::Renamed { old, .. }) = &message.event {
+        if let Some(Event::Renamed { old, .. }) = message.event.as_deref() {
             let old = key_of(old);
             if old != key && self.groups.remove(&old).is_some() {
                 self.groups.insert(key, GroupEntry { name: name.clone() });
                 return Some(old);
             }
         }
-        let gone = match &message.event {
+        let gone = match message.event.as_deref() {
             Some(Event::Left {}) => is_me(&message.from),
             Some(Event::Removed { user }) => is_me(user),
             Some(Event::Deleted {}) => true,
@@ -210,11 +210,11 @@ impl History {
     /// Adds a message, or applies an event that changes an earlier one (edit, recall,
     /// reaction) to it if it is held. True when something changed.
     pub fn add(&mut self, message: ChatMessage) -> bool {
-        let Some(target) = message.event.as_ref().and_then(Event::applies_to) else {
+        let Some(target) = message.event.as_deref().and_then(Event::applies_to) else {
             return self.messages.insert(message.id, message).is_none();
         };
         let Some(original) = self.messages.get_mut(&target) else { return false };
-        match message.event {
+        match message.event.map(|e| *e) {
             Some(Event::Edited { text, .. }) => {
                 original.text = text;
                 original.edited_at = Some(message.at);
@@ -311,7 +311,7 @@ pub fn message_rows(
 fn shown_text(m: &ChatMessage, texts: &Texts) -> Option<String> {
     let mut text = if m.recalled {
         texts.recalled().to_owned()
-    } else if let Some(event) = &m.event {
+    } else if let Some(event) = m.event.as_deref() {
         texts.event(&m.from, event)?
     } else if m.edited_at.is_some() {
         format!("{} {}", m.text, texts.edited())
@@ -529,7 +529,7 @@ mod tests {
     fn event(id: u64, from: &str, group: &str, event: Event) -> ChatMessage {
         ChatMessage {
             text: String::new(),
-            event: Some(event),
+            event: Some(Box::new(event)),
             ..msg(id, from, Address::Group(group.into()))
         }
     }

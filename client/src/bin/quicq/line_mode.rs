@@ -182,7 +182,7 @@ const READ_EVERY: Duration = Duration::from_millis(500);
 /// to everyone.
 fn follow(current: &Address, m: &ChatMessage, me: &str) -> Option<Address> {
     let Address::Group(group) = current else { return None };
-    let event = m.event.as_ref()?;
+    let event = m.event.as_deref()?;
     // The server may already name the group by its new name in the `renamed` event itself.
     if let MessageEvent::Renamed { name, old } = event {
         return (key_of(old) == key_of(group)).then(|| Address::Group(name.clone()));
@@ -502,7 +502,7 @@ mod tests {
         let event = |from: &str, to: Address, event| ChatMessage {
             from: from.into(),
             to,
-            event: Some(event),
+            event: Some(Box::new(event)),
             ..Default::default()
         };
         let renamed = || MessageEvent::Renamed { name: "rs".into(), old: "rust".into() };

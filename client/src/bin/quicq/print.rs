@@ -36,7 +36,7 @@ const QUOTE_SHOWN_CHARS: usize = 40;
 /// answers, `[edited]`, `(message recalled)`, reactions); an event as `12:00 #rust * alice
 /// added bob`.
 pub fn message_line(m: &ChatMessage) -> String {
-    if let Some(event) = &m.event {
+    if let Some(event) = m.event.as_deref() {
         let place = match &m.to {
             Address::Group(_) => m.to.to_string(),
             Address::User(_) => format!("{} → {}", m.from, m.to),
@@ -44,7 +44,7 @@ pub fn message_line(m: &ChatMessage) -> String {
         return format!("{} {place} * {} {}", time(m.at), m.from, event_phrase(event));
     }
     let mut line = format!("{} {} → {}: ", time(m.at), m.from, m.to);
-    if let Some(quote) = &m.reply_to {
+    if let Some(quote) = m.reply_to.as_deref() {
         line.push_str(&format!("[↪ {}] ", quote_text(quote)));
     }
     match &m.file {
@@ -584,23 +584,26 @@ mod tests {
                 "alice → #rust: [file] a.pdf (2.00 KiB)".to_owned(),
             ),
             (
-                ChatMessage { reply_to: Some(quote("are we there?")), ..text("yes") },
+                ChatMessage { reply_to: Some(Box::new(quote("are we there?"))), ..text("yes") },
                 "alice → #rust: [↪ bob: are we there?] yes".to_owned(),
             ),
             (
-                ChatMessage { reply_to: Some(quote(&long)), ..text("hm") },
+                ChatMessage { reply_to: Some(Box::new(quote(&long))), ..text("hm") },
                 format!("alice → #rust: [↪ bob: {}…] hm", "x".repeat(QUOTE_SHOWN_CHARS)),
             ),
             (
                 ChatMessage {
-                    reply_to: Some(Quote { recalled: true, ..quote("") }),
+                    reply_to: Some(Box::new(Quote { recalled: true, ..quote("") })),
                     ..text("what was it?")
                 },
                 "alice → #rust: [↪ bob: (message recalled)] what was it?".to_owned(),
             ),
             (
                 ChatMessage {
-                    reply_to: Some(Quote { file_name: Some("a.pdf".into()), ..quote("") }),
+                    reply_to: Some(Box::new(Quote {
+                        file_name: Some("a.pdf".into()),
+                        ..quote("")
+                    })),
                     ..text("thanks")
                 },
                 "alice → #rust: [↪ bob: [file] a.pdf] thanks".to_owned(),
@@ -651,12 +654,12 @@ mod tests {
             (E::Unknown, "#rust * alice did something this version of quicq does not know"),
         ];
         for (event, want) in cases {
-            let m = ChatMessage { event: Some(event), ..at("alice", rust()) };
+            let m = ChatMessage { event: Some(Box::new(event)), ..at("alice", rust()) };
             assert_eq!(message_line(&m), format!("{t} {want}"));
         }
         // One to one: both ends are named.
         let m = ChatMessage {
-            event: Some(E::Recalled { id: 3 }),
+            event: Some(Box::new(E::Recalled { id: 3 })),
             ..at("alice", Address::User("bob".into()))
         };
         assert_eq!(message_line(&m), format!("{t} alice → bob * alice recalled #3"));
@@ -735,7 +738,7 @@ mod tests {
             r#"{"event":"typing","for_ms":6000,"from":"bob","with":{"user":"bob"}}"#
         );
         let added = ChatMessage {
-            event: Some(quicq_common::protocol::Event::Added { user: "bob".into() }),
+            event: Some(Box::new(quicq_common::protocol::Event::Added { user: "bob".into() })),
             ..at("alice", rust())
         };
         let json = event_json(&Event::Message(added));
