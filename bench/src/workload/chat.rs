@@ -86,7 +86,8 @@ async fn crowd(users: usize) -> anyhow::Result<Crowd> {
     Ok(Crowd { server, clients, received, latencies, epoch })
 }
 
-async fn wait_for_count(counter: &AtomicU64, target: u64) -> anyhow::Result<()> {
+/// Waits (at most 5 minutes) until `counter` reaches `target`.
+pub async fn wait_for_count(counter: &AtomicU64, target: u64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(300);
     while counter.load(Ordering::Relaxed) < target {
         anyhow::ensure!(

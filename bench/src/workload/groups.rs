@@ -11,6 +11,7 @@ use quicq_common::frame::{encode, read_frame};
 use quicq_common::protocol::{Address, ClientFrame, ServerFrame};
 
 use crate::raw;
+use crate::workload::chat::wait_for_count;
 use crate::server::{PASSWORD, ServerProcess};
 use crate::stats::Samples;
 
@@ -98,7 +99,7 @@ pub async fn chat(
     // Each group's events: the creator gets `created` and every `added`; each other member the
     // `added` events from its own on.
     let events = groups * (members + members * (members - 1) / 2);
-    wait_for(&tally.received, events as u64).await?;
+    wait_for_count(&tally.received, events as u64).await?;
     tally.received.store(0, Ordering::Relaxed);
 
     // Unpaced: every creator pipelines `each` messages to its group.
@@ -113,7 +114,7 @@ pub async fn chat(
         r??;
     }
     let unpaced = (groups * each * members) as u64;
-    wait_for(&tally.received, unpaced).await?;
+    wait_for_count(&tally.received, unpaced).await?;
     let elapsed = start.elapsed().as_secs_f64();
     let server_cpu = crate::cpu::seconds(server.pid()) - cpu;
     anyhow::ensure!(tally.received.load(Ordering::Relaxed) == unpaced, "extra deliveries");
@@ -136,7 +137,7 @@ pub async fn chat(
     while let Some(r) = sends.join_next().await {
         r??;
     }
-    wait_for(&tally.received, (total * members) as u64).await?;
+    wait_for_count(&tally.received, (total * members) as u64).await?;
     let p99 = tally.latencies.lock().unwrap_or_else(|e| e.into_inner()).percentile_ms(99.0);
     drop(members_by_index);
     Ok(GroupChat {
@@ -218,19 +219,6 @@ async fn pipeline(conn: quinn::Connection, g: usize, each: usize) -> anyhow::Res
     }
     while let Some(r) = inflight.join_next().await {
         r??;
-    }
-    Ok(())
-}
-
-async fn wait_for(counter: &AtomicU64, target: u64) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while counter.load(Ordering::Relaxed) < target {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {} of {target} deliveries arrived",
-            counter.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
 }
