@@ -449,3 +449,75 @@ async fn an_offline_member_catches_up_on_every_event_in_order() {
     assert_eq!(got[4].event.as_deref(), Some(&Event::Recalled { id: second }));
     assert_eq!(got[5].event.as_deref(), Some(&Event::Topic { topic: "t".into() }));
 }
+
+/// Uploads `bytes` to `to` on a stream of its own, as the protocol's `upload` frame says.
+async fn upload(user: &RawUser, transfer_id: &str, to: Address, bytes: &[u8]) {
+    let header = ClientFrame::Upload {
+        transfer_id: transfer_id.into(),
+        to,
+        name: "plan.txt".into(),
+        size: bytes.len() as u64,
+        blake3: blake3::hash(bytes).to_hex().to_string(),
+        offset: 0,
+    };
+    let mut stream = user.conn.open_uni().await.unwrap();
+    write_frame(&mut stream, &header).await.unwrap();
+    // A refused upload is stopped by the server; the write may fail then.
+    let _ = stream.write_all(bytes).await;
+    let _ = stream.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_files_reach_members_only_and_only_from_their_own_added_event() {
+    let server = TestServer::start().await;
+    let mut alice = RawUser::login(&server, "alice").await;
+    let mut bob = RawUser::login(&server, "bob").await;
+    let mut eve = RawUser::login(&server, "eve").await;
+    let carol = RawUser::login(&server, "carol").await;
+    carol.conn.close(0u32.into(), b"");
+    create(&mut alice, "team", &mut [&mut bob]).await;
+    done(&alice.request(&change("team", GroupChange::Add { user: "carol".into() })).await);
+    alice.next_message().await;
+    bob.next_message().await;
+
+    // A non-member's upload is refused as if the group did not exist.
+    upload(&eve, "e1", group("team"), b"let me in").await;
+    let refused = eve.next_control(|f| matches!(f, ServerFrame::FileRejected { .. })).await;
+    assert!(
+        matches!(refused, ServerFrame::FileRejected { code: ErrorCode::UnknownRecipient, .. }),
+        "{refused:?}"
+    );
+
+    // A member's upload: one file message to the members, complete with the offline member
+    // named.
+    upload(&bob, "b1", group("team"), b"the plan, in full").await;
+    let complete = bob.next_control(|f| matches!(f, ServerFrame::FileComplete { .. })).await;
+    let ServerFrame::FileComplete { file_id, offline, .. } = complete else { panic!() };
+    assert_eq!(offline, ["carol"]);
+    for user in [&mut alice, &mut bob] {
+        let m = user.next_message().await;
+        assert_eq!(m.file.as_ref().map(|f| f.id), Some(file_id));
+    }
+    eve.no_message(QUIET).await;
+    let fetch = ClientFrame::Download { file_id, offset: 0 };
+    assert_eq!(code(&eve.request(&fetch).await), ErrorCode::UnknownFile);
+    assert!(matches!(alice.request(&fetch).await, ServerFrame::DownloadStarted { .. }));
+    // The offline member finds it waiting.
+    let carol = RawUser::login(&server, "carol").await;
+    let ServerFrame::FileList { messages } = carol.request(&ClientFrame::PendingFiles {}).await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        messages.iter().filter_map(|m| m.file.as_ref()).map(|f| f.id).collect::<Vec<_>>(),
+        [file_id]
+    );
+    // Added after the file was sent, eve cannot fetch it, and it is not pending for her.
+    done(&alice.request(&change("team", GroupChange::Add { user: "eve".into() })).await);
+    assert_eq!(code(&eve.request(&fetch).await), ErrorCode::UnknownFile);
+    let ServerFrame::FileList { messages } = eve.request(&ClientFrame::PendingFiles {}).await
+    else {
+        panic!()
+    };
+    assert!(messages.is_empty(), "{messages:?}");
+}

@@ -11,9 +11,9 @@ use quicq_common::frame::{encode, read_frame};
 use quicq_common::protocol::{Address, ClientFrame, ServerFrame};
 
 use crate::raw;
-use crate::workload::chat::wait_for_count;
 use crate::server::{PASSWORD, ServerProcess};
 use crate::stats::Samples;
+use crate::workload::chat::wait_for_count;
 
 pub struct GroupChat {
     /// Deliveries per second while every group's sender pipelines its messages.
