@@ -61,11 +61,18 @@ async fn a_file_larger_than_memory_allows_moves_through_the_disk_spool() {
     let final_size = spool_files(&server).iter().map(|f| std::fs::metadata(f).unwrap().len()).max();
     assert_eq!(spool_seen.max(final_size.unwrap_or(0)), size);
     // …and this whole process (sender, server and recipient) never held the file in memory:
-    // at most what the two senders may have unacknowledged (their send windows, which let a
-    // file fill a long path), plus 32 MiB.
-    let windows = u64::from(Windows::CLIENT.send + Windows::SERVER.send);
+    // at most what the two hops may hold in flight (each sender's unacknowledged data, up to its
+    // send window, and each receiver's unread data, up to its stream window: what lets a file
+    // fill a long path), plus 32 MiB. A loaded machine fills the receive side too: with only the
+    // send windows counted, this failed at 80–83 MiB against an 80 MiB bound.
+    let windows = u64::from(
+        Windows::CLIENT.send
+            + Windows::SERVER.stream
+            + Windows::SERVER.send
+            + Windows::CLIENT.stream,
+    );
     let bound = windows + 32 * MIB;
-    assert!(bound < size / 2);
+    assert!(bound <= size / 2);
     let growth = peak.saturating_sub(baseline);
     assert!(
         growth < bound,
