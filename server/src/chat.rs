@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use quicq_common::check::check_send;
+use quicq_common::check::{check_search, check_send};
 use quicq_common::protocol::{Address, ErrorCode, MAX_HISTORY_PAGE, MAX_SEARCH_PAGE, ServerFrame};
 
 use crate::error::{Refusal, ServerError};
@@ -101,13 +101,7 @@ pub async fn search(
     before: Option<u64>,
     limit: u32,
 ) -> Result<ServerFrame, ServerError> {
-    let max = state.config().max_text_chars();
-    if text.trim().is_empty() || text.chars().count() > max as usize {
-        return Err(ServerError::refused(
-            ErrorCode::InvalidSearch,
-            format!("search text must be 1 to {max} characters, not only spaces"),
-        ));
-    }
+    check_search(&text, state.config().max_text_chars())?;
     if limit == 0 || limit > MAX_SEARCH_PAGE {
         return Err(ServerError::refused(
             ErrorCode::InvalidLimit,

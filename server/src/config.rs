@@ -190,7 +190,7 @@ impl Config {
             max_groups_per_user: self.max_groups_per_user,
             max_group_members: self.max_group_members(),
             max_group_name_chars: self.max_group_name_chars(),
-            max_topic_chars: self.max_topic_chars.min(self.max_text_chars()),
+            max_topic_chars: self.max_topic_chars(),
             edit_window_secs: self.edit_window_secs,
             recall_window_secs: self.recall_window_secs,
             receipts_max_members: self.receipts_max_members,
@@ -216,6 +216,11 @@ impl Config {
 
     pub fn max_group_members(&self) -> u32 {
         self.max_group_members.clamp(2, Self::GROUP_MEMBERS_CEILING)
+    }
+
+    /// A topic is never longer than a message.
+    pub fn max_topic_chars(&self) -> u32 {
+        self.max_topic_chars.min(self.max_text_chars())
     }
 
     pub fn max_group_name_chars(&self) -> u32 {

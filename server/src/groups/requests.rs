@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use quicq_common::check::check_topic;
 use quicq_common::protocol::{ErrorCode, Event, GroupChange, Role, ServerFrame};
 
 use crate::chat::take_rate_token;
@@ -102,13 +103,7 @@ pub async fn change(
         _ => None,
     };
     if let GroupChange::Topic { topic } = &change {
-        let max = config.max_topic_chars.min(config.max_text_chars());
-        if topic.chars().count() > max as usize {
-            return Err(ServerError::refused(
-                ErrorCode::TopicTooLong,
-                format!("a topic is at most {max} characters"),
-            ));
-        }
+        check_topic(topic, config.max_topic_chars())?;
     }
     let user = match &change {
         GroupChange::Add { user }
