@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use quicq_client::{Client, ClientConfig, ConnectError, Event, Events, Trust};
 use quicq_common::frame::{encode, read_frame, write_frame};
-use quicq_common::protocol::{ALPN, ChatMessage, ClientFrame, PROTOCOL_VERSION, ServerFrame};
+use quicq_common::protocol::{
+    ALPN, ChatMessage, ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame,
+};
 use quicq_common::tls::{self, Roots, ServerVerifier};
 use quicq_common::{Fingerprint, JoinLink};
 use quicq_server::{Config, Server};
@@ -193,13 +195,23 @@ pub async fn raw_login(
     nickname: &str,
     password: &str,
 ) -> (quinn::SendStream, quinn::RecvStream, ServerFrame) {
+    raw_login_resuming(conn, nickname, password, None).await
+}
+
+/// [`raw_login`] holding every message up to `resume_after` already.
+pub async fn raw_login_resuming(
+    conn: &quinn::Connection,
+    nickname: &str,
+    password: &str,
+    resume_after: Option<u64>,
+) -> (quinn::SendStream, quinn::RecvStream, ServerFrame) {
     let (mut send, mut recv) = conn.open_bi().await.expect("control stream");
     let hello = ClientFrame::Hello {
         version: PROTOCOL_VERSION,
         nickname: nickname.into(),
         password: password.into(),
         client: "raw".into(),
-        resume_after: None,
+        resume_after,
         device: None,
         invite: None,
     };
@@ -248,6 +260,22 @@ pub fn make_file(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
     }
     file.flush().expect("flush test file");
     path
+}
+
+/// The code of an `error` answer; panics on anything else.
+pub fn error_code(frame: &ServerFrame) -> ErrorCode {
+    match frame {
+        ServerFrame::Error { code, .. } => *code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// The message id of a `sent` answer; panics on anything else.
+pub fn sent_id(frame: &ServerFrame) -> u64 {
+    match frame {
+        ServerFrame::Sent { id, .. } => *id,
+        other => panic!("expected sent, got {other:?}"),
+    }
 }
 
 /// A user speaking the raw protocol: its own QUIC connection, every delivered message and every

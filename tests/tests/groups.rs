@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use quicq_common::frame::{read_frame, write_frame};
 use quicq_common::protocol::{
-    Address, ChatMessage, ClientFrame, ErrorCode, Event, GroupChange, PROTOCOL_VERSION, Role,
-    ServerFrame,
+    Address, ChatMessage, ClientFrame, ErrorCode, Event, GroupChange, Role, ServerFrame,
 };
 use quicq_tests::*;
 
@@ -26,24 +25,10 @@ fn change(name: &str, change: GroupChange) -> ClientFrame {
     ClientFrame::Group { group: name.into(), change }
 }
 
-fn code(frame: &ServerFrame) -> ErrorCode {
-    match frame {
-        ServerFrame::Error { code, .. } => *code,
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
 fn done(frame: &ServerFrame) -> u64 {
     match frame {
         ServerFrame::Done { id } => *id,
         other => panic!("expected done, got {other:?}"),
-    }
-}
-
-fn sent(frame: &ServerFrame) -> u64 {
-    match frame {
-        ServerFrame::Sent { id, .. } => *id,
-        other => panic!("expected sent, got {other:?}"),
     }
 }
 
@@ -110,7 +95,7 @@ async fn a_group_is_created_with_its_members_and_each_sees_it_from_its_own_added
     assert_eq!(events(&[carol.next_message().await]), [Event::Added { user: "carol".into() }]);
 
     // The name is matched by key, and messages reach the members.
-    let id = sent(&bob.request(&send("b1", group("rust中文"), "hello group")).await);
+    let id = sent_id(&bob.request(&send("b1", group("rust中文"), "hello group")).await);
     for user in [&mut alice, &mut bob, &mut carol] {
         let m = user.next_message().await;
         assert_eq!((m.id, m.text.as_str(), m.to.clone()), (id, "hello group", group("Rust中文")));
@@ -143,10 +128,10 @@ async fn group_names_follow_the_nickname_rules_and_cannot_pass_for_another() {
         ("elevenchars", ErrorCode::InvalidGroupName),
     ];
     for (name, want) in cases {
-        assert_eq!(code(&alice.request(&make(name, vec![])).await), *want, "{name:?}");
+        assert_eq!(error_code(&alice.request(&make(name, vec![])).await), *want, "{name:?}");
     }
     let ghost = make("ok", vec!["nobody".into()]);
-    assert_eq!(code(&alice.request(&ghost).await), ErrorCode::UnknownRecipient);
+    assert_eq!(error_code(&alice.request(&ghost).await), ErrorCode::UnknownRecipient);
     // Nothing was created by the refused requests.
     let ServerFrame::GroupList { groups } = alice.request(&ClientFrame::Groups {}).await else {
         panic!()
@@ -164,7 +149,7 @@ async fn only_members_can_use_a_group_and_to_others_it_does_not_exist() {
     let mut bob = RawUser::login(&server, "bob").await;
     let mut eve = RawUser::login(&server, "eve").await;
     create(&mut alice, "team", &mut [&mut bob]).await;
-    let secret = sent(&alice.request(&send("a1", group("team"), "the plan")).await);
+    let secret = sent_id(&alice.request(&send("a1", group("team"), "the plan")).await);
     alice.next_message().await;
     bob.next_message().await;
 
@@ -185,7 +170,7 @@ async fn only_members_can_use_a_group_and_to_others_it_does_not_exist() {
         change("team", GroupChange::Delete {}),
     ];
     for frame in &refusals {
-        assert_eq!(code(&eve.request(frame).await), ErrorCode::UnknownRecipient, "{frame:?}");
+        assert_eq!(error_code(&eve.request(frame).await), ErrorCode::UnknownRecipient, "{frame:?}");
     }
     // Nor do search results or files of the group reach it.
     let ServerFrame::SearchResults { messages, .. } = eve
@@ -202,10 +187,10 @@ async fn only_members_can_use_a_group_and_to_others_it_does_not_exist() {
         text: "quoting".into(),
         reply_to: Some(secret),
     };
-    assert_eq!(code(&eve.request(&reply).await), ErrorCode::UnknownMessage);
+    assert_eq!(error_code(&eve.request(&reply).await), ErrorCode::UnknownMessage);
     let react =
         ClientFrame::React { client_id: "e3".into(), id: secret, emoji: Some("👀".into()) };
-    assert_eq!(code(&eve.request(&react).await), ErrorCode::UnknownMessage);
+    assert_eq!(error_code(&eve.request(&react).await), ErrorCode::UnknownMessage);
     // The members' group is untouched.
     assert_eq!(
         history(&bob, group("team")).await.last().unwrap().event.as_deref(),
@@ -230,16 +215,16 @@ async fn a_removed_member_gets_its_removal_and_nothing_after_and_cannot_read_or_
             (removed, Some(Event::Removed { user: "bob".into() }))
         );
     }
-    sent(&alice.request(&send("a1", group("team"), "after bob left")).await);
+    sent_id(&alice.request(&send("a1", group("team"), "after bob left")).await);
     alice.next_message().await;
     carol.next_message().await;
     bob.no_message(QUIET).await;
     assert_eq!(
-        code(&bob.request(&send("b1", group("team"), "hello?")).await),
+        error_code(&bob.request(&send("b1", group("team"), "hello?")).await),
         ErrorCode::UnknownRecipient
     );
     let page = ClientFrame::History { with: group("team"), before: None, limit: 10 };
-    assert_eq!(code(&bob.request(&page).await), ErrorCode::UnknownRecipient);
+    assert_eq!(error_code(&bob.request(&page).await), ErrorCode::UnknownRecipient);
 
     // A new sign-in no longer lists the group.
     let again = RawUser::login(&server, "bob").await;
@@ -266,25 +251,25 @@ async fn roles_rename_topic_and_the_owner_handing_over_by_leaving() {
     // A plain member may not manage; the owner makes bob an admin.
     let add = change("team", GroupChange::Add { user: "dave".into() });
     assert_eq!(
-        code(&carol.request(&add).await),
+        error_code(&carol.request(&add).await),
         ErrorCode::UnknownRecipient,
         "dave has no account"
     );
     let _dave = RawUser::login(&server, "dave").await;
-    assert_eq!(code(&carol.request(&add).await), ErrorCode::NotAllowed);
+    assert_eq!(error_code(&carol.request(&add).await), ErrorCode::NotAllowed);
     let promote = change("team", GroupChange::Role { user: "bob".into(), role: Role::Admin });
-    assert_eq!(code(&bob.request(&promote).await), ErrorCode::NotAllowed);
+    assert_eq!(error_code(&bob.request(&promote).await), ErrorCode::NotAllowed);
     done(&alice.request(&promote).await);
-    assert_eq!(code(&alice.request(&promote).await), ErrorCode::NotAllowed, "already admin");
+    assert_eq!(error_code(&alice.request(&promote).await), ErrorCode::NotAllowed, "already admin");
     // An admin renames and sets the topic; history follows the group to its new name.
     let rename = change("team", GroupChange::Rename { name: "crew".into() });
     done(&bob.request(&rename).await);
     let topic = change("crew", GroupChange::Topic { topic: "ship it 🚀".into() });
     done(&bob.request(&topic).await);
     let long = change("crew", GroupChange::Topic { topic: "x".repeat(501) });
-    assert_eq!(code(&bob.request(&long).await), ErrorCode::TopicTooLong);
+    assert_eq!(error_code(&bob.request(&long).await), ErrorCode::TopicTooLong);
     assert_eq!(
-        code(&bob.request(&send("b", group("team"), "old name")).await),
+        error_code(&bob.request(&send("b", group("team"), "old name")).await),
         ErrorCode::UnknownRecipient
     );
     let log = history(&carol, group("crew")).await;
@@ -326,7 +311,7 @@ async fn roles_rename_topic_and_the_owner_handing_over_by_leaving() {
     assert_eq!(roles, [("bob", Role::Owner), ("carol", Role::Member)]);
     // The new owner may delete; an admin-less member may not.
     assert_eq!(
-        code(&carol.request(&change("crew", GroupChange::Delete {})).await),
+        error_code(&carol.request(&change("crew", GroupChange::Delete {})).await),
         ErrorCode::NotAllowed
     );
 }
@@ -337,7 +322,7 @@ async fn deleting_a_group_deletes_its_history_and_frees_its_name() {
     let mut alice = RawUser::login(&server, "alice").await;
     let mut bob = RawUser::login(&server, "bob").await;
     create(&mut alice, "team", &mut [&mut bob]).await;
-    sent(&bob.request(&send("b1", group("team"), "soon gone 秘密")).await);
+    sent_id(&bob.request(&send("b1", group("team"), "soon gone 秘密")).await);
     alice.next_message().await;
     bob.next_message().await;
     let deleted = done(&alice.request(&change("team", GroupChange::Delete {})).await);
@@ -346,7 +331,7 @@ async fn deleting_a_group_deletes_its_history_and_frees_its_name() {
         assert_eq!((m.id, m.event.map(|e| *e)), (deleted, Some(Event::Deleted {})));
     }
     assert_eq!(
-        code(&bob.request(&send("b2", group("team"), "hello?")).await),
+        error_code(&bob.request(&send("b2", group("team"), "hello?")).await),
         ErrorCode::UnknownRecipient
     );
     let search = ClientFrame::Search { text: "秘密".into(), with: None, before: None, limit: 10 };
@@ -372,14 +357,18 @@ async fn group_limits_are_enforced() {
         name: "big".into(),
         members: vec!["bob".into(), "carol".into()],
     };
-    assert_eq!(code(&alice.request(&three).await), ErrorCode::GroupFull);
+    assert_eq!(error_code(&alice.request(&three).await), ErrorCode::GroupFull);
     create(&mut alice, "one", &mut [&mut bob]).await;
     let add = change("one", GroupChange::Add { user: "carol".into() });
-    assert_eq!(code(&alice.request(&add).await), ErrorCode::GroupFull);
+    assert_eq!(error_code(&alice.request(&add).await), ErrorCode::GroupFull);
     let second = ClientFrame::GroupCreate { name: "two".into(), members: vec![] };
-    assert_eq!(code(&alice.request(&second).await), ErrorCode::TooManyGroups);
+    assert_eq!(error_code(&alice.request(&second).await), ErrorCode::TooManyGroups);
     let with_bob = ClientFrame::GroupCreate { name: "three".into(), members: vec!["bob".into()] };
-    assert_eq!(code(&carol.request(&with_bob).await), ErrorCode::TooManyGroups, "bob is in one");
+    assert_eq!(
+        error_code(&carol.request(&with_bob).await),
+        ErrorCode::TooManyGroups,
+        "bob is in one"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,34 +386,25 @@ async fn an_offline_member_catches_up_on_every_event_in_order() {
     let held = messages[0].id;
     bob.conn.close(0u32.into(), b"");
 
-    let first = sent(&alice.request(&send("a1", group("team"), "first")).await);
+    let first = sent_id(&alice.request(&send("a1", group("team"), "first")).await);
     let edit =
         ClientFrame::Edit { client_id: "a2".into(), id: first, text: "first, edited".into() };
-    let edited = sent(&alice.request(&edit).await);
+    let edited = sent_id(&alice.request(&edit).await);
     let react =
         ClientFrame::React { client_id: "a3".into(), id: first, emoji: Some("🎉".into()) };
-    let reacted = sent(&alice.request(&react).await);
-    let second = sent(&alice.request(&send("a4", group("team"), "second")).await);
+    let reacted = sent_id(&alice.request(&react).await);
+    let second = sent_id(&alice.request(&send("a4", group("team"), "second")).await);
     let recalled =
-        sent(&alice.request(&ClientFrame::Recall { client_id: "a5".into(), id: second }).await);
+        sent_id(&alice.request(&ClientFrame::Recall { client_id: "a5".into(), id: second }).await);
     let topic =
         done(&alice.request(&change("team", GroupChange::Topic { topic: "t".into() })).await);
 
     // bob returns holding up to `held`: every event arrives once, in id order.
     let conn = raw_connect(&server).await;
-    let (mut control, mut answers) = conn.open_bi().await.unwrap();
-    let hello = ClientFrame::Hello {
-        version: PROTOCOL_VERSION,
-        nickname: "bob".into(),
-        password: PASSWORD.into(),
-        client: "raw".into(),
-        resume_after: Some(held),
-        device: None,
-        invite: None,
-    };
-    write_frame(&mut control, &hello).await.unwrap();
-    let welcome = read_frame::<ServerFrame, _>(&mut answers).await.unwrap();
-    assert!(matches!(welcome, Some(ServerFrame::Welcome { .. })));
+    // The control stream stays open (held) for as long as the session should.
+    let (_control, _answers, welcome) =
+        raw_login_resuming(&conn, "bob", PASSWORD, Some(held)).await;
+    assert!(matches!(welcome, ServerFrame::Welcome { .. }));
     let mut got = Vec::new();
     for _ in 0..6 {
         let mut stream = tokio::time::timeout(WAIT, conn.accept_uni()).await.unwrap().unwrap();
@@ -500,7 +480,7 @@ async fn group_files_reach_members_only_and_only_from_their_own_added_event() {
     }
     eve.no_message(QUIET).await;
     let fetch = ClientFrame::Download { file_id, offset: 0 };
-    assert_eq!(code(&eve.request(&fetch).await), ErrorCode::UnknownFile);
+    assert_eq!(error_code(&eve.request(&fetch).await), ErrorCode::UnknownFile);
     assert!(matches!(alice.request(&fetch).await, ServerFrame::DownloadStarted { .. }));
     // The offline member finds it waiting.
     let carol = RawUser::login(&server, "carol").await;
@@ -514,7 +494,7 @@ async fn group_files_reach_members_only_and_only_from_their_own_added_event() {
     );
     // Added after the file was sent, eve cannot fetch it, and it is not pending for her.
     done(&alice.request(&change("team", GroupChange::Add { user: "eve".into() })).await);
-    assert_eq!(code(&eve.request(&fetch).await), ErrorCode::UnknownFile);
+    assert_eq!(error_code(&eve.request(&fetch).await), ErrorCode::UnknownFile);
     let ServerFrame::FileList { messages } = eve.request(&ClientFrame::PendingFiles {}).await
     else {
         panic!()

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use quicq_common::frame::write_frame;
 use quicq_common::protocol::{
     Address, ChatMessage, ClientFrame, ErrorCode, Event, GroupChange, Quote, Reaction, ServerFrame,
     TYPING_FOR_MS,
@@ -20,20 +19,6 @@ fn user(name: &str) -> Address {
 
 fn send(id: &str, to: Address, text: &str, reply_to: Option<u64>) -> ClientFrame {
     ClientFrame::Send { client_id: id.into(), to, text: text.into(), reply_to }
-}
-
-fn code(frame: &ServerFrame) -> ErrorCode {
-    match frame {
-        ServerFrame::Error { code, .. } => *code,
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
-fn sent(frame: &ServerFrame) -> u64 {
-    match frame {
-        ServerFrame::Sent { id, .. } => *id,
-        other => panic!("expected sent, got {other:?}"),
-    }
 }
 
 async fn page(user: &RawUser, with: Address, before: Option<u64>, limit: u32) -> Vec<ChatMessage> {
@@ -58,11 +43,11 @@ async fn a_reply_quotes_its_original_even_when_the_original_is_on_an_older_page(
     let server = TestServer::start().await;
     let alice = RawUser::login(&server, "alice").await;
     let mut bob = RawUser::login(&server, "bob").await;
-    let original = sent(&bob.request(&send("b1", user("alice"), "lunch at noon?", None)).await);
+    let original = sent_id(&bob.request(&send("b1", user("alice"), "lunch at noon?", None)).await);
     for i in 0..5 {
-        sent(&bob.request(&send(&format!("b{}", i + 2), user("alice"), "filler", None)).await);
+        sent_id(&bob.request(&send(&format!("b{}", i + 2), user("alice"), "filler", None)).await);
     }
-    let reply = sent(&alice.request(&send("a1", user("bob"), "yes!", Some(original))).await);
+    let reply = sent_id(&alice.request(&send("a1", user("bob"), "yes!", Some(original))).await);
     let delivered = bob.messages(7).await.pop().unwrap();
     let quote = Quote {
         id: original,
@@ -76,11 +61,11 @@ async fn a_reply_quotes_its_original_even_when_the_original_is_on_an_older_page(
     assert_eq!(newest[0].reply_to.as_deref(), Some(&quote));
 
     // A quote must be of the same conversation, and of a person's message.
-    let elsewhere = sent(&alice.request(&send("a2", Address::everyone(), "hi all", None)).await);
+    let elsewhere = sent_id(&alice.request(&send("a2", Address::everyone(), "hi all", None)).await);
     let wrong = send("a3", user("bob"), "re", Some(elsewhere));
-    assert_eq!(code(&alice.request(&wrong).await), ErrorCode::UnknownMessage);
+    assert_eq!(error_code(&alice.request(&wrong).await), ErrorCode::UnknownMessage);
     let missing = send("a4", user("bob"), "re", Some(999_999));
-    assert_eq!(code(&alice.request(&missing).await), ErrorCode::UnknownMessage);
+    assert_eq!(error_code(&alice.request(&missing).await), ErrorCode::UnknownMessage);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,12 +73,12 @@ async fn an_edit_changes_the_text_for_everyone_within_the_window_and_only_the_se
     let server = TestServer::start().await;
     let mut alice = RawUser::login(&server, "alice").await;
     let mut bob = RawUser::login(&server, "bob").await;
-    let id = sent(&alice.request(&send("a1", user("bob"), "helo", None)).await);
+    let id = sent_id(&alice.request(&send("a1", user("bob"), "helo", None)).await);
     bob.next_message().await;
     let edit = ClientFrame::Edit { client_id: "a2".into(), id, text: "hello".into() };
-    let event = sent(&alice.request(&edit).await);
+    let event = sent_id(&alice.request(&edit).await);
     // A retry is answered with the same event and stores nothing new.
-    assert_eq!(sent(&alice.request(&edit).await), event);
+    assert_eq!(sent_id(&alice.request(&edit).await), event);
     let m = bob.next_message().await;
     assert_eq!(
         (m.id, m.from.as_str(), m.event.map(|e| *e)),
@@ -106,13 +91,13 @@ async fn an_edit_changes_the_text_for_everyone_within_the_window_and_only_the_se
     assert_eq!((log[0].id, log[0].text.as_str(), log[0].edited_at.is_some()), (id, "hello", true));
     // Someone else's message, an event, nothing, bad text: refused.
     let theirs = ClientFrame::Edit { client_id: "b1".into(), id, text: "mine now".into() };
-    assert_eq!(code(&bob.request(&theirs).await), ErrorCode::NotAllowed);
+    assert_eq!(error_code(&bob.request(&theirs).await), ErrorCode::NotAllowed);
     let of_event = ClientFrame::Edit { client_id: "a3".into(), id: event, text: "x".into() };
-    assert_eq!(code(&alice.request(&of_event).await), ErrorCode::UnknownMessage);
+    assert_eq!(error_code(&alice.request(&of_event).await), ErrorCode::UnknownMessage);
     let empty = ClientFrame::Edit { client_id: "a4".into(), id, text: " ".into() };
-    assert_eq!(code(&alice.request(&empty).await), ErrorCode::EmptyText);
+    assert_eq!(error_code(&alice.request(&empty).await), ErrorCode::EmptyText);
     let reserved = ClientFrame::Edit { client_id: "event:1".into(), id, text: "x".into() };
-    assert_eq!(code(&alice.request(&reserved).await), ErrorCode::InvalidClientId);
+    assert_eq!(error_code(&alice.request(&reserved).await), ErrorCode::InvalidClientId);
     alice.messages(2).await;
 }
 
@@ -124,13 +109,13 @@ async fn edits_and_recalls_after_their_window_are_refused() {
     })
     .await;
     let alice = RawUser::login(&server, "alice").await;
-    let id = sent(&alice.request(&send("a1", Address::everyone(), "too late", None)).await);
+    let id = sent_id(&alice.request(&send("a1", Address::everyone(), "too late", None)).await);
     // The window is 0 s: once a millisecond has passed, it is closed.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let edit = ClientFrame::Edit { client_id: "a2".into(), id, text: "x".into() };
-    assert_eq!(code(&alice.request(&edit).await), ErrorCode::TooLate);
+    assert_eq!(error_code(&alice.request(&edit).await), ErrorCode::TooLate);
     let recall = ClientFrame::Recall { client_id: "a3".into(), id };
-    assert_eq!(code(&alice.request(&recall).await), ErrorCode::TooLate);
+    assert_eq!(error_code(&alice.request(&recall).await), ErrorCode::TooLate);
     assert_eq!(page(&alice, Address::everyone(), None, 5).await[0].text, "too late");
 }
 
@@ -139,39 +124,29 @@ async fn a_recall_leaves_a_placeholder_scrubs_earlier_edits_and_cannot_be_repeat
     let server = TestServer::start().await;
     let mut alice = RawUser::login(&server, "alice").await;
     let mut bob = RawUser::login(&server, "bob").await;
-    let id = sent(&alice.request(&send("a1", user("bob"), "oops, password: hunter2", None)).await);
+    let id =
+        sent_id(&alice.request(&send("a1", user("bob"), "oops, password: hunter2", None)).await);
     let edit = ClientFrame::Edit { client_id: "a2".into(), id, text: "oops, still hunter2".into() };
-    sent(&alice.request(&edit).await);
+    sent_id(&alice.request(&edit).await);
     let recall = ClientFrame::Recall { client_id: "a3".into(), id };
-    let event = sent(&alice.request(&recall).await);
+    let event = sent_id(&alice.request(&recall).await);
     let got = bob.messages(3).await;
     assert_eq!(got[2].event.as_deref(), Some(&Event::Recalled { id }));
     assert_eq!(got[2].id, event);
     assert_eq!(
-        code(&alice.request(&ClientFrame::Recall { client_id: "a4".into(), id }).await),
+        error_code(&alice.request(&ClientFrame::Recall { client_id: "a4".into(), id }).await),
         ErrorCode::UnknownMessage
     );
     let by_bob = ClientFrame::Recall { client_id: "b1".into(), id: event };
-    assert_eq!(code(&bob.request(&by_bob).await), ErrorCode::UnknownMessage);
+    assert_eq!(error_code(&bob.request(&by_bob).await), ErrorCode::UnknownMessage);
     // History: a placeholder; catch-up: the message and its edit event without the text.
     let log = page(&bob, user("alice"), None, 10).await;
     assert_eq!(log.len(), 1);
     assert!(log[0].recalled && log[0].text.is_empty(), "{:?}", log[0]);
-    let fresh = RawUser::login(&server, "bob").await;
-    drop(fresh);
     let conn = raw_connect(&server).await;
-    let (mut control, mut answers) = conn.open_bi().await.unwrap();
-    let hello = ClientFrame::Hello {
-        version: quicq_common::protocol::PROTOCOL_VERSION,
-        nickname: "bob".into(),
-        password: PASSWORD.into(),
-        client: "raw".into(),
-        resume_after: Some(id - 1),
-        device: None,
-        invite: None,
-    };
-    write_frame(&mut control, &hello).await.unwrap();
-    quicq_common::frame::read_frame::<ServerFrame, _>(&mut answers).await.unwrap();
+    let (_control, _answers, welcome) =
+        raw_login_resuming(&conn, "bob", PASSWORD, Some(id - 1)).await;
+    assert!(matches!(welcome, ServerFrame::Welcome { .. }));
     let mut texts = String::new();
     for _ in 0..3 {
         let mut stream = tokio::time::timeout(WAIT, conn.accept_uni()).await.unwrap().unwrap();
@@ -198,14 +173,14 @@ async fn recalling_a_file_message_removes_the_file_from_the_server() {
 
     let recall = ClientFrame::Recall { client_id: "r1".into(), id: file_message.id };
     let raw_alice = RawUser::login(&server, "alice").await;
-    sent(&raw_alice.request(&recall).await);
+    sent_id(&raw_alice.request(&recall).await);
     let gone = bob
         .next_control(|f| matches!(f, ServerFrame::FileGone { file_id, .. } if *file_id == file.id))
         .await;
     assert!(matches!(gone, ServerFrame::FileGone { code: ErrorCode::FileUnavailable, .. }));
     assert!(!spool.exists(), "the spool copy is deleted");
     let fetch = ClientFrame::Download { file_id: file.id, offset: 0 };
-    assert_eq!(code(&bob.request(&fetch).await), ErrorCode::UnknownFile);
+    assert_eq!(error_code(&bob.request(&fetch).await), ErrorCode::UnknownFile);
     let log = page(&bob, user("alice"), None, 10).await;
     assert!(log[0].recalled && log[0].file.is_none(), "{:?}", log[0]);
 }
@@ -216,21 +191,21 @@ async fn one_reaction_per_user_per_message_set_replaced_and_cleared() {
     let mut alice = RawUser::login(&server, "alice").await;
     let bob = RawUser::login(&server, "bob").await;
     let carol = RawUser::login(&server, "carol").await;
-    let id = sent(&alice.request(&send("a1", Address::everyone(), "shipped 1.0", None)).await);
+    let id = sent_id(&alice.request(&send("a1", Address::everyone(), "shipped 1.0", None)).await);
     let react = |who: &str, emoji: Option<&str>| ClientFrame::React {
         client_id: format!("{who}-{}", emoji.unwrap_or("none")),
         id,
         emoji: emoji.map(str::to_owned),
     };
-    sent(&bob.request(&react("b", Some("👍"))).await);
-    sent(&carol.request(&react("c", Some("🎉"))).await);
-    sent(&bob.request(&react("b", Some("🎉"))).await);
-    sent(&alice.request(&react("a", Some("👍"))).await);
-    sent(&alice.request(&react("a", None)).await);
+    sent_id(&bob.request(&react("b", Some("👍"))).await);
+    sent_id(&carol.request(&react("c", Some("🎉"))).await);
+    sent_id(&bob.request(&react("b", Some("🎉"))).await);
+    sent_id(&alice.request(&react("a", Some("👍"))).await);
+    sent_id(&alice.request(&react("a", None)).await);
     for bad in ["", "ok", "👍 👍", "a👍"] {
         let frame =
             ClientFrame::React { client_id: format!("x{bad}"), id, emoji: Some(bad.into()) };
-        assert_eq!(code(&alice.request(&frame).await), ErrorCode::InvalidEmoji, "{bad:?}");
+        assert_eq!(error_code(&alice.request(&frame).await), ErrorCode::InvalidEmoji, "{bad:?}");
     }
     let log = page(&alice, Address::everyone(), None, 10).await;
     assert_eq!(log.len(), 1, "reaction events are not in history");
@@ -258,11 +233,13 @@ async fn search_finds_chinese_and_english_only_where_the_user_may_read() {
         (user("bob"), "private fox business"),
     ];
     for (i, (to, text)) in texts.iter().enumerate() {
-        sent(&alice.request(&send(&format!("a{i}"), to.clone(), text, None)).await);
+        sent_id(&alice.request(&send(&format!("a{i}"), to.clone(), text, None)).await);
     }
     let create = ClientFrame::GroupCreate { name: "den".into(), members: vec!["bob".into()] };
     alice.request(&create).await;
-    sent(&alice.request(&send("g1", Address::Group("den".into()), "狐狸 in the den", None)).await);
+    sent_id(
+        &alice.request(&send("g1", Address::Group("den".into()), "狐狸 in the den", None)).await,
+    );
 
     assert_eq!(
         search(&bob, "公园", None).await,
@@ -279,13 +256,13 @@ async fn search_finds_chinese_and_english_only_where_the_user_may_read() {
     assert!(search(&eve, "狐狸", None).await.is_empty());
     // An edit is found by its new text only.
     let edit = ClientFrame::Edit { client_id: "e1".into(), id: 1, text: "今天下雨".into() };
-    sent(&alice.request(&edit).await);
+    sent_id(&alice.request(&edit).await);
     assert_eq!(search(&bob, "公园", Some(Address::everyone())).await, Vec::<String>::new());
     assert_eq!(search(&bob, "下雨", None).await, ["今天下雨"]);
     let blank = ClientFrame::Search { text: "  ".into(), with: None, before: None, limit: 10 };
-    assert_eq!(code(&bob.request(&blank).await), ErrorCode::InvalidSearch);
+    assert_eq!(error_code(&bob.request(&blank).await), ErrorCode::InvalidSearch);
     let huge = ClientFrame::Search { text: "x".into(), with: None, before: None, limit: 101 };
-    assert_eq!(code(&bob.request(&huge).await), ErrorCode::InvalidLimit);
+    assert_eq!(error_code(&bob.request(&huge).await), ErrorCode::InvalidLimit);
     alice.messages(7).await;
 }
 
@@ -295,7 +272,7 @@ async fn read_positions_reach_the_sender_and_ones_own_devices_unless_receipts_ar
     let mut alice = RawUser::login(&server, "alice").await;
     let mut bob = RawUser::login(&server, "bob").await;
     let mut bob_phone = RawUser::login(&server, "bob").await;
-    let id = sent(&alice.request(&send("a1", user("bob"), "did you see this?", None)).await);
+    let id = sent_id(&alice.request(&send("a1", user("bob"), "did you see this?", None)).await);
     let is_read = |f: &ServerFrame| matches!(f, ServerFrame::Read { .. });
     bob.control(&ClientFrame::Read { with: user("ALICE"), up_to: id }).await;
     let to_alice = alice.next_control(is_read).await;
@@ -315,7 +292,7 @@ async fn read_positions_reach_the_sender_and_ones_own_devices_unless_receipts_ar
     // With receipts off, bob's reads reach only his own devices, and he sees no one's.
     let off = bob.request(&ClientFrame::Settings { receipts: Some(false) }).await;
     assert_eq!(off, ServerFrame::Settings { receipts: false });
-    let next = sent(&alice.request(&send("a2", user("bob"), "and this?", None)).await);
+    let next = sent_id(&alice.request(&send("a2", user("bob"), "and this?", None)).await);
     bob.control(&ClientFrame::Read { with: user("alice"), up_to: next }).await;
     bob_phone.next_control(is_read).await;
     alice.no_control(QUIET, is_read).await;
@@ -338,12 +315,12 @@ async fn unread_counts_follow_the_read_position_in_every_conversation() {
     alice.request(&create).await;
     let mut last = 0;
     for i in 0..3 {
-        last = sent(
+        last = sent_id(
             &alice.request(&send(&format!("t{i}"), Address::Group("team".into()), "x", None)).await,
         );
     }
-    sent(&alice.request(&send("d", user("bob"), "direct", None)).await);
-    sent(&bob.request(&send("mine", user("alice"), "my own", None)).await);
+    sent_id(&alice.request(&send("d", user("bob"), "direct", None)).await);
+    sent_id(&bob.request(&send("mine", user("alice"), "my own", None)).await);
     let list = |frame: ServerFrame| match frame {
         ServerFrame::ConversationList { conversations } => {
             conversations.into_iter().map(|c| (c.with, c.unread)).collect::<Vec<_>>()

@@ -7,13 +7,6 @@ use quicq_common::frame::{encode, read_frame, write_frame};
 use quicq_common::protocol::{Address, ClientFrame, ErrorCode, MAX_FRAME_LEN, ServerFrame, close};
 use quicq_tests::*;
 
-fn error_code(frame: &ServerFrame) -> ErrorCode {
-    match frame {
-        ServerFrame::Error { code, .. } => *code,
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
 /// Two well-behaved users exchange a message; used to prove the server is unharmed.
 async fn still_chatting(server: &TestServer) {
     let (a, _) = connect(server, "steady_a").await;
