@@ -22,7 +22,7 @@ use quicq_common::congestion::Congestion;
 use crate::path::PathSpec;
 use crate::stats::Figure;
 use crate::workload::files::Route;
-use crate::workload::{chat, files, groups, logins, raw_quic, scale, stalled};
+use crate::workload::{chat, files, groups, logins, raw_fanout, raw_quic, scale, stalled};
 
 const MIB: u64 = 1 << 20;
 
@@ -150,6 +150,9 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         cap_secs: u64,
     },
+    /// The bare quinn server W2's reference measures (started by W2, not by hand).
+    #[command(hide = true)]
+    RawFanoutServer,
     /// W6: durable message stores per second.
     W6 {
         #[arg(long, default_value_t = 50_000)]
@@ -416,12 +419,38 @@ async fn run_w2(
     eprintln!(
         "W2: {users} users, {senders} senders × {each} unpaced; {rate}/s paced for {seconds} s"
     );
-    repeat(report, runs, &["w2_deliveries_per_s"], || async {
-        Ok(vec![chat::fan_out(users, senders, each).await?])
+    repeat(report, runs, &["w2_deliveries_per_s", "w2_server_cpu_us_per_delivery"], || async {
+        let fan_out = chat::fan_out(users, senders, each).await?;
+        Ok(vec![fan_out.deliveries_per_sec, fan_out.server_cpu_us])
     })
     .await?;
-    repeat(report, runs, &["w2_paced_p99_ms"], || async {
-        Ok(vec![chat::fan_out_paced(users, senders, rate, seconds).await?])
+    let names = [
+        "w2_paced_p99_ms",
+        "w2_paced_server_cpu_us_per_delivery",
+        "w2_paced_clients_cpu_us_per_delivery",
+    ];
+    repeat(report, runs, &names, || async {
+        let paced = chat::fan_out_paced(users, senders, rate, seconds).await?;
+        Ok(vec![paced.p99_ms, paced.server_cpu_us, paced.clients_cpu_us])
+    })
+    .await?;
+    eprintln!("W2 reference: the same against a bare quinn fan-out server");
+    let names = [
+        "w2_ref_deliveries_per_s",
+        "w2_ref_server_cpu_us_per_delivery",
+        "w2_ref_paced_p99_ms",
+        "w2_ref_paced_server_cpu_us_per_delivery",
+        "w2_ref_paced_clients_cpu_us_per_delivery",
+    ];
+    repeat(report, runs, &names, || async {
+        let r = raw_fanout::run(users, senders, each, (rate, seconds)).await?;
+        Ok(vec![
+            r.deliveries_per_sec,
+            r.server_cpu_us,
+            r.paced_p99_ms,
+            r.paced_server_cpu_us,
+            r.paced_clients_cpu_us,
+        ])
     })
     .await
 }
@@ -567,6 +596,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Command::RawFanoutServer = args.command {
+        return raw_fanout::serve().await;
+    }
     let mut report = Report { machine: Machine::read(), ..Report::default() };
     eprintln!(
         "machine: {} cores, {:.1} GiB, {}",
@@ -593,6 +625,7 @@ async fn main() -> anyhow::Result<()> {
             run_w7(&mut report, &plan.w7).await?;
         }
         Command::RawQuic { mib } => run_raw(&mut report, runs, mib).await?,
+        Command::RawFanoutServer => unreachable!("served before the report starts"),
         Command::W1 { messages } => run_w1(&mut report, runs, messages).await?,
         Command::W2 { users, senders, each, rate, seconds } => {
             run_w2(&mut report, runs, (users, senders, each), (rate, seconds)).await?

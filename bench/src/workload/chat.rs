@@ -124,11 +124,19 @@ async fn send_pipelined(
     Ok(())
 }
 
+/// Result of W2's unpaced phase.
+pub struct FanOut {
+    pub deliveries_per_sec: f64,
+    /// The server's CPU µs per delivery.
+    pub server_cpu_us: f64,
+}
+
 /// W2 unpaced: `senders` × `each` group messages as fast as they go to `users` online users.
-/// Returns deliveries per second; fails unless every delivery arrived.
-pub async fn fan_out(users: usize, senders: usize, each: usize) -> anyhow::Result<f64> {
+/// Fails unless every delivery arrived.
+pub async fn fan_out(users: usize, senders: usize, each: usize) -> anyhow::Result<FanOut> {
     let crowd = crowd(users).await?;
     let start = Instant::now();
+    let cpu = crate::cpu::seconds(crowd.server.pid());
     let mut tasks = tokio::task::JoinSet::new();
     for s in 0..senders {
         let client = crowd.clients[s].clone();
@@ -140,21 +148,33 @@ pub async fn fan_out(users: usize, senders: usize, each: usize) -> anyhow::Resul
     let target = (senders * each * users) as u64;
     wait_for_count(&crowd.received, target).await?;
     let elapsed = start.elapsed().as_secs_f64();
+    let server_cpu = crate::cpu::seconds(crowd.server.pid()) - cpu;
     let got = crowd.received.load(Ordering::Relaxed);
     anyhow::ensure!(got == target, "{got} deliveries, expected exactly {target}");
     drop(crowd.server);
-    Ok(target as f64 / elapsed)
+    Ok(FanOut {
+        deliveries_per_sec: target as f64 / elapsed,
+        server_cpu_us: server_cpu * 1e6 / target as f64,
+    })
+}
+
+/// Result of W2's paced phase.
+pub struct Paced {
+    pub p99_ms: f64,
+    /// CPU µs per delivery: the server's, and the clients' (this process).
+    pub server_cpu_us: f64,
+    pub clients_cpu_us: f64,
 }
 
 /// W2 paced: `rate` group messages per second in total for `seconds`, spread over `senders`.
-/// Returns the p99 delivery latency in ms.
 pub async fn fan_out_paced(
     users: usize,
     senders: usize,
     rate: u32,
     seconds: u32,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Paced> {
     let crowd = crowd(users).await?;
+    let cpu = (crate::cpu::seconds(crowd.server.pid()), crate::cpu::own_seconds());
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let mut tick = tokio::time::interval(interval);
@@ -169,9 +189,16 @@ pub async fn fan_out_paced(
     while let Some(r) = tasks.join_next().await {
         r??;
     }
-    wait_for_count(&crowd.received, (total * users) as u64).await?;
+    let deliveries = (total * users) as u64;
+    wait_for_count(&crowd.received, deliveries).await?;
+    let server_cpu = crate::cpu::seconds(crowd.server.pid()) - cpu.0;
+    let clients_cpu = crate::cpu::own_seconds() - cpu.1;
     let p99 = crowd.latencies.lock().unwrap_or_else(|e| e.into_inner()).percentile_ms(99.0);
-    Ok(p99)
+    Ok(Paced {
+        p99_ms: p99,
+        server_cpu_us: server_cpu * 1e6 / deliveries as f64,
+        clients_cpu_us: clients_cpu * 1e6 / deliveries as f64,
+    })
 }
 
 /// Result of W6.

@@ -4,6 +4,7 @@ pub mod chat;
 pub mod files;
 pub mod groups;
 pub mod logins;
+pub mod raw_fanout;
 pub mod raw_quic;
 pub mod scale;
 pub mod stalled;
