@@ -17,6 +17,8 @@
 //!   upload resume?"), `upload` and `download` the jobs, `registry` the running transfers.
 //! - `order`: the order of the calls that change something, which they take effect in.
 //! - `link`: the connection state (up, down, given up) and request plumbing on top of it.
+//! - `in_flight`: unanswered sends and the connection each one's stream is on, so sends caught
+//!   by a lost connection are sent again in their order, before later ones.
 //! - [`connection`]: one connection attempt: QUIC, TLS verification (handshake failures named
 //!   from quinn's typed errors), `hello`.
 //! - `retry`: when to try again: close reasons, reconnect backoff, repeated sends.
@@ -45,6 +47,7 @@ mod error;
 pub mod event;
 pub mod filename;
 pub mod groups;
+mod in_flight;
 mod link;
 pub mod messages;
 mod order;

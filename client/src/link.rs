@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::connection::Welcome;
 use crate::error::RequestError;
+use crate::in_flight::InFlight;
 
 #[derive(Debug, Clone)]
 enum LinkState {
@@ -23,6 +24,7 @@ enum LinkState {
 pub(crate) struct Link {
     state: watch::Sender<LinkState>,
     welcome: Mutex<Welcome>,
+    in_flight: InFlight,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -31,7 +33,11 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Link {
     pub(crate) fn new(welcome: Welcome) -> Self {
-        Link { state: watch::Sender::new(LinkState::Down), welcome: Mutex::new(welcome) }
+        Link {
+            state: watch::Sender::new(LinkState::Down),
+            welcome: Mutex::new(welcome),
+            in_flight: InFlight::default(),
+        }
     }
 
     pub(crate) fn welcome(&self) -> Welcome {
@@ -98,25 +104,61 @@ impl Link {
     }
 
     /// [`Link::request`], with the stream opened in `ticket`'s turn: the server stores a
-    /// session's messages in the order of their streams (docs/protocol.md, section 7). A retry
-    /// after a lost connection is not ordered.
+    /// session's messages in the order of their streams (docs/protocol.md, section 7). If the
+    /// connection is lost before the answer, the stream is opened again on the next one in the
+    /// same order among the sends it caught, before any later send (see `in_flight`).
     pub(crate) async fn request_in_turn(
         &self,
         frame: &ClientFrame,
         ticket: Ticket,
     ) -> Result<ServerFrame, RequestError> {
         ticket.turn().await;
-        let conn = self.connection(None).await?;
-        let opened = conn.open_bi().await;
+        let mut conn = self.settled_connection(None, None).await?;
+        let mut opened = conn.open_bi().await.map_err(|_| RequestError::ConnectionLost);
+        let flight = self.in_flight.opened(conn.stable_id());
         drop(ticket);
-        let answer = match opened {
-            Ok(streams) => exchange(streams, frame).await,
-            Err(_) => Err(RequestError::ConnectionLost),
-        };
-        match answer {
-            Ok(answer) => refused_as_error(answer),
-            Err(RequestError::ConnectionLost) => self.request(frame).await,
-            Err(e) => Err(e),
+        loop {
+            let answer = match opened {
+                Ok(streams) => exchange(streams, frame).await,
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok(answer) => return refused_as_error(answer),
+                Err(RequestError::ConnectionLost) => {
+                    // Only this stream may have failed; then the same connection serves again.
+                    let dead = conn.close_reason().map(|_| conn.stable_id());
+                    conn = self.settled_connection(dead, Some(flight.place)).await?;
+                    opened = conn.open_bi().await.map_err(|_| RequestError::ConnectionLost);
+                    flight.moved(conn.stable_id());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A live connection other than `dead` on which every unanswered send before `place`
+    /// (every one, for `None`) has its stream. Waits for either to change, so it never holds
+    /// on to a connection that was replaced meanwhile.
+    async fn settled_connection(
+        &self,
+        dead: Option<usize>,
+        place: Option<u64>,
+    ) -> Result<quinn::Connection, RequestError> {
+        let mut link = self.state.subscribe();
+        loop {
+            let moved = self.in_flight.changed.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            // Any change of the link from here on ends the wait below.
+            link.borrow_and_update();
+            let conn = self.connection(dead).await?;
+            if self.in_flight.settled(place, conn.stable_id()) {
+                return Ok(conn);
+            }
+            tokio::select! {
+                () = moved => {}
+                _ = link.changed() => {}
+            }
         }
     }
 

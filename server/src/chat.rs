@@ -35,9 +35,32 @@ pub fn take_rate_token(state: &State, account: i64) -> Result<(), ServerError> {
         .map_err(|wait| Refusal::rate_limited(wait).into())
 }
 
+/// A send's place among its session's sends, and the session's connection.
+pub struct Turn {
+    pub ticket: Ticket,
+    pub conn: quinn::Connection,
+}
+
+impl Turn {
+    /// Waits for the turn. It also comes when an earlier stream fails, as every stream does
+    /// when the connection is lost: a send stored then could overtake an earlier one that never
+    /// arrived, so it is refused (unseen); the client sends every unanswered one again on its
+    /// next connection, in order.
+    async fn wait(&self) -> Result<(), ServerError> {
+        self.ticket.turn().await;
+        match self.conn.close_reason() {
+            None => Ok(()),
+            Some(_) => Err(ServerError::refused(
+                ErrorCode::Internal,
+                "the connection closed before this message's turn; send it again",
+            )),
+        }
+    }
+}
+
 /// Validates, rate-limits, stores durably and queues for delivery; returns the `sent` ack.
-/// The message goes to the store in `ticket`'s turn (the order of the sender's streams,
-/// see [`quicq_common::turns`]).
+/// The message goes to the store in its turn (the order of the sender's streams, see
+/// [`quicq_common::turns`]).
 pub async fn send(
     state: &State,
     sender: &Account,
@@ -45,12 +68,12 @@ pub async fn send(
     to: Address,
     text: String,
     reply_to: Option<u64>,
-    ticket: Ticket,
+    turn: Turn,
 ) -> Result<ServerFrame, ServerError> {
     check_send(&client_id, &text, state.config().max_text_chars())?;
     let target = resolve(state, sender.id, &to)?;
     take_rate_token(state, sender.id)?;
-    ticket.turn().await;
+    turn.wait().await?;
     let (hub, sender_id, fan_target) = (state.hub().clone(), sender.id, target);
     let (reply, stored) = tokio::sync::oneshot::channel();
     state.insert(Insert {
@@ -64,7 +87,7 @@ pub async fn send(
         reply,
     });
     // In the store thread's queue: the next stream's message may follow.
-    drop(ticket);
+    drop(turn);
     let stored = stored
         .await
         .map_err(|_| ServerError::Store(crate::store::StoreError::Stopped))?

@@ -281,7 +281,8 @@ async fn answer(
         drop(ticket);
         return answer_other(state, peer, conn, frame).await;
     };
-    chat::send(state, &peer.account, client_id, to, text, reply_to, ticket).await
+    chat::send(state, &peer.account, client_id, to, text, reply_to, chat::Turn { ticket, conn })
+        .await
 }
 
 /// Routes a request frame other than `send` to the handler that answers it.

@@ -378,6 +378,27 @@ async fn resend_after_dropped_connection_produces_no_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_caught_by_a_dropped_connection_keep_the_order_of_the_calls() {
+    let server = TestServer::start_with(|c| c.message_burst = 1000).await;
+    let (alice, _alice_events) = connect(&server, "alice").await;
+    let (_bob, _bob_events) = connect(&server, "bob").await;
+    // Every send from its own task, called in order; the connection is dropped twice with
+    // sends in flight, which are sent again on the next connection.
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        tasks.push(tokio::spawn(alice.send(user("bob"), format!("n{i}"))));
+        if i == 100 || i == 200 {
+            alice.reconnect();
+        }
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap().unwrap().id);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "stored out of call order: {ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_reconnects_after_server_restart_and_catches_up() {
     let server = TestServer::start().await;
     let port = server.addr.port();
