@@ -142,8 +142,14 @@ type Attempt = Arc<Mutex<CancellationToken>>;
 
 impl Network for Backend {
     fn command(&self, command: Command) {
-        if command == Command::CancelSignIn {
-            lock(&self.attempt).cancel();
+        match command {
+            Command::CancelSignIn => lock(&self.attempt).cancel(),
+            // A fresh token per requested attempt, made here so that a cancel arriving while
+            // the worker is still busy before connecting cancels this attempt, not the last.
+            Command::SignIn { .. } | Command::Trust(_) | Command::Retry => {
+                *lock(&self.attempt) = CancellationToken::new();
+            }
+            _ => {}
         }
         let _ = self.tx.send(command);
     }
@@ -347,8 +353,7 @@ impl Worker {
     }
 
     async fn connect(&mut self, config: ClientConfig) {
-        let cancel = CancellationToken::new();
-        *lock(&self.attempt) = cancel.clone();
+        let cancel = lock(&self.attempt).clone();
         let connected = tokio::select! {
             connected = Client::connect(config.clone()) => connected,
             () = cancel.cancelled() => {
