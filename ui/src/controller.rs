@@ -276,6 +276,10 @@ impl Controller {
             Update::SignedIn { me, users, groups } => self.signed_in(me, &users, &groups),
             // Cancelling already freed the form; a later sign-in may be under way.
             Update::SignInFailed(SignInError::Cancelled) => {}
+            // A retry from the chat page (after a changed certificate) failed otherwise.
+            Update::SignInFailed(error) if self.state.borrow().signed_in => {
+                self.apply(Update::SessionEnded(error));
+            }
             Update::SignInFailed(error) => {
                 self.show(Show::SignIn(SignInShow::Busy(false)));
                 self.show(Show::SignIn(SignInShow::Error(self.describe(&error))));
@@ -1121,13 +1125,18 @@ mod tests {
             shows.contains(&Show::SignedOut) && shows.contains(&Show::Trust(TrustShow::Hidden))
         );
         assert!(rig.user_rows().is_empty() && rig.bubbles().is_empty(), "nothing left behind");
-        // Another reason to end the session is said in words too.
-        let rig = Rig::signed_in();
-        rig.controller.apply(Update::SessionEnded(SignInError::WrongPassword));
-        assert_eq!(
-            rig.take().1,
-            [Show::Status(StatusShow::Offline("Offline: Wrong nickname or password.".into()))]
-        );
+        // Another reason to end the session is said in words too, also when a retry fails.
+        for update in [
+            Update::SessionEnded(SignInError::WrongPassword),
+            Update::SignInFailed(SignInError::WrongPassword),
+        ] {
+            let rig = Rig::signed_in();
+            rig.controller.apply(update);
+            assert_eq!(
+                rig.take().1,
+                [Show::Status(StatusShow::Offline("Offline: Wrong nickname or password.".into()))]
+            );
+        }
     }
 
     #[test]
