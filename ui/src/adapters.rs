@@ -44,6 +44,7 @@ impl Screen for WindowScreen {
             Show::SignIn(change) => sign_in::show(&window, change),
             Show::Trust(change) => trust_dialog::show(&window, change),
             Show::SignedIn => window.global::<AppAdapter>().set_signed_in(true),
+            Show::SignedOut => window.global::<AppAdapter>().set_signed_in(false),
             Show::Conversation(change) => conversation::show(&window, change),
             Show::Composer(change) => composer::show(&window, change),
             Show::Status(change) => status_bar::show(&window, change),

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::mpsc::Receiver;
+use std::time::Duration;
 
 use slint::ComponentHandle;
 
@@ -17,6 +18,8 @@ pub struct App {
     window: MainWindow,
     controller: Rc<Controller>,
     updates: Receiver<Update>,
+    /// Once a second: the reconnect countdown and notices that clear themselves.
+    _clock: slint::Timer,
 }
 
 impl std::fmt::Debug for App {
@@ -38,7 +41,14 @@ impl App {
         let screen = Rc::new(WindowScreen::new(&window));
         let controller = Rc::new(Controller::new(network, screen, texts, settings_path));
         adapters::connect(&window, &controller);
-        let app = Rc::new(App { window, controller, updates });
+        let clock = slint::Timer::default();
+        let ticked = Rc::downgrade(&controller);
+        clock.start(slint::TimerMode::Repeated, Duration::from_secs(1), move || {
+            if let Some(controller) = ticked.upgrade() {
+                controller.tick();
+            }
+        });
+        let app = Rc::new(App { window, controller, updates, _clock: clock });
         let weak = Rc::downgrade(&app);
         app.window.global::<AppAdapter>().on_pump(move || {
             if let Some(app) = weak.upgrade() {

@@ -3,15 +3,19 @@
 //! the network, whatever size the files moving are.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cancel_map::CancelMap;
 use quicq_client::{
-    Client, ClientConfig, ConnectError, Event, HistoryPage, RequestError, Trust, UploadHandle,
+    Client, ClientConfig, ConnState, ConnectError, Event, HistoryPage, RequestError, Trust,
+    UploadHandle,
 };
 use quicq_common::protocol::{Address, ErrorCode, GroupInfo, UserInfo};
 use quicq_common::{Fingerprint, JoinLink};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::problem::Problem;
 
 /// What the window asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +45,12 @@ pub enum Command {
     },
     CancelUpload(String),
     CancelDownload(u64),
+    /// Stop the sign-in under way (it answers [`SignInError::Cancelled`]).
+    CancelSignIn,
+    /// After a session ended for good: try the same sign-in again.
+    Retry,
+    /// Close the connection and forget the session.
+    SignOut,
 }
 
 /// Why signing in did not work, for the window to put in words.
@@ -56,6 +66,8 @@ pub enum SignInError {
     WrongProtocol,
     Untrusted,
     NotTrusted,
+    /// The user cancelled while connecting.
+    Cancelled,
     Other(String),
 }
 
@@ -93,8 +105,11 @@ pub enum Update {
         name: String,
         size: u64,
     },
+    /// The session ended for good (the client stopped reconnecting), and why, found out by
+    /// trying once more. A changed certificate comes as [`Update::TrustChanged`] instead.
+    SessionEnded(SignInError),
     SendFailed(String),
-    FileNotSent(String),
+    FileNotSent(Problem),
     /// The native dialog gave nothing: offer the typed path.
     NoFileChosen,
 }
@@ -118,12 +133,30 @@ pub trait Network {
 #[derive(Debug, Clone)]
 pub struct Backend {
     tx: mpsc::UnboundedSender<Command>,
+    /// The sign-in under way; cancelled from here, not through the queue, which waits behind
+    /// the attempt.
+    attempt: Attempt,
 }
+
+type Attempt = Arc<Mutex<CancellationToken>>;
 
 impl Network for Backend {
     fn command(&self, command: Command) {
+        match command {
+            Command::CancelSignIn => lock(&self.attempt).cancel(),
+            // A fresh token per requested attempt, made here so that a cancel arriving while
+            // the worker is still busy before connecting cancels this attempt, not the last.
+            Command::SignIn { .. } | Command::Trust(_) | Command::Retry => {
+                *lock(&self.attempt) = CancellationToken::new();
+            }
+            _ => {}
+        }
         let _ = self.tx.send(command);
     }
+}
+
+fn lock(attempt: &Attempt) -> std::sync::MutexGuard<'_, CancellationToken> {
+    attempt.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 type Notify = Arc<dyn Fn() + Send + Sync>;
@@ -138,6 +171,8 @@ impl Backend {
         let (tx, rx) = mpsc::unbounded_channel();
         let (updates_tx, updates) = std::sync::mpsc::channel();
         let notify: Notify = Arc::new(notify);
+        let attempt = Attempt::default();
+        let worker_attempt = attempt.clone();
         std::thread::Builder::new()
             .name("quicq-network".into())
             .spawn(move || {
@@ -153,10 +188,10 @@ impl Backend {
                     }
                 };
                 let out = Out { tx: updates_tx, notify };
-                runtime.block_on(Worker::new(options, out).run(rx));
+                runtime.block_on(Worker::new(options, out, worker_attempt).run(rx));
             })
             .expect("spawning a thread");
-        (Backend { tx }, updates)
+        (Backend { tx, attempt }, updates)
     }
 }
 
@@ -185,19 +220,38 @@ struct Worker {
     options: Options,
     out: Out,
     client: Option<Client>,
+    /// What signed in, to retry with after the session ended.
+    last: Option<ClientConfig>,
+    /// Cancelled when the user ends the session, so its end is not mistaken for a failure.
+    session: CancellationToken,
+    attempt: Attempt,
     pending: Option<PendingTrust>,
     uploads: CancelMap,
 }
 
 impl Worker {
-    fn new(options: Options, out: Out) -> Self {
-        Worker { options, out, client: None, pending: None, uploads: CancelMap::default() }
+    fn new(options: Options, out: Out, attempt: Attempt) -> Self {
+        Worker {
+            options,
+            out,
+            client: None,
+            last: None,
+            session: CancellationToken::new(),
+            attempt,
+            pending: None,
+            uploads: CancelMap::default(),
+        }
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         while let Some(command) = rx.recv().await {
             self.handle(command).await;
         }
+        self.close().await;
+    }
+
+    async fn close(&mut self) {
+        self.session.cancel();
         if let Some(client) = self.client.take() {
             client.close().await;
         }
@@ -257,6 +311,19 @@ impl Worker {
                     client.cancel_download(id);
                 }
             }
+            // Done by `Backend::command` already.
+            Command::CancelSignIn => {}
+            Command::Retry => {
+                if let Some(config) = self.last.clone() {
+                    self.close().await;
+                    self.connect(config).await;
+                }
+            }
+            Command::SignOut => {
+                self.close().await;
+                self.last = None;
+                self.pending = None;
+            }
         }
     }
 
@@ -270,9 +337,7 @@ impl Worker {
                 return self.out.send(Update::SignInFailed(SignInError::BadAddress(e.to_string())));
             }
         };
-        if let Some(old) = self.client.take() {
-            old.close().await;
-        }
+        self.close().await;
         let mut config = ClientConfig::new(link, nickname.trim(), password);
         config.client_name = concat!("quicq-ui ", env!("CARGO_PKG_VERSION")).into();
         config.device = self.options.device.clone();
@@ -288,16 +353,23 @@ impl Worker {
     }
 
     async fn connect(&mut self, config: ClientConfig) {
-        match Client::connect(config.clone()).await {
-            Ok((client, events)) => self.signed_in(client, events).await,
+        let cancel = lock(&self.attempt).clone();
+        let connected = tokio::select! {
+            connected = Client::connect(config.clone()) => connected,
+            () = cancel.cancelled() => {
+                return self.out.send(Update::SignInFailed(SignInError::Cancelled));
+            }
+        };
+        match connected {
+            Ok((client, events)) => {
+                self.last = Some(config.clone());
+                self.signed_in(client, events, config).await
+            }
             Err(ConnectError::UnknownServer { authority, fingerprint }) => {
                 self.out.send(Update::TrustNew { server: authority.clone(), fingerprint });
                 self.pending = Some(PendingTrust { config, authority, fingerprint });
             }
-            Err(ConnectError::FingerprintChanged { authority, expected, presented, .. }) => {
-                self.out.send(Update::TrustChanged { server: authority, expected, presented });
-            }
-            Err(e) => self.out.send(Update::SignInFailed(describe_connect(&e))),
+            Err(e) => self.out.send(failure(&config, &e, Update::SignInFailed)),
         }
     }
 
@@ -315,26 +387,79 @@ impl Worker {
         Box::pin(self.connect(config)).await;
     }
 
-    async fn signed_in(&mut self, client: Client, mut events: quicq_client::Events) {
+    async fn signed_in(
+        &mut self,
+        client: Client,
+        mut events: quicq_client::Events,
+        config: ClientConfig,
+    ) {
         let welcome = client.welcome();
         let users = client.users().await.unwrap_or_default();
         self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
         let out = self.out.clone();
         let refresh = client.clone();
+        self.session = CancellationToken::new();
+        let session = self.session.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 // After a reconnect the list may have changed while we were away.
-                if let Event::State(quicq_client::ConnState::Connected { .. }) = event
+                if let Event::State(ConnState::Connected { .. }) = event
                     && let Ok(users) = refresh.users().await
                 {
                     out.send(Update::Users(users));
                 }
+                let ended = match &event {
+                    Event::State(ConnState::Offline { reason }) => Some(reason.clone()),
+                    _ => None,
+                };
                 out.send(Update::Event(event));
+                if let Some(reason) = ended
+                    && !session.is_cancelled()
+                {
+                    tracing::warn!(%reason, "the session ended");
+                    diagnose(&config, &out).await;
+                }
             }
         });
         self.client = Some(client);
     }
 }
+
+/// The client gave up reconnecting and said why only in English words: one more attempt with
+/// the same settings tells the window what happened, by kind. A changed certificate fails in
+/// the handshake, before any password is sent.
+async fn diagnose(config: &ClientConfig, out: &Out) {
+    match Client::connect(config.clone()).await {
+        Err(e) => out.send(failure(config, &e, Update::SessionEnded)),
+        // It works again (the cause was passing after all): leave it to the user to retry.
+        Ok((client, _)) => client.close().await,
+    }
+}
+
+/// A failed connection as an update: a changed certificate (found through the known-servers
+/// file or a pinned fingerprint) is the blocking warning, anything else an error in `wrap`.
+fn failure(config: &ClientConfig, e: &ConnectError, wrap: fn(SignInError) -> Update) -> Update {
+    match e {
+        ConnectError::FingerprintChanged { authority, expected, presented, .. } => {
+            Update::TrustChanged {
+                server: authority.clone(),
+                expected: *expected,
+                presented: *presented,
+            }
+        }
+        ConnectError::FingerprintMismatch { expected, presented } => Update::TrustChanged {
+            server: config.server.authority(),
+            expected: *expected,
+            presented: *presented,
+        },
+        e => {
+            tracing::warn!(cause = %e, "cannot sign in");
+            wrap(describe_connect(e))
+        }
+    }
+}
+
+impl Worker {}
 
 async fn start_upload(client: &Client, out: &Out, uploads: &CancelMap, to: Address, path: PathBuf) {
     match client.send_file(to, &path).await {
@@ -346,7 +471,12 @@ async fn start_upload(client: &Client, out: &Out, uploads: &CancelMap, to: Addre
             });
             follow_upload(upload, uploads.clone());
         }
-        Err(e) => out.send(Update::FileNotSent(e.to_string())),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), cause = %e, "file not sent");
+            let problem =
+                if path.exists() { Problem::of_transfer(&e) } else { Problem::NoSuchFile };
+            out.send(Update::FileNotSent(problem))
+        }
     }
 }
 

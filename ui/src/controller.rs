@@ -12,13 +12,16 @@ use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
 use quicq_common::protocol::{Address, ChatMessage, GroupInfo, UserInfo};
 use slint::{Model, VecModel};
 
+use crate::address::{self, AddressProblem};
 use crate::backend::{Command, Network, SignInError, Update};
 use crate::generated::{MessageRow, TransferRow, UserRow};
 use crate::i18n::Texts;
+use crate::problem::Problem;
 use crate::screen::{
     ComposerShow, ConversationShow, Screen, Show, SignInShow, StatusShow, TrustShow,
 };
 use crate::settings::Settings;
+use crate::status::Clocks;
 use crate::view::{self, Conv, FileStatus, History, Roster, Transfer};
 
 #[derive(Default)]
@@ -28,6 +31,9 @@ struct State {
     form: Settings,
     /// The trust prompt is the changed-certificate warning, whose only answer is to close it.
     trust_changed: bool,
+    /// Past the sign-in page (a changed certificate then offers to sign out or retry).
+    signed_in: bool,
+    clocks: Clocks,
     roster: Roster,
     selected: Option<Conv>,
     histories: HashMap<Conv, History>,
@@ -99,13 +105,37 @@ impl Controller {
         self.screen.show(change);
     }
 
+    /// A notice in the status bar; it clears itself after [`crate::status::NOTICE_SECS`].
     fn notice(&self, text: String) {
+        self.state.borrow_mut().clocks.notice();
         self.show(Show::Status(StatusShow::Notice(text)));
+    }
+
+    /// One second passed (the window's timer): counts the reconnect down, ages the notice.
+    pub fn tick(&self) {
+        let tick = self.state.borrow_mut().clocks.tick();
+        if let Some(secs) = tick.reconnect_in {
+            let text = match secs {
+                0 => self.texts.reconnecting_now().to_owned(),
+                secs => self.texts.reconnecting(secs),
+            };
+            self.show(Show::Status(StatusShow::Line { connected: false, text }));
+        }
+        if tick.clear_notice {
+            self.show(Show::Status(StatusShow::ClearNotice));
+        }
     }
 
     pub fn sign_in(&self, server: &str, nickname: &str, password: &str) {
         self.state.borrow_mut().form =
             Settings { server: server.to_owned(), nickname: nickname.to_owned() };
+        // A web address or a typo is said in words here, before the network is asked.
+        if !server.trim().is_empty()
+            && let Err(problem) = address::check(server)
+        {
+            self.show(Show::SignIn(SignInShow::Error(self.texts.address(&problem))));
+            return;
+        }
         self.show(Show::SignIn(SignInShow::Error(String::new())));
         self.show(Show::SignIn(SignInShow::Busy(true)));
         self.network.command(Command::SignIn {
@@ -113,6 +143,41 @@ impl Controller {
             nickname: nickname.to_owned(),
             password: password.to_owned(),
         });
+    }
+
+    /// Stops "Connecting…": the form is free again at once; the network's answer
+    /// ([`SignInError::Cancelled`]) says nothing more.
+    pub fn cancel_sign_in(&self) {
+        self.network.command(Command::CancelSignIn);
+        self.show(Show::SignIn(SignInShow::Busy(false)));
+    }
+
+    /// Closes the session and goes back to the sign-in page, forgetting what it showed.
+    pub fn sign_out(&self) {
+        self.network.command(Command::SignOut);
+        {
+            let mut state = self.state.borrow_mut();
+            let form = std::mem::take(&mut state.form);
+            *state = State { form, ..State::default() };
+        }
+        self.users.set_vec(Vec::new());
+        self.messages.set_vec(Vec::new());
+        self.transfers.set_vec(Vec::new());
+        self.show(Show::Trust(TrustShow::Hidden));
+        self.show(Show::SignIn(SignInShow::Busy(false)));
+        self.show(Show::Status(StatusShow::ClearNotice));
+        self.show(Show::SignedOut);
+    }
+
+    /// After the session ended (a changed certificate): the same sign-in once more.
+    pub fn retry(&self) {
+        self.state.borrow_mut().trust_changed = false;
+        self.show(Show::Trust(TrustShow::Hidden));
+        self.show(Show::Status(StatusShow::Line {
+            connected: false,
+            text: self.texts.reconnecting_now().into(),
+        }));
+        self.network.command(Command::Retry);
     }
 
     /// The answer to the trust prompt. Closing the changed-certificate warning sends nothing:
@@ -141,7 +206,7 @@ impl Controller {
     pub fn send(&self, draft: &str) {
         // Enter arrives before the newline would be inserted; a trailing one from Shift+Enter is
         // part of the message only if there is text around it.
-        if draft.trim().is_empty() {
+        if crate::names::is_blank(draft) {
             return;
         }
         self.show(Show::Composer(ComposerShow::ClearDraft));
@@ -209,6 +274,12 @@ impl Controller {
     pub fn apply(&self, update: Update) {
         match update {
             Update::SignedIn { me, users, groups } => self.signed_in(me, &users, &groups),
+            // Cancelling already freed the form; a later sign-in may be under way.
+            Update::SignInFailed(SignInError::Cancelled) => {}
+            // A retry from the chat page (after a changed certificate) failed otherwise.
+            Update::SignInFailed(error) if self.state.borrow().signed_in => {
+                self.apply(Update::SessionEnded(error));
+            }
             Update::SignInFailed(error) => {
                 self.show(Show::SignIn(SignInShow::Busy(false)));
                 self.show(Show::SignIn(SignInShow::Error(self.describe(&error))));
@@ -218,8 +289,28 @@ impl Controller {
                 self.show(Show::Trust(TrustShow::New { server, fingerprint }));
             }
             Update::TrustChanged { server, expected, presented } => {
-                self.state.borrow_mut().trust_changed = true;
-                self.show(Show::Trust(TrustShow::Changed { server, expected, presented }));
+                let in_session = {
+                    let mut state = self.state.borrow_mut();
+                    state.trust_changed = true;
+                    state.signed_in
+                };
+                if in_session {
+                    self.link_down();
+                    self.show(Show::Status(StatusShow::Offline(
+                        self.texts.certificate_changed().into(),
+                    )));
+                }
+                self.show(Show::Trust(TrustShow::Changed {
+                    server,
+                    expected,
+                    presented,
+                    in_session,
+                }));
+            }
+            Update::SessionEnded(error) => {
+                self.link_down();
+                let text = self.texts.offline_because(&self.describe(&error));
+                self.show(Show::Status(StatusShow::Offline(text)));
             }
             Update::Users(users) => {
                 self.state.borrow_mut().roster.set_users(&users);
@@ -276,6 +367,9 @@ impl Controller {
         {
             let mut state = self.state.borrow_mut();
             state.me = me;
+            state.signed_in = true;
+            state.clocks.stop_countdown();
+            state.roster.set_link(true);
             state.roster.set_users(users);
             state.roster.set_groups(groups);
         }
@@ -289,20 +383,54 @@ impl Controller {
                 self.state.borrow_mut().roster.presence(&user, online);
                 self.refresh_users();
             }
-            Event::State(state) => {
-                let (connected, text) = match &state {
-                    ConnState::Connected { you } => (true, self.texts.connected(you)),
-                    ConnState::Reconnecting { delay, .. } => {
-                        (false, self.texts.reconnecting(delay.as_secs_f64().ceil() as u64))
-                    }
-                    ConnState::Offline { reason } => (false, self.texts.offline(reason)),
-                };
-                self.show(Show::Status(StatusShow::Line { connected, text }));
-            }
+            Event::State(state) => self.link(state),
             Event::Transfer(t) => self.transfer(t),
             // Receipts and typing are not shown yet.
             Event::Read { .. } | Event::Typing { .. } => {}
         }
+    }
+
+    /// The link to the server came, went, or is given up: the status bar says which (in this
+    /// module's words; the client's reason goes to the log), and the tree shows presence only
+    /// while connected.
+    fn link(&self, state: ConnState) {
+        let change = match state {
+            ConnState::Connected { you } => {
+                {
+                    let mut state = self.state.borrow_mut();
+                    state.clocks.stop_countdown();
+                    state.roster.set_link(true);
+                }
+                self.refresh_users();
+                StatusShow::Line { connected: true, text: self.texts.connected(&you) }
+            }
+            ConnState::Reconnecting { delay, reason, attempt } => {
+                tracing::info!(%reason, attempt, "reconnecting");
+                self.link_down();
+                let secs = self.state.borrow_mut().clocks.reconnecting(delay);
+                let text = match secs {
+                    0 => self.texts.reconnecting_now().to_owned(),
+                    secs => self.texts.reconnecting(secs),
+                };
+                StatusShow::Line { connected: false, text }
+            }
+            ConnState::Offline { reason } => {
+                tracing::info!(%reason, "offline");
+                self.link_down();
+                StatusShow::Offline(self.texts.offline().into())
+            }
+        };
+        self.show(Show::Status(change));
+    }
+
+    /// Presence is stale from now on, and no countdown runs.
+    fn link_down(&self) {
+        {
+            let mut state = self.state.borrow_mut();
+            state.clocks.stop_countdown();
+            state.roster.set_link(false);
+        }
+        self.refresh_users();
     }
 
     fn message(&self, m: ChatMessage) {
@@ -382,9 +510,10 @@ impl Controller {
                 self.remove_transfer(&key);
                 self.notice(self.texts.file_sent(&name));
             }
-            TransferEvent::UploadFailed { transfer_id, reason, .. } => {
+            TransferEvent::UploadFailed { transfer_id, reason, code } => {
+                tracing::info!(%reason, "upload failed");
                 self.remove_transfer(&TransferKey::Upload(transfer_id));
-                self.notice(self.texts.file_not_sent(&reason));
+                self.notice(self.texts.file_not_sent(&Problem::of_code(code)));
             }
             TransferEvent::Delivered { to, .. } => self.notice(self.texts.delivered(&to)),
         }
@@ -482,16 +611,26 @@ impl Controller {
         let t = &self.texts;
         match error {
             SignInError::MissingFields => t.fill_in().into(),
-            SignInError::BadAddress(why) => t.bad_address(why),
+            SignInError::BadAddress(why) => {
+                tracing::info!(%why, "bad address");
+                t.address(&AddressProblem::Invalid)
+            }
             SignInError::WrongPassword => t.wrong_password().into(),
             SignInError::WeakPassword => t.weak_password().into(),
             SignInError::RegistrationClosed => t.registration_closed().into(),
-            SignInError::InvalidNickname(why) => t.invalid_nickname(why),
+            SignInError::InvalidNickname(why) => {
+                tracing::info!(%why, "nickname refused");
+                t.invalid_nickname().into()
+            }
             SignInError::Unreachable(server) => t.unreachable(server),
             SignInError::WrongProtocol => t.wrong_protocol().into(),
             SignInError::Untrusted => t.untrusted().into(),
             SignInError::NotTrusted => t.not_trusted().into(),
-            SignInError::Other(why) => t.failed(why),
+            SignInError::Cancelled => String::new(),
+            SignInError::Other(why) => {
+                tracing::warn!(%why, "sign-in failed");
+                t.failed().into()
+            }
         }
     }
 }
@@ -615,6 +754,35 @@ mod tests {
                 vec![Command::Send { to: Address::everyone(), text: "hi all".into() }],
                 vec![composer(ComposerShow::ClearDraft)],
             ),
+            (
+                "a web address is explained, not tried",
+                |c| c.sign_in("https://h:1", "alice", "pw"),
+                vec![],
+                vec![Show::SignIn(SignInShow::Error(
+                    "A https:// address is a web address, not a QuicQ server. Enter the server \
+                     as host:port (for example chat.example.org:7373) or paste a quicq:// join \
+                     link."
+                        .into(),
+                ))],
+            ),
+            (
+                "cancelling a sign-in frees the form at once",
+                |c| c.cancel_sign_in(),
+                vec![Command::CancelSignIn],
+                vec![Show::SignIn(SignInShow::Busy(false))],
+            ),
+            (
+                "retrying after a changed certificate",
+                |c| c.retry(),
+                vec![Command::Retry],
+                vec![
+                    Show::Trust(TrustShow::Hidden),
+                    Show::Status(StatusShow::Line {
+                        connected: false,
+                        text: "Connection lost; reconnecting now…".into(),
+                    }),
+                ],
+            ),
             ("a blank draft is kept, not sent", |c| c.send(" \n "), vec![], vec![]),
             (
                 "a trailing newline with text around it is part of the message",
@@ -733,13 +901,14 @@ mod tests {
             (SignInError::NotTrusted, "Not connected: the server was not trusted."),
             (
                 SignInError::BadAddress("no port".into()),
-                "The server address is not valid: no port.",
+                "The server address is not valid. Enter the server as host:port (for example \
+                 chat.example.org:7373) or paste a quicq:// join link.",
             ),
             (
                 SignInError::Unreachable("h:1".into()),
                 "Cannot reach the server at h:1. Check the address and your network.",
             ),
-            (SignInError::Other("boom".into()), "Something went wrong: boom"),
+            (SignInError::Other("boom".into()), "Something went wrong; the log has the details."),
         ];
         for (error, text) in cases {
             let rig = Rig::new(None);
@@ -865,7 +1034,6 @@ mod tests {
                 false,
                 "Connection lost; reconnecting in 2 s…",
             ),
-            (ConnState::Offline { reason: "closed".into() }, false, "Offline: closed"),
         ];
         for (state, connected, text) in cases {
             let rig = Rig::signed_in();
@@ -873,6 +1041,100 @@ mod tests {
             assert_eq!(
                 rig.take().1,
                 [Show::Status(StatusShow::Line { connected, text: text.into() })]
+            );
+        }
+        // Given up: the client's English reason stays in the log.
+        let rig = Rig::signed_in();
+        rig.controller
+            .apply(Update::Event(Event::State(ConnState::Offline { reason: "closed".into() })));
+        assert_eq!(rig.take().1, [Show::Status(StatusShow::Offline("Offline".into()))]);
+    }
+
+    #[test]
+    fn a_lost_link_greys_the_tree_and_counts_down_each_second() {
+        let rig = Rig::signed_in();
+        let line =
+            |text: &str| Show::Status(StatusShow::Line { connected: false, text: text.into() });
+        let reconnecting = |ms| {
+            Update::Event(Event::State(ConnState::Reconnecting {
+                attempt: 1,
+                delay: Duration::from_millis(ms),
+                reason: "the server stopped answering".into(),
+            }))
+        };
+        rig.controller.apply(reconnecting(2200));
+        assert_eq!(rig.take().1, [line("Connection lost; reconnecting in 3 s…")]);
+        assert_eq!(rig.user_rows()[0].0, "Everyone (offline)");
+        assert!(rig.controller.users().iter().all(|r| !r.online), "nobody is shown online");
+        let cases = [
+            vec![line("Connection lost; reconnecting in 2 s…")],
+            vec![line("Connection lost; reconnecting in 1 s…")],
+            vec![line("Connection lost; reconnecting now…")],
+            vec![],
+        ];
+        for shows in cases {
+            rig.controller.tick();
+            assert_eq!(rig.take().1, shows);
+        }
+        rig.controller
+            .apply(Update::Event(Event::State(ConnState::Connected { you: "alice".into() })));
+        assert_eq!(rig.user_rows()[0].0, "Everyone (2 online)");
+        rig.take();
+        rig.controller.tick();
+        assert_eq!(rig.take().1, [], "no countdown once connected");
+
+        // A notice clears itself.
+        rig.controller.apply(Update::FileNotSent(Problem::CannotRead));
+        rig.take();
+        for _ in 1..crate::status::NOTICE_SECS {
+            rig.controller.tick();
+        }
+        assert_eq!(rig.take().1, []);
+        rig.controller.tick();
+        assert_eq!(rig.take().1, [Show::Status(StatusShow::ClearNotice)]);
+    }
+
+    #[test]
+    fn a_certificate_change_in_session_is_the_blocking_warning_with_a_way_out() {
+        let rig = Rig::signed_in();
+        let (expected, presented) = (Fingerprint([2; 32]), Fingerprint([1; 32]));
+        rig.controller.apply(Update::Event(Event::State(ConnState::Offline {
+            reason: "WARNING: THE CERTIFICATE OF h:1 HAS CHANGED! …".into(),
+        })));
+        rig.controller.apply(Update::TrustChanged { server: "h:1".into(), expected, presented });
+        let (_, shows) = rig.take();
+        assert_eq!(
+            shows,
+            [
+                Show::Status(StatusShow::Offline("Offline".into())),
+                Show::Status(StatusShow::Offline(
+                    "Offline: the server's certificate has changed".into()
+                )),
+                Show::Trust(TrustShow::Changed {
+                    server: "h:1".into(),
+                    expected,
+                    presented,
+                    in_session: true,
+                }),
+            ]
+        );
+        rig.controller.sign_out();
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::SignOut]);
+        assert!(
+            shows.contains(&Show::SignedOut) && shows.contains(&Show::Trust(TrustShow::Hidden))
+        );
+        assert!(rig.user_rows().is_empty() && rig.bubbles().is_empty(), "nothing left behind");
+        // Another reason to end the session is said in words too, also when a retry fails.
+        for update in [
+            Update::SessionEnded(SignInError::WrongPassword),
+            Update::SignInFailed(SignInError::WrongPassword),
+        ] {
+            let rig = Rig::signed_in();
+            rig.controller.apply(update);
+            assert_eq!(
+                rig.take().1,
+                [Show::Status(StatusShow::Offline("Offline: Wrong nickname or password.".into()))]
             );
         }
     }
@@ -941,7 +1203,10 @@ mod tests {
     fn failures_to_send_become_notices() {
         let cases = [
             (Update::SendFailed("too long".into()), vec!["Message not sent: too long"]),
-            (Update::FileNotSent("no such file".into()), vec!["File not sent: no such file"]),
+            (
+                Update::FileNotSent(Problem::NoSuchFile),
+                vec!["File not sent: there is no such file"],
+            ),
         ];
         for (update, notices) in cases {
             let rig = Rig::signed_in();

@@ -2,7 +2,10 @@
 //! use `@tr` with the bundled translation in `lang/`; the few texts made in Rust (status,
 //! errors, counts) come from here.
 
-use quicq_common::protocol::{Event, Role};
+use quicq_common::protocol::{ErrorCode, Event, Role};
+
+use crate::address::AddressProblem;
+use crate::problem::Problem;
 
 /// Which language the interface speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,8 +163,104 @@ impl Texts {
         )
     }
 
-    pub fn offline(&self, reason: &str) -> String {
-        pick!(self, format!("Offline: {reason}"), format!("离线：{reason}"))
+    /// The root of the tree while the link is down, instead of a count nobody can trust.
+    pub fn everyone_offline(&self) -> String {
+        pick!(self, "Everyone (offline)".to_owned(), "所有人（离线）".to_owned())
+    }
+
+    /// The countdown reached zero: the attempt is under way.
+    pub fn reconnecting_now(&self) -> &'static str {
+        pick!(self, "Connection lost; reconnecting now…", "连接已断开，正在重新连接…")
+    }
+
+    /// Given up; the reason went to the log, the window says only this (and, if known,
+    /// [`Texts::offline_because`]).
+    pub fn offline(&self) -> &'static str {
+        pick!(self, "Offline", "离线")
+    }
+
+    /// Offline for a reason already put in words by this module.
+    pub fn offline_because(&self, why: &str) -> String {
+        pick!(self, format!("Offline: {why}"), format!("离线：{why}"))
+    }
+
+    pub fn certificate_changed(&self) -> &'static str {
+        pick!(self, "Offline: the server's certificate has changed", "离线：服务器的证书已更改")
+    }
+
+    /// Why the server field was not tried.
+    pub fn address(&self, problem: &AddressProblem) -> String {
+        let how = pick!(
+            self,
+            "Enter the server as host:port (for example chat.example.org:7373) or paste a quicq:// join link.",
+            "请按“主机:端口”填写服务器（例如 chat.example.org:7373），或粘贴 quicq:// 邀请链接。"
+        );
+        match problem {
+            AddressProblem::OtherScheme(scheme) => pick!(
+                self,
+                format!("A {scheme}:// address is a web address, not a QuicQ server. {how}"),
+                format!("{scheme}:// 是网页地址，不是 QuicQ 服务器。{how}")
+            ),
+            AddressProblem::BadPort => pick!(
+                self,
+                format!("The port after the colon must be a number from 1 to 65535. {how}"),
+                format!("冒号后的端口必须是 1 到 65535 之间的数字。{how}")
+            ),
+            AddressProblem::BadLink => pick!(
+                self,
+                "This join link is damaged; copy it again from whoever gave it to you.".to_owned(),
+                "此邀请链接已损坏，请向提供者重新复制。".to_owned()
+            ),
+            AddressProblem::Invalid => pick!(
+                self,
+                format!("The server address is not valid. {how}"),
+                format!("服务器地址无效。{how}")
+            ),
+        }
+    }
+
+    /// A failure in words, without the library's English details (those go to the log).
+    pub fn problem(&self, problem: &Problem) -> &'static str {
+        match problem {
+            Problem::Offline => pick!(self, "not connected to the server", "未连接到服务器"),
+            Problem::ConnectionLost => pick!(self, "the connection was lost", "连接已断开"),
+            Problem::NoSuchFile => pick!(self, "there is no such file", "文件不存在"),
+            Problem::CannotRead => pick!(self, "the file cannot be read", "无法读取该文件"),
+            Problem::Cancelled => pick!(self, "cancelled", "已取消"),
+            Problem::Other => {
+                pick!(self, "an unexpected error (see the log)", "意外错误（详见日志）")
+            }
+            Problem::Refused(code) => self.refused(*code),
+        }
+    }
+
+    fn refused(&self, code: ErrorCode) -> &'static str {
+        match code {
+            ErrorCode::TextTooLong => pick!(self, "the message is too long", "消息太长"),
+            ErrorCode::EmptyText => pick!(self, "the message is empty", "消息为空"),
+            ErrorCode::UnknownRecipient => pick!(self, "no such user", "没有这个用户"),
+            ErrorCode::RateLimited => {
+                pick!(self, "too many at once; try again shortly", "操作过于频繁，请稍后再试")
+            }
+            ErrorCode::FileTooLarge => {
+                pick!(self, "the file is larger than the server allows", "文件超过服务器允许的大小")
+            }
+            ErrorCode::QuotaExceeded => {
+                pick!(self, "the server's storage is full", "服务器存储空间已满")
+            }
+            ErrorCode::Cancelled => pick!(self, "cancelled", "已取消"),
+            ErrorCode::NotAllowed | ErrorCode::NotMember => {
+                pick!(self, "you are not allowed to do that", "你没有权限这样做")
+            }
+            ErrorCode::Internal | ErrorCode::ShuttingDown => {
+                pick!(self, "the server had a problem; try again", "服务器出现问题，请重试")
+            }
+            ErrorCode::UploadIdle => pick!(self, "the upload stalled", "上传停滞"),
+            ErrorCode::HashMismatch | ErrorCode::SizeMismatch => {
+                pick!(self, "the file arrived damaged", "文件传输时损坏")
+            }
+            _ => pick!(self, "the server refused it", "服务器拒绝了该操作"),
+        }
     }
 
     pub fn wrong_password(&self) -> &'static str {
@@ -185,11 +284,12 @@ impl Texts {
         )
     }
 
-    pub fn invalid_nickname(&self, why: &str) -> String {
+    /// The server's reason is English and stays in the log.
+    pub fn invalid_nickname(&self) -> &'static str {
         pick!(
             self,
-            format!("This nickname cannot be used: {why}."),
-            format!("无法使用此昵称：{why}。")
+            "This nickname cannot be used; choose another one.",
+            "无法使用此昵称，请换一个。"
         )
     }
 
@@ -198,14 +298,6 @@ impl Texts {
             self,
             format!("Cannot reach the server at {server}. Check the address and your network."),
             format!("无法连接服务器 {server}，请检查地址和网络。")
-        )
-    }
-
-    pub fn bad_address(&self, why: &str) -> String {
-        pick!(
-            self,
-            format!("The server address is not valid: {why}."),
-            format!("服务器地址无效：{why}。")
         )
     }
 
@@ -229,15 +321,16 @@ impl Texts {
         )
     }
 
-    pub fn failed(&self, why: &str) -> String {
-        pick!(self, format!("Something went wrong: {why}"), format!("出错了：{why}"))
+    pub fn failed(&self) -> &'static str {
+        pick!(self, "Something went wrong; the log has the details.", "出错了，详情见日志。")
     }
 
     pub fn file_sent(&self, name: &str) -> String {
         pick!(self, format!("Sent {name}"), format!("已发送 {name}"))
     }
 
-    pub fn file_not_sent(&self, why: &str) -> String {
+    pub fn file_not_sent(&self, why: &Problem) -> String {
+        let why = self.problem(why);
         pick!(self, format!("File not sent: {why}"), format!("文件未发送：{why}"))
     }
 

@@ -18,6 +18,9 @@
 //! - [`backend`]: the network thread (tokio + `quicq_client`) behind the [`backend::Network`]
 //!   trait, [`backend::Command`] in, [`backend::Update`] out; the window never waits on it.
 //! - [`view`]: view models in plain Rust (tree, bubbles, transfers, sizes, times).
+//! - [`names`], [`address`], [`status`], [`problem`]: small pure rules: natural name order,
+//!   unread badges and fingerprint lines; what the server field accepts; the reconnect
+//!   countdown and notice lifetime; failures by kind, for [`i18n`] to put in words.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //!
 //! Entry point: [`start`], used by `main.rs`.
@@ -30,12 +33,16 @@ mod generated {
 pub use generated::*;
 
 pub mod adapters;
+pub mod address;
 pub mod app;
 pub mod backend;
 pub mod controller;
 pub mod i18n;
+pub mod names;
+pub mod problem;
 pub mod screen;
 pub mod settings;
+pub mod status;
 pub mod view;
 
 use std::rc::Rc;

@@ -29,11 +29,13 @@ pub enum TrustShow {
         server: String,
         fingerprint: Fingerprint,
     },
-    /// A known server presents another certificate: warn, and offer only to close.
+    /// A known server presents another certificate: warn, and offer only to close (at sign-in)
+    /// or to sign out or retry (`in_session`: the change showed up on a reconnect).
     Changed {
         server: String,
         expected: Fingerprint,
         presented: Fingerprint,
+        in_session: bool,
     },
     Hidden,
 }
@@ -57,8 +59,15 @@ pub enum ComposerShow {
 /// The status bar.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusShow {
-    Line { connected: bool, text: String },
+    Line {
+        connected: bool,
+        text: String,
+    },
+    /// Given up: not coming back by itself (the dot is neither green nor amber).
+    Offline(String),
     Notice(String),
+    /// The notice's time is up.
+    ClearNotice,
 }
 
 /// One change to one view.
@@ -68,6 +77,8 @@ pub enum Show {
     Trust(TrustShow),
     /// The chat page replaces the sign-in page.
     SignedIn,
+    /// Back to the sign-in page.
+    SignedOut,
     Conversation(ConversationShow),
     Composer(ComposerShow),
     Status(StatusShow),

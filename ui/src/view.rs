@@ -12,6 +12,7 @@ use slint::SharedString;
 
 use crate::generated::{MessageRow, TransferRow, UserRow};
 use crate::i18n::Texts;
+use crate::names::{badge, natural_cmp};
 
 /// A conversation: the group, or one other person (by nickname key).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,9 +73,17 @@ pub struct Roster {
     /// Named groups one is in, by name key.
     groups: BTreeMap<String, GroupEntry>,
     unread: HashMap<Conv, u32>,
+    /// The link to the server is down: what is known of presence is stale, so nobody is shown
+    /// online until it is back.
+    link_down: bool,
 }
 
 impl Roster {
+    /// Whether the link to the server is up; presence is only shown while it is.
+    pub fn set_link(&mut self, up: bool) {
+        self.link_down = !up;
+    }
+
     pub fn set_users(&mut self, users: &[UserInfo]) {
         self.people = users
             .iter()
@@ -151,28 +160,39 @@ impl Roster {
     }
 
     /// The tree: everyone first, then the named groups, then everyone but `me`, online first,
-    /// by name.
+    /// each part in natural name order ([`names::natural_cmp`]). While the link is down nobody
+    /// is online and the root says so instead of a count.
     pub fn rows(&self, me: &str, selected: &Conv, texts: &Texts) -> Vec<UserRow> {
         let me = key_of(me);
+        let up = !self.link_down;
         let mut people: Vec<(&String, &Person)> =
             self.people.iter().filter(|(k, _)| **k != me).collect();
-        people.sort_by_key(|(_, p)| (!p.online, p.name.to_lowercase()));
+        people.sort_by(|(_, a), (_, b)| {
+            (!(up && a.online)).cmp(&!(up && b.online)).then_with(|| natural_cmp(&a.name, &b.name))
+        });
+        let mut groups: Vec<(&String, &GroupEntry)> = self.groups.iter().collect();
+        groups.sort_by(|(_, a), (_, b)| natural_cmp(&a.name, &b.name));
+        let unread = self.unread(&Conv::Everyone);
         let root = UserRow {
             key: SharedString::new(),
-            label: texts.everyone(self.online_count()).into(),
-            online: true,
-            unread: self.unread(&Conv::Everyone) as i32,
+            label: if up { texts.everyone(self.online_count()) } else { texts.everyone_offline() }
+                .into(),
+            online: up,
+            unread: unread as i32,
+            badge: badge(unread).into(),
             is_root: true,
             is_group: false,
             selected: *selected == Conv::Everyone,
         };
-        let groups = self.groups.iter().map(|(key, g)| {
+        let groups = groups.into_iter().map(|(key, g)| {
             let conv = Conv::Group(key.clone());
+            let unread = self.unread(&conv);
             UserRow {
                 key: format!("#{key}").into(),
                 label: format!("# {}", g.name).into(),
-                online: true,
-                unread: self.unread(&conv) as i32,
+                online: up,
+                unread: unread as i32,
+                badge: badge(unread).into(),
                 is_root: false,
                 is_group: true,
                 selected: *selected == conv,
@@ -182,11 +202,13 @@ impl Roster {
             .chain(groups)
             .chain(people.into_iter().map(|(key, p)| {
                 let conv = Conv::With(key.clone());
+                let unread = self.unread(&conv);
                 UserRow {
                     key: key.as_str().into(),
                     label: p.name.as_str().into(),
-                    online: p.online,
-                    unread: self.unread(&conv) as i32,
+                    online: up && p.online,
+                    unread: unread as i32,
+                    badge: badge(unread).into(),
                     is_root: false,
                     is_group: false,
                     selected: *selected == conv,
@@ -465,6 +487,33 @@ mod tests {
         assert_eq!(roster.rows("me", &Conv::Everyone, &texts)[4].unread, 0);
         roster.presence("zed", false);
         assert_eq!(roster.online_count(), 3);
+    }
+
+    #[test]
+    fn tree_sorts_naturally_caps_badges_and_greys_out_while_the_link_is_down() {
+        let texts = Texts::english();
+        let mut roster = Roster::default();
+        let names = ["user10", "User3", "user2", "carol", "me"];
+        roster.set_users(&names.map(|n| UserInfo { name: n.into(), online: n != "carol" }));
+        for _ in 0..150 {
+            roster.add_unread(Conv::With("user2".into()));
+        }
+        let cases = [
+            // (link up, labels, who is shown online, root's online flag)
+            (true, ["Everyone (4 online)", "user2", "User3", "user10", "carol"], 3, true),
+            (false, ["Everyone (offline)", "carol", "user2", "User3", "user10"], 0, false),
+            (true, ["Everyone (4 online)", "user2", "User3", "user10", "carol"], 3, true),
+        ];
+        for (up, labels, online, root_online) in cases {
+            roster.set_link(up);
+            let rows = roster.rows("me", &Conv::Everyone, &texts);
+            let shown: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+            assert_eq!(shown, labels, "link up: {up}");
+            assert_eq!(rows.iter().skip(1).filter(|r| r.online).count(), online, "link up: {up}");
+            assert_eq!(rows[0].online, root_online);
+            let user2 = rows.iter().find(|r| r.key == "user2").unwrap();
+            assert_eq!((user2.unread, user2.badge.as_str()), (150, "99+"));
+        }
     }
 
     #[test]

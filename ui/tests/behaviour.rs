@@ -15,7 +15,8 @@ use quicq_ui::app::App;
 use quicq_ui::backend::{Backend, Options};
 use quicq_ui::i18n::{Lang, Texts};
 use quicq_ui::{
-    AppAdapter, ConversationAdapter, MainWindow, SignInAdapter, StatusBarAdapter, TrustAdapter,
+    AppAdapter, ComposerAdapter, ConversationAdapter, MainWindow, SignInAdapter, StatusBarAdapter,
+    TrustAdapter, UserTreeAdapter,
 };
 use slint::{ComponentHandle, Model};
 use tokio_util::sync::CancellationToken;
@@ -29,6 +30,7 @@ struct TestServer {
     port: u16,
     fingerprint: Fingerprint,
     shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -41,13 +43,48 @@ impl TestServer {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let shutdown = CancellationToken::new();
-        let (port, fingerprint) = runtime.block_on(async {
+        let (port, fingerprint, task) = runtime.block_on(async {
             let server = Server::bind(Config::ephemeral(dir.path())).unwrap();
             let found = (server.local_addr().port(), server.fingerprint());
-            tokio::spawn(server.run(shutdown.clone()));
-            found
+            (found.0, found.1, tokio::spawn(server.run(shutdown.clone())))
         });
-        TestServer { runtime, port, fingerprint, shutdown, _dir: dir }
+        TestServer { runtime, port, fingerprint, shutdown, task: Some(task), _dir: dir }
+    }
+
+    /// The server dies without a word (a crash, a pulled cable): no connection is closed, the
+    /// clients must notice the silence.
+    fn kill(&mut self) {
+        let dead = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        std::mem::replace(&mut self.runtime, dead).shutdown_background();
+    }
+
+    /// Shuts down in order and starts again on the same port with a new certificate (and a
+    /// new, empty store). Returns the new fingerprint.
+    fn restart_with_new_certificate(&mut self) -> Fingerprint {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            self.runtime.block_on(task).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        self.shutdown = CancellationToken::new();
+        let deadline = Instant::now() + WAIT;
+        let server = loop {
+            let mut config = Config::ephemeral(dir.path());
+            config.listen = ([127, 0, 0, 1], self.port).into();
+            match self.runtime.block_on(async { Server::bind(config) }) {
+                Ok(server) => break server,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("port {} not free yet: {e}", self.port);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("cannot bind port {} again: {e}", self.port),
+            }
+        };
+        self.fingerprint = server.fingerprint();
+        let _guard = self.runtime.enter();
+        self.task = Some(self.runtime.spawn(server.run(self.shutdown.clone())));
+        self._dir = dir;
+        self.fingerprint
     }
 
     fn address(&self) -> String {
@@ -86,7 +123,14 @@ impl Drop for TestServer {
 
 /// The app wired to a real network thread; the known-servers file lives in `dir`.
 fn app(dir: &std::path::Path) -> Rc<App> {
+    app_in(dir, Lang::English)
+}
+
+fn app_in(dir: &std::path::Path, lang: Lang) -> Rc<App> {
     let window = MainWindow::new().unwrap();
+    quicq_ui::select_language(lang);
+    // Room for pointer clicks, which land by position.
+    window.window().set_size(slint::LogicalSize::new(1000.0, 680.0));
     let options = Options {
         known_servers: Some(dir.join("known_servers")),
         downloads: dir.join("downloads"),
@@ -95,7 +139,7 @@ fn app(dir: &std::path::Path) -> Rc<App> {
     };
     // No event loop in the testing backend: the test pumps updates itself.
     let (network, updates) = Backend::start(options, || {});
-    App::new(window, Rc::new(network), updates, Texts::new(Lang::English), None)
+    App::new(window, Rc::new(network), updates, Texts::new(lang), None)
 }
 
 fn find(app: &App, label: &str) -> Option<ElementHandle> {
@@ -108,15 +152,24 @@ fn find_role(app: &App, label: &str, role: AccessibleRole) -> Option<ElementHand
         .find(|e| e.accessible_role() == Some(role))
 }
 
-/// Pumps updates until `cond` holds.
+/// Pumps updates until `cond` holds. Slint's (mock) clock moves on as the real one does, so its
+/// timers (the status bar's countdown) run.
 fn wait_until(app: &App, what: &str, cond: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + WAIT;
+    wait_longer(app, what, WAIT, cond)
+}
+
+fn wait_longer(app: &App, what: &str, wait: Duration, cond: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + wait;
+    let mut last = Instant::now();
     while Instant::now() < deadline {
         app.pump();
         if cond(app) {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
+        let now = Instant::now();
+        i_slint_backend_testing::mock_elapsed_time(now - last);
+        last = now;
     }
     panic!("timed out waiting for {what}");
 }
@@ -256,4 +309,206 @@ fn wrong_password_is_said_in_words() {
     let sign_in = app.window().global::<SignInAdapter>();
     assert_eq!(sign_in.get_error().as_str(), "Wrong nickname or password.");
     assert!(!sign_in.get_busy());
+}
+
+fn press(app: &App, key: slint::platform::Key) {
+    use slint::platform::WindowEvent;
+    let text: slint::SharedString = key.into();
+    app.window().window().dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
+    app.window().window().dispatch_event(WindowEvent::KeyReleased { text });
+}
+
+/// Clicks a text field, so the keyboard goes there.
+fn focus(app: &App, label: &str) {
+    find_role(app, label, AccessibleRole::TextInput)
+        .unwrap_or_else(|| panic!("no text field {label:?}"))
+        .mock_single_click(slint::platform::PointerEventButton::Left);
+}
+
+/// Signs in through the first-contact prompt and waits for the chat page.
+fn sign_in_trusting(app: &App, server: &TestServer, nick: &str) {
+    sign_in(app, server, nick);
+    wait_until(app, "the trust prompt", |a| find(a, "New server").is_some());
+    click(app, "Trust");
+    wait_until(app, "signed in", |a| a.window().global::<AppAdapter>().get_signed_in());
+}
+
+fn status(app: &App) -> String {
+    app.window().global::<StatusBarAdapter>().get_status().to_string()
+}
+
+/// The tree's labels below the root, in order.
+fn tree(app: &App) -> Vec<String> {
+    let users = app.window().global::<UserTreeAdapter>().get_users();
+    users.iter().map(|r| r.label.to_string()).collect()
+}
+
+#[test]
+fn badges_are_capped_names_sort_naturally_and_blank_drafts_cannot_be_sent() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let others: Vec<_> =
+        ["user10", "user2", "User3", "bob"].map(|n| server.other_client(n)).into_iter().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    wait_until(&app, "everyone in the tree", |a| tree(a).len() == 5);
+    assert_eq!(tree(&app)[1..], ["bob", "user2", "User3", "user10"]);
+
+    let bob = &others[3].0;
+    server.runtime.block_on(async {
+        for i in 0..100 {
+            bob.send(Address::User("alice".into()), format!("m{i}")).await.unwrap();
+        }
+    });
+    let badge = |a: &App| {
+        find_role(a, "bob", AccessibleRole::Button)
+            .and_then(|e| e.accessible_description())
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    };
+    wait_until(&app, "a capped badge", |a| unread(a, "bob") == "100");
+    assert_eq!(badge(&app), "99+");
+
+    let send = || find_role(&app, "Send", AccessibleRole::Button).unwrap();
+    type_into(&app, "Message", "  \n \u{3000}");
+    assert_eq!(send().accessible_enabled(), Some(false), "nothing to send");
+    type_into(&app, "Message", " hi ");
+    assert_eq!(send().accessible_enabled(), Some(true));
+}
+
+#[test]
+fn enter_signs_in_escape_closes_dialogs_and_the_fingerprint_is_large_and_whole() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    type_into(&app, "Server", &server.address());
+    type_into(&app, "Nickname", "alice");
+    type_into(&app, "Password", PASSWORD);
+    focus(&app, "Nickname");
+    press(&app, slint::platform::Key::Return);
+    wait_until(&app, "the trust prompt after Enter", |a| find(a, "New server").is_some());
+
+    // Four lines of eight bytes: never broken inside a byte.
+    let lines = app.window().global::<TrustAdapter>().get_fingerprint_lines().to_string();
+    let pretty = server.fingerprint.pretty();
+    assert_eq!(lines.lines().count(), 4, "{lines}");
+    assert!(lines.lines().all(|l| l.len() == 23), "{lines}");
+    assert_eq!(lines.replace('\n', ":"), pretty);
+
+    // Esc is "Don't trust".
+    press(&app, slint::platform::Key::Escape);
+    wait_until(&app, "the prompt closed", |a| find(a, "New server").is_none());
+    wait_until(&app, "not trusted", |a| {
+        a.window().global::<SignInAdapter>().get_error().contains("not trusted")
+    });
+
+    sign_in_trusting(&app, &server, "alice");
+    click(&app, "About");
+    wait_until(&app, "the About box", |a| find(a, "About QuicQ").is_some());
+    press(&app, slint::platform::Key::Escape);
+    wait_until(&app, "the About box closed", |a| find(a, "About QuicQ").is_none());
+}
+
+#[test]
+fn a_web_address_is_explained_and_connecting_can_be_cancelled() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    let error = |a: &App| a.window().global::<SignInAdapter>().get_error().to_string();
+
+    type_into(&app, "Server", &format!("https://127.0.0.1:{}", server.port));
+    type_into(&app, "Nickname", "alice");
+    type_into(&app, "Password", PASSWORD);
+    click(&app, "Sign in");
+    wait_until(&app, "an explanation", |a| !error(a).is_empty());
+    assert!(error(&app).contains("web address"), "{}", error(&app));
+    assert!(error(&app).contains("quicq://"), "{}", error(&app));
+
+    // A port where nobody answers: "Connecting…" until cancelled.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    type_into(&app, "Server", &silent.local_addr().unwrap().to_string());
+    click(&app, "Sign in");
+    wait_until(&app, "connecting", |a| a.window().global::<SignInAdapter>().get_busy());
+    click(&app, "Cancel");
+    wait_until(&app, "the form free again", |a| !a.window().global::<SignInAdapter>().get_busy());
+    assert_eq!(error(&app), "");
+
+    // The network thread is not stuck behind the cancelled attempt.
+    sign_in_trusting(&app, &server, "alice");
+}
+
+#[test]
+fn notices_in_chinese_have_no_english_reasons_and_clear_themselves() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path(), Lang::Chinese);
+    sign_in_trusting(&app, &server, "alice");
+    let composer = app.window().global::<ComposerAdapter>();
+    composer.set_typed_path(dir.path().join("no such file.pdf").display().to_string().into());
+    composer.invoke_send_typed_path();
+    let notice = |a: &App| a.window().global::<StatusBarAdapter>().get_notice().to_string();
+    wait_until(&app, "a notice", |a| !notice(a).is_empty());
+    assert_eq!(notice(&app), "文件未发送：文件不存在");
+    wait_until(&app, "the notice gone", |a| notice(a).is_empty());
+}
+
+#[test]
+fn a_dead_server_shows_offline_and_the_reconnect_countdown_counts() {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut server = TestServer::start();
+    let _bob = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    wait_until(&app, "bob online", |a| tree(a).first().is_some_and(|t| t.contains("2 online")));
+
+    server.kill();
+    wait_until(&app, "the loss noticed", |a| status(a).contains("reconnecting"));
+    assert_eq!(tree(&app)[0], "Everyone (offline)");
+    let users = app.window().global::<UserTreeAdapter>().get_users();
+    assert!(users.iter().all(|r| !r.online), "nobody shown online");
+    let dot = find(&app, "Connection").and_then(|e| e.accessible_value()).unwrap_or_default();
+    assert_eq!(dot.as_str(), "reconnecting");
+
+    let first = status(&app);
+    let secs = |s: &str| s.split_whitespace().find_map(|w| w.parse::<u64>().ok());
+    wait_until(&app, "the countdown to move", |a| status(a) != first);
+    let next = status(&app);
+    match (secs(&first), secs(&next)) {
+        (Some(1), None) => assert!(next.contains("reconnecting now"), "{next}"),
+        (Some(a), Some(b)) => assert_eq!(b + 1, a, "{first} then {next}"),
+        _ => panic!("not a countdown: {first} then {next}"),
+    }
+}
+
+#[test]
+fn a_certificate_changed_during_the_session_is_the_blocking_warning() {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut server = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+
+    let presented = server.restart_with_new_certificate();
+    // One reconnect attempt may still hit the empty port and wait out its connect timeout.
+    wait_longer(&app, "the warning", WAIT * 3, |a| find(a, "Certificate changed").is_some());
+    let trust = app.window().global::<TrustAdapter>();
+    assert_eq!(trust.get_fingerprint().as_str(), presented.pretty(), "shown in full");
+    assert!(find_role(&app, "Trust", AccessibleRole::Button).is_none());
+    assert!(find_role(&app, "Retry", AccessibleRole::Button).is_some());
+    assert_eq!(status(&app), "Offline: the server's certificate has changed");
+    let dot = find(&app, "Connection").and_then(|e| e.accessible_value()).unwrap_or_default();
+    assert_eq!(dot.as_str(), "offline", "not amber");
+
+    // Retrying meets the same certificate: the same warning again.
+    click(&app, "Retry");
+    wait_until(&app, "the warning closed", |a| find(a, "Certificate changed").is_none());
+    wait_until(&app, "the warning again", |a| find(a, "Certificate changed").is_some());
+    click(&app, "Sign out");
+    wait_until(&app, "signed out", |a| !a.window().global::<AppAdapter>().get_signed_in());
+    assert!(find(&app, "Certificate changed").is_none());
 }

@@ -159,5 +159,16 @@ fn main_window_renders_headless_at_desktop_and_embedded_sizes() {
     assert_eq!(png_size(&path), (1000, 680));
     let path = render(&window, 800, 480, "quicq-main-window-800x480.png");
     assert_eq!(png_size(&path), (800, 480));
+
+    // The server came back with another certificate during the session.
+    tx.send(Update::TrustChanged {
+        server: "chat.example.org:7373".into(),
+        expected: quicq_common::Fingerprint([0x5A; 32]),
+        presented: quicq_common::Fingerprint(std::array::from_fn(|i| i as u8 * 7)),
+    })
+    .unwrap();
+    app.pump();
+    let path = render(&window, 800, 480, "quicq-certificate-changed-800x480.png");
+    assert_eq!(png_size(&path), (800, 480));
     eprintln!("screenshots in {}", path.parent().unwrap().display());
 }

@@ -24,6 +24,7 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     adapter.on_pick_file(with(|c, _| c.pick_file()));
     adapter.on_send_typed_path(with(|c, a| c.send_typed_path(&a.get_typed_path())));
     adapter.on_hide_path_entry(with(|c, _| c.hide_path_entry()));
+    adapter.on_blank(|draft| crate::names::is_blank(&draft));
 }
 
 pub fn show(window: &MainWindow, change: ComposerShow) {

@@ -18,6 +18,12 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
         let adapter = window.global::<SignInAdapter>();
         controller.sign_in(&adapter.get_server(), &adapter.get_nickname(), &adapter.get_password());
     });
+    let weak = Rc::downgrade(controller);
+    adapter.on_cancel(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.cancel_sign_in();
+        }
+    });
 }
 
 pub fn show(window: &MainWindow, change: SignInShow) {

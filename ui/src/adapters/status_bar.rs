@@ -10,8 +10,15 @@ pub fn show(window: &MainWindow, change: StatusShow) {
     match change {
         StatusShow::Line { connected, text } => {
             adapter.set_connected(connected);
+            adapter.set_offline(false);
+            adapter.set_status(text.into());
+        }
+        StatusShow::Offline(text) => {
+            adapter.set_connected(false);
+            adapter.set_offline(true);
             adapter.set_status(text.into());
         }
         StatusShow::Notice(text) => adapter.set_notice(text.into()),
+        StatusShow::ClearNotice => adapter.set_notice("".into()),
     }
 }
