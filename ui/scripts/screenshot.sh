@@ -2,6 +2,7 @@
 # Starts a QuicQ server on loopback, seeds a few users and messages, runs the real quicq-ui
 # under Xvfb signed in as alice, and saves a screenshot (default docs/screenshot.png).
 # Needs Xvfb, ImageMagick's `import` and a CJK font; installs them with apt-get if missing.
+# SCREEN=800x480 sets the virtual screen's size (default 1000x680); QUICQ_LANG=zh, Chinese.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-docs/screenshot.png}"
@@ -44,7 +45,7 @@ head -c 3000000 /dev/urandom > "$work/slides-2026-11.pdf"
 as carol send-file --all "$work/slides-2026-11.pdf" > /dev/null
 as bob send --to alice "lunch at 12?" > /dev/null
 
-Xvfb :99 -screen 0 1000x680x24 > /dev/null 2>&1 &
+Xvfb :99 -screen 0 "${SCREEN:-1000x680}x24" > /dev/null 2>&1 &
 pids+=($!)
 sleep 1
 HOME="$work/home-alice" DISPLAY=:99 SLINT_BACKEND=winit-software \

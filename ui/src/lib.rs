@@ -22,6 +22,7 @@
 //!   unread badges and fingerprint lines; what the server field accepts; the reconnect
 //!   countdown and notice lifetime; failures by kind, for [`i18n`] to put in words.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
+//! - [`window_size`]: shrinking the window to a screen smaller than it.
 //!
 //! Entry point: [`start`], used by `main.rs`.
 
@@ -44,6 +45,7 @@ pub mod screen;
 pub mod settings;
 pub mod status;
 pub mod view;
+pub mod window_size;
 
 use std::rc::Rc;
 

@@ -43,11 +43,37 @@ fn main() -> ExitCode {
         sign_in.set_password(password.into());
         sign_in.invoke_sign_in();
     }
+    #[cfg(feature = "desktop")]
+    {
+        let weak = app.window().as_weak();
+        let _ = slint::spawn_local(async move {
+            if let Some(window) = weak.upgrade() {
+                fit_to_screen(window.window()).await;
+            }
+        });
+    }
     match app.window().run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Shrinks the window to its screen when it is larger (an 800x480 panel, say), once the
+/// system window exists.
+#[cfg(feature = "desktop")]
+async fn fit_to_screen(window: &slint::Window) {
+    use slint::winit_030::WinitWindowAccessor;
+    let Ok(system) = window.winit_window().await else { return };
+    let screen = system.current_monitor().map(|m| m.size());
+    tracing::debug!(?screen, "screen size");
+    let Some(screen) = screen else { return };
+    let size = window.size();
+    if let Some((width, height)) =
+        quicq_ui::window_size::fit((size.width, size.height), (screen.width, screen.height))
+    {
+        window.set_size(slint::PhysicalSize::new(width, height));
     }
 }
