@@ -10,15 +10,17 @@ use std::rc::Rc;
 
 use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
 use quicq_common::protocol::{Address, ChatMessage, GroupInfo, UserInfo};
-use slint::{Model, VecModel};
+use slint::VecModel;
 
 use crate::backend::{Command, Network, SignInError, Update};
+use crate::follow::{Follow, Position};
 use crate::generated::{MessageRow, TransferRow, UserRow};
 use crate::i18n::Texts;
 use crate::screen::{
     ComposerShow, ConversationShow, Screen, Show, SignInShow, StatusShow, TrustShow,
 };
 use crate::settings::Settings;
+use crate::timeline::{Placed, Timeline};
 use crate::view::{self, Conv, FileStatus, History, Roster, Transfer};
 
 #[derive(Default)]
@@ -31,6 +33,12 @@ struct State {
     roster: Roster,
     selected: Option<Conv>,
     histories: HashMap<Conv, History>,
+    /// The bubbles of each conversation opened so far; messages to them are added as they come.
+    timelines: HashMap<Conv, Timeline>,
+    /// Where the user is in the selected conversation.
+    position: Position,
+    /// Which conversation and message announce each file, to redraw one bubble on progress.
+    file_messages: HashMap<u64, (Conv, u64)>,
     files: HashMap<u64, FileStatus>,
     transfers: Vec<Transfer>,
 }
@@ -41,7 +49,8 @@ pub struct Controller {
     texts: Texts,
     settings_path: Option<PathBuf>,
     users: Rc<VecModel<UserRow>>,
-    messages: Rc<VecModel<MessageRow>>,
+    /// Shown before any conversation is open.
+    no_messages: Rc<VecModel<MessageRow>>,
     transfers: Rc<VecModel<TransferRow>>,
     state: RefCell<State>,
 }
@@ -66,7 +75,7 @@ impl Controller {
             texts,
             settings_path,
             users: Rc::default(),
-            messages: Rc::default(),
+            no_messages: Rc::default(),
             transfers: Rc::default(),
             state: RefCell::default(),
         };
@@ -85,9 +94,15 @@ impl Controller {
         self.users.clone()
     }
 
-    /// The selected conversation's bubbles, oldest first.
+    /// The selected conversation's bubbles, oldest first. Each open conversation has its own
+    /// model; [`ConversationShow::Messages`] tells the view which one to watch.
     pub fn messages(&self) -> Rc<VecModel<MessageRow>> {
-        self.messages.clone()
+        let state = self.state.borrow();
+        state
+            .selected
+            .as_ref()
+            .and_then(|conv| state.timelines.get(conv))
+            .map_or_else(|| self.no_messages.clone(), Timeline::rows)
     }
 
     /// Running transfers.
@@ -202,7 +217,22 @@ impl Controller {
         }
         self.refresh_title();
         self.refresh_users();
-        self.refresh_messages();
+        self.open_timeline();
+    }
+
+    /// The view reports whether the user is at the bottom of the conversation.
+    pub fn scrolled(&self, at_bottom: bool) {
+        let cleared = self.state.borrow_mut().position.scrolled(at_bottom);
+        if let Some(count) = cleared {
+            self.show(Show::Conversation(ConversationShow::NewBelow(count)));
+        }
+    }
+
+    /// The "new messages" button: to the newest message, counter cleared.
+    pub fn jump_to_newest(&self) {
+        self.state.borrow_mut().position.to_newest();
+        self.show(Show::Conversation(ConversationShow::NewBelow(0)));
+        self.show(Show::Conversation(ConversationShow::ToNewest));
     }
 
     /// Applies one thing the network thread reported.
@@ -226,21 +256,7 @@ impl Controller {
                 self.refresh_users();
             }
             Update::Event(event) => self.event(event),
-            Update::History { with, page } => {
-                let conv = Conv::of_address(&with);
-                {
-                    let mut state = self.state.borrow_mut();
-                    let history = state.histories.entry(conv.clone()).or_default();
-                    for m in page.messages {
-                        history.add(m);
-                    }
-                    history.more = page.more;
-                    history.loaded = true;
-                }
-                if self.state.borrow().selected.as_ref() == Some(&conv) {
-                    self.refresh_messages();
-                }
-            }
+            Update::History { with, page } => self.history_page(Conv::of_address(&with), page),
             Update::UploadStarted { transfer_id, name, size } => {
                 self.upsert_transfer(Transfer {
                     key: TransferKey::Upload(transfer_id),
@@ -316,6 +332,9 @@ impl Controller {
                 if let Some(history) = state.histories.remove(&old) {
                     state.histories.insert(conv.clone(), history);
                 }
+                if let Some(timeline) = state.timelines.remove(&old) {
+                    state.timelines.insert(conv.clone(), timeline);
+                }
                 if state.selected.as_ref() == Some(&old) {
                     state.selected = Some(conv.clone());
                 }
@@ -324,22 +343,89 @@ impl Controller {
                 == quicq_common::nickname::key_of(&state.me);
             let visible = state.selected.as_ref() == Some(&conv);
             let m_is_news = m.event.is_none();
+            let shown = m.event.as_deref().and_then(quicq_common::protocol::Event::applies_to);
+            let membership = m.event.is_some() && shown.is_none();
+            let shown = shown.unwrap_or(m.id);
+            if let Some(file) = &m.file {
+                state.file_messages.insert(file.id, (conv.clone(), m.id));
+            }
             // A message seen before (a history page, then live) is not news twice.
             if !state.histories.entry(conv.clone()).or_default().add(m) {
                 return;
             }
             // Events are not news to count; a person's message from someone else is.
             if !visible && !own && m_is_news {
-                state.roster.add_unread(conv);
+                state.roster.add_unread(conv.clone());
             }
-            visible
+            (visible, conv, shown, own, membership)
         };
+        let (visible, conv, shown, own, membership) = visible;
         // The tree may have changed too (a group joined, renamed or left).
         self.refresh_users();
-        if visible {
-            self.refresh_messages();
+        if self.place(&conv, shown) == Placed::Appended && visible {
+            let follow = self.state.borrow_mut().position.added(own);
+            self.show(Show::Conversation(match follow {
+                Follow::ToNewest => ConversationShow::ToNewest,
+                Follow::Count(n) => ConversationShow::NewBelow(n),
+            }));
+        }
+        // An event may have renamed the group on screen.
+        if visible && membership {
             self.refresh_title();
         }
+    }
+
+    /// A page of history: kept, and put into the conversation's bubbles if it is open (older
+    /// messages go above, at their place).
+    fn history_page(&self, conv: Conv, page: quicq_client::HistoryPage) {
+        let (mut shown, first_page) = {
+            let mut state = self.state.borrow_mut();
+            let State { histories, file_messages, timelines, .. } = &mut *state;
+            let first_page = timelines.get(&conv).is_none_or(Timeline::is_empty);
+            let history = histories.entry(conv.clone()).or_default();
+            let mut shown = Vec::new();
+            for m in page.messages {
+                let id = m.event.as_deref().and_then(quicq_common::protocol::Event::applies_to);
+                let id = id.unwrap_or(m.id);
+                if let Some(file) = &m.file {
+                    file_messages.insert(file.id, (conv.clone(), m.id));
+                }
+                if history.add(m) {
+                    shown.push(id);
+                }
+            }
+            history.more = page.more;
+            history.loaded = true;
+            (shown, first_page)
+        };
+        // Oldest first, so a first page is appended row by row.
+        shown.sort_unstable();
+        shown.dedup();
+        for id in shown {
+            self.place(&conv, id);
+        }
+        let state = self.state.borrow();
+        if state.selected.as_ref() == Some(&conv) {
+            let more = state.histories.get(&conv).is_some_and(|h| h.more);
+            drop(state);
+            self.show(Show::Conversation(ConversationShow::MoreHistory(more)));
+            if first_page {
+                self.show(Show::Conversation(ConversationShow::ToNewest));
+            }
+        }
+    }
+
+    /// Puts message `id`'s bubble, as it is now, into its conversation's timeline if that is
+    /// open: O(1) for a new newest message, one row changed for an edit, recall or reaction.
+    fn place(&self, conv: &Conv, id: u64) -> Placed {
+        let mut state = self.state.borrow_mut();
+        let State { histories, timelines, me, files, .. } = &mut *state;
+        let Some(timeline) = timelines.get_mut(conv) else { return Placed::Nothing };
+        let row = histories
+            .get(conv)
+            .and_then(|h| h.get(id))
+            .and_then(|m| view::message_row(m, me, files, &self.texts));
+        timeline.put(id, row)
     }
 
     fn transfer(&self, event: TransferEvent) {
@@ -438,43 +524,35 @@ impl Controller {
         self.show(Show::Conversation(ConversationShow::Title(title)));
     }
 
-    /// Rebuilds the visible conversation's bubbles, touching only rows that changed.
-    fn refresh_messages(&self) {
-        let (rows, more) = {
-            let state = self.state.borrow();
-            let Some(conv) = &state.selected else { return };
-            let empty = History::default();
-            let history = state.histories.get(conv).unwrap_or(&empty);
-            (view::message_rows(history, &state.me, &state.files, &self.texts), history.more)
+    /// Shows the selected conversation's bubbles at its newest message; its timeline is made
+    /// from what is known the first time it is opened, and kept up to date after that.
+    fn open_timeline(&self) {
+        let (model, more) = {
+            let mut state = self.state.borrow_mut();
+            let State { selected, histories, timelines, me, files, position, .. } = &mut *state;
+            let Some(conv) = selected.clone() else { return };
+            *position = Position::default();
+            let history = histories.entry(conv.clone()).or_default();
+            let timeline = timelines.entry(conv).or_insert_with(|| {
+                let mut timeline = Timeline::default();
+                for m in history.messages() {
+                    timeline.put(m.id, view::message_row(m, me, files, &self.texts));
+                }
+                timeline
+            });
+            (timeline.model(), history.more)
         };
+        self.show(Show::Conversation(ConversationShow::Messages(model)));
         self.show(Show::Conversation(ConversationShow::MoreHistory(more)));
-        let model = &self.messages;
-        let same_prefix = model.row_count() <= rows.len()
-            && (0..model.row_count()).all(|i| model.row_data(i).as_ref() == rows.get(i));
-        if same_prefix {
-            for row in rows.into_iter().skip(model.row_count()) {
-                model.push(row);
-            }
-        } else {
-            model.set_vec(rows);
-        }
+        self.show(Show::Conversation(ConversationShow::NewBelow(0)));
+        self.show(Show::Conversation(ConversationShow::ToNewest));
     }
 
-    /// Updates the bubble of one file, if it is on screen.
+    /// Redraws the bubble of one file, if its conversation is open.
     fn refresh_file(&self, file_id: u64) {
-        let state = self.state.borrow();
-        let Some(conv) = &state.selected else { return };
-        let Some(history) = state.histories.get(conv) else { return };
-        let Some(index) =
-            history.messages().position(|m| m.file.as_ref().is_some_and(|f| f.id == file_id))
-        else {
-            return;
-        };
-        let rows = view::message_rows(history, &state.me, &state.files, &self.texts);
-        if let Some(row) = rows.into_iter().nth(index)
-            && index < self.messages.row_count()
-        {
-            self.messages.set_row_data(index, row);
+        let found = self.state.borrow().file_messages.get(&file_id).cloned();
+        if let Some((conv, id)) = found {
+            self.place(&conv, id);
         }
     }
 
@@ -503,6 +581,7 @@ mod tests {
     use quicq_client::HistoryPage;
     use quicq_common::Fingerprint;
     use quicq_common::protocol::FileInfo;
+    use slint::Model;
 
     use super::*;
 
@@ -779,7 +858,10 @@ mod tests {
                     text: "Connected as alice".into()
                 }),
                 Show::Conversation(ConversationShow::Title("Everyone".into())),
+                Show::Conversation(ConversationShow::Messages(rig.controller.messages().into())),
                 Show::Conversation(ConversationShow::MoreHistory(false)),
+                Show::Conversation(ConversationShow::NewBelow(0)),
+                Show::Conversation(ConversationShow::ToNewest),
             ]
         );
         assert_eq!(
@@ -838,7 +920,14 @@ mod tests {
             },
         });
         assert_eq!(rig.bubbles(), ["old", "new"]);
-        assert_eq!(rig.take().1, [Show::Conversation(ConversationShow::MoreHistory(true))]);
+        assert_eq!(
+            rig.take().1,
+            [
+                Show::Conversation(ConversationShow::MoreHistory(true)),
+                // The first page opens the conversation at its newest message.
+                Show::Conversation(ConversationShow::ToNewest),
+            ]
+        );
         rig.controller.load_older();
         assert_eq!(rig.take().0, [Command::History { with: Address::everyone(), before: Some(7) }]);
         // A page for a conversation not on screen is kept for later, not shown.
@@ -850,6 +939,100 @@ mod tests {
         rig.controller.select(Conv::With("bob".into()));
         assert!(rig.take().0.is_empty(), "bob's history is already here");
         assert_eq!(rig.bubbles(), ["earlier"]);
+    }
+
+    fn edit(id: u64, target: u64, text: &str) -> ChatMessage {
+        ChatMessage {
+            event: Some(Box::new(quicq_common::protocol::Event::Edited {
+                id: target,
+                text: text.into(),
+            })),
+            ..msg(id, "bob", Address::everyone(), "")
+        }
+    }
+
+    #[test]
+    fn a_message_costs_one_row_not_a_rebuild_of_the_conversation() {
+        use crate::timeline::Operations;
+        let rig = Rig::signed_in();
+        let everyone = |id, text: &str| msg(id, "bob", Address::everyone(), text);
+        let page = (1..=1000).rev().map(|id| everyone(id * 2, "old")).collect();
+        rig.controller.apply(Update::History {
+            with: Address::everyone(),
+            page: HistoryPage { messages: page, more: true },
+        });
+        let model = rig.controller.messages();
+        let ops = || rig.controller.state.borrow().timelines[&Conv::Everyone].operations();
+        assert_eq!(ops(), Operations { appended: 1000, ..Operations::default() });
+        rig.take();
+        let cases: Vec<(ChatMessage, Operations, Vec<Show>)> = vec![
+            (
+                everyone(3001, "new"),
+                Operations { appended: 1001, ..Operations::default() },
+                vec![Show::Conversation(ConversationShow::ToNewest)],
+            ),
+            (
+                edit(3002, 2000, "fixed"),
+                Operations { appended: 1001, changed: 1, ..Operations::default() },
+                vec![],
+            ),
+            (
+                // Live, out of order: an older id goes to its place.
+                everyone(2999, "late"),
+                Operations { appended: 1001, changed: 1, inserted: 1, ..Operations::default() },
+                vec![],
+            ),
+        ];
+        for (m, after, shows) in cases {
+            let what = format!("{m:?}");
+            rig.controller.apply(Update::Event(Event::Message(m)));
+            assert_eq!(ops(), after, "{what}");
+            assert_eq!(rig.take().1, shows, "{what}");
+        }
+        assert!(Rc::ptr_eq(&model, &rig.controller.messages()), "the same model throughout");
+        let bubbles = rig.bubbles();
+        assert_eq!(bubbles.len(), 1002);
+        assert_eq!(bubbles[999..], ["fixed (edited)", "late", "new"]);
+    }
+
+    #[test]
+    fn new_messages_below_the_view_are_counted_until_the_bottom_is_reached() {
+        let rig = Rig::signed_in();
+        let from = |id, who: &str| msg(id, who, Address::everyone(), "hi");
+        let new_below = |n| Show::Conversation(ConversationShow::NewBelow(n));
+        let to_newest = Show::Conversation(ConversationShow::ToNewest);
+        rig.controller.scrolled(false);
+        let cases: Vec<(ChatMessage, Vec<Show>)> = vec![
+            (from(1, "bob"), vec![new_below(1)]),
+            (from(2, "carol"), vec![new_below(2)]),
+            // One's own message is shown however far up one was.
+            (from(3, "alice"), vec![to_newest.clone()]),
+            (from(4, "bob"), vec![to_newest.clone()]),
+        ];
+        for (m, shows) in cases {
+            let what = format!("{m:?}");
+            rig.controller.apply(Update::Event(Event::Message(m)));
+            assert_eq!(rig.take().1, shows, "{what}");
+        }
+        rig.controller.scrolled(false);
+        rig.controller.apply(Update::Event(Event::Message(from(5, "bob"))));
+        rig.take();
+        rig.controller.scrolled(true);
+        assert_eq!(rig.take().1, [new_below(0)], "reaching the bottom clears the count");
+        rig.controller.scrolled(false);
+        rig.controller.apply(Update::Event(Event::Message(from(6, "bob"))));
+        rig.take();
+        rig.controller.jump_to_newest();
+        assert_eq!(rig.take().1, [new_below(0), to_newest.clone()], "the button jumps");
+        // Another conversation's messages never move this one.
+        rig.controller.scrolled(false);
+        rig.controller.apply(Update::Event(Event::Message(msg(
+            7,
+            "bob",
+            Address::User("alice".into()),
+            "psst",
+        ))));
+        assert!(rig.take().1.is_empty());
     }
 
     #[test]

@@ -18,6 +18,9 @@
 //! - [`backend`]: the network thread (tokio + `quicq_client`) behind the [`backend::Network`]
 //!   trait, [`backend::Command`] in, [`backend::Update`] out; the window never waits on it.
 //! - [`view`]: view models in plain Rust (tree, bubbles, transfers, sizes, times).
+//! - [`timeline`]: one open conversation's bubbles as a list model that grows by appending
+//!   (O(1) per message) and changes single rows for edits, recalls and reactions.
+//! - [`follow`]: whether the conversation follows new messages, and the "new messages" count.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //!
 //! Entry point: [`start`], used by `main.rs`.
@@ -33,9 +36,11 @@ pub mod adapters;
 pub mod app;
 pub mod backend;
 pub mod controller;
+pub mod follow;
 pub mod i18n;
 pub mod screen;
 pub mod settings;
+pub mod timeline;
 pub mod view;
 
 use std::rc::Rc;

@@ -5,6 +5,9 @@
 //! views watch them directly.
 
 use quicq_common::Fingerprint;
+use slint::ModelRc;
+
+use crate::generated::MessageRow;
 
 /// The sign-in page.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,11 +41,17 @@ pub enum TrustShow {
     Hidden,
 }
 
-/// The conversation pane's header and paging; its bubbles are a model.
+/// The conversation pane's header, paging and scrolling; its bubbles are a model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConversationShow {
     Title(String),
+    /// The selected conversation's bubbles (each open conversation has its own model).
+    Messages(ModelRc<MessageRow>),
     MoreHistory(bool),
+    /// Scroll to the newest message and keep following it.
+    ToNewest,
+    /// How many messages arrived below the user's view; 0 hides the button.
+    NewBelow(u32),
 }
 
 /// The composer.

@@ -244,6 +244,10 @@ impl History {
         true
     }
 
+    pub fn get(&self, id: u64) -> Option<&ChatMessage> {
+        self.messages.get(&id)
+    }
+
     pub fn oldest(&self) -> Option<u64> {
         self.messages.keys().next().copied()
     }
@@ -268,41 +272,43 @@ pub fn message_rows(
     files: &HashMap<u64, FileStatus>,
     texts: &Texts,
 ) -> Vec<MessageRow> {
-    let me = key_of(me);
-    history
-        .messages()
-        .filter_map(|m| Some((m, shown_text(m, texts)?)))
-        .map(|(m, text)| {
-            let own = key_of(&m.from) == me;
-            let (is_file, file_name, file_size, file_path, file_state) = match &m.file {
-                Some(f) => {
-                    let (path, state) = match files.get(&f.id) {
-                        Some(FileStatus::Saved(p)) => {
-                            (p.display().to_string(), texts.saved().to_owned())
-                        }
-                        Some(FileStatus::Receiving { done, total }) => {
-                            (String::new(), texts.receiving(percent(*done, *total)))
-                        }
-                        Some(FileStatus::Failed(why)) => (String::new(), why.clone()),
-                        None => (String::new(), String::new()),
-                    };
-                    (true, f.name.clone(), human_size(f.size), path, state)
+    history.messages().filter_map(|m| message_row(m, me, files, texts)).collect()
+}
+
+/// One message's bubble; `None` when it is not shown (an event kind this build does not know).
+pub fn message_row(
+    m: &ChatMessage,
+    me: &str,
+    files: &HashMap<u64, FileStatus>,
+    texts: &Texts,
+) -> Option<MessageRow> {
+    let text = shown_text(m, texts)?;
+    let own = key_of(&m.from) == key_of(me);
+    let (is_file, file_name, file_size, file_path, file_state) = match &m.file {
+        Some(f) => {
+            let (path, state) = match files.get(&f.id) {
+                Some(FileStatus::Saved(p)) => (p.display().to_string(), texts.saved().to_owned()),
+                Some(FileStatus::Receiving { done, total }) => {
+                    (String::new(), texts.receiving(percent(*done, *total)))
                 }
-                None => (false, String::new(), String::new(), String::new(), String::new()),
+                Some(FileStatus::Failed(why)) => (String::new(), why.clone()),
+                None => (String::new(), String::new()),
             };
-            MessageRow {
-                sender: m.from.as_str().into(),
-                time: clock(m.at).into(),
-                text: text.into(),
-                own,
-                is_file,
-                file_name: file_name.into(),
-                file_size: file_size.into(),
-                file_path: file_path.into(),
-                file_state: file_state.into(),
-            }
-        })
-        .collect()
+            (true, f.name.clone(), human_size(f.size), path, state)
+        }
+        None => (false, String::new(), String::new(), String::new(), String::new()),
+    };
+    Some(MessageRow {
+        sender: m.from.as_str().into(),
+        time: clock(m.at).into(),
+        text: text.into(),
+        own,
+        is_file,
+        file_name: file_name.into(),
+        file_size: file_size.into(),
+        file_path: file_path.into(),
+        file_state: file_state.into(),
+    })
 }
 
 /// What a message shows as its text: a placeholder once recalled, a line for a membership

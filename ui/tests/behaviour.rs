@@ -1,6 +1,7 @@
 //! The real window (Slint's testing backend, no display) against a real server on loopback:
 //! sign in through the trust prompt, chat with another client, unread badges, the group root,
-//! and a changed certificate being refused.
+//! a changed certificate being refused, and the conversation list (one bubble changed per edit,
+//! following new messages, the "new messages" button).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::rc::Rc;
@@ -108,11 +109,13 @@ fn find_role(app: &App, label: &str, role: AccessibleRole) -> Option<ElementHand
         .find(|e| e.accessible_role() == Some(role))
 }
 
-/// Pumps updates until `cond` holds.
+/// Pumps updates until `cond` holds. There is no event loop: this also runs the views' change
+/// handlers and animations, as the event loop would between frames.
 fn wait_until(app: &App, what: &str, cond: impl Fn(&App) -> bool) {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         app.pump();
+        settle(app);
         if cond(app) {
             return;
         }
@@ -256,4 +259,134 @@ fn wrong_password_is_said_in_words() {
     let sign_in = app.window().global::<SignInAdapter>();
     assert_eq!(sign_in.get_error().as_str(), "Wrong nickname or password.");
     assert!(!sign_in.get_busy());
+}
+
+/// What the event loop does between frames, which the testing backend without one leaves to the
+/// test: change handlers and animations run, and lists make the rows now scrolled into view
+/// (which Slint does before it delivers input, so a pointer move in a corner does it).
+fn settle(app: &App) {
+    slint::platform::update_timers_and_animations();
+    let corner = slint::LogicalPosition::new(1.0, 1.0);
+    app.window()
+        .window()
+        .dispatch_event(slint::platform::WindowEvent::PointerMoved { position: corner });
+    slint::platform::update_timers_and_animations();
+}
+
+/// Signs `nick` in to `server` through the trust prompt; the group is open afterwards.
+fn signed_in(app: &App, server: &TestServer, nick: &str) {
+    sign_in(app, server, nick);
+    wait_until(app, "the trust prompt", |a| find(a, "New server").is_some());
+    click(app, "Trust");
+    wait_until(app, "signed in", |a| a.window().global::<AppAdapter>().get_signed_in());
+}
+
+/// A bubble's text is on screen: drawn (the list only makes the rows in view) and its middle
+/// inside the conversation list's visible area.
+fn on_screen(app: &App, text: &str) -> bool {
+    let Some(list) = ElementHandle::find_by_accessible_label(app.window(), "Messages").next()
+    else {
+        return false;
+    };
+    let (top, height) = (list.absolute_position().y, list.size().height);
+    ElementHandle::find_by_accessible_label(app.window(), text).any(|e| {
+        let middle = e.absolute_position().y + e.size().height / 2.0;
+        e.is_valid() && middle >= top && middle <= top + height
+    })
+}
+
+/// The mouse wheel over the conversation list; positive `dy` scrolls up (towards older).
+fn wheel(app: &App, dy: f32) {
+    let list = ElementHandle::find_by_accessible_label(app.window(), "Messages").next().unwrap();
+    let (p, size) = (list.absolute_position(), list.size());
+    let position = slint::LogicalPosition::new(p.x + size.width / 2.0, p.y + size.height / 2.0);
+    app.window().window().dispatch_event(slint::platform::WindowEvent::PointerMoved { position });
+    app.window().window().dispatch_event(slint::platform::WindowEvent::PointerScrolled {
+        position,
+        delta_x: 0.0,
+        delta_y: dy,
+    });
+    // Slint 1.18 animates a wheel step over 180 ms (of the clock, not of work done): let it
+    // end before the test goes on, as a user's next action would.
+    let end = Instant::now() + Duration::from_millis(400);
+    while Instant::now() < end {
+        settle(app);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    settle(app);
+}
+
+/// The "N new messages" button is showing.
+fn new_messages_button(app: &App) -> bool {
+    find_role(app, "New messages", AccessibleRole::Button).is_some()
+}
+
+#[test]
+fn an_edit_changes_its_own_bubble_and_leaves_the_others_drawn() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    signed_in(&app, &server, "alice");
+    let first = server.runtime.block_on(bob.send(Address::everyone(), "first words")).unwrap();
+    let second = server.runtime.block_on(bob.send(Address::everyone(), "second words")).unwrap();
+    assert!(first.id < second.id);
+    wait_until(&app, "both shown", |a| on_screen(a, "first words") && on_screen(a, "second words"));
+    let drawn = find(&app, "first words").unwrap();
+
+    server.runtime.block_on(bob.edit(second.id, "second words, fixed")).unwrap();
+    wait_until(&app, "the edit shown", |a| on_screen(a, "second words, fixed (edited)"));
+    // The list was not rebuilt: the untouched bubble is the same drawn element.
+    assert!(drawn.is_valid(), "the other bubble was made again: the whole list was rebuilt");
+    assert_eq!(shown_texts(&app), ["first words", "second words, fixed (edited)"]);
+}
+
+#[test]
+fn the_list_follows_new_messages_at_the_bottom_and_counts_them_above_it() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    signed_in(&app, &server, "alice");
+    let send = |range: std::ops::Range<u32>| {
+        server.runtime.block_on(async {
+            for i in range {
+                bob.send(Address::everyone(), format!("line {i}")).await.unwrap();
+            }
+        })
+    };
+    // More than a screenful arrives while alice is at the bottom: the newest stays in view.
+    send(0..40);
+    wait_until(&app, "the newest in view", |a| on_screen(a, "line 39"));
+    assert!(!on_screen(&app, "line 0"));
+    assert!(!new_messages_button(&app));
+
+    // Her own message follows too.
+    type_into(&app, "Message", "my own words");
+    click(&app, "Send");
+    wait_until(&app, "own message in view", |a| on_screen(a, "my own words"));
+
+    // Scrolled up, she stays where she reads, and a button counts what came below.
+    wheel(&app, 2000.0);
+    wait_until(&app, "scrolled up", |a| !on_screen(a, "my own words"));
+    send(40..43);
+    wait_until(&app, "the counter", new_messages_button);
+    wait_until(&app, "three below", |a| shown_texts(a).contains(&"line 42".to_owned()));
+    assert!(!on_screen(&app, "line 42"), "the list moved while she read");
+
+    // The button jumps to the newest and goes away.
+    click(&app, "New messages");
+    wait_until(&app, "the newest in view", |a| on_screen(a, "line 42"));
+    wait_until(&app, "the button gone", |a| !new_messages_button(a));
+
+    // Reaching the bottom by scrolling clears the count as well.
+    wheel(&app, 2000.0);
+    wait_until(&app, "scrolled up", |a| !on_screen(a, "line 42"));
+    send(43..44);
+    wait_until(&app, "the counter", new_messages_button);
+    wheel(&app, -100000.0);
+    wait_until(&app, "the bottom", |a| on_screen(a, "line 43"));
+    wait_until(&app, "the button gone", |a| !new_messages_button(a));
 }
