@@ -390,3 +390,43 @@ fn the_list_follows_new_messages_at_the_bottom_and_counts_them_above_it() {
     wait_until(&app, "the bottom", |a| on_screen(a, "line 43"));
     wait_until(&app, "the button gone", |a| !new_messages_button(a));
 }
+
+#[test]
+fn a_conversation_opens_at_its_newest_and_older_pages_keep_the_place() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    // The group's past, from before alice's first sign-in: history, not live messages.
+    server.runtime.block_on(async {
+        for i in 0..120 {
+            bob.send(Address::everyone(), format!("dm {i}")).await.unwrap();
+        }
+    });
+    let app = app(dir.path());
+    signed_in(&app, &server, "alice");
+
+    // Opened, it shows the newest message, not the oldest of the page.
+    wait_until(&app, "the newest in view", |a| on_screen(a, "dm 119"));
+    let page = shown_texts(&app);
+    assert!(page.len() < 120, "one page at first");
+
+    // Up to the top of the page, then up again: the next older page comes, and the message that
+    // was at the top is still in view.
+    let top = page[0].clone();
+    wheel(&app, 100000.0);
+    wait_until(&app, "the first row of the page in view", |a| on_screen(a, &top));
+    wheel(&app, 200.0);
+    wait_until(&app, "an older page", |a| shown_texts(a).len() > page.len());
+    settle(&app);
+    assert!(on_screen(&app, &top), "the place was lost: {top} is no longer in view");
+    assert!(!on_screen(&app, "dm 0"), "jumped to the top of the new page");
+
+    // The keyboard way to older messages stays.
+    wait_until(&app, "the rest", |a| {
+        if let Some(b) = find_role(a, "Older messages", AccessibleRole::Button) {
+            b.invoke_accessible_default_action();
+        }
+        shown_texts(a).contains(&"dm 0".to_owned())
+    });
+}
