@@ -13,11 +13,12 @@ use quicq_common::protocol::{Address, ChatMessage, GroupInfo, UserInfo};
 use slint::VecModel;
 
 use crate::backend::{Command, Network, SignInError, Update};
+use crate::drafts::Drafts;
 use crate::follow::{Follow, Position};
 use crate::generated::{MessageRow, TransferRow, UserRow};
 use crate::i18n::Texts;
 use crate::screen::{
-    ComposerShow, ConversationShow, Screen, Show, SignInShow, StatusShow, TrustShow,
+    ComposerShow, ConversationShow, Recipient, Screen, Show, SignInShow, StatusShow, TrustShow,
 };
 use crate::settings::Settings;
 use crate::timeline::{Placed, Timeline};
@@ -37,6 +38,8 @@ struct State {
     timelines: HashMap<Conv, Timeline>,
     /// Where the user is in the selected conversation.
     position: Position,
+    /// What was typed and not sent, per conversation.
+    drafts: Drafts,
     /// Which conversation and message announce each file, to redraw one bubble on progress.
     file_messages: HashMap<u64, (Conv, u64)>,
     files: HashMap<u64, FileStatus>,
@@ -160,7 +163,17 @@ impl Controller {
             return;
         }
         self.show(Show::Composer(ComposerShow::ClearDraft));
+        self.edited("");
         self.network.command(Command::Send { to: self.selected_address(), text: draft.to_owned() });
+    }
+
+    /// The user changed the composer's text (kept as the selected conversation's draft).
+    pub fn edited(&self, draft: &str) {
+        let mut state = self.state.borrow_mut();
+        let State { selected, drafts, .. } = &mut *state;
+        if let Some(conv) = selected {
+            drafts.set(conv, draft);
+        }
     }
 
     pub fn pick_file(&self) {
@@ -205,19 +218,43 @@ impl Controller {
 
     /// Shows a conversation: clears its unread count and fetches its history the first time.
     pub fn select(&self, conv: Conv) {
-        let needs_history = {
+        let (needs_history, switched) = {
             let mut state = self.state.borrow_mut();
             state.roster.clear_unread(&conv);
+            let switched = state.selected.as_ref() != Some(&conv);
             state.selected = Some(conv.clone());
             let history = state.histories.entry(conv.clone()).or_default();
-            !std::mem::replace(&mut history.loaded, true)
+            (!std::mem::replace(&mut history.loaded, true), switched)
         };
+        if switched {
+            self.show_composer_for(&conv);
+        }
         if needs_history {
             self.network.command(Command::History { with: self.selected_address(), before: None });
         }
         self.refresh_title();
         self.refresh_users();
         self.open_timeline();
+    }
+
+    /// The composer of the conversation just opened: its draft, and whom it writes to.
+    fn show_composer_for(&self, conv: &Conv) {
+        let (draft, recipient) = {
+            let state = self.state.borrow();
+            let recipient = match conv {
+                Conv::Everyone => Recipient::Everyone,
+                Conv::Group(key) => Recipient::Named(format!(
+                    "# {}",
+                    state.roster.group(key).map_or(key.as_str(), |g| g.name.as_str())
+                )),
+                Conv::With(key) => {
+                    Recipient::Named(state.roster.name_of(key).unwrap_or(key).to_owned())
+                }
+            };
+            (state.drafts.get(conv).to_owned(), recipient)
+        };
+        self.show(Show::Composer(ComposerShow::Draft(draft)));
+        self.show(Show::Composer(ComposerShow::Recipient(recipient)));
     }
 
     /// The view reports whether the user is at the bottom of the conversation.
@@ -335,6 +372,7 @@ impl Controller {
                 if let Some(timeline) = state.timelines.remove(&old) {
                     state.timelines.insert(conv.clone(), timeline);
                 }
+                state.drafts.renamed(&old, &conv);
                 if state.selected.as_ref() == Some(&old) {
                     state.selected = Some(conv.clone());
                 }
@@ -580,7 +618,7 @@ mod tests {
 
     use quicq_client::HistoryPage;
     use quicq_common::Fingerprint;
-    use quicq_common::protocol::FileInfo;
+    use quicq_common::protocol::{FileInfo, GroupInfo};
     use slint::Model;
 
     use super::*;
@@ -857,6 +895,8 @@ mod tests {
                     connected: true,
                     text: "Connected as alice".into()
                 }),
+                composer(ComposerShow::Draft(String::new())),
+                composer(ComposerShow::Recipient(Recipient::Everyone)),
                 Show::Conversation(ConversationShow::Title("Everyone".into())),
                 Show::Conversation(ConversationShow::Messages(rig.controller.messages().into())),
                 Show::Conversation(ConversationShow::MoreHistory(false)),
@@ -1033,6 +1073,56 @@ mod tests {
             "psst",
         ))));
         assert!(rig.take().1.is_empty());
+    }
+
+    #[test]
+    fn each_conversation_keeps_its_draft_and_the_composer_names_the_recipient() {
+        let rig = Rig::signed_in();
+        rig.controller.apply(Update::SignedIn {
+            me: "alice".into(),
+            users: vec![user("alice", true), user("Bob", true)],
+            groups: vec![GroupInfo { name: "Rust".into(), ..Default::default() }],
+        });
+        rig.take();
+        let drafts = |shows: Vec<Show>| {
+            shows.into_iter().filter(|s| matches!(s, Show::Composer(_))).collect::<Vec<_>>()
+        };
+        let named = |n: &str| composer(ComposerShow::Recipient(Recipient::Named(n.into())));
+        let everyone = composer(ComposerShow::Recipient(Recipient::Everyone));
+        let draft = |t: &str| composer(ComposerShow::Draft(t.into()));
+        type Step = fn(&Controller);
+        let steps: &[(&str, Step, Vec<Show>)] = &[
+            ("typed in the group", |c| c.edited("for all"), vec![]),
+            ("to bob", |c| c.select(Conv::With("bob".into())), vec![draft(""), named("Bob")]),
+            ("typed to bob", |c| c.edited("for bob"), vec![]),
+            (
+                "to the group",
+                |c| c.select(Conv::Everyone),
+                vec![draft("for all"), everyone.clone()],
+            ),
+            (
+                "to a named group",
+                |c| c.select(Conv::Group("rust".into())),
+                vec![draft(""), named("# Rust")],
+            ),
+            (
+                "back to bob",
+                |c| c.select(Conv::With("bob".into())),
+                vec![draft("for bob"), named("Bob")],
+            ),
+            ("bob again changes nothing", |c| c.select(Conv::With("bob".into())), vec![]),
+            ("sent", |c| c.send("for bob"), vec![composer(ComposerShow::ClearDraft)]),
+            ("to the group", |c| c.select(Conv::Everyone), vec![draft("for all"), everyone]),
+            (
+                "back to bob: sent is gone",
+                |c| c.select(Conv::With("bob".into())),
+                vec![draft(""), named("Bob")],
+            ),
+        ];
+        for (name, step, shows) in steps {
+            step(&rig.controller);
+            assert_eq!(drafts(rig.take().1), *shows, "{name}");
+        }
     }
 
     #[test]

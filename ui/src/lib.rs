@@ -21,6 +21,7 @@
 //! - [`timeline`]: one open conversation's bubbles as a list model that grows by appending
 //!   (O(1) per message) and changes single rows for edits, recalls and reactions.
 //! - [`follow`]: whether the conversation follows new messages, and the "new messages" count.
+//! - [`drafts`]: the composer's unsent text, kept per conversation.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //!
 //! Entry point: [`start`], used by `main.rs`.
@@ -36,6 +37,7 @@ pub mod adapters;
 pub mod app;
 pub mod backend;
 pub mod controller;
+pub mod drafts;
 pub mod follow;
 pub mod i18n;
 pub mod screen;

@@ -58,9 +58,21 @@ pub enum ConversationShow {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ComposerShow {
     ClearDraft,
+    /// The text typed earlier in the conversation just opened.
+    Draft(String),
+    /// Who the composer writes to, for its placeholder: everyone, or a name (`# rust` for a
+    /// group).
+    Recipient(Recipient),
     ClearTypedPath,
     /// The typed-path row, for systems where the file dialog gave nothing.
     PathEntry(bool),
+}
+
+/// Who a message typed now goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recipient {
+    Everyone,
+    Named(String),
 }
 
 /// The status bar.

@@ -430,3 +430,39 @@ fn a_conversation_opens_at_its_newest_and_older_pages_keep_the_place() {
         shown_texts(a).contains(&"dm 0".to_owned())
     });
 }
+
+/// The composer's text and placeholder.
+fn composer(app: &App) -> (String, String) {
+    let field = find_role(app, "Message", AccessibleRole::TextInput).unwrap();
+    let text = field.accessible_value().unwrap_or_default().to_string();
+    (text, field.accessible_placeholder_text().unwrap_or_default().to_string())
+}
+
+#[test]
+fn each_conversation_keeps_its_own_draft_and_names_its_recipient() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (_bob, mut bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    signed_in(&app, &server, "alice");
+    wait_until(&app, "bob in the tree", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+    assert_eq!(composer(&app).1, "Message everyone");
+
+    click(&app, "bob");
+    wait_until(&app, "bob's composer", |a| composer(a).1 == "Message bob");
+    type_into(&app, "Message", "only for bob");
+    click(&app, "Everyone");
+    wait_until(&app, "the group's composer", |a| composer(a).1 == "Message everyone");
+    assert_eq!(composer(&app).0, "", "bob's draft does not follow to the group");
+    // Nothing typed here: Send has nothing to send to everyone.
+    assert!(
+        !find_role(&app, "Send", AccessibleRole::Button).unwrap().accessible_enabled().unwrap()
+    );
+
+    click(&app, "bob");
+    wait_until(&app, "bob's draft back", |a| composer(a).0 == "only for bob");
+    click(&app, "Send");
+    let got = server.next_message(&mut bob_events);
+    assert_eq!((got.text.as_str(), got.to.clone()), ("only for bob", Address::User("bob".into())));
+}
