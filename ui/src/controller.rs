@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
-use quicq_common::protocol::{Address, ChatMessage, GroupInfo, UserInfo};
+use quicq_common::protocol::{Address, ChatMessage, ErrorCode, GroupInfo, UserInfo};
 use slint::VecModel;
 
-use crate::backend::{Command, Network, SignInError, Update};
+use crate::backend::{Command, Network, SendFailure, SignInError, Update};
 use crate::drafts::Drafts;
 use crate::follow::{Follow, Position};
 use crate::generated::{MessageRow, TransferRow, UserRow};
@@ -22,7 +22,19 @@ use crate::screen::{
 };
 use crate::settings::Settings;
 use crate::timeline::{Placed, Timeline};
-use crate::view::{self, Conv, FileStatus, History, Roster, Transfer};
+use crate::view::{self, Conv, FileStatus, History, Roster, SendStatus, Transfer};
+
+/// Timeline keys of messages not yet stored are this plus their local name: after every id the
+/// server gives, so they stay at the bottom until their stored copy takes their place.
+const PENDING: u64 = 1 << 63;
+
+/// A message sent from this window that the server has not sent back yet.
+#[derive(Debug, Clone)]
+struct Pending {
+    conv: Conv,
+    to: Address,
+    text: String,
+}
 
 #[derive(Default)]
 struct State {
@@ -40,6 +52,11 @@ struct State {
     position: Position,
     /// What was typed and not sent, per conversation.
     drafts: Drafts,
+    /// Messages sent from here whose copy from the server has not come yet, by local name.
+    pending: HashMap<u64, Pending>,
+    next_local: u64,
+    /// Stored messages whose copy has not come yet: their id, then their local name.
+    awaiting_copy: HashMap<u64, u64>,
     /// Which conversation and message announce each file, to redraw one bubble on progress.
     file_messages: HashMap<u64, (Conv, u64)>,
     files: HashMap<u64, FileStatus>,
@@ -155,16 +172,110 @@ impl Controller {
         }
     }
 
-    /// Sends the draft to the selected conversation.
+    /// Sends the draft to the selected conversation. The text moves from the composer into a
+    /// bubble marked "sending", so nothing is lost if the server never stores it.
     pub fn send(&self, draft: &str) {
         // Enter arrives before the newline would be inserted; a trailing one from Shift+Enter is
         // part of the message only if there is text around it.
         if draft.trim().is_empty() {
             return;
         }
+        let to = self.selected_address();
+        let (conv, local) = {
+            let mut state = self.state.borrow_mut();
+            let conv = state.selected.clone().unwrap_or(Conv::Everyone);
+            state.next_local += 1;
+            let local = state.next_local;
+            let pending = Pending { conv: conv.clone(), to: to.clone(), text: draft.to_owned() };
+            state.pending.insert(local, pending);
+            (conv, local)
+        };
         self.show(Show::Composer(ComposerShow::ClearDraft));
         self.edited("");
-        self.network.command(Command::Send { to: self.selected_address(), text: draft.to_owned() });
+        self.put_pending(&conv, local, Some(SendStatus::Sending));
+        self.network.command(Command::Send { to, text: draft.to_owned(), local });
+    }
+
+    /// Sends a failed message again, from its bubble.
+    pub fn retry(&self, local: u64) {
+        let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
+        self.put_pending(&pending.conv, local, Some(SendStatus::Sending));
+        self.network.command(Command::Send { to: pending.to, text: pending.text, local });
+    }
+
+    /// Draws (or with `None` removes) the bubble of a message not yet back from the server.
+    fn put_pending(&self, conv: &Conv, local: u64, status: Option<SendStatus>) {
+        let placed = {
+            let mut state = self.state.borrow_mut();
+            let State { timelines, pending, me, .. } = &mut *state;
+            let row = status
+                .zip(pending.get(&local))
+                .map(|(status, p)| view::pending_row(me, &p.text, status, local));
+            match timelines.get_mut(conv) {
+                Some(timeline) => timeline.put(PENDING + local, row),
+                None => Placed::Nothing,
+            }
+        };
+        if placed == Placed::Appended {
+            self.follow(conv, true);
+        }
+    }
+
+    /// A message was added at the bottom of `conv`: follow it, or count it.
+    fn follow(&self, conv: &Conv, own: bool) {
+        if self.state.borrow().selected.as_ref() != Some(conv) {
+            return;
+        }
+        let follow = self.state.borrow_mut().position.added(own);
+        self.show(Show::Conversation(match follow {
+            Follow::ToNewest => ConversationShow::ToNewest,
+            Follow::Count(n) => ConversationShow::NewBelow(n),
+        }));
+    }
+
+    /// The server stored a message sent from here.
+    fn sent(&self, local: u64, id: u64) {
+        let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
+        let arrived =
+            self.state.borrow().histories.get(&pending.conv).is_some_and(|h| h.get(id).is_some());
+        if arrived {
+            self.put_pending(&pending.conv, local, None);
+            self.state.borrow_mut().pending.remove(&local);
+        } else {
+            self.state.borrow_mut().awaiting_copy.insert(id, local);
+            self.put_pending(&pending.conv, local, Some(SendStatus::Sent));
+        }
+    }
+
+    /// A message sent from here was not stored: its bubble says so and offers to retry, unless
+    /// the client refused it outright (too long, empty), when the text goes back to the
+    /// composer to be changed.
+    fn send_failed(&self, local: u64, why: &SendFailure) {
+        self.notice(self.texts.not_sent(&self.texts.send_failure(why)));
+        let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
+        let refused_as_written =
+            matches!(why, SendFailure::Refused(ErrorCode::TextTooLong | ErrorCode::EmptyText));
+        if !refused_as_written {
+            self.put_pending(&pending.conv, local, Some(SendStatus::Failed));
+            return;
+        }
+        self.put_pending(&pending.conv, local, None);
+        let selected = {
+            let mut state = self.state.borrow_mut();
+            state.pending.remove(&local);
+            if !state.drafts.get(&pending.conv).is_empty() {
+                // Something new was typed meanwhile: keep the bubble rather than overwrite it.
+                state.pending.insert(local, pending.clone());
+                drop(state);
+                self.put_pending(&pending.conv, local, Some(SendStatus::Failed));
+                return;
+            }
+            state.drafts.set(&pending.conv, &pending.text);
+            state.selected.as_ref() == Some(&pending.conv)
+        };
+        if selected {
+            self.show(Show::Composer(ComposerShow::Draft(pending.text)));
+        }
     }
 
     /// The user changed the composer's text (kept as the selected conversation's draft).
@@ -303,7 +414,8 @@ impl Controller {
                     bytes_per_sec: 0.0,
                 });
             }
-            Update::SendFailed(why) => self.notice(self.texts.not_sent(&why)),
+            Update::Sent { local, id } => self.sent(local, id),
+            Update::SendFailed { local, why } => self.send_failed(local, &why),
             Update::FileNotSent(why) => self.notice(self.texts.file_not_sent(&why)),
             Update::NoFileChosen => {
                 self.show(Show::Composer(ComposerShow::PathEntry(true)));
@@ -400,12 +512,31 @@ impl Controller {
         let (visible, conv, shown, own, membership) = visible;
         // The tree may have changed too (a group joined, renamed or left).
         self.refresh_users();
-        if self.place(&conv, shown) == Placed::Appended && visible {
-            let follow = self.state.borrow_mut().position.added(own);
-            self.show(Show::Conversation(match follow {
-                Follow::ToNewest => ConversationShow::ToNewest,
-                Follow::Count(n) => ConversationShow::NewBelow(n),
-            }));
+        let placed = self.place(&conv, shown);
+        // The server's copy of a message sent from here takes the place of its bubble: known by
+        // its id once stored, or (when the copy is first) by its text.
+        let copy_of = {
+            let mut state = self.state.borrow_mut();
+            let by_id = state.awaiting_copy.remove(&shown);
+            let text = own.then(|| state.histories.get(&conv)?.get(shown)).flatten();
+            let text = text.map(|m| m.text.clone());
+            by_id.or_else(|| {
+                let text = text?;
+                let same = state.pending.iter().filter(|(_, p)| p.conv == conv && p.text == text);
+                same.map(|(local, _)| *local).min()
+            })
+        };
+        if let Some(local) = copy_of {
+            self.put_pending(&conv, local, None);
+            self.state.borrow_mut().pending.remove(&local);
+        }
+        // Below bubbles still sending counts as the bottom too.
+        let newest =
+            || self.state.borrow().histories.get(&conv).and_then(History::newest) == Some(shown);
+        if copy_of.is_none()
+            && (placed == Placed::Appended || (placed == Placed::Inserted && newest()))
+        {
+            self.follow(&conv, own);
         }
         // An event may have renamed the group on screen.
         if visible && membership {
@@ -729,15 +860,25 @@ mod tests {
             (
                 "a draft goes to the selected conversation",
                 |c| c.send("hi all"),
-                vec![Command::Send { to: Address::everyone(), text: "hi all".into() }],
-                vec![composer(ComposerShow::ClearDraft)],
+                vec![Command::Send { to: Address::everyone(), text: "hi all".into(), local: 1 }],
+                vec![
+                    composer(ComposerShow::ClearDraft),
+                    Show::Conversation(ConversationShow::ToNewest),
+                ],
             ),
             ("a blank draft is kept, not sent", |c| c.send(" \n "), vec![], vec![]),
             (
                 "a trailing newline with text around it is part of the message",
                 |c| c.send("two\nlines\n"),
-                vec![Command::Send { to: Address::everyone(), text: "two\nlines\n".into() }],
-                vec![composer(ComposerShow::ClearDraft)],
+                vec![Command::Send {
+                    to: Address::everyone(),
+                    text: "two\nlines\n".into(),
+                    local: 1,
+                }],
+                vec![
+                    composer(ComposerShow::ClearDraft),
+                    Show::Conversation(ConversationShow::ToNewest),
+                ],
             ),
             (
                 "the file dialog is the network thread's job",
@@ -1126,6 +1267,66 @@ mod tests {
     }
 
     #[test]
+    fn a_message_sent_shows_sending_then_gives_way_to_the_stored_one_or_waits_to_be_retried() {
+        let rig = Rig::signed_in();
+        let statuses = || {
+            rig.controller
+                .messages()
+                .iter()
+                .map(|r| format!("{}:{}", r.text, r.status))
+                .collect::<Vec<_>>()
+        };
+        rig.controller.send("one");
+        rig.controller.send("two");
+        assert_eq!(statuses(), ["one:sending", "two:sending"]);
+        // Stored before its copy comes: "sent"; the copy takes its place.
+        rig.controller.apply(Update::Sent { local: 1, id: 10 });
+        assert_eq!(statuses(), ["one:sent", "two:sending"]);
+        let own = |id, text: &str| {
+            Update::Event(Event::Message(msg(id, "alice", Address::everyone(), text)))
+        };
+        rig.controller.apply(own(10, "one"));
+        assert_eq!(statuses(), ["one:", "two:sending"]);
+        // A message from someone else goes above what is still sending.
+        rig.controller.apply(Update::Event(Event::Message(msg(
+            11,
+            "bob",
+            Address::everyone(),
+            "hi",
+        ))));
+        assert_eq!(statuses(), ["one:", "hi:", "two:sending"]);
+        // The copy before the answer: the bubble goes when the answer comes.
+        rig.controller.apply(own(12, "two"));
+        rig.controller.apply(Update::Sent { local: 2, id: 12 });
+        assert_eq!(statuses(), ["one:", "hi:", "two:"]);
+        rig.take();
+
+        // Failed: kept, marked, said in words; Retry sends the same text again.
+        rig.controller.send("three");
+        rig.take();
+        rig.controller.apply(Update::SendFailed { local: 3, why: SendFailure::Offline });
+        assert_eq!(statuses()[3], "three:failed");
+        assert_eq!(
+            rig.take().1,
+            [Show::Status(StatusShow::Notice("Message not sent: not connected".into()))]
+        );
+        rig.controller.retry(3);
+        assert_eq!(statuses()[3], "three:sending");
+        assert_eq!(
+            rig.take().0,
+            [Command::Send { to: Address::everyone(), text: "three".into(), local: 3 }]
+        );
+
+        // Refused as written (too long): the text goes back to the composer to be changed.
+        rig.controller.send("far too long");
+        rig.take();
+        let too_long = SendFailure::Refused(quicq_common::protocol::ErrorCode::TextTooLong);
+        rig.controller.apply(Update::SendFailed { local: 4, why: too_long });
+        assert_eq!(statuses().len(), 4, "no bubble for it");
+        assert!(rig.take().1.contains(&composer(ComposerShow::Draft("far too long".into()))));
+    }
+
+    #[test]
     fn connection_states_reach_the_status_bar() {
         let cases = [
             (ConnState::Connected { you: "alice".into() }, true, "Connected as alice"),
@@ -1213,7 +1414,13 @@ mod tests {
     #[test]
     fn failures_to_send_become_notices() {
         let cases = [
-            (Update::SendFailed("too long".into()), vec!["Message not sent: too long"]),
+            (
+                Update::SendFailed {
+                    local: 9,
+                    why: SendFailure::Refused(quicq_common::protocol::ErrorCode::RateLimited),
+                },
+                vec!["Message not sent: too many messages at once"],
+            ),
             (Update::FileNotSent("no such file".into()), vec!["File not sent: no such file"]),
         ];
         for (update, notices) in cases {

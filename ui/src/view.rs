@@ -248,6 +248,10 @@ impl History {
         self.messages.get(&id)
     }
 
+    pub fn newest(&self) -> Option<u64> {
+        self.messages.keys().next_back().copied()
+    }
+
     pub fn oldest(&self) -> Option<u64> {
         self.messages.keys().next().copied()
     }
@@ -308,7 +312,35 @@ pub fn message_row(
         file_size: file_size.into(),
         file_path: file_path.into(),
         file_state: file_state.into(),
+        status: SharedString::new(),
+        local: 0,
     })
+}
+
+/// Where a message sent from this window is before the server has stored it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendStatus {
+    Sending,
+    /// Stored; its own bubble comes with the server's copy.
+    Sent,
+    Failed,
+}
+
+/// The bubble of a message sent from this window and not yet back from the server.
+pub fn pending_row(me: &str, text: &str, status: SendStatus, local: u64) -> MessageRow {
+    MessageRow {
+        sender: me.into(),
+        text: text.into(),
+        own: true,
+        status: match status {
+            SendStatus::Sending => "sending",
+            SendStatus::Sent => "sent",
+            SendStatus::Failed => "failed",
+        }
+        .into(),
+        local: i32::try_from(local).unwrap_or(i32::MAX),
+        ..MessageRow::default()
+    }
 }
 
 /// What a message shows as its text: a placeholder once recalled, a line for a membership

@@ -306,8 +306,8 @@ fn wheel(app: &App, dy: f32) {
         delta_x: 0.0,
         delta_y: dy,
     });
-    // Slint 1.18 animates a wheel step over 180 ms (of the clock, not of work done): let it
-    // end before the test goes on, as a user's next action would.
+    // Slint 1.18 may animate a wheel step (180 ms of its clock): let it end before the test goes
+    // on, as a user's next action would.
     let end = Instant::now() + Duration::from_millis(400);
     while Instant::now() < end {
         settle(app);
@@ -465,4 +465,43 @@ fn each_conversation_keeps_its_own_draft_and_names_its_recipient() {
     click(&app, "Send");
     let got = server.next_message(&mut bob_events);
     assert_eq!((got.text.as_str(), got.to.clone()), ("only for bob", Address::User("bob".into())));
+}
+
+#[test]
+fn a_message_that_is_not_sent_is_not_lost() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (_bob, mut bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    signed_in(&app, &server, "alice");
+    click(&app, "Everyone");
+
+    // Longer than the server takes: refused, and the text is back in the box to be shortened.
+    let long = "x".repeat(quicq_common::protocol::DEFAULT_MAX_TEXT_CHARS as usize + 1);
+    type_into(&app, "Message", &long);
+    click(&app, "Send");
+    wait_until(&app, "the refusal", |a| {
+        a.window().global::<StatusBarAdapter>().get_notice().starts_with("Message not sent")
+    });
+    assert_eq!(
+        app.window().global::<StatusBarAdapter>().get_notice().as_str(),
+        "Message not sent: the message is too long"
+    );
+    wait_until(&app, "the text kept", |a| composer(a).0 == long);
+    assert!(!shown_texts(&app).contains(&long), "no bubble for a message never sent");
+
+    // Shortened, it goes; its bubble shows until the server's copy takes its place.
+    type_into(&app, "Message", "short enough");
+    click(&app, "Send");
+    assert_eq!(composer(&app).0, "");
+    assert!(shown_texts(&app).contains(&"short enough".to_owned()), "shown at once");
+    let got = server.next_message(&mut bob_events);
+    assert_eq!(got.text, "short enough");
+    wait_until(&app, "the stored copy", |a| {
+        let model = a.window().global::<ConversationAdapter>().get_messages();
+        let rows: Vec<_> = (0..model.row_count()).filter_map(|i| model.row_data(i)).collect();
+        // The stored copy has the server's time; the bubble sent from here had none.
+        rows.len() == 1 && rows[0].text == "short enough" && !rows[0].time.is_empty()
+    });
 }

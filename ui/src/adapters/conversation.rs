@@ -32,6 +32,12 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
             controller.jump_to_newest();
         }
     });
+    let weak = Rc::downgrade(controller);
+    adapter.on_retry(move |local| {
+        if let (Some(controller), Ok(local)) = (weak.upgrade(), u64::try_from(local)) {
+            controller.retry(local);
+        }
+    });
     adapter.on_open_file(|path| open_path(Path::new(path.as_str())));
     adapter.on_open_folder(|path| {
         if let Some(dir) = Path::new(path.as_str()).parent() {
