@@ -307,13 +307,14 @@ impl Controller {
 
     /// Asks for the page before the oldest message shown, if the server has one.
     pub fn load_older(&self) {
-        let state = self.state.borrow();
+        let mut state = self.state.borrow_mut();
         let Some(conv) = state.selected.clone() else { return };
-        let Some(history) = state.histories.get(&conv) else { return };
-        if !history.more {
+        let Some(history) = state.histories.get_mut(&conv) else { return };
+        let before = history.oldest();
+        if !history.more || before.is_none() || history.asked_before == before {
             return;
         }
-        let before = history.oldest();
+        history.asked_before = before;
         drop(state);
         self.network.command(Command::History { with: self.selected_address(), before });
     }
@@ -456,7 +457,13 @@ impl Controller {
             }
             Event::State(state) => {
                 let (connected, text) = match &state {
-                    ConnState::Connected { you } => (true, self.texts.connected(you)),
+                    ConnState::Connected { you } => {
+                        // A page asked for on a lost connection may never have come.
+                        for history in self.state.borrow_mut().histories.values_mut() {
+                            history.asked_before = None;
+                        }
+                        (true, self.texts.connected(you))
+                    }
                     ConnState::Reconnecting { delay, .. } => {
                         (false, self.texts.reconnecting(delay.as_secs_f64().ceil() as u64))
                     }
@@ -1111,6 +1118,8 @@ mod tests {
         );
         rig.controller.load_older();
         assert_eq!(rig.take().0, [Command::History { with: Address::everyone(), before: Some(7) }]);
+        rig.controller.load_older();
+        assert!(rig.take().0.is_empty(), "asked once per page");
         // A page for a conversation not on screen is kept for later, not shown.
         rig.controller.apply(Update::History {
             with: bob(),

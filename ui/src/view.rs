@@ -204,6 +204,9 @@ pub struct History {
     pub more: bool,
     /// Whether the newest page was fetched.
     pub loaded: bool,
+    /// The `before` of the last older page asked for: each turn of the wheel at the top asks
+    /// again, and one request per page is enough.
+    pub asked_before: Option<u64>,
 }
 
 impl History {
