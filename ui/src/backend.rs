@@ -27,9 +27,11 @@ pub enum Command {
     },
     /// Answer to [`Update::TrustNew`].
     Trust(bool),
+    /// A message; `local` is the window's name for it until the server gives it an id.
     Send {
         to: Address,
         text: String,
+        local: u64,
     },
     /// Open a native file dialog, then send the chosen file.
     PickFile {
@@ -108,10 +110,30 @@ pub enum Update {
     /// The session ended for good (the client stopped reconnecting), and why, found out by
     /// trying once more. A changed certificate comes as [`Update::TrustChanged`] instead.
     SessionEnded(SignInError),
-    SendFailed(String),
+    /// The server stored the message sent as `local`, as message `id`.
+    Sent {
+        local: u64,
+        id: u64,
+    },
+    /// The message sent as `local` was not stored.
+    SendFailed {
+        local: u64,
+        why: SendFailure,
+    },
     FileNotSent(Problem),
     /// The native dialog gave nothing: offer the typed path.
     NoFileChosen,
+}
+
+/// Why a message was not sent, for the window to put in its own words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendFailure {
+    /// Not signed in, or the client was closed.
+    Offline,
+    /// Refused, by the server or by the client's own checks (the same rules).
+    Refused(ErrorCode),
+    /// Anything else; the detail is logged, not shown.
+    Other,
 }
 
 /// Where the client keeps things; tests point these at temporary directories.
@@ -263,13 +285,20 @@ impl Worker {
                 self.sign_in(server, nickname, password).await
             }
             Command::Trust(yes) => self.trust(yes).await,
-            Command::Send { to, text } => {
-                let (Some(client), out) = (self.client.clone(), self.out.clone()) else { return };
+            Command::Send { to, text, local } => {
+                let Some(client) = self.client.clone() else {
+                    return self.out.send(Update::SendFailed { local, why: SendFailure::Offline });
+                };
+                let out = self.out.clone();
                 // Called here, in the order of the commands, so messages keep their order.
                 let sending = client.send(to, text);
                 tokio::spawn(async move {
-                    if let Err(e) = sending.await {
-                        out.send(Update::SendFailed(describe_request(&e)));
+                    match sending.await {
+                        Ok(sent) => out.send(Update::Sent { local, id: sent.id }),
+                        Err(e) => {
+                            tracing::info!(cause = %e, "message not sent");
+                            out.send(Update::SendFailed { local, why: send_failure(&e) });
+                        }
                     }
                 });
             }
@@ -512,10 +541,11 @@ fn describe_connect(e: &ConnectError) -> SignInError {
     }
 }
 
-fn describe_request(e: &RequestError) -> String {
+fn send_failure(e: &RequestError) -> SendFailure {
     match e {
-        RequestError::Refused { message, .. } => message.clone(),
-        other => other.to_string(),
+        RequestError::Refused { code, .. } => SendFailure::Refused(*code),
+        RequestError::Offline(_) => SendFailure::Offline,
+        _ => SendFailure::Other,
     }
 }
 

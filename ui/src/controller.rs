@@ -9,20 +9,35 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
-use quicq_common::protocol::{Address, ChatMessage, GroupInfo, UserInfo};
-use slint::{Model, VecModel};
+use quicq_common::protocol::{Address, ChatMessage, ErrorCode, GroupInfo, UserInfo};
+use slint::VecModel;
 
 use crate::address::{self, AddressProblem};
-use crate::backend::{Command, Network, SignInError, Update};
+use crate::backend::{Command, Network, SendFailure, SignInError, Update};
+use crate::drafts::Drafts;
+use crate::follow::{Follow, Position};
 use crate::generated::{MessageRow, TransferRow, UserRow};
 use crate::i18n::Texts;
 use crate::problem::Problem;
 use crate::screen::{
-    ComposerShow, ConversationShow, Screen, Show, SignInShow, StatusShow, TrustShow,
+    ComposerShow, ConversationShow, Recipient, Screen, Show, SignInShow, StatusShow, TrustShow,
 };
 use crate::settings::Settings;
 use crate::status::Clocks;
-use crate::view::{self, Conv, FileStatus, History, Roster, Transfer};
+use crate::timeline::{Placed, Timeline};
+use crate::view::{self, Conv, FileStatus, History, Roster, SendStatus, Transfer};
+
+/// Timeline keys of messages not yet stored are this plus their local name: after every id the
+/// server gives, so they stay at the bottom until their stored copy takes their place.
+const PENDING: u64 = 1 << 63;
+
+/// A message sent from this window that the server has not sent back yet.
+#[derive(Debug, Clone)]
+struct Pending {
+    conv: Conv,
+    to: Address,
+    text: String,
+}
 
 #[derive(Default)]
 struct State {
@@ -37,6 +52,19 @@ struct State {
     roster: Roster,
     selected: Option<Conv>,
     histories: HashMap<Conv, History>,
+    /// The bubbles of each conversation opened so far; messages to them are added as they come.
+    timelines: HashMap<Conv, Timeline>,
+    /// Where the user is in the selected conversation.
+    position: Position,
+    /// What was typed and not sent, per conversation.
+    drafts: Drafts,
+    /// Messages sent from here whose copy from the server has not come yet, by local name.
+    pending: HashMap<u64, Pending>,
+    next_local: u64,
+    /// Stored messages whose copy has not come yet: their id, then their local name.
+    awaiting_copy: HashMap<u64, u64>,
+    /// Which conversation and message announce each file, to redraw one bubble on progress.
+    file_messages: HashMap<u64, (Conv, u64)>,
     files: HashMap<u64, FileStatus>,
     transfers: Vec<Transfer>,
 }
@@ -47,7 +75,8 @@ pub struct Controller {
     texts: Texts,
     settings_path: Option<PathBuf>,
     users: Rc<VecModel<UserRow>>,
-    messages: Rc<VecModel<MessageRow>>,
+    /// Shown before any conversation is open.
+    no_messages: Rc<VecModel<MessageRow>>,
     transfers: Rc<VecModel<TransferRow>>,
     state: RefCell<State>,
 }
@@ -72,7 +101,7 @@ impl Controller {
             texts,
             settings_path,
             users: Rc::default(),
-            messages: Rc::default(),
+            no_messages: Rc::default(),
             transfers: Rc::default(),
             state: RefCell::default(),
         };
@@ -91,9 +120,15 @@ impl Controller {
         self.users.clone()
     }
 
-    /// The selected conversation's bubbles, oldest first.
+    /// The selected conversation's bubbles, oldest first. Each open conversation has its own
+    /// model; [`ConversationShow::Messages`] tells the view which one to watch.
     pub fn messages(&self) -> Rc<VecModel<MessageRow>> {
-        self.messages.clone()
+        let state = self.state.borrow();
+        state
+            .selected
+            .as_ref()
+            .and_then(|conv| state.timelines.get(conv))
+            .map_or_else(|| self.no_messages.clone(), Timeline::rows)
     }
 
     /// Running transfers.
@@ -161,7 +196,8 @@ impl Controller {
             *state = State { form, ..State::default() };
         }
         self.users.set_vec(Vec::new());
-        self.messages.set_vec(Vec::new());
+        // Every conversation's model went with the state; the view watches the empty one.
+        self.show(Show::Conversation(ConversationShow::Messages(self.no_messages.clone().into())));
         self.transfers.set_vec(Vec::new());
         self.show(Show::Trust(TrustShow::Hidden));
         self.show(Show::SignIn(SignInShow::Busy(false)));
@@ -170,7 +206,7 @@ impl Controller {
     }
 
     /// After the session ended (a changed certificate): the same sign-in once more.
-    pub fn retry(&self) {
+    pub fn retry_sign_in(&self) {
         self.state.borrow_mut().trust_changed = false;
         self.show(Show::Trust(TrustShow::Hidden));
         self.show(Show::Status(StatusShow::Line {
@@ -202,15 +238,119 @@ impl Controller {
         }
     }
 
-    /// Sends the draft to the selected conversation.
+    /// Sends the draft to the selected conversation. The text moves from the composer into a
+    /// bubble marked "sending", so nothing is lost if the server never stores it.
     pub fn send(&self, draft: &str) {
         // Enter arrives before the newline would be inserted; a trailing one from Shift+Enter is
         // part of the message only if there is text around it.
         if crate::names::is_blank(draft) {
             return;
         }
+        let to = self.selected_address();
+        let (conv, local) = {
+            let mut state = self.state.borrow_mut();
+            let conv = state.selected.clone().unwrap_or(Conv::Everyone);
+            state.next_local += 1;
+            let local = state.next_local;
+            let pending = Pending { conv: conv.clone(), to: to.clone(), text: draft.to_owned() };
+            state.pending.insert(local, pending);
+            (conv, local)
+        };
         self.show(Show::Composer(ComposerShow::ClearDraft));
-        self.network.command(Command::Send { to: self.selected_address(), text: draft.to_owned() });
+        self.edited("");
+        self.put_pending(&conv, local, Some(SendStatus::Sending));
+        self.network.command(Command::Send { to, text: draft.to_owned(), local });
+    }
+
+    /// Sends a failed message again, from its bubble.
+    pub fn retry(&self, local: u64) {
+        let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
+        self.put_pending(&pending.conv, local, Some(SendStatus::Sending));
+        self.network.command(Command::Send { to: pending.to, text: pending.text, local });
+    }
+
+    /// Draws (or with `None` removes) the bubble of a message not yet back from the server.
+    fn put_pending(&self, conv: &Conv, local: u64, status: Option<SendStatus>) {
+        let placed = {
+            let mut state = self.state.borrow_mut();
+            let State { timelines, pending, me, .. } = &mut *state;
+            let row = status
+                .zip(pending.get(&local))
+                .map(|(status, p)| view::pending_row(me, &p.text, status, local));
+            match timelines.get_mut(conv) {
+                Some(timeline) => timeline.put(PENDING + local, row),
+                None => Placed::Nothing,
+            }
+        };
+        if placed == Placed::Appended {
+            self.follow(conv, true);
+        }
+    }
+
+    /// A message was added at the bottom of `conv`: follow it, or count it.
+    fn follow(&self, conv: &Conv, own: bool) {
+        if self.state.borrow().selected.as_ref() != Some(conv) {
+            return;
+        }
+        let follow = self.state.borrow_mut().position.added(own);
+        self.show(Show::Conversation(match follow {
+            Follow::ToNewest => ConversationShow::ToNewest,
+            Follow::Count(n) => ConversationShow::NewBelow(n),
+        }));
+    }
+
+    /// The server stored a message sent from here.
+    fn sent(&self, local: u64, id: u64) {
+        let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
+        let arrived =
+            self.state.borrow().histories.get(&pending.conv).is_some_and(|h| h.get(id).is_some());
+        if arrived {
+            self.put_pending(&pending.conv, local, None);
+            self.state.borrow_mut().pending.remove(&local);
+        } else {
+            self.state.borrow_mut().awaiting_copy.insert(id, local);
+            self.put_pending(&pending.conv, local, Some(SendStatus::Sent));
+        }
+    }
+
+    /// A message sent from here was not stored: its bubble says so and offers to retry, unless
+    /// the client refused it outright (too long, empty), when the text goes back to the
+    /// composer to be changed.
+    fn send_failed(&self, local: u64, why: &SendFailure) {
+        self.notice(self.texts.not_sent(&self.texts.send_failure(why)));
+        let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
+        let refused_as_written =
+            matches!(why, SendFailure::Refused(ErrorCode::TextTooLong | ErrorCode::EmptyText));
+        if !refused_as_written {
+            self.put_pending(&pending.conv, local, Some(SendStatus::Failed));
+            return;
+        }
+        self.put_pending(&pending.conv, local, None);
+        let selected = {
+            let mut state = self.state.borrow_mut();
+            state.pending.remove(&local);
+            if !state.drafts.get(&pending.conv).is_empty() {
+                // Something new was typed meanwhile: keep the bubble rather than overwrite it.
+                state.pending.insert(local, pending.clone());
+                drop(state);
+                self.put_pending(&pending.conv, local, Some(SendStatus::Failed));
+                return;
+            }
+            state.drafts.set(&pending.conv, &pending.text);
+            state.selected.as_ref() == Some(&pending.conv)
+        };
+        if selected {
+            self.show(Show::Composer(ComposerShow::Draft(pending.text)));
+        }
+    }
+
+    /// The user changed the composer's text (kept as the selected conversation's draft).
+    pub fn edited(&self, draft: &str) {
+        let mut state = self.state.borrow_mut();
+        let State { selected, drafts, .. } = &mut *state;
+        if let Some(conv) = selected {
+            drafts.set(conv, draft);
+        }
     }
 
     pub fn pick_file(&self) {
@@ -233,13 +373,14 @@ impl Controller {
 
     /// Asks for the page before the oldest message shown, if the server has one.
     pub fn load_older(&self) {
-        let state = self.state.borrow();
+        let mut state = self.state.borrow_mut();
         let Some(conv) = state.selected.clone() else { return };
-        let Some(history) = state.histories.get(&conv) else { return };
-        if !history.more {
+        let Some(history) = state.histories.get_mut(&conv) else { return };
+        let before = history.oldest();
+        if !history.more || before.is_none() || history.asked_before == before {
             return;
         }
-        let before = history.oldest();
+        history.asked_before = before;
         drop(state);
         self.network.command(Command::History { with: self.selected_address(), before });
     }
@@ -255,19 +396,58 @@ impl Controller {
 
     /// Shows a conversation: clears its unread count and fetches its history the first time.
     pub fn select(&self, conv: Conv) {
-        let needs_history = {
+        let (needs_history, switched) = {
             let mut state = self.state.borrow_mut();
             state.roster.clear_unread(&conv);
+            let switched = state.selected.as_ref() != Some(&conv);
             state.selected = Some(conv.clone());
             let history = state.histories.entry(conv.clone()).or_default();
-            !std::mem::replace(&mut history.loaded, true)
+            (!std::mem::replace(&mut history.loaded, true), switched)
         };
+        if switched {
+            self.show_composer_for(&conv);
+        }
         if needs_history {
             self.network.command(Command::History { with: self.selected_address(), before: None });
         }
         self.refresh_title();
         self.refresh_users();
-        self.refresh_messages();
+        self.open_timeline();
+    }
+
+    /// The composer of the conversation just opened: its draft, and whom it writes to.
+    fn show_composer_for(&self, conv: &Conv) {
+        let (draft, recipient) = {
+            let state = self.state.borrow();
+            let recipient = match conv {
+                Conv::Everyone => Recipient::Everyone,
+                Conv::Group(key) => Recipient::Named(format!(
+                    "# {}",
+                    state.roster.group(key).map_or(key.as_str(), |g| g.name.as_str())
+                )),
+                Conv::With(key) => {
+                    Recipient::Named(state.roster.name_of(key).unwrap_or(key).to_owned())
+                }
+            };
+            (state.drafts.get(conv).to_owned(), recipient)
+        };
+        self.show(Show::Composer(ComposerShow::Draft(draft)));
+        self.show(Show::Composer(ComposerShow::Recipient(recipient)));
+    }
+
+    /// The view reports whether the user is at the bottom of the conversation.
+    pub fn scrolled(&self, at_bottom: bool) {
+        let cleared = self.state.borrow_mut().position.scrolled(at_bottom);
+        if let Some(count) = cleared {
+            self.show(Show::Conversation(ConversationShow::NewBelow(count)));
+        }
+    }
+
+    /// The "new messages" button: to the newest message, counter cleared.
+    pub fn jump_to_newest(&self) {
+        self.state.borrow_mut().position.to_newest();
+        self.show(Show::Conversation(ConversationShow::NewBelow(0)));
+        self.show(Show::Conversation(ConversationShow::ToNewest));
     }
 
     /// Applies one thing the network thread reported.
@@ -317,21 +497,7 @@ impl Controller {
                 self.refresh_users();
             }
             Update::Event(event) => self.event(event),
-            Update::History { with, page } => {
-                let conv = Conv::of_address(&with);
-                {
-                    let mut state = self.state.borrow_mut();
-                    let history = state.histories.entry(conv.clone()).or_default();
-                    for m in page.messages {
-                        history.add(m);
-                    }
-                    history.more = page.more;
-                    history.loaded = true;
-                }
-                if self.state.borrow().selected.as_ref() == Some(&conv) {
-                    self.refresh_messages();
-                }
-            }
+            Update::History { with, page } => self.history_page(Conv::of_address(&with), page),
             Update::UploadStarted { transfer_id, name, size } => {
                 self.upsert_transfer(Transfer {
                     key: TransferKey::Upload(transfer_id),
@@ -341,7 +507,8 @@ impl Controller {
                     bytes_per_sec: 0.0,
                 });
             }
-            Update::SendFailed(why) => self.notice(self.texts.not_sent(&why)),
+            Update::Sent { local, id } => self.sent(local, id),
+            Update::SendFailed { local, why } => self.send_failed(local, &why),
             Update::FileNotSent(why) => self.notice(self.texts.file_not_sent(&why)),
             Update::NoFileChosen => {
                 self.show(Show::Composer(ComposerShow::PathEntry(true)));
@@ -400,6 +567,10 @@ impl Controller {
                     let mut state = self.state.borrow_mut();
                     state.clocks.stop_countdown();
                     state.roster.set_link(true);
+                    // A page asked for on a lost connection may never have come.
+                    for history in state.histories.values_mut() {
+                        history.asked_before = None;
+                    }
                 }
                 self.refresh_users();
                 StatusShow::Line { connected: true, text: self.texts.connected(&you) }
@@ -444,6 +615,10 @@ impl Controller {
                 if let Some(history) = state.histories.remove(&old) {
                     state.histories.insert(conv.clone(), history);
                 }
+                if let Some(timeline) = state.timelines.remove(&old) {
+                    state.timelines.insert(conv.clone(), timeline);
+                }
+                state.drafts.renamed(&old, &conv);
                 if state.selected.as_ref() == Some(&old) {
                     state.selected = Some(conv.clone());
                 }
@@ -452,22 +627,108 @@ impl Controller {
                 == quicq_common::nickname::key_of(&state.me);
             let visible = state.selected.as_ref() == Some(&conv);
             let m_is_news = m.event.is_none();
+            let shown = m.event.as_deref().and_then(quicq_common::protocol::Event::applies_to);
+            let membership = m.event.is_some() && shown.is_none();
+            let shown = shown.unwrap_or(m.id);
+            if let Some(file) = &m.file {
+                state.file_messages.insert(file.id, (conv.clone(), m.id));
+            }
             // A message seen before (a history page, then live) is not news twice.
             if !state.histories.entry(conv.clone()).or_default().add(m) {
                 return;
             }
             // Events are not news to count; a person's message from someone else is.
             if !visible && !own && m_is_news {
-                state.roster.add_unread(conv);
+                state.roster.add_unread(conv.clone());
             }
-            visible
+            (visible, conv, shown, own, membership)
         };
+        let (visible, conv, shown, own, membership) = visible;
         // The tree may have changed too (a group joined, renamed or left).
         self.refresh_users();
-        if visible {
-            self.refresh_messages();
+        let placed = self.place(&conv, shown);
+        // The server's copy of a message sent from here takes the place of its bubble: known by
+        // its id once stored, or (when the copy is first) by its text.
+        let copy_of = {
+            let mut state = self.state.borrow_mut();
+            let by_id = state.awaiting_copy.remove(&shown);
+            let text = own.then(|| state.histories.get(&conv)?.get(shown)).flatten();
+            let text = text.map(|m| m.text.clone());
+            by_id.or_else(|| {
+                let text = text?;
+                let same = state.pending.iter().filter(|(_, p)| p.conv == conv && p.text == text);
+                same.map(|(local, _)| *local).min()
+            })
+        };
+        if let Some(local) = copy_of {
+            self.put_pending(&conv, local, None);
+            self.state.borrow_mut().pending.remove(&local);
+        }
+        // Below bubbles still sending counts as the bottom too.
+        let newest =
+            || self.state.borrow().histories.get(&conv).and_then(History::newest) == Some(shown);
+        if copy_of.is_none()
+            && (placed == Placed::Appended || (placed == Placed::Inserted && newest()))
+        {
+            self.follow(&conv, own);
+        }
+        // An event may have renamed the group on screen.
+        if visible && membership {
             self.refresh_title();
         }
+    }
+
+    /// A page of history: kept, and put into the conversation's bubbles if it is open (older
+    /// messages go above, at their place).
+    fn history_page(&self, conv: Conv, page: quicq_client::HistoryPage) {
+        let (mut shown, first_page) = {
+            let mut state = self.state.borrow_mut();
+            let State { histories, file_messages, timelines, .. } = &mut *state;
+            let first_page = timelines.get(&conv).is_none_or(Timeline::is_empty);
+            let history = histories.entry(conv.clone()).or_default();
+            let mut shown = Vec::new();
+            for m in page.messages {
+                let id = m.event.as_deref().and_then(quicq_common::protocol::Event::applies_to);
+                let id = id.unwrap_or(m.id);
+                if let Some(file) = &m.file {
+                    file_messages.insert(file.id, (conv.clone(), m.id));
+                }
+                if history.add(m) {
+                    shown.push(id);
+                }
+            }
+            history.more = page.more;
+            history.loaded = true;
+            (shown, first_page)
+        };
+        // Oldest first, so a first page is appended row by row.
+        shown.sort_unstable();
+        shown.dedup();
+        for id in shown {
+            self.place(&conv, id);
+        }
+        let state = self.state.borrow();
+        if state.selected.as_ref() == Some(&conv) {
+            let more = state.histories.get(&conv).is_some_and(|h| h.more);
+            drop(state);
+            self.show(Show::Conversation(ConversationShow::MoreHistory(more)));
+            if first_page {
+                self.show(Show::Conversation(ConversationShow::ToNewest));
+            }
+        }
+    }
+
+    /// Puts message `id`'s bubble, as it is now, into its conversation's timeline if that is
+    /// open: O(1) for a new newest message, one row changed for an edit, recall or reaction.
+    fn place(&self, conv: &Conv, id: u64) -> Placed {
+        let mut state = self.state.borrow_mut();
+        let State { histories, timelines, me, files, .. } = &mut *state;
+        let Some(timeline) = timelines.get_mut(conv) else { return Placed::Nothing };
+        let row = histories
+            .get(conv)
+            .and_then(|h| h.get(id))
+            .and_then(|m| view::message_row(m, me, files, &self.texts));
+        timeline.put(id, row)
     }
 
     fn transfer(&self, event: TransferEvent) {
@@ -567,43 +828,35 @@ impl Controller {
         self.show(Show::Conversation(ConversationShow::Title(title)));
     }
 
-    /// Rebuilds the visible conversation's bubbles, touching only rows that changed.
-    fn refresh_messages(&self) {
-        let (rows, more) = {
-            let state = self.state.borrow();
-            let Some(conv) = &state.selected else { return };
-            let empty = History::default();
-            let history = state.histories.get(conv).unwrap_or(&empty);
-            (view::message_rows(history, &state.me, &state.files, &self.texts), history.more)
+    /// Shows the selected conversation's bubbles at its newest message; its timeline is made
+    /// from what is known the first time it is opened, and kept up to date after that.
+    fn open_timeline(&self) {
+        let (model, more) = {
+            let mut state = self.state.borrow_mut();
+            let State { selected, histories, timelines, me, files, position, .. } = &mut *state;
+            let Some(conv) = selected.clone() else { return };
+            *position = Position::default();
+            let history = histories.entry(conv.clone()).or_default();
+            let timeline = timelines.entry(conv).or_insert_with(|| {
+                let mut timeline = Timeline::default();
+                for m in history.messages() {
+                    timeline.put(m.id, view::message_row(m, me, files, &self.texts));
+                }
+                timeline
+            });
+            (timeline.model(), history.more)
         };
+        self.show(Show::Conversation(ConversationShow::Messages(model)));
         self.show(Show::Conversation(ConversationShow::MoreHistory(more)));
-        let model = &self.messages;
-        let same_prefix = model.row_count() <= rows.len()
-            && (0..model.row_count()).all(|i| model.row_data(i).as_ref() == rows.get(i));
-        if same_prefix {
-            for row in rows.into_iter().skip(model.row_count()) {
-                model.push(row);
-            }
-        } else {
-            model.set_vec(rows);
-        }
+        self.show(Show::Conversation(ConversationShow::NewBelow(0)));
+        self.show(Show::Conversation(ConversationShow::ToNewest));
     }
 
-    /// Updates the bubble of one file, if it is on screen.
+    /// Redraws the bubble of one file, if its conversation is open.
     fn refresh_file(&self, file_id: u64) {
-        let state = self.state.borrow();
-        let Some(conv) = &state.selected else { return };
-        let Some(history) = state.histories.get(conv) else { return };
-        let Some(index) =
-            history.messages().position(|m| m.file.as_ref().is_some_and(|f| f.id == file_id))
-        else {
-            return;
-        };
-        let rows = view::message_rows(history, &state.me, &state.files, &self.texts);
-        if let Some(row) = rows.into_iter().nth(index)
-            && index < self.messages.row_count()
-        {
-            self.messages.set_row_data(index, row);
+        let found = self.state.borrow().file_messages.get(&file_id).cloned();
+        if let Some((conv, id)) = found {
+            self.place(&conv, id);
         }
     }
 
@@ -641,7 +894,8 @@ mod tests {
 
     use quicq_client::HistoryPage;
     use quicq_common::Fingerprint;
-    use quicq_common::protocol::FileInfo;
+    use quicq_common::protocol::{FileInfo, GroupInfo};
+    use slint::Model;
 
     use super::*;
 
@@ -751,8 +1005,11 @@ mod tests {
             (
                 "a draft goes to the selected conversation",
                 |c| c.send("hi all"),
-                vec![Command::Send { to: Address::everyone(), text: "hi all".into() }],
-                vec![composer(ComposerShow::ClearDraft)],
+                vec![Command::Send { to: Address::everyone(), text: "hi all".into(), local: 1 }],
+                vec![
+                    composer(ComposerShow::ClearDraft),
+                    Show::Conversation(ConversationShow::ToNewest),
+                ],
             ),
             (
                 "a web address is explained, not tried",
@@ -773,7 +1030,7 @@ mod tests {
             ),
             (
                 "retrying after a changed certificate",
-                |c| c.retry(),
+                |c| c.retry_sign_in(),
                 vec![Command::Retry],
                 vec![
                     Show::Trust(TrustShow::Hidden),
@@ -787,8 +1044,15 @@ mod tests {
             (
                 "a trailing newline with text around it is part of the message",
                 |c| c.send("two\nlines\n"),
-                vec![Command::Send { to: Address::everyone(), text: "two\nlines\n".into() }],
-                vec![composer(ComposerShow::ClearDraft)],
+                vec![Command::Send {
+                    to: Address::everyone(),
+                    text: "two\nlines\n".into(),
+                    local: 1,
+                }],
+                vec![
+                    composer(ComposerShow::ClearDraft),
+                    Show::Conversation(ConversationShow::ToNewest),
+                ],
             ),
             (
                 "the file dialog is the network thread's job",
@@ -947,8 +1211,13 @@ mod tests {
                     connected: true,
                     text: "Connected as alice".into()
                 }),
+                composer(ComposerShow::Draft(String::new())),
+                composer(ComposerShow::Recipient(Recipient::Everyone)),
                 Show::Conversation(ConversationShow::Title("Everyone".into())),
+                Show::Conversation(ConversationShow::Messages(rig.controller.messages().into())),
                 Show::Conversation(ConversationShow::MoreHistory(false)),
+                Show::Conversation(ConversationShow::NewBelow(0)),
+                Show::Conversation(ConversationShow::ToNewest),
             ]
         );
         assert_eq!(
@@ -1007,9 +1276,18 @@ mod tests {
             },
         });
         assert_eq!(rig.bubbles(), ["old", "new"]);
-        assert_eq!(rig.take().1, [Show::Conversation(ConversationShow::MoreHistory(true))]);
+        assert_eq!(
+            rig.take().1,
+            [
+                Show::Conversation(ConversationShow::MoreHistory(true)),
+                // The first page opens the conversation at its newest message.
+                Show::Conversation(ConversationShow::ToNewest),
+            ]
+        );
         rig.controller.load_older();
         assert_eq!(rig.take().0, [Command::History { with: Address::everyone(), before: Some(7) }]);
+        rig.controller.load_older();
+        assert!(rig.take().0.is_empty(), "asked once per page");
         // A page for a conversation not on screen is kept for later, not shown.
         rig.controller.apply(Update::History {
             with: bob(),
@@ -1019,6 +1297,210 @@ mod tests {
         rig.controller.select(Conv::With("bob".into()));
         assert!(rig.take().0.is_empty(), "bob's history is already here");
         assert_eq!(rig.bubbles(), ["earlier"]);
+    }
+
+    fn edit(id: u64, target: u64, text: &str) -> ChatMessage {
+        ChatMessage {
+            event: Some(Box::new(quicq_common::protocol::Event::Edited {
+                id: target,
+                text: text.into(),
+            })),
+            ..msg(id, "bob", Address::everyone(), "")
+        }
+    }
+
+    #[test]
+    fn a_message_costs_one_row_not_a_rebuild_of_the_conversation() {
+        use crate::timeline::Operations;
+        let rig = Rig::signed_in();
+        let everyone = |id, text: &str| msg(id, "bob", Address::everyone(), text);
+        let page = (1..=1000).rev().map(|id| everyone(id * 2, "old")).collect();
+        rig.controller.apply(Update::History {
+            with: Address::everyone(),
+            page: HistoryPage { messages: page, more: true },
+        });
+        let model = rig.controller.messages();
+        let ops = || rig.controller.state.borrow().timelines[&Conv::Everyone].operations();
+        assert_eq!(ops(), Operations { appended: 1000, ..Operations::default() });
+        rig.take();
+        let cases: Vec<(ChatMessage, Operations, Vec<Show>)> = vec![
+            (
+                everyone(3001, "new"),
+                Operations { appended: 1001, ..Operations::default() },
+                vec![Show::Conversation(ConversationShow::ToNewest)],
+            ),
+            (
+                edit(3002, 2000, "fixed"),
+                Operations { appended: 1001, changed: 1, ..Operations::default() },
+                vec![],
+            ),
+            (
+                // Live, out of order: an older id goes to its place.
+                everyone(2999, "late"),
+                Operations { appended: 1001, changed: 1, inserted: 1, ..Operations::default() },
+                vec![],
+            ),
+        ];
+        for (m, after, shows) in cases {
+            let what = format!("{m:?}");
+            rig.controller.apply(Update::Event(Event::Message(m)));
+            assert_eq!(ops(), after, "{what}");
+            assert_eq!(rig.take().1, shows, "{what}");
+        }
+        assert!(Rc::ptr_eq(&model, &rig.controller.messages()), "the same model throughout");
+        let bubbles = rig.bubbles();
+        assert_eq!(bubbles.len(), 1002);
+        assert_eq!(bubbles[999..], ["fixed (edited)", "late", "new"]);
+    }
+
+    #[test]
+    fn new_messages_below_the_view_are_counted_until_the_bottom_is_reached() {
+        let rig = Rig::signed_in();
+        let from = |id, who: &str| msg(id, who, Address::everyone(), "hi");
+        let new_below = |n| Show::Conversation(ConversationShow::NewBelow(n));
+        let to_newest = Show::Conversation(ConversationShow::ToNewest);
+        rig.controller.scrolled(false);
+        let cases: Vec<(ChatMessage, Vec<Show>)> = vec![
+            (from(1, "bob"), vec![new_below(1)]),
+            (from(2, "carol"), vec![new_below(2)]),
+            // One's own message is shown however far up one was.
+            (from(3, "alice"), vec![to_newest.clone()]),
+            (from(4, "bob"), vec![to_newest.clone()]),
+        ];
+        for (m, shows) in cases {
+            let what = format!("{m:?}");
+            rig.controller.apply(Update::Event(Event::Message(m)));
+            assert_eq!(rig.take().1, shows, "{what}");
+        }
+        rig.controller.scrolled(false);
+        rig.controller.apply(Update::Event(Event::Message(from(5, "bob"))));
+        rig.take();
+        rig.controller.scrolled(true);
+        assert_eq!(rig.take().1, [new_below(0)], "reaching the bottom clears the count");
+        rig.controller.scrolled(false);
+        rig.controller.apply(Update::Event(Event::Message(from(6, "bob"))));
+        rig.take();
+        rig.controller.jump_to_newest();
+        assert_eq!(rig.take().1, [new_below(0), to_newest.clone()], "the button jumps");
+        // Another conversation's messages never move this one.
+        rig.controller.scrolled(false);
+        rig.controller.apply(Update::Event(Event::Message(msg(
+            7,
+            "bob",
+            Address::User("alice".into()),
+            "psst",
+        ))));
+        assert!(rig.take().1.is_empty());
+    }
+
+    #[test]
+    fn each_conversation_keeps_its_draft_and_the_composer_names_the_recipient() {
+        let rig = Rig::signed_in();
+        rig.controller.apply(Update::SignedIn {
+            me: "alice".into(),
+            users: vec![user("alice", true), user("Bob", true)],
+            groups: vec![GroupInfo { name: "Rust".into(), ..Default::default() }],
+        });
+        rig.take();
+        let drafts = |shows: Vec<Show>| {
+            shows.into_iter().filter(|s| matches!(s, Show::Composer(_))).collect::<Vec<_>>()
+        };
+        let named = |n: &str| composer(ComposerShow::Recipient(Recipient::Named(n.into())));
+        let everyone = composer(ComposerShow::Recipient(Recipient::Everyone));
+        let draft = |t: &str| composer(ComposerShow::Draft(t.into()));
+        type Step = fn(&Controller);
+        let steps: &[(&str, Step, Vec<Show>)] = &[
+            ("typed in the group", |c| c.edited("for all"), vec![]),
+            ("to bob", |c| c.select(Conv::With("bob".into())), vec![draft(""), named("Bob")]),
+            ("typed to bob", |c| c.edited("for bob"), vec![]),
+            (
+                "to the group",
+                |c| c.select(Conv::Everyone),
+                vec![draft("for all"), everyone.clone()],
+            ),
+            (
+                "to a named group",
+                |c| c.select(Conv::Group("rust".into())),
+                vec![draft(""), named("# Rust")],
+            ),
+            (
+                "back to bob",
+                |c| c.select(Conv::With("bob".into())),
+                vec![draft("for bob"), named("Bob")],
+            ),
+            ("bob again changes nothing", |c| c.select(Conv::With("bob".into())), vec![]),
+            ("sent", |c| c.send("for bob"), vec![composer(ComposerShow::ClearDraft)]),
+            ("to the group", |c| c.select(Conv::Everyone), vec![draft("for all"), everyone]),
+            (
+                "back to bob: sent is gone",
+                |c| c.select(Conv::With("bob".into())),
+                vec![draft(""), named("Bob")],
+            ),
+        ];
+        for (name, step, shows) in steps {
+            step(&rig.controller);
+            assert_eq!(drafts(rig.take().1), *shows, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_message_sent_shows_sending_then_gives_way_to_the_stored_one_or_waits_to_be_retried() {
+        let rig = Rig::signed_in();
+        let statuses = || {
+            rig.controller
+                .messages()
+                .iter()
+                .map(|r| format!("{}:{}", r.text, r.status))
+                .collect::<Vec<_>>()
+        };
+        rig.controller.send("one");
+        rig.controller.send("two");
+        assert_eq!(statuses(), ["one:sending", "two:sending"]);
+        // Stored before its copy comes: "sent"; the copy takes its place.
+        rig.controller.apply(Update::Sent { local: 1, id: 10 });
+        assert_eq!(statuses(), ["one:sent", "two:sending"]);
+        let own = |id, text: &str| {
+            Update::Event(Event::Message(msg(id, "alice", Address::everyone(), text)))
+        };
+        rig.controller.apply(own(10, "one"));
+        assert_eq!(statuses(), ["one:", "two:sending"]);
+        // A message from someone else goes above what is still sending.
+        rig.controller.apply(Update::Event(Event::Message(msg(
+            11,
+            "bob",
+            Address::everyone(),
+            "hi",
+        ))));
+        assert_eq!(statuses(), ["one:", "hi:", "two:sending"]);
+        // The copy before the answer: the bubble goes when the answer comes.
+        rig.controller.apply(own(12, "two"));
+        rig.controller.apply(Update::Sent { local: 2, id: 12 });
+        assert_eq!(statuses(), ["one:", "hi:", "two:"]);
+        rig.take();
+
+        // Failed: kept, marked, said in words; Retry sends the same text again.
+        rig.controller.send("three");
+        rig.take();
+        rig.controller.apply(Update::SendFailed { local: 3, why: SendFailure::Offline });
+        assert_eq!(statuses()[3], "three:failed");
+        assert_eq!(
+            rig.take().1,
+            [Show::Status(StatusShow::Notice("Message not sent: not connected".into()))]
+        );
+        rig.controller.retry(3);
+        assert_eq!(statuses()[3], "three:sending");
+        assert_eq!(
+            rig.take().0,
+            [Command::Send { to: Address::everyone(), text: "three".into(), local: 3 }]
+        );
+
+        // Refused as written (too long): the text goes back to the composer to be changed.
+        rig.controller.send("far too long");
+        rig.take();
+        let too_long = SendFailure::Refused(quicq_common::protocol::ErrorCode::TextTooLong);
+        rig.controller.apply(Update::SendFailed { local: 4, why: too_long });
+        assert_eq!(statuses().len(), 4, "no bubble for it");
+        assert!(rig.take().1.contains(&composer(ComposerShow::Draft("far too long".into()))));
     }
 
     #[test]
@@ -1202,7 +1684,13 @@ mod tests {
     #[test]
     fn failures_to_send_become_notices() {
         let cases = [
-            (Update::SendFailed("too long".into()), vec!["Message not sent: too long"]),
+            (
+                Update::SendFailed {
+                    local: 9,
+                    why: SendFailure::Refused(quicq_common::protocol::ErrorCode::RateLimited),
+                },
+                vec!["Message not sent: too many messages at once"],
+            ),
             (
                 Update::FileNotSent(Problem::NoSuchFile),
                 vec!["File not sent: there is no such file"],

@@ -342,6 +342,39 @@ impl Texts {
         pick!(self, format!("Message not sent: {why}"), format!("消息未发送：{why}"))
     }
 
+    /// Why a message was not sent, in this language (never the server's English words).
+    pub fn send_failure(&self, why: &crate::backend::SendFailure) -> String {
+        use crate::backend::SendFailure;
+        use quicq_common::protocol::ErrorCode;
+        let text = match why {
+            SendFailure::Offline => pick!(self, "not connected", "未连接"),
+            SendFailure::Refused(ErrorCode::TextTooLong) => {
+                pick!(self, "the message is too long", "消息太长")
+            }
+            SendFailure::Refused(ErrorCode::EmptyText) => {
+                pick!(self, "the message is empty", "消息为空")
+            }
+            SendFailure::Refused(ErrorCode::UnknownRecipient) => {
+                pick!(self, "there is no such user", "没有这个用户")
+            }
+            SendFailure::Refused(ErrorCode::NotMember) => {
+                pick!(self, "you are not in this group", "你不在这个群组中")
+            }
+            SendFailure::Refused(ErrorCode::RateLimited) => {
+                pick!(self, "too many messages at once", "发送过于频繁")
+            }
+            SendFailure::Refused(code) => {
+                return pick!(
+                    self,
+                    format!("the server refused it ({code})"),
+                    format!("服务器拒绝了（{code}）")
+                );
+            }
+            SendFailure::Other => pick!(self, "something went wrong", "出错了"),
+        };
+        text.to_owned()
+    }
+
     pub fn no_dialog(&self) -> &'static str {
         pick!(
             self,
@@ -363,5 +396,14 @@ mod tests {
         assert_eq!(Lang::from_locale(""), Lang::English);
         assert_eq!(Lang::Chinese.slint_translation(), Some("zh_CN"));
         assert_eq!(Texts::new(Lang::Chinese).everyone(3), "所有人（3 人在线）");
+        let zh = Texts::new(Lang::Chinese);
+        let too_long =
+            crate::backend::SendFailure::Refused(quicq_common::protocol::ErrorCode::TextTooLong);
+        assert_eq!(zh.not_sent(&zh.send_failure(&too_long)), "消息未发送：消息太长");
+        assert_eq!(
+            zh.send_failure(&crate::backend::SendFailure::Offline),
+            "未连接",
+            "no English in the Chinese notice"
+        );
     }
 }

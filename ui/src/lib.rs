@@ -21,6 +21,10 @@
 //! - [`names`], [`address`], [`status`], [`problem`]: small pure rules: natural name order,
 //!   unread badges and fingerprint lines; what the server field accepts; the reconnect
 //!   countdown and notice lifetime; failures by kind, for [`i18n`] to put in words.
+//! - [`timeline`]: one open conversation's bubbles as a list model that grows by appending
+//!   (O(1) per message) and changes single rows for edits, recalls and reactions.
+//! - [`follow`]: whether the conversation follows new messages, and the "new messages" count.
+//! - [`drafts`]: the composer's unsent text, kept per conversation.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //! - [`window_size`]: shrinking the window to a screen smaller than it.
 //!
@@ -38,12 +42,15 @@ pub mod address;
 pub mod app;
 pub mod backend;
 pub mod controller;
+pub mod drafts;
+pub mod follow;
 pub mod i18n;
 pub mod names;
 pub mod problem;
 pub mod screen;
 pub mod settings;
 pub mod status;
+pub mod timeline;
 pub mod view;
 pub mod window_size;
 

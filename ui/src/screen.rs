@@ -5,6 +5,9 @@
 //! views watch them directly.
 
 use quicq_common::Fingerprint;
+use slint::ModelRc;
+
+use crate::generated::MessageRow;
 
 /// The sign-in page.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,20 +43,38 @@ pub enum TrustShow {
     Hidden,
 }
 
-/// The conversation pane's header and paging; its bubbles are a model.
+/// The conversation pane's header, paging and scrolling; its bubbles are a model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConversationShow {
     Title(String),
+    /// The selected conversation's bubbles (each open conversation has its own model).
+    Messages(ModelRc<MessageRow>),
     MoreHistory(bool),
+    /// Scroll to the newest message and keep following it.
+    ToNewest,
+    /// How many messages arrived below the user's view; 0 hides the button.
+    NewBelow(u32),
 }
 
 /// The composer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ComposerShow {
     ClearDraft,
+    /// The text typed earlier in the conversation just opened.
+    Draft(String),
+    /// Who the composer writes to, for its placeholder: everyone, or a name (`# rust` for a
+    /// group).
+    Recipient(Recipient),
     ClearTypedPath,
     /// The typed-path row, for systems where the file dialog gave nothing.
     PathEntry(bool),
+}
+
+/// Who a message typed now goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recipient {
+    Everyone,
+    Named(String),
 }
 
 /// The status bar.

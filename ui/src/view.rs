@@ -226,6 +226,9 @@ pub struct History {
     pub more: bool,
     /// Whether the newest page was fetched.
     pub loaded: bool,
+    /// The `before` of the last older page asked for: each turn of the wheel at the top asks
+    /// again, and one request per page is enough.
+    pub asked_before: Option<u64>,
 }
 
 impl History {
@@ -266,6 +269,14 @@ impl History {
         true
     }
 
+    pub fn get(&self, id: u64) -> Option<&ChatMessage> {
+        self.messages.get(&id)
+    }
+
+    pub fn newest(&self) -> Option<u64> {
+        self.messages.keys().next_back().copied()
+    }
+
     pub fn oldest(&self) -> Option<u64> {
         self.messages.keys().next().copied()
     }
@@ -290,41 +301,71 @@ pub fn message_rows(
     files: &HashMap<u64, FileStatus>,
     texts: &Texts,
 ) -> Vec<MessageRow> {
-    let me = key_of(me);
-    history
-        .messages()
-        .filter_map(|m| Some((m, shown_text(m, texts)?)))
-        .map(|(m, text)| {
-            let own = key_of(&m.from) == me;
-            let (is_file, file_name, file_size, file_path, file_state) = match &m.file {
-                Some(f) => {
-                    let (path, state) = match files.get(&f.id) {
-                        Some(FileStatus::Saved(p)) => {
-                            (p.display().to_string(), texts.saved().to_owned())
-                        }
-                        Some(FileStatus::Receiving { done, total }) => {
-                            (String::new(), texts.receiving(percent(*done, *total)))
-                        }
-                        Some(FileStatus::Failed(why)) => (String::new(), why.clone()),
-                        None => (String::new(), String::new()),
-                    };
-                    (true, f.name.clone(), human_size(f.size), path, state)
+    history.messages().filter_map(|m| message_row(m, me, files, texts)).collect()
+}
+
+/// One message's bubble; `None` when it is not shown (an event kind this build does not know).
+pub fn message_row(
+    m: &ChatMessage,
+    me: &str,
+    files: &HashMap<u64, FileStatus>,
+    texts: &Texts,
+) -> Option<MessageRow> {
+    let text = shown_text(m, texts)?;
+    let own = key_of(&m.from) == key_of(me);
+    let (is_file, file_name, file_size, file_path, file_state) = match &m.file {
+        Some(f) => {
+            let (path, state) = match files.get(&f.id) {
+                Some(FileStatus::Saved(p)) => (p.display().to_string(), texts.saved().to_owned()),
+                Some(FileStatus::Receiving { done, total }) => {
+                    (String::new(), texts.receiving(percent(*done, *total)))
                 }
-                None => (false, String::new(), String::new(), String::new(), String::new()),
+                Some(FileStatus::Failed(why)) => (String::new(), why.clone()),
+                None => (String::new(), String::new()),
             };
-            MessageRow {
-                sender: m.from.as_str().into(),
-                time: clock(m.at).into(),
-                text: text.into(),
-                own,
-                is_file,
-                file_name: file_name.into(),
-                file_size: file_size.into(),
-                file_path: file_path.into(),
-                file_state: file_state.into(),
-            }
-        })
-        .collect()
+            (true, f.name.clone(), human_size(f.size), path, state)
+        }
+        None => (false, String::new(), String::new(), String::new(), String::new()),
+    };
+    Some(MessageRow {
+        sender: m.from.as_str().into(),
+        time: clock(m.at).into(),
+        text: text.into(),
+        own,
+        is_file,
+        file_name: file_name.into(),
+        file_size: file_size.into(),
+        file_path: file_path.into(),
+        file_state: file_state.into(),
+        status: SharedString::new(),
+        local: 0,
+    })
+}
+
+/// Where a message sent from this window is before the server has stored it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendStatus {
+    Sending,
+    /// Stored; its own bubble comes with the server's copy.
+    Sent,
+    Failed,
+}
+
+/// The bubble of a message sent from this window and not yet back from the server.
+pub fn pending_row(me: &str, text: &str, status: SendStatus, local: u64) -> MessageRow {
+    MessageRow {
+        sender: me.into(),
+        text: text.into(),
+        own: true,
+        status: match status {
+            SendStatus::Sending => "sending",
+            SendStatus::Sent => "sent",
+            SendStatus::Failed => "failed",
+        }
+        .into(),
+        local: i32::try_from(local).unwrap_or(i32::MAX),
+        ..MessageRow::default()
+    }
 }
 
 /// What a message shows as its text: a placeholder once recalled, a line for a membership

@@ -1,6 +1,7 @@
 //! The real window (Slint's testing backend, no display) against a real server on loopback:
 //! sign in through the trust prompt, chat with another client, unread badges, the group root,
-//! and a changed certificate being refused.
+//! a changed certificate being refused, and the conversation list (one bubble changed per edit,
+//! following new messages, the "new messages" button).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::rc::Rc;
@@ -129,8 +130,6 @@ fn app(dir: &std::path::Path) -> Rc<App> {
 fn app_in(dir: &std::path::Path, lang: Lang) -> Rc<App> {
     let window = MainWindow::new().unwrap();
     quicq_ui::select_language(lang);
-    // Room for pointer clicks, which land by position.
-    window.window().set_size(slint::LogicalSize::new(1000.0, 680.0));
     let options = Options {
         known_servers: Some(dir.join("known_servers")),
         downloads: dir.join("downloads"),
@@ -152,8 +151,9 @@ fn find_role(app: &App, label: &str, role: AccessibleRole) -> Option<ElementHand
         .find(|e| e.accessible_role() == Some(role))
 }
 
-/// Pumps updates until `cond` holds. Slint's (mock) clock moves on as the real one does, so its
-/// timers (the status bar's countdown) run.
+/// Pumps updates until `cond` holds. There is no event loop: this also runs the views' change
+/// handlers and animations, as the event loop would between frames, and Slint's (mock) clock
+/// moves on as the real one does, so its timers (the status bar's countdown) run.
 fn wait_until(app: &App, what: &str, cond: impl Fn(&App) -> bool) {
     wait_longer(app, what, WAIT, cond)
 }
@@ -163,6 +163,7 @@ fn wait_longer(app: &App, what: &str, wait: Duration, cond: impl Fn(&App) -> boo
     let mut last = Instant::now();
     while Instant::now() < deadline {
         app.pump();
+        settle(app);
         if cond(app) {
             return;
         }
@@ -325,7 +326,20 @@ fn focus(app: &App, label: &str) {
         .mock_single_click(slint::platform::PointerEventButton::Left);
 }
 
-/// Signs in through the first-contact prompt and waits for the chat page.
+/// What the event loop does between frames, which the testing backend without one leaves to the
+/// test: change handlers and animations run, and lists make the rows now scrolled into view
+/// (which Slint does before it delivers input, so a pointer move in a corner does it).
+fn settle(app: &App) {
+    slint::platform::update_timers_and_animations();
+    let corner = slint::LogicalPosition::new(1.0, 1.0);
+    app.window()
+        .window()
+        .dispatch_event(slint::platform::WindowEvent::PointerMoved { position: corner });
+    slint::platform::update_timers_and_animations();
+}
+
+/// Signs `nick` in to `server` through the first-contact prompt and waits for the chat page;
+/// the group is open afterwards.
 fn sign_in_trusting(app: &App, server: &TestServer, nick: &str) {
     sign_in(app, server, nick);
     wait_until(app, "the trust prompt", |a| find(a, "New server").is_some());
@@ -383,6 +397,8 @@ fn enter_signs_in_escape_closes_dialogs_and_the_fingerprint_is_large_and_whole()
     let server = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path());
+    // Room for the pointer click that focuses a field, which lands by position.
+    app.window().window().set_size(slint::LogicalSize::new(1000.0, 680.0));
     type_into(&app, "Server", &server.address());
     type_into(&app, "Nickname", "alice");
     type_into(&app, "Password", PASSWORD);
@@ -511,4 +527,229 @@ fn a_certificate_changed_during_the_session_is_the_blocking_warning() {
     click(&app, "Sign out");
     wait_until(&app, "signed out", |a| !a.window().global::<AppAdapter>().get_signed_in());
     assert!(find(&app, "Certificate changed").is_none());
+}
+
+/// A bubble's text is on screen: drawn (the list only makes the rows in view) and its middle
+/// inside the conversation list's visible area.
+fn on_screen(app: &App, text: &str) -> bool {
+    let Some(list) = ElementHandle::find_by_accessible_label(app.window(), "Messages").next()
+    else {
+        return false;
+    };
+    let (top, height) = (list.absolute_position().y, list.size().height);
+    ElementHandle::find_by_accessible_label(app.window(), text).any(|e| {
+        let middle = e.absolute_position().y + e.size().height / 2.0;
+        e.is_valid() && middle >= top && middle <= top + height
+    })
+}
+
+/// The mouse wheel over the conversation list; positive `dy` scrolls up (towards older).
+fn wheel(app: &App, dy: f32) {
+    let list = ElementHandle::find_by_accessible_label(app.window(), "Messages").next().unwrap();
+    let (p, size) = (list.absolute_position(), list.size());
+    let position = slint::LogicalPosition::new(p.x + size.width / 2.0, p.y + size.height / 2.0);
+    app.window().window().dispatch_event(slint::platform::WindowEvent::PointerMoved { position });
+    app.window().window().dispatch_event(slint::platform::WindowEvent::PointerScrolled {
+        position,
+        delta_x: 0.0,
+        delta_y: dy,
+    });
+    // Slint 1.18 may animate a wheel step (180 ms of its clock): let it end before the test goes
+    // on, as a user's next action would.
+    let end = Instant::now() + Duration::from_millis(400);
+    while Instant::now() < end {
+        settle(app);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    settle(app);
+}
+
+/// The "N new messages" button is showing.
+fn new_messages_button(app: &App) -> bool {
+    find_role(app, "New messages", AccessibleRole::Button).is_some()
+}
+
+#[test]
+fn an_edit_changes_its_own_bubble_and_leaves_the_others_drawn() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    let first = server.runtime.block_on(bob.send(Address::everyone(), "first words")).unwrap();
+    let second = server.runtime.block_on(bob.send(Address::everyone(), "second words")).unwrap();
+    assert!(first.id < second.id);
+    wait_until(&app, "both shown", |a| on_screen(a, "first words") && on_screen(a, "second words"));
+    let drawn = find(&app, "first words").unwrap();
+
+    server.runtime.block_on(bob.edit(second.id, "second words, fixed")).unwrap();
+    wait_until(&app, "the edit shown", |a| on_screen(a, "second words, fixed (edited)"));
+    // The list was not rebuilt: the untouched bubble is the same drawn element.
+    assert!(drawn.is_valid(), "the other bubble was made again: the whole list was rebuilt");
+    assert_eq!(shown_texts(&app), ["first words", "second words, fixed (edited)"]);
+}
+
+#[test]
+fn the_list_follows_new_messages_at_the_bottom_and_counts_them_above_it() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    let send = |range: std::ops::Range<u32>| {
+        server.runtime.block_on(async {
+            for i in range {
+                bob.send(Address::everyone(), format!("line {i}")).await.unwrap();
+            }
+        })
+    };
+    // More than a screenful arrives while alice is at the bottom: the newest stays in view.
+    send(0..40);
+    wait_until(&app, "the newest in view", |a| on_screen(a, "line 39"));
+    assert!(!on_screen(&app, "line 0"));
+    assert!(!new_messages_button(&app));
+
+    // Her own message follows too.
+    type_into(&app, "Message", "my own words");
+    click(&app, "Send");
+    wait_until(&app, "own message in view", |a| on_screen(a, "my own words"));
+
+    // Scrolled up, she stays where she reads, and a button counts what came below.
+    wheel(&app, 2000.0);
+    wait_until(&app, "scrolled up", |a| !on_screen(a, "my own words"));
+    send(40..43);
+    wait_until(&app, "the counter", new_messages_button);
+    wait_until(&app, "three below", |a| shown_texts(a).contains(&"line 42".to_owned()));
+    assert!(!on_screen(&app, "line 42"), "the list moved while she read");
+
+    // The button jumps to the newest and goes away.
+    click(&app, "New messages");
+    wait_until(&app, "the newest in view", |a| on_screen(a, "line 42"));
+    wait_until(&app, "the button gone", |a| !new_messages_button(a));
+
+    // Reaching the bottom by scrolling clears the count as well.
+    wheel(&app, 2000.0);
+    wait_until(&app, "scrolled up", |a| !on_screen(a, "line 42"));
+    send(43..44);
+    wait_until(&app, "the counter", new_messages_button);
+    wheel(&app, -100000.0);
+    wait_until(&app, "the bottom", |a| on_screen(a, "line 43"));
+    wait_until(&app, "the button gone", |a| !new_messages_button(a));
+}
+
+#[test]
+fn a_conversation_opens_at_its_newest_and_older_pages_keep_the_place() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    // The group's past, from before alice's first sign-in: history, not live messages.
+    server.runtime.block_on(async {
+        for i in 0..120 {
+            bob.send(Address::everyone(), format!("dm {i}")).await.unwrap();
+        }
+    });
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+
+    // Opened, it shows the newest message, not the oldest of the page.
+    wait_until(&app, "the newest in view", |a| on_screen(a, "dm 119"));
+    let page = shown_texts(&app);
+    assert!(page.len() < 120, "one page at first");
+
+    // Up to the top of the page, then up again: the next older page comes, and the message that
+    // was at the top is still in view.
+    let top = page[0].clone();
+    wheel(&app, 100000.0);
+    wait_until(&app, "the first row of the page in view", |a| on_screen(a, &top));
+    wheel(&app, 200.0);
+    wait_until(&app, "an older page", |a| shown_texts(a).len() > page.len());
+    settle(&app);
+    assert!(on_screen(&app, &top), "the place was lost: {top} is no longer in view");
+    assert!(!on_screen(&app, "dm 0"), "jumped to the top of the new page");
+
+    // The keyboard way to older messages stays.
+    wait_until(&app, "the rest", |a| {
+        if let Some(b) = find_role(a, "Older messages", AccessibleRole::Button) {
+            b.invoke_accessible_default_action();
+        }
+        shown_texts(a).contains(&"dm 0".to_owned())
+    });
+}
+
+/// The composer's text and placeholder.
+fn composer(app: &App) -> (String, String) {
+    let field = find_role(app, "Message", AccessibleRole::TextInput).unwrap();
+    let text = field.accessible_value().unwrap_or_default().to_string();
+    (text, field.accessible_placeholder_text().unwrap_or_default().to_string())
+}
+
+#[test]
+fn each_conversation_keeps_its_own_draft_and_names_its_recipient() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (_bob, mut bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    wait_until(&app, "bob in the tree", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+    assert_eq!(composer(&app).1, "Message everyone");
+
+    click(&app, "bob");
+    wait_until(&app, "bob's composer", |a| composer(a).1 == "Message bob");
+    type_into(&app, "Message", "only for bob");
+    click(&app, "Everyone");
+    wait_until(&app, "the group's composer", |a| composer(a).1 == "Message everyone");
+    assert_eq!(composer(&app).0, "", "bob's draft does not follow to the group");
+    // Nothing typed here: Send has nothing to send to everyone.
+    assert!(
+        !find_role(&app, "Send", AccessibleRole::Button).unwrap().accessible_enabled().unwrap()
+    );
+
+    click(&app, "bob");
+    wait_until(&app, "bob's draft back", |a| composer(a).0 == "only for bob");
+    click(&app, "Send");
+    let got = server.next_message(&mut bob_events);
+    assert_eq!((got.text.as_str(), got.to.clone()), ("only for bob", Address::User("bob".into())));
+}
+
+#[test]
+fn a_message_that_is_not_sent_is_not_lost() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (_bob, mut bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    click(&app, "Everyone");
+
+    // Longer than the server takes: refused, and the text is back in the box to be shortened.
+    let long = "x".repeat(quicq_common::protocol::DEFAULT_MAX_TEXT_CHARS as usize + 1);
+    type_into(&app, "Message", &long);
+    click(&app, "Send");
+    wait_until(&app, "the refusal", |a| {
+        a.window().global::<StatusBarAdapter>().get_notice().starts_with("Message not sent")
+    });
+    assert_eq!(
+        app.window().global::<StatusBarAdapter>().get_notice().as_str(),
+        "Message not sent: the message is too long"
+    );
+    wait_until(&app, "the text kept", |a| composer(a).0 == long);
+    assert!(!shown_texts(&app).contains(&long), "no bubble for a message never sent");
+
+    // Shortened, it goes; its bubble shows until the server's copy takes its place.
+    type_into(&app, "Message", "short enough");
+    click(&app, "Send");
+    assert_eq!(composer(&app).0, "");
+    assert!(shown_texts(&app).contains(&"short enough".to_owned()), "shown at once");
+    let got = server.next_message(&mut bob_events);
+    assert_eq!(got.text, "short enough");
+    wait_until(&app, "the stored copy", |a| {
+        let model = a.window().global::<ConversationAdapter>().get_messages();
+        let rows: Vec<_> = (0..model.row_count()).filter_map(|i| model.row_data(i)).collect();
+        // The stored copy has the server's time; the bubble sent from here had none.
+        rows.len() == 1 && rows[0].text == "short enough" && !rows[0].time.is_empty()
+    });
 }

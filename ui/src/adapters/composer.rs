@@ -1,5 +1,5 @@
 //! The composer: the draft and the typed path go to the controller as typed; the controller
-//! clears them once they are on their way.
+//! clears them once they are on their way, and swaps the draft when the conversation changes.
 
 use std::rc::Rc;
 
@@ -7,7 +7,7 @@ use slint::ComponentHandle;
 
 use crate::controller::Controller;
 use crate::generated::{ComposerAdapter, MainWindow};
-use crate::screen::ComposerShow;
+use crate::screen::{ComposerShow, Recipient};
 
 pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     let adapter = window.global::<ComposerAdapter>();
@@ -21,6 +21,12 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
         }
     };
     adapter.on_send(with(|c, a| c.send(&a.get_draft())));
+    let weak = Rc::downgrade(controller);
+    adapter.on_edited(move |text| {
+        if let Some(controller) = weak.upgrade() {
+            controller.edited(&text);
+        }
+    });
     adapter.on_pick_file(with(|c, _| c.pick_file()));
     adapter.on_send_typed_path(with(|c, a| c.send_typed_path(&a.get_typed_path())));
     adapter.on_hide_path_entry(with(|c, _| c.hide_path_entry()));
@@ -31,6 +37,15 @@ pub fn show(window: &MainWindow, change: ComposerShow) {
     let adapter = window.global::<ComposerAdapter>();
     match change {
         ComposerShow::ClearDraft => adapter.set_draft("".into()),
+        ComposerShow::Draft(text) => adapter.set_draft(text.into()),
+        ComposerShow::Recipient(Recipient::Everyone) => {
+            adapter.set_to_everyone(true);
+            adapter.set_recipient("".into());
+        }
+        ComposerShow::Recipient(Recipient::Named(name)) => {
+            adapter.set_to_everyone(false);
+            adapter.set_recipient(name.into());
+        }
         ComposerShow::ClearTypedPath => adapter.set_typed_path("".into()),
         ComposerShow::PathEntry(visible) => adapter.set_path_entry_visible(visible),
     }

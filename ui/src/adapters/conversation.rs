@@ -1,4 +1,5 @@
-//! The conversation pane: the controller's bubbles and title, older pages on request, and
+//! The conversation pane: the controller's bubbles and title, older pages on request, where the
+//! user is scrolled to, and
 //! received files opened with the system's own programs (no controller needed for that).
 
 use std::path::Path;
@@ -19,6 +20,24 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
             controller.load_older();
         }
     });
+    let weak = Rc::downgrade(controller);
+    adapter.on_scrolled(move |at_bottom| {
+        if let Some(controller) = weak.upgrade() {
+            controller.scrolled(at_bottom);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_jump_to_newest(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.jump_to_newest();
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_retry(move |local| {
+        if let (Some(controller), Ok(local)) = (weak.upgrade(), u64::try_from(local)) {
+            controller.retry(local);
+        }
+    });
     adapter.on_open_file(|path| open_path(Path::new(path.as_str())));
     adapter.on_open_folder(|path| {
         if let Some(dir) = Path::new(path.as_str()).parent() {
@@ -31,7 +50,14 @@ pub fn show(window: &MainWindow, change: ConversationShow) {
     let adapter = window.global::<ConversationAdapter>();
     match change {
         ConversationShow::Title(title) => adapter.set_title(title.into()),
+        ConversationShow::Messages(model) => adapter.set_messages(model),
         ConversationShow::MoreHistory(more) => adapter.set_more_history(more),
+        ConversationShow::ToNewest => {
+            adapter.set_to_newest(adapter.get_to_newest().wrapping_add(1))
+        }
+        ConversationShow::NewBelow(count) => {
+            adapter.set_new_below(i32::try_from(count).unwrap_or(i32::MAX))
+        }
     }
 }
 

@@ -28,7 +28,7 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     let weak = Rc::downgrade(controller);
     adapter.on_retry(move || {
         if let Some(controller) = weak.upgrade() {
-            controller.retry();
+            controller.retry_sign_in();
         }
     });
 }
