@@ -129,7 +129,9 @@ impl Client {
         &self,
         frame: ClientFrame,
     ) -> impl Future<Output = Result<Sent, RequestError>> + Send + 'static {
-        let changing = self.change(frame);
+        // Boxed: the change's state is about 6.5 KB, and tokio copies a task's whole future
+        // when it is spawned and again when its output is stored.
+        let changing = Box::pin(self.change(frame));
         async move {
             match changing.await? {
                 ServerFrame::Sent { client_id, id, at } => Ok(Sent { id, at, client_id }),
