@@ -564,6 +564,26 @@ fn wheel(app: &App, dy: f32) {
     settle(app);
 }
 
+/// A fresh server with bob on it (through the client library) and alice signed in to the
+/// window; the group is open.
+struct AliceAndBob {
+    server: TestServer,
+    bob: Client,
+    bob_events: Events,
+    _dir: tempfile::TempDir,
+    app: Rc<App>,
+}
+
+fn alice_and_bob() -> AliceAndBob {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (bob, bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    AliceAndBob { server, bob, bob_events, _dir: dir, app }
+}
+
 /// The "N new messages" button is showing.
 fn new_messages_button(app: &App) -> bool {
     find_role(app, "New messages", AccessibleRole::Button).is_some()
@@ -571,12 +591,7 @@ fn new_messages_button(app: &App) -> bool {
 
 #[test]
 fn an_edit_changes_its_own_bubble_and_leaves_the_others_drawn() {
-    i_slint_backend_testing::init_no_event_loop();
-    let server = TestServer::start();
-    let (bob, _bob_events) = server.other_client("bob");
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(dir.path());
-    sign_in_trusting(&app, &server, "alice");
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
     let first = server.runtime.block_on(bob.send(Address::everyone(), "first words")).unwrap();
     let second = server.runtime.block_on(bob.send(Address::everyone(), "second words")).unwrap();
     assert!(first.id < second.id);
@@ -592,12 +607,7 @@ fn an_edit_changes_its_own_bubble_and_leaves_the_others_drawn() {
 
 #[test]
 fn the_list_follows_new_messages_at_the_bottom_and_counts_them_above_it() {
-    i_slint_backend_testing::init_no_event_loop();
-    let server = TestServer::start();
-    let (bob, _bob_events) = server.other_client("bob");
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(dir.path());
-    sign_in_trusting(&app, &server, "alice");
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
     let send = |range: std::ops::Range<u32>| {
         server.runtime.block_on(async {
             for i in range {
@@ -688,12 +698,7 @@ fn composer(app: &App) -> (String, String) {
 
 #[test]
 fn each_conversation_keeps_its_own_draft_and_names_its_recipient() {
-    i_slint_backend_testing::init_no_event_loop();
-    let server = TestServer::start();
-    let (_bob, mut bob_events) = server.other_client("bob");
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(dir.path());
-    sign_in_trusting(&app, &server, "alice");
+    let AliceAndBob { server, bob: _bob, mut bob_events, _dir, app } = alice_and_bob();
     wait_until(&app, "bob in the tree", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
     assert_eq!(composer(&app).1, "Message everyone");
 
@@ -717,12 +722,7 @@ fn each_conversation_keeps_its_own_draft_and_names_its_recipient() {
 
 #[test]
 fn a_message_that_is_not_sent_is_not_lost() {
-    i_slint_backend_testing::init_no_event_loop();
-    let server = TestServer::start();
-    let (_bob, mut bob_events) = server.other_client("bob");
-    let dir = tempfile::tempdir().unwrap();
-    let app = app(dir.path());
-    sign_in_trusting(&app, &server, "alice");
+    let AliceAndBob { server, bob: _bob, mut bob_events, _dir, app } = alice_and_bob();
     click(&app, "Everyone");
 
     // Longer than the server takes: refused, and the text is back in the box to be shortened.
