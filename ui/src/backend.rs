@@ -2,13 +2,14 @@
 //! takes [`Command`]s from the window and reports [`Update`]s back. The window never waits on
 //! the network, whatever size the files moving are.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use cancel_map::CancelMap;
 use quicq_client::{
-    Client, ClientConfig, ConnState, ConnectError, Event, HistoryPage, RequestError, Trust,
-    UploadHandle,
+    Client, ClientConfig, ConnState, ConnectError, Event, HistoryPage, RequestError, TransferEvent,
+    Trust, UploadHandle,
 };
 use quicq_common::protocol::{Address, ErrorCode, GroupInfo, UserInfo};
 use quicq_common::{Fingerprint, JoinLink};
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::problem::Problem;
+use crate::saved_files::SavedFiles;
 
 /// What the window asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +55,11 @@ pub enum Command {
     Retry,
     /// Close the connection and forget the session.
     SignOut,
+    /// Open a saved file (or, with `folder`, the folder holding it) with the system's program.
+    Open {
+        path: PathBuf,
+        folder: bool,
+    },
 }
 
 /// Why signing in did not work, for the window to put in words.
@@ -123,6 +130,13 @@ pub enum Update {
     FileNotSent(Problem),
     /// The native dialog gave nothing: offer the typed path.
     NoFileChosen,
+    /// Files this device saved in earlier runs, by file id: sent before [`Update::SignedIn`].
+    SavedFiles(HashMap<u64, PathBuf>),
+    /// [`Command::Open`] failed.
+    CannotOpen {
+        name: String,
+        why: Problem,
+    },
 }
 
 /// Why a message was not sent, for the window to put in its own words.
@@ -144,6 +158,8 @@ pub struct Options {
     pub device: Option<String>,
     /// Trust CA-issued server certificates the operating system trusts (tests turn this off).
     pub use_system_roots: bool,
+    /// The record of saved files ([`crate::saved_files`]); `None` keeps none.
+    pub saved_files: Option<PathBuf>,
 }
 
 /// Sends commands to the network thread.
@@ -353,6 +369,15 @@ impl Worker {
                 self.last = None;
                 self.pending = None;
             }
+            Command::Open { path, folder } => {
+                let out = self.out.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(why) = open(&path, folder) {
+                        let name = path.file_name().unwrap_or_default().to_string_lossy().into();
+                        out.send(Update::CannotOpen { name, why });
+                    }
+                });
+            }
         }
     }
 
@@ -424,6 +449,18 @@ impl Worker {
     ) {
         let welcome = client.welcome();
         let users = client.users().await.unwrap_or_default();
+        let saved = self
+            .options
+            .saved_files
+            .clone()
+            .map(|path| SavedFiles::new(path, &config.server.authority(), &welcome.you));
+        let known = match saved.clone() {
+            Some(saved) => {
+                tokio::task::spawn_blocking(move || saved.load()).await.unwrap_or_default()
+            }
+            None => HashMap::new(),
+        };
+        self.out.send(Update::SavedFiles(known));
         self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
         let out = self.out.clone();
         let refresh = client.clone();
@@ -441,6 +478,12 @@ impl Worker {
                     Event::State(ConnState::Offline { reason }) => Some(reason.clone()),
                     _ => None,
                 };
+                if let (Event::Transfer(TransferEvent::Saved { file_id, path }), Some(saved)) =
+                    (&event, &saved)
+                    && let Err(e) = saved.record(*file_id, path)
+                {
+                    tracing::warn!(cause = %e, "cannot record where a file was saved");
+                }
                 out.send(Update::Event(event));
                 if let Some(reason) = ended
                     && !session.is_cancelled()
@@ -488,7 +531,18 @@ fn failure(config: &ClientConfig, e: &ConnectError, wrap: fn(SignInError) -> Upd
     }
 }
 
-impl Worker {}
+/// Opens `path`, or its folder, with the system's opener, waiting for the opener's verdict
+/// (a missing file or program is then said, not only logged).
+fn open(path: &Path, folder: bool) -> Result<(), Problem> {
+    if !path.exists() {
+        return Err(Problem::NoSuchFile);
+    }
+    let target = if folder { path.parent().unwrap_or(path) } else { path };
+    open::that(target).map_err(|e| {
+        tracing::warn!(path = %target.display(), cause = %e, "cannot open");
+        Problem::NoOpener
+    })
+}
 
 async fn start_upload(client: &Client, out: &Out, uploads: &CancelMap, to: Address, path: PathBuf) {
     match client.send_file(to, &path).await {

@@ -514,7 +514,17 @@ impl Controller {
                 self.show(Show::Composer(ComposerShow::PathEntry(true)));
                 self.notice(self.texts.no_dialog().into());
             }
+            Update::SavedFiles(saved) => {
+                self.state.borrow_mut().files =
+                    saved.into_iter().map(|(id, path)| (id, FileStatus::Saved(path))).collect();
+            }
+            Update::CannotOpen { name, why } => self.notice(self.texts.cannot_open(&name, &why)),
         }
+    }
+
+    /// A saved file's Open (or, with `folder`, Show in folder) button.
+    pub fn open(&self, path: &str, folder: bool) {
+        self.network.command(Command::Open { path: path.into(), folder });
     }
 
     fn signed_in(&self, me: String, users: &[UserInfo], groups: &[GroupInfo]) {
@@ -1622,6 +1632,33 @@ mod tests {
     }
 
     #[test]
+    fn files_saved_in_an_earlier_run_show_as_saved_and_open_through_the_network() {
+        let rig = Rig::signed_in();
+        rig.controller.apply(Update::SavedFiles([(5, "/dl/b.zip".into())].into()));
+        for (id, file_id) in [(4, 5), (6, 7)] {
+            let mut file = msg(id, "bob", Address::everyone(), "");
+            file.file = Some(FileInfo {
+                id: file_id,
+                name: "b.zip".into(),
+                size: 100,
+                blake3: String::new(),
+                transfer_id: String::new(),
+            });
+            rig.controller.apply(Update::Event(Event::Message(file)));
+        }
+        let bubbles = rig.controller.messages();
+        let state = |i| {
+            let b = bubbles.row_data(i).unwrap();
+            (b.file_state.to_string(), b.file_path.to_string())
+        };
+        assert_eq!(state(0), ("saved".to_owned(), "/dl/b.zip".to_owned()));
+        assert_eq!(state(1).1, "", "a file not in the record is not shown as saved");
+        rig.take();
+        rig.controller.open("/dl/b.zip", true);
+        assert_eq!(rig.take().0, [Command::Open { path: "/dl/b.zip".into(), folder: true }]);
+    }
+
+    #[test]
     fn transfers_come_and_go_with_their_events() {
         let rig = Rig::signed_in();
         let transfers = rig.controller.transfers();
@@ -1694,6 +1731,10 @@ mod tests {
             (
                 Update::FileNotSent(Problem::NoSuchFile),
                 vec!["File not sent: there is no such file"],
+            ),
+            (
+                Update::CannotOpen { name: "a.pdf".into(), why: Problem::NoOpener },
+                vec!["Cannot open a.pdf: no program is set up to open it"],
             ),
         ];
         for (update, notices) in cases {

@@ -227,6 +227,9 @@ impl Texts {
             Problem::NoSuchFile => pick!(self, "there is no such file", "文件不存在"),
             Problem::CannotRead => pick!(self, "the file cannot be read", "无法读取该文件"),
             Problem::Cancelled => pick!(self, "cancelled", "已取消"),
+            Problem::NoOpener => {
+                pick!(self, "no program is set up to open it", "没有可以打开它的程序")
+            }
             Problem::Other => {
                 pick!(self, "an unexpected error (see the log)", "意外错误（详见日志）")
             }
@@ -332,6 +335,11 @@ impl Texts {
     pub fn file_not_sent(&self, why: &Problem) -> String {
         let why = self.problem(why);
         pick!(self, format!("File not sent: {why}"), format!("文件未发送：{why}"))
+    }
+
+    pub fn cannot_open(&self, name: &str, why: &Problem) -> String {
+        let why = self.problem(why);
+        pick!(self, format!("Cannot open {name}: {why}"), format!("无法打开 {name}：{why}"))
     }
 
     pub fn delivered(&self, to: &str) -> String {

@@ -25,6 +25,7 @@
 //!   (O(1) per message) and changes single rows for edits, recalls and reactions.
 //! - [`follow`]: whether the conversation follows new messages, and the "new messages" count.
 //! - [`drafts`]: the composer's unsent text, kept per conversation.
+//! - [`saved_files`]: where this device saved each received file, across restarts.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //! - [`window_size`]: shrinking the window to a screen smaller than it.
 //!
@@ -47,6 +48,7 @@ pub mod follow;
 pub mod i18n;
 pub mod names;
 pub mod problem;
+pub mod saved_files;
 pub mod screen;
 pub mod settings;
 pub mod status;

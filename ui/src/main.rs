@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             .unwrap_or_else(quicq_client::transfer::default_download_dir),
         device,
         use_system_roots: true,
+        saved_files: quicq_ui::saved_files::default_path(),
     };
     let app = match quicq_ui::start(options, Lang::detect()) {
         Ok(app) => app,

@@ -22,6 +22,8 @@ pub enum Problem {
     CannotRead,
     /// The user cancelled.
     Cancelled,
+    /// The system has no program to open it (or the opener failed).
+    NoOpener,
     /// Anything else (a protocol error, a bug): only the log can say more.
     Other,
 }

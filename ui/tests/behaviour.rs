@@ -135,6 +135,7 @@ fn app_in(dir: &std::path::Path, lang: Lang) -> Rc<App> {
         downloads: dir.join("downloads"),
         device: Some("ui-test".into()),
         use_system_roots: false,
+        saved_files: Some(dir.join("saved-files.jsonl")),
     };
     // No event loop in the testing backend: the test pumps updates itself.
     let (network, updates) = Backend::start(options, || {});
@@ -752,4 +753,35 @@ fn a_message_that_is_not_sent_is_not_lost() {
         // The stored copy has the server's time; the bubble sent from here had none.
         rows.len() == 1 && rows[0].text == "short enough" && !rows[0].time.is_empty()
     });
+}
+
+#[test]
+fn a_file_saved_before_a_restart_can_still_be_opened_and_a_missing_one_is_said() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app: first } = alice_and_bob();
+    let file = _dir.path().join("report.txt");
+    std::fs::write(&file, "quarterly figures").unwrap();
+    let upload = server.runtime.block_on(bob.send_file(Address::everyone(), &file)).unwrap();
+    server.runtime.block_on(upload.finished()).unwrap();
+    wait_until(&first, "the file saved", |a| find(a, "Open report.txt").is_some());
+    drop(first);
+
+    // A new run on the same device: the server does not send the file again, the record says
+    // where it is.
+    let app = app(_dir.path());
+    sign_in(&app, &server, "alice");
+    wait_until(&app, "signed in again", |a| a.window().global::<AppAdapter>().get_signed_in());
+    wait_until(&app, "the file message", |a| {
+        let m = a.window().global::<ConversationAdapter>().get_messages();
+        (0..m.row_count()).filter_map(|i| m.row_data(i)).any(|r| r.file_name == "report.txt")
+    });
+    wait_until(&app, "Open offered again", |a| find(a, "Open report.txt").is_some());
+    assert!(find(&app, "Show report.txt in folder").is_some());
+
+    // Moved away since: opening it says so instead of failing in silence.
+    let saved = _dir.path().join("downloads").join("report.txt");
+    std::fs::remove_file(&saved).unwrap();
+    click(&app, "Open report.txt");
+    let notice = |a: &App| a.window().global::<StatusBarAdapter>().get_notice().to_string();
+    wait_until(&app, "a notice", |a| !notice(a).is_empty());
+    assert_eq!(notice(&app), "Cannot open report.txt: there is no such file");
 }

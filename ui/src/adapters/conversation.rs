@@ -1,8 +1,6 @@
 //! The conversation pane: the controller's bubbles and title, older pages on request, where the
-//! user is scrolled to, and
-//! received files opened with the system's own programs (no controller needed for that).
+//! user is scrolled to, and received files to open.
 
-use std::path::Path;
 use std::rc::Rc;
 
 use slint::{ComponentHandle, ModelRc};
@@ -38,10 +36,16 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
             controller.retry(local);
         }
     });
-    adapter.on_open_file(|path| open_path(Path::new(path.as_str())));
-    adapter.on_open_folder(|path| {
-        if let Some(dir) = Path::new(path.as_str()).parent() {
-            open_path(dir);
+    let weak = Rc::downgrade(controller);
+    adapter.on_open_file(move |path| {
+        if let Some(controller) = weak.upgrade() {
+            controller.open(&path, false);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_open_folder(move |path| {
+        if let Some(controller) = weak.upgrade() {
+            controller.open(&path, true);
         }
     });
 }
@@ -58,11 +62,5 @@ pub fn show(window: &MainWindow, change: ConversationShow) {
         ConversationShow::NewBelow(count) => {
             adapter.set_new_below(i32::try_from(count).unwrap_or(i32::MAX))
         }
-    }
-}
-
-fn open_path(path: &Path) {
-    if let Err(e) = open::that_detached(path) {
-        tracing::warn!(path = %path.display(), cause = %e, "cannot open");
     }
 }
