@@ -219,8 +219,8 @@ impl Session {
                     let Ok(recv) = accepted else { return Ok(()) };
                     // Not tied to the session: when the connection drops, the upload must still
                     // record how far it got so it can be resumed. Shutdown waits for it.
-                    let (state, peer) = (self.state.clone(), peer.clone());
-                    let task = uploads::receive(state, peer, recv).in_current_span();
+                    let (state, peer, conn) = (self.state.clone(), peer.clone(), self.conn.clone());
+                    let task = uploads::receive(state, peer, conn, recv).in_current_span();
                     self.state.tasks().spawn(task);
                 }
                 Some(done) = tasks.join_next() => {

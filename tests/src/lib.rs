@@ -21,10 +21,12 @@ use tokio_util::sync::CancellationToken;
 pub const WAIT: Duration = Duration::from_secs(20);
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Warnings, plus the upload path's own account of a stall (shown only for a failing test).
 pub fn init_logging() {
+    let stalls = "warn,quicq_server::files::uploads=info,quicq_client::transfer::upload=info";
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| stalls.into()),
         )
         .with_test_writer()
         .try_init();

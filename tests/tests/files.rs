@@ -822,7 +822,9 @@ async fn headers_without_bytes_cannot_lock_others_out_of_file_sharing() {
     let server = TestServer::start_with(|c| {
         c.spool_quota_bytes = 3 * MIB;
         c.account_spool_quota_bytes = 2 * MIB;
-        c.upload_idle_secs = 1;
+        // Alice's uploads are watched with the same limit: long enough that a busy machine's
+        // pause is not taken for an idle upload.
+        c.upload_idle_secs = 3;
     })
     .await;
     let work = tempfile::tempdir().unwrap();

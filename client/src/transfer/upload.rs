@@ -5,6 +5,7 @@
 use std::io::{Read, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use quicq_common::frame::write_frame;
 use quicq_common::protocol::{Address, ClientFrame, ErrorCode, ServerFrame, stream_code};
@@ -193,9 +194,15 @@ impl UploadJob {
                     "the file got shorter while it was being sent".into(),
                 ));
             }
+            let began = Instant::now();
             tokio::select! {
-                r = stream.write_all(&buf[..n]) => if r.is_err() {
-                    return Ok(rules::after_failed_write(&stream.stopped().await));
+                r = stream.write_all(&buf[..n]) => {
+                    if began.elapsed() >= SLOW_WRITE {
+                        log_slow_write(conn, sent, began.elapsed());
+                    }
+                    if r.is_err() {
+                        return Ok(rules::after_failed_write(&stream.stopped().await));
+                    }
                 },
                 () = self.cancel.cancelled() => {
                     let _ = stream.reset(stream_code::CANCELLED.into());
@@ -242,6 +249,26 @@ impl UploadJob {
         }
         None
     }
+}
+
+/// A block that waits this long for room to be sent is logged with the connection's state.
+const SLOW_WRITE: Duration = Duration::from_secs(10);
+
+/// Enough to tell a stalled transport (flow control, congestion) from a slow server.
+fn log_slow_write(conn: &quinn::Connection, sent: u64, waited: Duration) {
+    let stats = conn.stats();
+    tracing::info!(
+        sent,
+        waited_ms = waited.as_millis() as u64,
+        rtt_ms = stats.path.rtt.as_millis() as u64,
+        cwnd = stats.path.cwnd,
+        lost_packets = stats.path.lost_packets,
+        max_data_in = stats.frame_rx.max_data,
+        max_stream_data_in = stats.frame_rx.max_stream_data,
+        data_blocked_out = stats.frame_tx.data_blocked,
+        stream_data_blocked_out = stats.frame_tx.stream_data_blocked,
+        "upload block waited long to be sent"
+    );
 }
 
 /// BLAKE3 of a whole file, read on a blocking thread.

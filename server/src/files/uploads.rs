@@ -30,7 +30,12 @@ const PERSIST_EVERY: u64 = 64 * 1024 * 1024;
 const PERSIST_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Reads an upload header and the bytes after it, to the end.
-pub async fn receive(state: Arc<State>, peer: Arc<Peer>, mut recv: quinn::RecvStream) {
+pub async fn receive(
+    state: Arc<State>,
+    peer: Arc<Peer>,
+    conn: quinn::Connection,
+    mut recv: quinn::RecvStream,
+) {
     let timeout = Duration::from_secs(UPLOAD_HEADER_TIMEOUT_SECS);
     let header = tokio::time::timeout(timeout, read_frame::<ClientFrame, _>(&mut recv)).await;
     let Ok(Ok(Some(ClientFrame::Upload { transfer_id, to, name, size, blake3, offset }))) = header
@@ -39,7 +44,7 @@ pub async fn receive(state: Arc<State>, peer: Arc<Peer>, mut recv: quinn::RecvSt
         let _ = recv.stop(stream_code::REJECTED.into());
         return;
     };
-    let upload = Upload { state, peer, transfer_id };
+    let upload = Upload { state, peer, conn, transfer_id };
     let header = Header { transfer_id: &upload.transfer_id, size, blake3: &blake3, offset };
     // Stored without invisible format characters, so nobody is shown a name that reads
     // differently from what it is.
@@ -57,6 +62,8 @@ pub async fn receive(state: Arc<State>, peer: Arc<Peer>, mut recv: quinn::RecvSt
 struct Upload {
     state: Arc<State>,
     peer: Arc<Peer>,
+    /// For its statistics when the upload stalls.
+    conn: quinn::Connection,
     transfer_id: String,
 }
 
@@ -189,7 +196,7 @@ impl Upload {
                 let pump = pump::pump(&mut recv, sink, after_each, remaining, &stop, |_| {});
                 tokio::pin!(pump);
                 let idle = state.config().upload_idle();
-                let watch = watch_idle(state, file.id, idle, stop.clone());
+                let watch = watch_idle(state, &self.conn, file.id, idle, stop.clone());
                 tokio::pin!(watch);
                 let mut watching = true;
                 let pumped = loop {
@@ -308,7 +315,13 @@ impl Upload {
 
 /// Cancels `stop` when no block of the upload reaches the spool for `idle`: a stream that
 /// delivers nothing must not hold its declared size of the quota.
-async fn watch_idle(state: &State, file_id: u64, idle: Duration, stop: CancellationToken) {
+async fn watch_idle(
+    state: &State,
+    conn: &quinn::Connection,
+    file_id: u64,
+    idle: Duration,
+    stop: CancellationToken,
+) {
     let start = Progress { received: 0, state: Phase::Uploading };
     let mut progress = state.spool().watch(file_id, start);
     loop {
@@ -316,7 +329,22 @@ async fn watch_idle(state: &State, file_id: u64, idle: Duration, stop: Cancellat
             Ok(Ok(())) => {}
             Ok(Err(_)) => return,
             Err(_) => {
-                tracing::info!(file = file_id, "upload idle; stopping it");
+                // Enough to tell a silent client from a stalled transport (flow control,
+                // congestion) without a packet capture.
+                let stats = conn.stats();
+                tracing::info!(
+                    file = file_id,
+                    received = progress.borrow().received,
+                    rtt_ms = stats.path.rtt.as_millis() as u64,
+                    cwnd = stats.path.cwnd,
+                    lost_packets = stats.path.lost_packets,
+                    stream_frames_in = stats.frame_rx.stream,
+                    data_blocked_in = stats.frame_rx.data_blocked,
+                    stream_data_blocked_in = stats.frame_rx.stream_data_blocked,
+                    max_data_out = stats.frame_tx.max_data,
+                    max_stream_data_out = stats.frame_tx.max_stream_data,
+                    "upload idle; stopping it"
+                );
                 stop.cancel();
                 return;
             }
