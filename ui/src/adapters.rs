@@ -4,6 +4,7 @@
 
 mod composer;
 mod conversation;
+pub mod keyboard;
 mod sign_in;
 mod status_bar;
 mod transfers;

@@ -6,7 +6,7 @@
 //!   between look and logic: `sign_in` (`SignInAdapter`), `trust_dialog` (`TrustAdapter`),
 //!   `user_tree` (`UserTreeAdapter`), `conversation` (`ConversationAdapter`), `transfers`
 //!   (`TransfersAdapter`), `composer` (`ComposerAdapter`), `status_bar` (`StatusBarAdapter`),
-//!   `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
+//!   `keyboard` (`KeyboardAdapter`, the on-screen keyboard), `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
 //!   `AppAdapter` (which page shows, the network's wake-up call).
 //! - [`controller`]: the state and the decisions, on the UI thread: user actions to
 //!   [`backend::Command`]s, [`backend::Update`]s to [`screen::Show`] changes and list models.
@@ -76,6 +76,7 @@ pub fn start(
 ) -> Result<Rc<app::App>, slint::PlatformError> {
     let window = MainWindow::new()?;
     select_language(lang);
+    adapters::keyboard::connect(&window, adapters::keyboard::wanted());
     let weak = window.as_weak();
     let (network, updates) = backend::Backend::start(options, move || {
         let _ = weak.upgrade_in_event_loop(|window| window.global::<AppAdapter>().invoke_pump());
