@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a QuicQ server on loopback, seeds a few users and messages, runs the real quicq-ui
 # under Xvfb signed in as alice, and saves a screenshot (default docs/screenshot.png).
-# Needs Xvfb, ImageMagick's `import` and a CJK font; installs them with apt-get if missing.
+# Needs Xvfb, ImageMagick's `import`, a CJK font and an emoji font the software renderer can draw
+# (Symbola); installs them with apt-get if missing.
 # SCREEN=800x480 sets the virtual screen's size (default 1000x680); QUICQ_LANG=zh, Chinese.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +13,7 @@ need=()
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v import >/dev/null 2>&1 || need+=(imagemagick)
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
+fc-list 2>/dev/null | grep -qi "symbola" || need+=(fonts-symbola)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need[@]}"
 fi
@@ -38,7 +40,7 @@ pids+=($!)
 as 小明 users > /dev/null
 as carol users > /dev/null
 sleep 0.5
-as bob send --all "Morning! Is the server up again?" > /dev/null
+as bob send --all "Morning! Is the server up again? 👍" > /dev/null
 as 小明 send --all "收到，谢谢！文件传输也正常。" > /dev/null
 as carol send --all "Great. Sharing yesterday's slides in a minute." > /dev/null
 head -c 3000000 /dev/urandom > "$work/slides-2026-11.pdf"
@@ -48,7 +50,7 @@ as bob send --to alice "lunch at 12?" > /dev/null
 Xvfb :99 -screen 0 "${SCREEN:-1000x680}x24" > /dev/null 2>&1 &
 pids+=($!)
 sleep 1
-HOME="$work/home-alice" DISPLAY=:99 SLINT_BACKEND=winit-software \
+HOME="$work/home-alice" DISPLAY=:99 \
   QUICQ_SERVER="$link" QUICQ_NICK=alice QUICQ_PASSWORD=password-alice \
   QUICQ_DOWNLOAD_DIR="$work/downloads" QUICQ_LANG="${QUICQ_LANG:-en}" "$bin/quicq-ui" > "$work/ui.log" 2>&1 &
 pids+=($!)

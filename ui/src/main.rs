@@ -1,4 +1,5 @@
-//! `quicq-ui`: the QuicQ window. Logging, language, where things live, then the event loop.
+//! `quicq-ui`: the QuicQ window. Logging, the renderer, where things live, language, then the
+//! event loop.
 //!
 //! `QUICQ_SERVER` and `QUICQ_NICK` fill in the sign-in page; with `QUICQ_PASSWORD` as well the
 //! app signs in by itself (kiosks, embedded boards, the screenshot script).
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
+    select_renderer();
     let device = quicq_client::device::default_path()
         .and_then(|p| quicq_client::device::load_or_create(&p).ok());
     let options = Options {
@@ -59,6 +61,20 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Slint's software renderer unless `SLINT_BACKEND` says otherwise: measured here without a
+/// GPU, it uses a fraction of the CPU and memory of FemtoVG over software OpenGL, idle and
+/// under load (docs/benchmarks.md, "The desktop client's renderer"). It draws emoji only from a
+/// font with outline emoji (Debian: fonts-symbola); `SLINT_BACKEND=winit-femtovg` gives colour
+/// emoji on a machine with a GPU.
+fn select_renderer() {
+    if std::env::var_os("SLINT_BACKEND").is_some() {
+        return;
+    }
+    if let Err(e) = slint::BackendSelector::new().renderer_name("software".into()).select() {
+        tracing::warn!(cause = %e, "the software renderer is not available; Slint chooses");
     }
 }
 
