@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use quicq_client::TransferKey;
 use quicq_common::nickname::key_of;
 use quicq_common::protocol::{
-    Address, ChatMessage, EVERYONE, Event, GroupInfo, Reaction, UserInfo,
+    Address, ChatMessage, EVERYONE, Event, GroupInfo, Quote, Reaction, UserInfo,
 };
 use slint::SharedString;
 
@@ -273,6 +273,12 @@ impl History {
         self.messages.get(&id)
     }
 
+    /// The messages with ids after `after`, up to `up_to`.
+    pub fn between(&self, after: u64, up_to: u64) -> impl Iterator<Item = &ChatMessage> {
+        let later = self.messages.range(after.saturating_add(1)..);
+        later.take_while(move |(id, _)| **id <= up_to).map(|(_, m)| m)
+    }
+
     pub fn newest(&self) -> Option<u64> {
         self.messages.keys().next_back().copied()
     }
@@ -301,15 +307,18 @@ pub fn message_rows(
     files: &HashMap<u64, FileStatus>,
     texts: &Texts,
 ) -> Vec<MessageRow> {
-    history.messages().filter_map(|m| message_row(m, me, files, texts)).collect()
+    history.messages().filter_map(|m| message_row(m, me, files, texts, 0)).collect()
 }
 
 /// One message's bubble; `None` when it is not shown (an event kind this build does not know).
+/// `read_up_to`: how far another participant has read the conversation (one's own messages up
+/// to it show "read").
 pub fn message_row(
     m: &ChatMessage,
     me: &str,
     files: &HashMap<u64, FileStatus>,
     texts: &Texts,
+    read_up_to: u64,
 ) -> Option<MessageRow> {
     let text = shown_text(m, texts)?;
     let own = key_of(&m.from) == key_of(me);
@@ -339,7 +348,57 @@ pub fn message_row(
         file_state: file_state.into(),
         status: SharedString::new(),
         local: 0,
+        id: m.id.to_string().into(),
+        quote: m.reply_to.as_deref().map(|q| quote_line(q, texts)).unwrap_or_default().into(),
+        reactions: reaction_counts(&m.reactions).into(),
+        can_answer: answerable(m),
+        can_change: own && answerable(m),
+        read: own && answerable(m) && m.id <= read_up_to,
     })
+}
+
+/// A message a person wrote that is still there: it can be answered (reply, reaction), and
+/// changed by its sender.
+pub fn answerable(m: &ChatMessage) -> bool {
+    m.event.is_none() && !m.recalled
+}
+
+/// The quoted message above a reply's text: its sender and the start of its first line.
+pub fn quote_line(quote: &Quote, texts: &Texts) -> String {
+    let what = if quote.recalled {
+        texts.recalled().to_owned()
+    } else if let Some(name) = &quote.file_name {
+        format!("📎 {name}")
+    } else {
+        snippet(&quote.text)
+    };
+    format!("{}: {what}", quote.from)
+}
+
+/// The first line of `text`, cut to a few words' length with "…" when there is more.
+pub fn snippet(text: &str) -> String {
+    const CHARS: usize = 60;
+    let line = text.trim().lines().next().unwrap_or_default();
+    let cut: String = line.chars().take(CHARS).collect();
+    if cut.len() < text.trim().len() { format!("{cut}…") } else { cut }
+}
+
+/// Reactions under the bubble, as counts: `👍 2   🎉 1`.
+pub fn reaction_counts(reactions: &[Reaction]) -> String {
+    let counts: Vec<String> = reactions
+        .iter()
+        .filter(|r| !r.users.is_empty())
+        .map(|r| format!("{} {}", r.emoji, r.users.len()))
+        .collect();
+    counts.join("   ")
+}
+
+/// The emoji `me` reacted to `m` with, if any.
+pub fn my_reaction<'a>(m: &'a ChatMessage, me: &str) -> Option<&'a str> {
+    m.reactions
+        .iter()
+        .find(|r| r.users.iter().any(|u| key_of(u) == key_of(me)))
+        .map(|r| r.emoji.as_str())
 }
 
 /// Where a message sent from this window is before the server has stored it.
@@ -369,10 +428,10 @@ pub fn pending_row(me: &str, text: &str, status: SendStatus, local: u64) -> Mess
 }
 
 /// What a message shows as its text: a placeholder once recalled, a line for a membership
-/// event, the text marked when edited, then its reactions. `None`: not shown at all (an event
-/// kind this build does not know).
+/// event, the text marked when edited. (Reactions are counted under it, in their own line.)
+/// `None`: not shown at all (an event kind this build does not know).
 fn shown_text(m: &ChatMessage, texts: &Texts) -> Option<String> {
-    let mut text = if m.recalled {
+    let text = if m.recalled {
         texts.recalled().to_owned()
     } else if let Some(event) = m.event.as_deref() {
         texts.event(&m.from, event)?
@@ -381,10 +440,6 @@ fn shown_text(m: &ChatMessage, texts: &Texts) -> Option<String> {
     } else {
         m.text.clone()
     };
-    for (i, reaction) in m.reactions.iter().enumerate() {
-        text.push_str(if i == 0 { "\n" } else { "   " });
-        text.push_str(&format!("{} {}", reaction.emoji, reaction.users.join(", ")));
-    }
     Some(text)
 }
 
@@ -695,10 +750,12 @@ mod tests {
         assert!(!history.add(event(9, "bob", group, Event::Recalled { id: 99 })));
         let rows = message_rows(&history, "alice", &HashMap::new(), &texts);
         let shown: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-        assert_eq!(
-            shown,
-            ["fixed (edited)\n👍 dan   🎉 alice", "(message recalled)", "bob added erin"]
-        );
+        // Reactions are counted under the bubble, not written into its text.
+        assert_eq!(shown, ["fixed (edited)", "(message recalled)", "bob added erin"]);
+        assert_eq!(rows[0].reactions.as_str(), "👍 1   🎉 1");
+        assert!(rows[0].can_answer && !rows[0].can_change, "bob's message, seen by alice");
+        assert!(!rows[1].can_answer, "a recalled message has nothing to answer");
+        assert!(!rows[2].can_answer, "nor has an event");
         let zh = Texts::new(crate::i18n::Lang::Chinese);
         let rows = message_rows(&history, "alice", &HashMap::new(), &zh);
         assert_eq!(rows[2].text.as_str(), "bob 添加了 erin");

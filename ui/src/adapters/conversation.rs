@@ -38,6 +38,42 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
             controller.retry(local);
         }
     });
+    let weak = Rc::downgrade(controller);
+    adapter.on_reply(move |id| {
+        if let Some(controller) = weak.upgrade() {
+            controller.reply(&id);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_edit(move |id| {
+        if let Some(controller) = weak.upgrade() {
+            controller.edit(&id);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_recall(move |id| {
+        if let Some(controller) = weak.upgrade() {
+            controller.recall(&id);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_recall_answer(move |yes| {
+        if let Some(controller) = weak.upgrade() {
+            controller.recall_answer(yes);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_react(move |id, emoji| {
+        if let Some(controller) = weak.upgrade() {
+            controller.react(&id, &emoji);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_save_file(move |path| {
+        if let Some(controller) = weak.upgrade() {
+            controller.save_file(&path);
+        }
+    });
     adapter.on_open_file(|path| open_path(Path::new(path.as_str())));
     adapter.on_open_folder(|path| {
         if let Some(dir) = Path::new(path.as_str()).parent() {
@@ -57,6 +93,10 @@ pub fn show(window: &MainWindow, change: ConversationShow) {
         }
         ConversationShow::NewBelow(count) => {
             adapter.set_new_below(i32::try_from(count).unwrap_or(i32::MAX))
+        }
+        ConversationShow::Typing(line) => adapter.set_typing(line.into()),
+        ConversationShow::ConfirmRecall(id) => {
+            adapter.set_confirm_recall(id.map(|id| id.to_string()).unwrap_or_default().into())
         }
     }
 }
