@@ -950,8 +950,8 @@ mod tests {
         }
     }
 
-    struct Rig {
-        controller: Controller,
+    pub(super) struct Rig {
+        pub(super) controller: Controller,
         network: Rc<FakeNetwork>,
         screen: Rc<FakeScreen>,
     }
@@ -966,7 +966,7 @@ mod tests {
         }
 
         /// Signed in as alice with bob and carol known, the group selected, nothing recorded.
-        fn signed_in() -> Rig {
+        pub(super) fn signed_in() -> Rig {
             let rig = Rig::new(None);
             rig.controller.apply(Update::SignedIn {
                 me: "alice".into(),
@@ -978,7 +978,7 @@ mod tests {
         }
 
         /// What the controller did since the last call.
-        fn take(&self) -> (Vec<Command>, Vec<Show>) {
+        pub(super) fn take(&self) -> (Vec<Command>, Vec<Show>) {
             (self.network.0.take(), self.screen.0.take())
         }
 
@@ -996,7 +996,7 @@ mod tests {
         UserInfo { name: name.into(), online }
     }
 
-    fn msg(id: u64, from: &str, to: Address, text: &str) -> ChatMessage {
+    pub(super) fn msg(id: u64, from: &str, to: Address, text: &str) -> ChatMessage {
         ChatMessage {
             id,
             from: from.into(),

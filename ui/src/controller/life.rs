@@ -359,3 +359,234 @@ impl Controller {
         state.life.read.others(conv)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quicq_client::{Event, HistoryPage};
+    use quicq_common::protocol::Reaction;
+    use slint::Model;
+
+    use super::super::tests::{Rig, msg};
+    use super::*;
+    use crate::backend::Update;
+    use crate::screen::StatusShow;
+
+    fn composer(change: ComposerShow) -> Show {
+        Show::Composer(change)
+    }
+
+    /// Alice in the group, with bob's message 5 and her own message 6 (sent `age_ms` ago, 👍
+    /// from herself on it), edits allowed for 120 s.
+    fn rig(age_ms: i64) -> Rig {
+        let rig = Rig::signed_in();
+        let mut own = msg(6, "alice", Address::everyone(), "teh plan");
+        own.at = now_ms() - age_ms;
+        own.reactions = vec![Reaction { emoji: "👍".into(), users: vec!["alice".into()] }];
+        let mut bobs = msg(5, "bob", Address::everyone(), "what time is it\nsecond line");
+        bobs.at = now_ms();
+        rig.controller.apply(Update::History {
+            with: Address::everyone(),
+            page: HistoryPage { messages: vec![bobs, own], more: false },
+        });
+        rig.controller.apply(Update::Limits { edit_window_secs: 120, recall_window_secs: 120 });
+        rig.take();
+        rig
+    }
+
+    type Step = fn(&Controller);
+    /// (what it shows, the message's age in ms, the steps, commands, screen changes)
+    type Case = (&'static str, i64, Vec<Step>, Vec<Command>, Vec<Show>);
+
+    #[test]
+    fn the_bubble_menu_becomes_modes_questions_and_commands() {
+        let mode = |text: &str| composer(ComposerShow::Mode(text.into()));
+        let cases: Vec<Case> = vec![
+            (
+                "a reply quotes the message and the mode ends with the send",
+                0,
+                vec![|c| c.reply("5"), |c| c.send("noon")],
+                vec![Command::Reply {
+                    to: Address::everyone(),
+                    text: "noon".into(),
+                    local: 1,
+                    reply_to: 5,
+                }],
+                vec![
+                    mode("Replying to bob: what time is it…"),
+                    composer(ComposerShow::ClearDraft),
+                    mode(""),
+                    Show::Conversation(ConversationShow::ToNewest),
+                ],
+            ),
+            (
+                "a cancelled reply sends a plain message",
+                0,
+                vec![|c| c.reply("5"), |c| c.cancel_mode(), |c| c.send("hi")],
+                vec![Command::Send { to: Address::everyone(), text: "hi".into(), local: 1 }],
+                vec![
+                    mode("Replying to bob: what time is it…"),
+                    mode(""),
+                    composer(ComposerShow::ClearDraft),
+                    Show::Conversation(ConversationShow::ToNewest),
+                ],
+            ),
+            (
+                "an edit puts the text in the box and gives the draft back",
+                1_000,
+                vec![|c| c.edited("half typed"), |c| c.edit("6"), |c| c.send("the plan")],
+                vec![
+                    Command::Typing { to: Address::everyone() },
+                    Command::Edit { id: 6, text: "the plan".into() },
+                ],
+                vec![
+                    composer(ComposerShow::Draft("teh plan".into())),
+                    mode("Editing your message (Esc cancels)"),
+                    composer(ComposerShow::Draft("half typed".into())),
+                    mode(""),
+                ],
+            ),
+            (
+                "an edit that changes nothing sends nothing",
+                1_000,
+                vec![|c| c.edit("6"), |c| c.send("teh plan")],
+                vec![],
+                vec![
+                    composer(ComposerShow::Draft("teh plan".into())),
+                    mode("Editing your message (Esc cancels)"),
+                    composer(ComposerShow::Draft(String::new())),
+                    mode(""),
+                ],
+            ),
+            (
+                "too late to edit: said in words, nothing sent",
+                121_000,
+                vec![|c| c.edit("6")],
+                vec![],
+                vec![Show::Status(StatusShow::Notice(
+                    "Too late to edit: a message can be edited for 2 minutes after it is sent."
+                        .into(),
+                ))],
+            ),
+            ("someone else's message cannot be edited", 0, vec![|c| c.edit("5")], vec![], vec![]),
+            (
+                "a recall asks first",
+                1_000,
+                vec![|c| c.recall("6"), |c| c.recall_answer(true)],
+                vec![Command::Recall { id: 6 }],
+                vec![
+                    Show::Conversation(ConversationShow::ConfirmRecall(Some(6))),
+                    Show::Conversation(ConversationShow::ConfirmRecall(None)),
+                ],
+            ),
+            (
+                "a recall answered no",
+                1_000,
+                vec![|c| c.recall("6"), |c| c.recall_answer(false)],
+                vec![],
+                vec![
+                    Show::Conversation(ConversationShow::ConfirmRecall(Some(6))),
+                    Show::Conversation(ConversationShow::ConfirmRecall(None)),
+                ],
+            ),
+            (
+                "one's own reaction again takes it back; another replaces it",
+                0,
+                vec![|c| c.react("6", "👍"), |c| c.react("6", "🎉"), |c| c.react("5", "👍")],
+                vec![
+                    Command::React { id: 6, emoji: None },
+                    Command::React { id: 6, emoji: Some("🎉".into()) },
+                    Command::React { id: 5, emoji: Some("👍".into()) },
+                ],
+                vec![],
+            ),
+            (
+                "an unknown id does nothing",
+                0,
+                vec![|c| c.reply("99"), |c| c.edit("x")],
+                vec![],
+                vec![],
+            ),
+        ];
+        for (name, age, steps, commands, shows) in cases {
+            let rig = rig(age);
+            for step in steps {
+                step(&rig.controller);
+            }
+            assert_eq!(rig.take(), (commands, shows), "{name}");
+        }
+    }
+
+    #[test]
+    fn receipts_mark_own_bubbles_read_and_reading_is_told_once_a_tick() {
+        let rig = rig(0);
+        let read = || {
+            let rows = rig.controller.messages();
+            rows.iter().map(|r| (r.text.to_string(), r.read, r.can_change)).collect::<Vec<_>>()
+        };
+        let row = |text: &str, read, can_change| (text.to_owned(), read, can_change);
+        assert_eq!(
+            read(),
+            [row("what time is it\nsecond line", false, false), row("teh plan", false, true)]
+        );
+        // Bob read up to bob's own message: nothing of alice's yet; then past hers.
+        let read_by = |up_to| {
+            Update::Event(Event::Read { by: "bob".into(), with: Address::everyone(), up_to })
+        };
+        rig.controller.apply(read_by(5));
+        assert!(!read()[1].1);
+        rig.controller.apply(read_by(6));
+        assert_eq!(read()[1], row("teh plan", true, true));
+        // At the bottom of the open conversation: told on the tick, once.
+        rig.take();
+        rig.controller.tick();
+        rig.controller.tick();
+        let (commands, _) = rig.take();
+        assert_eq!(
+            commands,
+            [
+                Command::MarkRead { with: Address::everyone(), up_to: 6 },
+                Command::Receipts { with: Address::everyone() },
+            ]
+        );
+        // Scrolled up, a new message is not read.
+        rig.controller.scrolled(false);
+        rig.controller.apply(Update::Event(Event::Message(msg(
+            7,
+            "bob",
+            Address::everyone(),
+            "x",
+        ))));
+        rig.controller.tick();
+        assert!(rig.take().0.is_empty());
+    }
+
+    #[test]
+    fn typing_comes_and_goes_for_the_conversation_on_screen() {
+        let rig = rig(0);
+        let typing = |from: &str, for_ms| {
+            Update::Event(Event::Typing { from: from.into(), with: Address::everyone(), for_ms })
+        };
+        let line = |text: &str| Show::Conversation(ConversationShow::Typing(text.into()));
+        rig.controller.apply(typing("bob", 60_000));
+        rig.controller.apply(typing("alice", 60_000)); // one's own other session
+        rig.controller.apply(typing("carol", 60_000));
+        assert_eq!(rig.take().1, [line("bob is typing…"), line("bob and carol are typing…")]);
+        // Bob's message ends his typing.
+        rig.controller.apply(Update::Event(Event::Message(msg(
+            7,
+            "bob",
+            Address::everyone(),
+            "x",
+        ))));
+        assert!(rig.take().1.contains(&line("carol is typing…")));
+        // Another conversation shows its own (nobody), and back.
+        rig.controller.select(Conv::With("bob".into()));
+        assert!(rig.take().1.contains(&line("")));
+        rig.controller.select(Conv::Everyone);
+        assert!(rig.take().1.contains(&line("carol is typing…")));
+        // Expired by the tick.
+        rig.controller.apply(typing("carol", 0));
+        rig.controller.tick();
+        assert!(rig.take().1.contains(&line("")));
+    }
+}
