@@ -354,7 +354,45 @@ pub fn message_row(
         can_answer: answerable(m),
         can_change: own && answerable(m),
         read: own && answerable(m) && m.id <= read_up_to,
+        full_time: full_time(m.at).into(),
+        initials: initials(&m.from).into(),
+        avatar: avatar_colour(&m.from),
+        link: if m.recalled { String::new() } else { first_link(&m.text).unwrap_or_default() }
+            .into(),
     })
+}
+
+/// A sender's avatar: the first letter of the name, upper-cased (the first character for
+/// names in scripts without case).
+pub fn initials(name: &str) -> String {
+    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+}
+
+/// One of six colours, the same for the same name (by its key) in every run.
+pub fn avatar_colour(name: &str) -> i32 {
+    let sum =
+        key_of(name).bytes().fold(0u32, |sum, b| sum.wrapping_mul(31).wrapping_add(u32::from(b)));
+    (sum % 6) as i32
+}
+
+/// The first `http://` or `https://` address in `text`, without trailing punctuation.
+pub fn first_link(text: &str) -> Option<String> {
+    let start = ["https://", "http://"].iter().filter_map(|s| text.find(s)).min()?;
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || "<>\"'“”「」（）。，、".contains(c))
+        .unwrap_or(rest.len());
+    let link = rest[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '。', '，']);
+    (link.len() > "https://".len()).then(|| link.to_owned())
+}
+
+/// `2026-12-03 14:03:27`, in local time.
+pub fn full_time(at_ms: i64) -> String {
+    use chrono::{Local, TimeZone};
+    match Local.timestamp_millis_opt(at_ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => String::new(),
+    }
 }
 
 /// A message a person wrote that is still there: it can be answered (reply, reaction), and
@@ -647,6 +685,25 @@ mod tests {
         files.insert(9, FileStatus::Saved("/tmp/a.pdf".into()));
         let rows = message_rows(&h, "me", &files, &texts);
         assert_eq!(rows[1].file_path.as_str(), "/tmp/a.pdf");
+    }
+
+    #[test]
+    fn avatars_and_links() {
+        assert_eq!(initials("bob"), "B");
+        assert_eq!(initials("小明"), "小");
+        assert_eq!(initials(""), "");
+        assert_eq!(avatar_colour("Bob"), avatar_colour("bob"));
+        assert!((0..6).contains(&avatar_colour("小明")));
+        let cases = [
+            ("see https://example.org/a?b=1.", Some("https://example.org/a?b=1")),
+            ("(http://x.org/y), then https://z.org", Some("http://x.org/y")),
+            ("链接：https://例子.cn/页面。谢谢", Some("https://例子.cn/页面")),
+            ("no link here", None),
+            ("just https://", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(first_link(text).as_deref(), want, "{text}");
+        }
     }
 
     #[test]

@@ -1001,3 +1001,25 @@ fn typing_is_shown_until_it_expires_and_told_while_the_draft_changes() {
     });
     assert_eq!(told.expect("bob told in time"), "alice");
 }
+
+#[test]
+fn links_stand_out_and_the_time_shows_in_full_under_the_pointer() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob_sized();
+    let sent = server
+        .runtime
+        .block_on(bob.send(Address::everyone(), "the guide: https://example.org/guide."))
+        .unwrap();
+    wait_until(&app, "the bubble", |a| on_screen(a, "the guide: https://example.org/guide."));
+    assert!(find(&app, "https://example.org/guide").is_some(), "the link, on its own line");
+
+    use chrono::TimeZone;
+    let at = chrono::Local.timestamp_millis_opt(sent.at).single().unwrap();
+    let short = at.format("%H:%M").to_string();
+    let full = at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let time = find(&app, &short).expect("the time");
+    let (p, size) = (time.absolute_position(), time.size());
+    let position = slint::LogicalPosition::new(p.x + size.width / 2.0, p.y + size.height / 2.0);
+    app.window().window().dispatch_event(slint::platform::WindowEvent::PointerMoved { position });
+    slint::platform::update_timers_and_animations();
+    assert!(find(&app, &full).is_some(), "{full} under the pointer");
+}

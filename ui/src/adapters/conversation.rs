@@ -74,6 +74,15 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
             controller.save_file(&path);
         }
     });
+    let weak = Rc::downgrade(controller);
+    adapter.on_open_link(move |link| {
+        if let Err(e) = open::that_detached(link.as_str()) {
+            tracing::warn!(%link, cause = %e, "cannot open the link");
+            if let Some(controller) = weak.upgrade() {
+                controller.link_not_opened();
+            }
+        }
+    });
     adapter.on_open_file(|path| open_path(Path::new(path.as_str())));
     adapter.on_open_folder(|path| {
         if let Some(dir) = Path::new(path.as_str()).parent() {

@@ -209,6 +209,11 @@ impl Controller {
         }
     }
 
+    /// The system could not open a link from a bubble.
+    pub fn link_not_opened(&self) {
+        self.notice(self.texts.link_not_opened().into());
+    }
+
     pub(super) fn change_failed(&self, change: Change, why: &SendFailure) {
         self.notice(self.texts.change_failed(change, &self.texts.send_failure(why)));
     }

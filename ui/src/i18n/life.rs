@@ -74,6 +74,14 @@ impl Texts {
         }
     }
 
+    pub fn link_not_opened(&self) -> &'static str {
+        pick!(
+            self,
+            "The link could not be opened: no web browser was found.",
+            "无法打开链接：找不到网页浏览器。"
+        )
+    }
+
     pub fn saved_as(&self, path: &str) -> String {
         pick!(self, format!("Saved a copy as {path}"), format!("已另存为 {path}"))
     }
