@@ -753,11 +753,16 @@ impl Controller {
         let read = Self::read_up_to(&state, conv);
         let State { histories, timelines, me, files, .. } = &mut *state;
         let Some(timeline) = timelines.get_mut(conv) else { return Placed::Nothing };
-        let row = histories
-            .get(conv)
-            .and_then(|h| h.get(id))
-            .and_then(|m| view::message_row(m, me, files, &self.texts, read));
-        timeline.put(id, row)
+        let history = histories.get(conv);
+        let row = history.and_then(|h| h.get(id)).and_then(|m| {
+            let row = view::message_row(m, me, files, &self.texts, read)?;
+            Some(life::grouped(row, timeline, history, m))
+        });
+        let placed = timeline.put(id, row);
+        if placed == Placed::Inserted {
+            life::regroup_after(timeline, history, id);
+        }
+        placed
     }
 
     fn transfer(&self, event: TransferEvent) {
@@ -871,7 +876,9 @@ impl Controller {
             let timeline = timelines.entry(conv).or_insert_with(|| {
                 let mut timeline = Timeline::default();
                 for m in history.messages() {
-                    timeline.put(m.id, view::message_row(m, me, files, &self.texts, read));
+                    let row = view::message_row(m, me, files, &self.texts, read);
+                    let row = row.map(|r| life::grouped(r, &timeline, Some(history), m));
+                    timeline.put(m.id, row);
                 }
                 timeline
             });

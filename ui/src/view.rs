@@ -359,6 +359,8 @@ pub fn message_row(
         avatar: avatar_colour(&m.from),
         link: if m.recalled { String::new() } else { first_link(&m.text).unwrap_or_default() }
             .into(),
+        // Set from the row above, where the row is placed.
+        continued: false,
     })
 }
 
@@ -384,6 +386,23 @@ pub fn first_link(text: &str) -> Option<String> {
         .unwrap_or(rest.len());
     let link = rest[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '。', '，']);
     (link.len() > "https://".len()).then(|| link.to_owned())
+}
+
+/// How long apart two messages of one sender may be and still be one group.
+const GROUP_MS: i64 = 5 * 60 * 1000;
+
+/// Whether `m` continues the group of the message shown above it: the same person, minutes
+/// apart, the same day (its name and avatar are then left out).
+pub fn continues(prev: Option<&ChatMessage>, m: &ChatMessage) -> bool {
+    use chrono::{Local, TimeZone};
+    let day = |at: i64| Local.timestamp_millis_opt(at).single().map(|t| t.date_naive());
+    prev.is_some_and(|p| {
+        p.event.is_none()
+            && m.event.is_none()
+            && key_of(&p.from) == key_of(&m.from)
+            && (0..GROUP_MS).contains(&(m.at - p.at))
+            && day(p.at) == day(m.at)
+    })
 }
 
 /// `2026-12-03 14:03:27`, in local time.
@@ -685,6 +704,31 @@ mod tests {
         files.insert(9, FileStatus::Saved("/tmp/a.pdf".into()));
         let rows = message_rows(&h, "me", &files, &texts);
         assert_eq!(rows[1].file_path.as_str(), "/tmp/a.pdf");
+    }
+
+    #[test]
+    fn a_sender_is_grouped_for_a_few_minutes() {
+        use chrono::{Local, TimeZone};
+        let noon = Local::now().date_naive().and_hms_opt(12, 0, 0).unwrap();
+        let today = Local.from_local_datetime(&noon).single().unwrap().timestamp_millis();
+        let at = |from: &str, minutes: i64| ChatMessage {
+            at: today + minutes * 60_000,
+            ..msg(1, from, Address::everyone())
+        };
+        let event = ChatMessage { event: Some(Box::new(Event::Left {})), ..at("bob", 1) };
+        // (above, this one, continued)
+        let cases = [
+            (None, at("bob", 0), false),
+            (Some(at("bob", 0)), at("Bob", 4), true),
+            (Some(at("bob", 0)), at("bob", 5), false),
+            (Some(at("bob", 0)), at("carol", 1), false),
+            (Some(event.clone()), at("bob", 2), false),
+            (Some(at("bob", 0)), event, false),
+            (Some(at("bob", -24 * 60)), at("bob", 0), false),
+        ];
+        for (prev, m, continued) in cases {
+            assert_eq!(continues(prev.as_ref(), &m), continued, "{prev:?} {m:?}");
+        }
     }
 
     #[test]

@@ -1023,3 +1023,21 @@ fn links_stand_out_and_the_time_shows_in_full_under_the_pointer() {
     slint::platform::update_timers_and_animations();
     assert!(find(&app, &full).is_some(), "{full} under the pointer");
 }
+
+#[test]
+fn consecutive_messages_of_one_sender_show_the_name_once() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob_sized();
+    server.runtime.block_on(async {
+        for text in ["first of two", "second of two"] {
+            bob.send(Address::everyone(), text).await.unwrap();
+        }
+    });
+    wait_until(&app, "both", |a| on_screen(a, "first of two") && on_screen(a, "second of two"));
+    let list = ElementHandle::find_by_accessible_label(app.window(), "Messages").next().unwrap();
+    let left = list.absolute_position().x;
+    let names = ElementHandle::find_by_accessible_label(app.window(), "bob")
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::Text))
+        .filter(|e| e.absolute_position().x > left)
+        .count();
+    assert_eq!(names, 1, "bob's name above his first bubble only");
+}

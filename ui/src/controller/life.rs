@@ -10,9 +10,11 @@ use quicq_common::protocol::{Address, ChatMessage, ReadPosition};
 
 use super::{Controller, State};
 use crate::backend::{Change, Command, SendFailure};
+use crate::generated::MessageRow;
 use crate::message_life::{self, Compose, ReadState, TypingSignal, Typists, within_window};
 use crate::problem::Problem;
 use crate::screen::{ComposerShow, ConversationShow, Show};
+use crate::timeline::Timeline;
 use crate::view::{self, Conv};
 
 /// What the controller keeps for the life of messages.
@@ -47,6 +49,31 @@ pub(super) fn send_command(
     match reply_to {
         Some(reply_to) => Command::Reply { to, text, local, reply_to },
         None => Command::Send { to, text, local },
+    }
+}
+
+/// `row` of message `m` with its group, from the message shown above it in `timeline`.
+pub(super) fn grouped(
+    mut row: MessageRow,
+    timeline: &Timeline,
+    history: Option<&view::History>,
+    m: &ChatMessage,
+) -> MessageRow {
+    let prev = timeline.id_before(m.id).and_then(|p| history?.get(p));
+    row.continued = view::continues(prev, m);
+    row
+}
+
+/// A row was inserted above others (an older page, a late message): the row below it may now
+/// join or leave a group. Changes at most that one row.
+pub(super) fn regroup_after(timeline: &mut Timeline, history: Option<&view::History>, id: u64) {
+    let Some(next) = timeline.id_after(id) else { return };
+    let (Some(m), Some(row)) = (history.and_then(|h| h.get(next)), timeline.row_of(next)) else {
+        return;
+    };
+    let regrouped = grouped(row.clone(), timeline, history, m);
+    if regrouped.continued != row.continued {
+        timeline.put(next, Some(regrouped));
     }
 }
 
@@ -563,6 +590,24 @@ mod tests {
         ))));
         rig.controller.tick();
         assert!(rig.take().0.is_empty());
+    }
+
+    #[test]
+    fn a_late_row_regroups_only_the_row_below_it() {
+        let rig = Rig::signed_in();
+        let bob = |id| msg(id, "bob", Address::everyone(), "x");
+        rig.controller.apply(Update::History {
+            with: Address::everyone(),
+            page: HistoryPage { messages: vec![bob(10), bob(12), bob(13)], more: false },
+        });
+        let rows = || rig.controller.messages().iter().map(|r| r.continued).collect::<Vec<_>>();
+        assert_eq!(rows(), [false, true, true]);
+        let ops = || rig.controller.state.borrow().timelines[&Conv::Everyone].operations();
+        let before = ops();
+        let carol = msg(11, "carol", Address::everyone(), "late");
+        rig.controller.apply(Update::Event(Event::Message(carol)));
+        assert_eq!(rows(), [false, false, false, true]);
+        assert_eq!((ops().inserted, ops().changed), (before.inserted + 1, before.changed + 1));
     }
 
     #[test]
