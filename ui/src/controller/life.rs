@@ -593,6 +593,29 @@ mod tests {
     }
 
     #[test]
+    fn refusals_of_changes_are_said_in_words() {
+        use quicq_common::protocol::ErrorCode;
+        let cases = [
+            (
+                Change::Recall,
+                SendFailure::Refused(ErrorCode::TooLate),
+                "Not recalled: the time allowed for that has passed",
+            ),
+            (
+                Change::Edit,
+                SendFailure::Refused(ErrorCode::NotAllowed),
+                "Not edited: it is not your message",
+            ),
+            (Change::React, SendFailure::Offline, "Reaction not sent: not connected"),
+        ];
+        for (change, why, text) in cases {
+            let rig = rig(0);
+            rig.controller.apply(Update::ChangeFailed { change, why });
+            assert_eq!(rig.take().1, [Show::Status(StatusShow::Notice(text.into()))]);
+        }
+    }
+
+    #[test]
     fn a_late_row_regroups_only_the_row_below_it() {
         let rig = Rig::signed_in();
         let bob = |id| msg(id, "bob", Address::everyone(), "x");
