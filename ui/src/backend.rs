@@ -3,6 +3,7 @@
 //! the network, whatever size the files moving are.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +12,7 @@ use quicq_client::{
     Client, ClientConfig, ConnState, ConnectError, Event, HistoryPage, RequestError, TransferEvent,
     Trust, UploadHandle,
 };
-use quicq_common::protocol::{Address, ErrorCode, GroupInfo, UserInfo};
+use quicq_common::protocol::{Address, ErrorCode, GroupInfo, ReadPosition, UserInfo};
 use quicq_common::{Fingerprint, JoinLink};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,44 @@ pub enum Command {
         to: Address,
         text: String,
         local: u64,
+    },
+    /// [`Command::Send`] quoting message `reply_to` of the same conversation.
+    Reply {
+        to: Address,
+        text: String,
+        local: u64,
+        reply_to: u64,
+    },
+    /// New text for one's own message.
+    Edit {
+        id: u64,
+        text: String,
+    },
+    /// Delete one's own message for everyone.
+    Recall {
+        id: u64,
+    },
+    /// Set (or with `None` take back) one's reaction to a message.
+    React {
+        id: u64,
+        emoji: Option<String>,
+    },
+    /// One has seen the conversation `with` up to message `up_to`.
+    MarkRead {
+        with: Address,
+        up_to: u64,
+    },
+    /// One is typing to `to`.
+    Typing {
+        to: Address,
+    },
+    /// How far the others have read `with` (answered with [`Update::Receipts`]).
+    Receipts {
+        with: Address,
+    },
+    /// Ask where to, then copy a received file there.
+    SaveFileAs {
+        path: PathBuf,
     },
     /// Open a native file dialog, then send the chosen file.
     PickFile {
@@ -137,6 +176,31 @@ pub enum Update {
         name: String,
         why: Problem,
     },
+    /// The server's windows for edits and recalls, in seconds (0: not said).
+    Limits {
+        edit_window_secs: u64,
+        recall_window_secs: u64,
+    },
+    /// How far the others have read `with`.
+    Receipts {
+        with: Address,
+        read: Vec<ReadPosition>,
+    },
+    /// An edit, recall or reaction was not stored.
+    ChangeFailed {
+        change: Change,
+        why: SendFailure,
+    },
+    /// Where a received file was copied, or why it was not.
+    SavedAs(Result<PathBuf, Problem>),
+}
+
+/// A change to an earlier message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Edit,
+    Recall,
+    React,
 }
 
 /// Why a message was not sent, for the window to put in its own words.
@@ -301,23 +365,21 @@ impl Worker {
                 self.sign_in(server, nickname, password).await
             }
             Command::Trust(yes) => self.trust(yes).await,
-            Command::Send { to, text, local } => {
-                let Some(client) = self.client.clone() else {
-                    return self.out.send(Update::SendFailed { local, why: SendFailure::Offline });
-                };
-                let out = self.out.clone();
-                // Called here, in the order of the commands, so messages keep their order.
-                let sending = client.send(to, text);
-                tokio::spawn(async move {
-                    match sending.await {
-                        Ok(sent) => out.send(Update::Sent { local, id: sent.id }),
-                        Err(e) => {
-                            tracing::info!(cause = %e, "message not sent");
-                            out.send(Update::SendFailed { local, why: send_failure(&e) });
-                        }
-                    }
-                });
-            }
+            Command::Send { to, text, local } => match self.client.clone() {
+                Some(client) => self.send(local, client.send(to, text)),
+                None => self.out.send(Update::SendFailed { local, why: SendFailure::Offline }),
+            },
+            Command::Reply { to, text, local, reply_to } => match self.client.clone() {
+                Some(client) => self.send(local, client.send_reply(to, text, reply_to)),
+                None => self.out.send(Update::SendFailed { local, why: SendFailure::Offline }),
+            },
+            command @ (Command::Edit { .. }
+            | Command::Recall { .. }
+            | Command::React { .. }
+            | Command::MarkRead { .. }
+            | Command::Typing { .. }
+            | Command::Receipts { .. }
+            | Command::SaveFileAs { .. }) => self.message_life(command),
             Command::History { with, before } => {
                 let (Some(client), out) = (self.client.clone(), self.out.clone()) else { return };
                 tokio::spawn(async move {
@@ -462,6 +524,10 @@ impl Worker {
         };
         self.out.send(Update::SavedFiles(known));
         self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
+        self.out.send(Update::Limits {
+            edit_window_secs: welcome.limits.edit_window_secs,
+            recall_window_secs: welcome.limits.recall_window_secs,
+        });
         let out = self.out.clone();
         let refresh = client.clone();
         self.session = CancellationToken::new();
@@ -542,6 +608,96 @@ fn open(path: &Path, folder: bool) -> Result<(), Problem> {
         tracing::warn!(path = %target.display(), cause = %e, "cannot open");
         Problem::NoOpener
     })
+}
+
+impl Worker {
+    /// Waits for a message (or a reply) whose send was called in the order of the commands, so
+    /// messages keep their order; the answer comes back as [`Update::Sent`] or
+    /// [`Update::SendFailed`].
+    fn send(
+        &self,
+        local: u64,
+        sending: impl Future<Output = Result<quicq_client::Sent, RequestError>> + Send + 'static,
+    ) {
+        let out = self.out.clone();
+        tokio::spawn(async move {
+            match sending.await {
+                Ok(sent) => out.send(Update::Sent { local, id: sent.id }),
+                Err(e) => {
+                    tracing::info!(cause = %e, "message not sent");
+                    out.send(Update::SendFailed { local, why: send_failure(&e) });
+                }
+            }
+        });
+    }
+
+    /// Changes to earlier messages, read positions, typing and saving a received file.
+    fn message_life(&self, command: Command) {
+        let out = self.out.clone();
+        if let Command::SaveFileAs { path } = command {
+            tokio::spawn(async move { out.send(Update::SavedAs(save_as(path).await)) });
+            return;
+        }
+        let Some(client) = self.client.clone() else {
+            if let Some(change) = change_of(&command) {
+                out.send(Update::ChangeFailed { change, why: SendFailure::Offline });
+            }
+            return;
+        };
+        type Storing = std::pin::Pin<
+            Box<dyn Future<Output = Result<quicq_client::Sent, RequestError>> + Send>,
+        >;
+        // Called here, in the order of the commands, so changes keep their place among sends.
+        let (change, storing): (Change, Storing) = match command {
+            Command::Edit { id, text } => (Change::Edit, Box::pin(client.edit(id, text))),
+            Command::Recall { id } => (Change::Recall, Box::pin(client.recall(id))),
+            Command::React { id, emoji } => (Change::React, Box::pin(client.react(id, emoji))),
+            Command::MarkRead { with, up_to } => return client.mark_read(with, up_to),
+            Command::Typing { to } => return client.typing(to),
+            Command::Receipts { with } => {
+                tokio::spawn(async move {
+                    match client.receipts(with.clone()).await {
+                        Ok(read) => out.send(Update::Receipts { with, read }),
+                        Err(e) => tracing::info!(cause = %e, "receipts request failed"),
+                    }
+                });
+                return;
+            }
+            _ => return,
+        };
+        tokio::spawn(async move {
+            // Success comes as the stored event, like any message.
+            if let Err(e) = storing.await {
+                tracing::info!(cause = %e, ?change, "change not stored");
+                out.send(Update::ChangeFailed { change, why: send_failure(&e) });
+            }
+        });
+    }
+}
+
+fn change_of(command: &Command) -> Option<Change> {
+    match command {
+        Command::Edit { .. } => Some(Change::Edit),
+        Command::Recall { .. } => Some(Change::Recall),
+        Command::React { .. } => Some(Change::React),
+        _ => None,
+    }
+}
+
+/// Asks where to save a copy of the received file at `from`, and copies it there.
+async fn save_as(from: PathBuf) -> Result<PathBuf, Problem> {
+    let name = from.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let Some(to) = rfd::AsyncFileDialog::new().set_file_name(name).save_file().await else {
+        return Err(Problem::Cancelled);
+    };
+    let to = to.path().to_owned();
+    match tokio::fs::copy(&from, &to).await {
+        Ok(_) => Ok(to),
+        Err(e) => {
+            tracing::warn!(from = %from.display(), to = %to.display(), cause = %e, "cannot copy");
+            Err(Problem::of_io(&e))
+        }
+    }
 }
 
 async fn start_upload(client: &Client, out: &Out, uploads: &CancelMap, to: Address, path: PathBuf) {

@@ -27,6 +27,8 @@ use crate::status::Clocks;
 use crate::timeline::{Placed, Timeline};
 use crate::view::{self, Conv, FileStatus, History, Roster, SendStatus, Transfer};
 
+mod life;
+
 /// Timeline keys of messages not yet stored are this plus their local name: after every id the
 /// server gives, so they stay at the bottom until their stored copy takes their place.
 const PENDING: u64 = 1 << 63;
@@ -37,6 +39,8 @@ struct Pending {
     conv: Conv,
     to: Address,
     text: String,
+    /// The message it quotes, when it is a reply.
+    reply_to: Option<u64>,
 }
 
 #[derive(Default)]
@@ -67,6 +71,8 @@ struct State {
     file_messages: HashMap<u64, (Conv, u64)>,
     files: HashMap<u64, FileStatus>,
     transfers: Vec<Transfer>,
+    /// Replies, edits, receipts and typing ([`life`]).
+    life: life::Life,
 }
 
 pub struct Controller {
@@ -159,6 +165,7 @@ impl Controller {
         if tick.clear_notice {
             self.show(Show::Status(StatusShow::ClearNotice));
         }
+        self.life_tick();
     }
 
     pub fn sign_in(&self, server: &str, nickname: &str, password: &str) {
@@ -246,27 +253,36 @@ impl Controller {
         if crate::names::is_blank(draft) {
             return;
         }
+        if self.save_edit(draft) {
+            return;
+        }
         let to = self.selected_address();
-        let (conv, local) = {
+        let conv = self.state.borrow().selected.clone().unwrap_or(Conv::Everyone);
+        let reply_to = self.take_reply(&conv);
+        let local = {
             let mut state = self.state.borrow_mut();
-            let conv = state.selected.clone().unwrap_or(Conv::Everyone);
             state.next_local += 1;
             let local = state.next_local;
-            let pending = Pending { conv: conv.clone(), to: to.clone(), text: draft.to_owned() };
+            let text = draft.to_owned();
+            let pending = Pending { conv: conv.clone(), to: to.clone(), text, reply_to };
             state.pending.insert(local, pending);
-            (conv, local)
+            local
         };
         self.show(Show::Composer(ComposerShow::ClearDraft));
+        if reply_to.is_some() {
+            self.show(Show::Composer(ComposerShow::Mode(String::new())));
+        }
         self.edited("");
+        self.typing_sent();
         self.put_pending(&conv, local, Some(SendStatus::Sending));
-        self.network.command(Command::Send { to, text: draft.to_owned(), local });
+        self.network.command(life::send_command(to, draft.to_owned(), local, reply_to));
     }
 
     /// Sends a failed message again, from its bubble.
     pub fn retry(&self, local: u64) {
         let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
         self.put_pending(&pending.conv, local, Some(SendStatus::Sending));
-        self.network.command(Command::Send { to: pending.to, text: pending.text, local });
+        self.network.command(life::send_command(pending.to, pending.text, local, pending.reply_to));
     }
 
     /// Draws (or with `None` removes) the bubble of a message not yet back from the server.
@@ -346,11 +362,14 @@ impl Controller {
 
     /// The user changed the composer's text (kept as the selected conversation's draft).
     pub fn edited(&self, draft: &str) {
-        let mut state = self.state.borrow_mut();
-        let State { selected, drafts, .. } = &mut *state;
-        if let Some(conv) = selected {
-            drafts.set(conv, draft);
+        {
+            let mut state = self.state.borrow_mut();
+            let State { selected, drafts, .. } = &mut *state;
+            if let Some(conv) = selected {
+                drafts.set(conv, draft);
+            }
         }
+        self.typed(draft);
     }
 
     pub fn pick_file(&self) {
@@ -405,6 +424,7 @@ impl Controller {
             (!std::mem::replace(&mut history.loaded, true), switched)
         };
         if switched {
+            self.switched_to(&conv);
             self.show_composer_for(&conv);
         }
         if needs_history {
@@ -519,6 +539,12 @@ impl Controller {
                     saved.into_iter().map(|(id, path)| (id, FileStatus::Saved(path))).collect();
             }
             Update::CannotOpen { name, why } => self.notice(self.texts.cannot_open(&name, &why)),
+            Update::Limits { edit_window_secs, recall_window_secs } => {
+                self.limits(edit_window_secs, recall_window_secs)
+            }
+            Update::Receipts { with, read } => self.receipts(&with, read),
+            Update::ChangeFailed { change, why } => self.change_failed(change, &why),
+            Update::SavedAs(result) => self.saved_as(result),
         }
     }
 
@@ -562,8 +588,8 @@ impl Controller {
             }
             Event::State(state) => self.link(state),
             Event::Transfer(t) => self.transfer(t),
-            // Receipts and typing are not shown yet.
-            Event::Read { .. } | Event::Typing { .. } => {}
+            Event::Read { by, with, up_to } => self.read_by(&by, &with, up_to),
+            Event::Typing { from, with, for_ms } => self.someone_typing(&from, &with, for_ms),
         }
     }
 
@@ -637,6 +663,7 @@ impl Controller {
                 == quicq_common::nickname::key_of(&state.me);
             let visible = state.selected.as_ref() == Some(&conv);
             let m_is_news = m.event.is_none();
+            let from = m.from.clone();
             let shown = m.event.as_deref().and_then(quicq_common::protocol::Event::applies_to);
             let membership = m.event.is_some() && shown.is_none();
             let shown = shown.unwrap_or(m.id);
@@ -651,9 +678,10 @@ impl Controller {
             if !visible && !own && m_is_news {
                 state.roster.add_unread(conv.clone());
             }
-            (visible, conv, shown, own, membership)
+            (visible, conv, shown, own, membership, from)
         };
-        let (visible, conv, shown, own, membership) = visible;
+        let (visible, conv, shown, own, membership, from) = visible;
+        self.stopped_typing(&conv, &from);
         // The tree may have changed too (a group joined, renamed or left).
         self.refresh_users();
         let placed = self.place(&conv, shown);
@@ -732,13 +760,19 @@ impl Controller {
     /// open: O(1) for a new newest message, one row changed for an edit, recall or reaction.
     fn place(&self, conv: &Conv, id: u64) -> Placed {
         let mut state = self.state.borrow_mut();
+        let read = Self::read_up_to(&state, conv);
         let State { histories, timelines, me, files, .. } = &mut *state;
         let Some(timeline) = timelines.get_mut(conv) else { return Placed::Nothing };
-        let row = histories
-            .get(conv)
-            .and_then(|h| h.get(id))
-            .and_then(|m| view::message_row(m, me, files, &self.texts));
-        timeline.put(id, row)
+        let history = histories.get(conv);
+        let row = history.and_then(|h| h.get(id)).and_then(|m| {
+            let row = view::message_row(m, me, files, &self.texts, read)?;
+            Some(life::grouped(row, timeline, history, m))
+        });
+        let placed = timeline.put(id, row);
+        if placed == Placed::Inserted {
+            life::regroup_after(timeline, history, id);
+        }
+        placed
     }
 
     fn transfer(&self, event: TransferEvent) {
@@ -843,14 +877,18 @@ impl Controller {
     fn open_timeline(&self) {
         let (model, more) = {
             let mut state = self.state.borrow_mut();
-            let State { selected, histories, timelines, me, files, position, .. } = &mut *state;
+            let State { selected, histories, timelines, me, files, position, life, .. } =
+                &mut *state;
             let Some(conv) = selected.clone() else { return };
             *position = Position::default();
+            let read = life.read.others(&conv);
             let history = histories.entry(conv.clone()).or_default();
             let timeline = timelines.entry(conv).or_insert_with(|| {
                 let mut timeline = Timeline::default();
                 for m in history.messages() {
-                    timeline.put(m.id, view::message_row(m, me, files, &self.texts));
+                    let row = view::message_row(m, me, files, &self.texts, read);
+                    let row = row.map(|r| life::grouped(r, &timeline, Some(history), m));
+                    timeline.put(m.id, row);
                 }
                 timeline
             });
@@ -929,8 +967,8 @@ mod tests {
         }
     }
 
-    struct Rig {
-        controller: Controller,
+    pub(super) struct Rig {
+        pub(super) controller: Controller,
         network: Rc<FakeNetwork>,
         screen: Rc<FakeScreen>,
     }
@@ -945,7 +983,7 @@ mod tests {
         }
 
         /// Signed in as alice with bob and carol known, the group selected, nothing recorded.
-        fn signed_in() -> Rig {
+        pub(super) fn signed_in() -> Rig {
             let rig = Rig::new(None);
             rig.controller.apply(Update::SignedIn {
                 me: "alice".into(),
@@ -957,7 +995,7 @@ mod tests {
         }
 
         /// What the controller did since the last call.
-        fn take(&self) -> (Vec<Command>, Vec<Show>) {
+        pub(super) fn take(&self) -> (Vec<Command>, Vec<Show>) {
             (self.network.0.take(), self.screen.0.take())
         }
 
@@ -975,7 +1013,7 @@ mod tests {
         UserInfo { name: name.into(), online }
     }
 
-    fn msg(id: u64, from: &str, to: Address, text: &str) -> ChatMessage {
+    pub(super) fn msg(id: u64, from: &str, to: Address, text: &str) -> ChatMessage {
         ChatMessage {
             id,
             from: from.into(),

@@ -55,6 +55,11 @@ impl Position {
         *self = Position::default();
     }
 
+    /// Whether the user is at the newest message (what is there has been seen).
+    pub fn at_bottom(&self) -> bool {
+        self.at_bottom
+    }
+
     pub fn new_below(&self) -> u32 {
         self.new_below
     }

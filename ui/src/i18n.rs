@@ -50,6 +50,9 @@ macro_rules! pick {
     };
 }
 
+/// Texts of the bubble menu, the composer's modes, receipts and typing.
+mod life;
+
 impl Texts {
     pub fn new(lang: Lang) -> Self {
         Texts { lang }
@@ -370,6 +373,18 @@ impl Texts {
             }
             SendFailure::Refused(ErrorCode::RateLimited) => {
                 pick!(self, "too many messages at once", "发送过于频繁")
+            }
+            SendFailure::Refused(ErrorCode::TooLate) => {
+                pick!(self, "the time allowed for that has passed", "已超过允许的时间")
+            }
+            SendFailure::Refused(ErrorCode::NotAllowed) => {
+                pick!(self, "it is not your message", "这不是你的消息")
+            }
+            SendFailure::Refused(ErrorCode::UnknownMessage) => {
+                pick!(self, "that message is no longer there", "该消息已不存在")
+            }
+            SendFailure::Refused(ErrorCode::InvalidEmoji) => {
+                pick!(self, "that is not a single emoji", "这不是单个表情")
             }
             SendFailure::Refused(code) => {
                 return pick!(

@@ -24,6 +24,8 @@
 //! - [`timeline`]: one open conversation's bubbles as a list model that grows by appending
 //!   (O(1) per message) and changes single rows for edits, recalls and reactions.
 //! - [`follow`]: whether the conversation follows new messages, and the "new messages" count.
+//! - [`message_life`]: the rules of the bubble menu and the signals around a conversation:
+//!   reply and edit modes, edit/recall windows, reaction toggles, typing, read positions.
 //! - [`drafts`]: the composer's unsent text, kept per conversation.
 //! - [`saved_files`]: where this device saved each received file, across restarts.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
@@ -46,6 +48,7 @@ pub mod controller;
 pub mod drafts;
 pub mod follow;
 pub mod i18n;
+pub mod message_life;
 pub mod names;
 pub mod problem;
 pub mod saved_files;

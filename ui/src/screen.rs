@@ -54,6 +54,10 @@ pub enum ConversationShow {
     ToNewest,
     /// How many messages arrived below the user's view; 0 hides the button.
     NewBelow(u32),
+    /// Who is typing, as a line; empty hides it.
+    Typing(String),
+    /// Ask whether to recall message `id`; `None` closes the question.
+    ConfirmRecall(Option<u64>),
 }
 
 /// The composer.
@@ -68,6 +72,9 @@ pub enum ComposerShow {
     ClearTypedPath,
     /// The typed-path row, for systems where the file dialog gave nothing.
     PathEntry(bool),
+    /// What Send does instead of a new message ("Replying to bob: …", "Editing…"); empty for
+    /// a new message.
+    Mode(String),
 }
 
 /// Who a message typed now goes to.

@@ -99,6 +99,21 @@ impl Timeline {
         }
     }
 
+    /// The id of the row above where message `id` is (or would go).
+    pub fn id_before(&self, id: u64) -> Option<u64> {
+        let at = self.ids.binary_search(&id).unwrap_or_else(|at| at);
+        at.checked_sub(1).map(|at| self.ids[at])
+    }
+
+    /// The id of the row below message `id`'s place.
+    pub fn id_after(&self, id: u64) -> Option<u64> {
+        let at = match self.ids.binary_search(&id) {
+            Ok(at) => at + 1,
+            Err(at) => at,
+        };
+        self.ids.get(at).copied()
+    }
+
     /// The row of message `id`, if shown.
     pub fn row_of(&self, id: u64) -> Option<MessageRow> {
         let at = self.ids.binary_search(&id).ok()?;
@@ -143,6 +158,11 @@ mod tests {
         }
         assert_eq!(t.operations(), Operations { appended: 2, inserted: 2, changed: 1, removed: 1 });
         assert_eq!(t.row_of(9).unwrap().text.as_str(), "nine");
+        let neighbours = |id| (t.id_before(id), t.id_after(id));
+        assert_eq!(neighbours(7), (Some(1), Some(9)));
+        assert_eq!(neighbours(8), (Some(7), Some(9)));
+        assert_eq!(neighbours(1), (None, Some(7)));
+        assert_eq!(neighbours(10), (Some(9), None));
         assert!(t.row_of(5).is_none());
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use quicq_client::TransferKey;
 use quicq_common::nickname::key_of;
 use quicq_common::protocol::{
-    Address, ChatMessage, EVERYONE, Event, GroupInfo, Reaction, UserInfo,
+    Address, ChatMessage, EVERYONE, Event, GroupInfo, Quote, Reaction, UserInfo,
 };
 use slint::SharedString;
 
@@ -273,6 +273,12 @@ impl History {
         self.messages.get(&id)
     }
 
+    /// The messages with ids after `after`, up to `up_to`.
+    pub fn between(&self, after: u64, up_to: u64) -> impl Iterator<Item = &ChatMessage> {
+        let later = self.messages.range(after.saturating_add(1)..);
+        later.take_while(move |(id, _)| **id <= up_to).map(|(_, m)| m)
+    }
+
     pub fn newest(&self) -> Option<u64> {
         self.messages.keys().next_back().copied()
     }
@@ -301,15 +307,18 @@ pub fn message_rows(
     files: &HashMap<u64, FileStatus>,
     texts: &Texts,
 ) -> Vec<MessageRow> {
-    history.messages().filter_map(|m| message_row(m, me, files, texts)).collect()
+    history.messages().filter_map(|m| message_row(m, me, files, texts, 0)).collect()
 }
 
 /// One message's bubble; `None` when it is not shown (an event kind this build does not know).
+/// `read_up_to`: how far another participant has read the conversation (one's own messages up
+/// to it show "read").
 pub fn message_row(
     m: &ChatMessage,
     me: &str,
     files: &HashMap<u64, FileStatus>,
     texts: &Texts,
+    read_up_to: u64,
 ) -> Option<MessageRow> {
     let text = shown_text(m, texts)?;
     let own = key_of(&m.from) == key_of(me);
@@ -339,7 +348,114 @@ pub fn message_row(
         file_state: file_state.into(),
         status: SharedString::new(),
         local: 0,
+        id: m.id.to_string().into(),
+        quote: m.reply_to.as_deref().map(|q| quote_line(q, texts)).unwrap_or_default().into(),
+        reactions: reaction_counts(&m.reactions).into(),
+        can_answer: answerable(m),
+        can_change: own && answerable(m),
+        read: own && answerable(m) && m.id <= read_up_to,
+        full_time: full_time(m.at).into(),
+        initials: initials(&m.from).into(),
+        avatar: avatar_colour(&m.from),
+        link: if m.recalled { String::new() } else { first_link(&m.text).unwrap_or_default() }
+            .into(),
+        // Set from the row above, where the row is placed.
+        continued: false,
     })
+}
+
+/// A sender's avatar: the first letter of the name, upper-cased (the first character for
+/// names in scripts without case).
+pub fn initials(name: &str) -> String {
+    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+}
+
+/// One of six colours, the same for the same name (by its key) in every run.
+pub fn avatar_colour(name: &str) -> i32 {
+    let sum =
+        key_of(name).bytes().fold(0u32, |sum, b| sum.wrapping_mul(31).wrapping_add(u32::from(b)));
+    (sum % 6) as i32
+}
+
+/// The first `http://` or `https://` address in `text`, without trailing punctuation.
+pub fn first_link(text: &str) -> Option<String> {
+    let start = ["https://", "http://"].iter().filter_map(|s| text.find(s)).min()?;
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || "<>\"'“”「」（）。，、".contains(c))
+        .unwrap_or(rest.len());
+    let link = rest[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '。', '，']);
+    (link.len() > "https://".len()).then(|| link.to_owned())
+}
+
+/// How long apart two messages of one sender may be and still be one group.
+const GROUP_MS: i64 = 5 * 60 * 1000;
+
+/// Whether `m` continues the group of the message shown above it: the same person, minutes
+/// apart, the same day (its name and avatar are then left out).
+pub fn continues(prev: Option<&ChatMessage>, m: &ChatMessage) -> bool {
+    use chrono::{Local, TimeZone};
+    let day = |at: i64| Local.timestamp_millis_opt(at).single().map(|t| t.date_naive());
+    prev.is_some_and(|p| {
+        p.event.is_none()
+            && m.event.is_none()
+            && key_of(&p.from) == key_of(&m.from)
+            && (0..GROUP_MS).contains(&(m.at - p.at))
+            && day(p.at) == day(m.at)
+    })
+}
+
+/// `2026-12-03 14:03:27`, in local time.
+pub fn full_time(at_ms: i64) -> String {
+    use chrono::{Local, TimeZone};
+    match Local.timestamp_millis_opt(at_ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => String::new(),
+    }
+}
+
+/// A message a person wrote that is still there: it can be answered (reply, reaction), and
+/// changed by its sender.
+pub fn answerable(m: &ChatMessage) -> bool {
+    m.event.is_none() && !m.recalled
+}
+
+/// The quoted message above a reply's text: its sender and the start of its first line.
+pub fn quote_line(quote: &Quote, texts: &Texts) -> String {
+    let what = if quote.recalled {
+        texts.recalled().to_owned()
+    } else if let Some(name) = &quote.file_name {
+        format!("📎 {name}")
+    } else {
+        snippet(&quote.text)
+    };
+    format!("{}: {what}", quote.from)
+}
+
+/// The first line of `text`, cut to a few words' length with "…" when there is more.
+pub fn snippet(text: &str) -> String {
+    const CHARS: usize = 60;
+    let line = text.trim().lines().next().unwrap_or_default();
+    let cut: String = line.chars().take(CHARS).collect();
+    if cut.len() < text.trim().len() { format!("{cut}…") } else { cut }
+}
+
+/// Reactions under the bubble, as counts: `👍 2   🎉 1`.
+pub fn reaction_counts(reactions: &[Reaction]) -> String {
+    let counts: Vec<String> = reactions
+        .iter()
+        .filter(|r| !r.users.is_empty())
+        .map(|r| format!("{} {}", r.emoji, r.users.len()))
+        .collect();
+    counts.join("   ")
+}
+
+/// The emoji `me` reacted to `m` with, if any.
+pub fn my_reaction<'a>(m: &'a ChatMessage, me: &str) -> Option<&'a str> {
+    m.reactions
+        .iter()
+        .find(|r| r.users.iter().any(|u| key_of(u) == key_of(me)))
+        .map(|r| r.emoji.as_str())
 }
 
 /// Where a message sent from this window is before the server has stored it.
@@ -369,10 +485,10 @@ pub fn pending_row(me: &str, text: &str, status: SendStatus, local: u64) -> Mess
 }
 
 /// What a message shows as its text: a placeholder once recalled, a line for a membership
-/// event, the text marked when edited, then its reactions. `None`: not shown at all (an event
-/// kind this build does not know).
+/// event, the text marked when edited. (Reactions are counted under it, in their own line.)
+/// `None`: not shown at all (an event kind this build does not know).
 fn shown_text(m: &ChatMessage, texts: &Texts) -> Option<String> {
-    let mut text = if m.recalled {
+    let text = if m.recalled {
         texts.recalled().to_owned()
     } else if let Some(event) = m.event.as_deref() {
         texts.event(&m.from, event)?
@@ -381,10 +497,6 @@ fn shown_text(m: &ChatMessage, texts: &Texts) -> Option<String> {
     } else {
         m.text.clone()
     };
-    for (i, reaction) in m.reactions.iter().enumerate() {
-        text.push_str(if i == 0 { "\n" } else { "   " });
-        text.push_str(&format!("{} {}", reaction.emoji, reaction.users.join(", ")));
-    }
     Some(text)
 }
 
@@ -595,6 +707,50 @@ mod tests {
     }
 
     #[test]
+    fn a_sender_is_grouped_for_a_few_minutes() {
+        use chrono::{Local, TimeZone};
+        let noon = Local::now().date_naive().and_hms_opt(12, 0, 0).unwrap();
+        let today = Local.from_local_datetime(&noon).single().unwrap().timestamp_millis();
+        let at = |from: &str, minutes: i64| ChatMessage {
+            at: today + minutes * 60_000,
+            ..msg(1, from, Address::everyone())
+        };
+        let event = ChatMessage { event: Some(Box::new(Event::Left {})), ..at("bob", 1) };
+        // (above, this one, continued)
+        let cases = [
+            (None, at("bob", 0), false),
+            (Some(at("bob", 0)), at("Bob", 4), true),
+            (Some(at("bob", 0)), at("bob", 5), false),
+            (Some(at("bob", 0)), at("carol", 1), false),
+            (Some(event.clone()), at("bob", 2), false),
+            (Some(at("bob", 0)), event, false),
+            (Some(at("bob", -24 * 60)), at("bob", 0), false),
+        ];
+        for (prev, m, continued) in cases {
+            assert_eq!(continues(prev.as_ref(), &m), continued, "{prev:?} {m:?}");
+        }
+    }
+
+    #[test]
+    fn avatars_and_links() {
+        assert_eq!(initials("bob"), "B");
+        assert_eq!(initials("小明"), "小");
+        assert_eq!(initials(""), "");
+        assert_eq!(avatar_colour("Bob"), avatar_colour("bob"));
+        assert!((0..6).contains(&avatar_colour("小明")));
+        let cases = [
+            ("see https://example.org/a?b=1.", Some("https://example.org/a?b=1")),
+            ("(http://x.org/y), then https://z.org", Some("http://x.org/y")),
+            ("链接：https://例子.cn/页面。谢谢", Some("https://例子.cn/页面")),
+            ("no link here", None),
+            ("just https://", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(first_link(text).as_deref(), want, "{text}");
+        }
+    }
+
+    #[test]
     fn sizes_rates_and_transfer_rows() {
         assert_eq!(human_size(532), "532 B");
         assert_eq!(human_size(1536), "1.50 KiB");
@@ -695,10 +851,12 @@ mod tests {
         assert!(!history.add(event(9, "bob", group, Event::Recalled { id: 99 })));
         let rows = message_rows(&history, "alice", &HashMap::new(), &texts);
         let shown: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-        assert_eq!(
-            shown,
-            ["fixed (edited)\n👍 dan   🎉 alice", "(message recalled)", "bob added erin"]
-        );
+        // Reactions are counted under the bubble, not written into its text.
+        assert_eq!(shown, ["fixed (edited)", "(message recalled)", "bob added erin"]);
+        assert_eq!(rows[0].reactions.as_str(), "👍 1   🎉 1");
+        assert!(rows[0].can_answer && !rows[0].can_change, "bob's message, seen by alice");
+        assert!(!rows[1].can_answer, "a recalled message has nothing to answer");
+        assert!(!rows[2].can_answer, "nor has an event");
         let zh = Texts::new(crate::i18n::Lang::Chinese);
         let rows = message_rows(&history, "alice", &HashMap::new(), &zh);
         assert_eq!(rows[2].text.as_str(), "bob 添加了 erin");

@@ -1,7 +1,8 @@
 //! The real window (Slint's testing backend, no display) against a real server on loopback:
 //! sign in through the trust prompt, chat with another client, unread badges, the group root,
 //! a changed certificate being refused, and the conversation list (one bubble changed per edit,
-//! following new messages, the "new messages" button).
+//! following new messages, the "new messages" button); a bubble's text selected and copied, its
+//! menu (reply, edit, recall, reactions), read receipts and typing.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 use std::rc::Rc;
@@ -37,6 +38,11 @@ struct TestServer {
 
 impl TestServer {
     fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// A server whose configuration `change` adjusts first (shorter windows, say).
+    fn start_with(change: impl FnOnce(&mut Config)) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -44,8 +50,10 @@ impl TestServer {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let shutdown = CancellationToken::new();
+        let mut config = Config::ephemeral(dir.path());
+        change(&mut config);
         let (port, fingerprint, task) = runtime.block_on(async {
-            let server = Server::bind(Config::ephemeral(dir.path())).unwrap();
+            let server = Server::bind(config).unwrap();
             let found = (server.local_addr().port(), server.fingerprint());
             (found.0, found.1, tokio::spawn(server.run(shutdown.clone())))
         });
@@ -829,4 +837,284 @@ fn an_800x480_screen_shows_one_pane_at_a_time_and_the_on_screen_keyboard_types()
     wait_until(&app, "the list beside the conversation", |a| {
         width_of(a, "Everyone").is_some_and(|w| w < 400.0)
     });
+}
+
+/// A bubble's actions through its menu: right click on its text, then the item (a sub-menu's
+/// item after its title, as `["React", "👍"]`).
+fn menu(app: &App, bubble: &str, items: &[&str]) {
+    let text = find_role(app, bubble, AccessibleRole::TextInput)
+        .unwrap_or_else(|| panic!("no selectable bubble text {bubble:?}"));
+    text.mock_single_click(slint::platform::PointerEventButton::Right);
+    for item in items {
+        wait_until(app, &format!("the menu item {item}"), |a| find(a, item).is_some());
+        let found = ElementHandle::find_by_accessible_label(app.window(), item)
+            .find(|e| e.accessible_role() != Some(AccessibleRole::Button))
+            .unwrap();
+        found.mock_single_click(slint::platform::PointerEventButton::Left);
+        settle(app);
+    }
+}
+
+/// Ctrl (held) with `key`.
+fn ctrl(app: &App, key: char) {
+    use slint::platform::{Key, WindowEvent};
+    let window = app.window().window();
+    let control: slint::SharedString = Key::Control.into();
+    window.dispatch_event(WindowEvent::KeyPressed { text: control.clone() });
+    window.dispatch_event(WindowEvent::KeyPressed { text: key.into() });
+    window.dispatch_event(WindowEvent::KeyReleased { text: key.into() });
+    window.dispatch_event(WindowEvent::KeyReleased { text: control });
+}
+
+/// Alice and bob, with a window large enough for clicks that land by position.
+fn alice_and_bob_sized() -> AliceAndBob {
+    let rig = alice_and_bob();
+    rig.app.window().window().set_size(slint::LogicalSize::new(1000.0, 680.0));
+    settle(&rig.app);
+    rig
+}
+
+/// The next message bob's client gets that `matches`.
+fn bob_gets(server: &TestServer, events: &mut Events, matches: impl Fn(&ChatMessage) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "bob never got it");
+        if matches(&server.next_message(events)) {
+            return;
+        }
+    }
+}
+
+/// The stored copy of a message sent from the window has arrived (it has the server's time).
+fn stored(app: &App, text: &str) -> bool {
+    let model = app.window().global::<ConversationAdapter>().get_messages();
+    (0..model.row_count())
+        .filter_map(|i| model.row_data(i))
+        .any(|r| r.text == text && !r.time.is_empty())
+}
+
+#[test]
+fn bubble_text_is_selected_and_copied_with_the_keyboard_and_the_menu_key_opens_its_actions() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob_sized();
+    server.runtime.block_on(bob.send(Address::everyone(), "copy me please")).unwrap();
+    wait_until(&app, "the bubble", |a| on_screen(a, "copy me please"));
+
+    let text = find_role(&app, "copy me please", AccessibleRole::TextInput)
+        .expect("the bubble's text is selectable");
+    text.mock_single_click(slint::platform::PointerEventButton::Left);
+    ctrl(&app, 'a');
+    ctrl(&app, 'c');
+    assert_eq!(text.accessible_value().unwrap().as_str(), "copy me please", "read-only");
+    focus(&app, "Message");
+    ctrl(&app, 'v');
+    wait_until(&app, "the copy pasted", |a| composer(a).0 == "copy me please");
+
+    // The keyboard way to the bubble's actions: the Menu key on its focused text.
+    text.mock_single_click(slint::platform::PointerEventButton::Left);
+    press(&app, slint::platform::Key::Menu);
+    wait_until(&app, "the menu", |a| find(a, "Reply").is_some() && find(a, "Copy").is_some());
+}
+
+#[test]
+fn a_reply_from_the_bubble_menu_quotes_its_message() {
+    let AliceAndBob { server, bob, mut bob_events, _dir, app } = alice_and_bob_sized();
+    let asked = server.runtime.block_on(bob.send(Address::everyone(), "what time is it")).unwrap();
+    wait_until(&app, "the question", |a| on_screen(a, "what time is it"));
+
+    // Esc leaves the reply.
+    menu(&app, "what time is it", &["Reply"]);
+    let replying = "Replying to bob: what time is it";
+    wait_until(&app, "the composer replying", |a| find(a, replying).is_some());
+    press(&app, slint::platform::Key::Escape);
+    wait_until(&app, "the reply cancelled", |a| find(a, replying).is_none());
+
+    menu(&app, "what time is it", &["Reply"]);
+    wait_until(&app, "the composer replying", |a| find(a, replying).is_some());
+    type_into(&app, "Message", "noon");
+    click(&app, "Send");
+    bob_gets(&server, &mut bob_events, |m| {
+        m.text == "noon" && m.reply_to.as_ref().is_some_and(|q| q.id == asked.id)
+    });
+    wait_until(&app, "the quote above the reply", |a| {
+        stored(a, "noon") && on_screen(a, "bob: what time is it")
+    });
+    assert!(find(&app, replying).is_none(), "the next message is a new one");
+}
+
+#[test]
+fn own_messages_are_edited_and_recalled_from_the_bubble_menu() {
+    let AliceAndBob { server, bob: _bob, mut bob_events, _dir, app } = alice_and_bob_sized();
+    type_into(&app, "Message", "teh plan");
+    click(&app, "Send");
+    wait_until(&app, "stored", |a| stored(a, "teh plan"));
+
+    menu(&app, "teh plan", &["Edit"]);
+    wait_until(&app, "the text to edit", |a| composer(a).0 == "teh plan");
+    assert!(find(&app, "Editing your message (Esc cancels)").is_some());
+    type_into(&app, "Message", "the plan");
+    click(&app, "Send");
+    use quicq_common::protocol::Event as Stored;
+    bob_gets(
+        &server,
+        &mut bob_events,
+        |m| matches!(m.event.as_deref(), Some(Stored::Edited { text, .. }) if text == "the plan"),
+    );
+    wait_until(&app, "the edit shown", |a| on_screen(a, "the plan (edited)"));
+    assert_eq!(composer(&app).0, "", "the box is empty again");
+
+    menu(&app, "the plan (edited)", &["Recall"]);
+    wait_until(&app, "the question", |a| find(a, "Recall message").is_some());
+    click(&app, "Recall");
+    bob_gets(&server, &mut bob_events, |m| {
+        matches!(m.event.as_deref(), Some(Stored::Recalled { .. }))
+    });
+    wait_until(&app, "the placeholder", |a| on_screen(a, "(message recalled)"));
+}
+
+#[test]
+fn a_recall_after_the_window_is_refused_in_words_in_chinese() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start_with(|config| config.recall_window_secs = 1);
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(dir.path(), Lang::Chinese);
+    sign_in_trusting(&app, &server, "alice");
+    app.window().window().set_size(slint::LogicalSize::new(1000.0, 680.0));
+    type_into(&app, "Message", "oops");
+    click(&app, "Send");
+    wait_until(&app, "stored", |a| stored(a, "oops"));
+    // The window is one second: wait it out.
+    std::thread::sleep(Duration::from_millis(1500));
+    menu(&app, "oops", &["撤回"]);
+    let notice = |a: &App| a.window().global::<StatusBarAdapter>().get_notice().to_string();
+    wait_until(&app, "the refusal", |a| !notice(a).is_empty());
+    assert_eq!(notice(&app), "无法撤回：消息只能在发送后 1 秒内撤回。");
+    assert!(on_screen(&app, "oops"), "still there");
+}
+
+#[test]
+fn reactions_toggle_and_are_counted_under_the_bubble() {
+    let AliceAndBob { server, bob, mut bob_events, _dir, app } = alice_and_bob_sized();
+    let lunch = server.runtime.block_on(bob.send(Address::everyone(), "lunch?")).unwrap();
+    wait_until(&app, "the question", |a| on_screen(a, "lunch?"));
+    use quicq_common::protocol::Event as Stored;
+    fn reacted(emoji: Option<&'static str>) -> impl Fn(&ChatMessage) -> bool {
+        move |m| {
+            let Some(Stored::Reacted { emoji: e, .. }) = m.event.as_deref() else { return false };
+            e.as_deref() == emoji
+        }
+    }
+
+    menu(&app, "lunch?", &["React", "👍"]);
+    bob_gets(&server, &mut bob_events, reacted(Some("👍")));
+    wait_until(&app, "one 👍", |a| find(a, "👍 1").is_some());
+    server.runtime.block_on(bob.react(lunch.id, Some("👍".into()))).unwrap();
+    wait_until(&app, "two 👍", |a| find(a, "👍 2").is_some());
+
+    // The same emoji again takes hers back.
+    menu(&app, "lunch?", &["React", "👍"]);
+    bob_gets(&server, &mut bob_events, reacted(None));
+    wait_until(&app, "one 👍 again", |a| find(a, "👍 1").is_some());
+}
+
+#[test]
+fn own_bubbles_show_sent_then_read_and_reading_at_the_bottom_is_told() {
+    let AliceAndBob { server, bob, mut bob_events, _dir, app } = alice_and_bob_sized();
+    wait_until(&app, "bob in the tree", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+    click(&app, "bob");
+    type_into(&app, "Message", "are you there");
+    click(&app, "Send");
+    wait_until(&app, "stored", |a| stored(a, "are you there"));
+    wait_until(&app, "sent", |a| find(a, "Sent").is_some());
+    assert!(find(&app, "Read").is_none());
+    let got = server.next_message(&mut bob_events);
+    {
+        let _runtime = server.runtime.enter();
+        bob.mark_read(Address::User("alice".into()), got.id);
+    }
+    wait_until(&app, "read", |a| find(a, "Read").is_some());
+
+    // Bob answers while alice is at the bottom of their conversation: she has read it.
+    let answer = server.runtime.block_on(bob.send(Address::User("alice".into()), "yes")).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "alice's read position never came");
+        app.pump();
+        settle(&app);
+        let read = server.runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(100), bob_events.recv()).await
+        });
+        if let Ok(Some(Event::Read { by, up_to, .. })) = read
+            && by == "alice"
+            && up_to >= answer.id
+        {
+            break;
+        }
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn typing_is_shown_until_it_expires_and_told_while_the_draft_changes() {
+    let AliceAndBob { server, bob, mut bob_events, _dir, app } = alice_and_bob_sized();
+    wait_until(&app, "bob in the tree", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+    click(&app, "bob");
+    {
+        let _runtime = server.runtime.enter();
+        bob.typing(Address::User("alice".into()));
+    }
+    wait_until(&app, "bob typing", |a| find(a, "bob is typing…").is_some());
+    wait_until(&app, "the line gone", |a| find(a, "bob is typing…").is_none());
+
+    type_into(&app, "Message", "h");
+    let told = server.runtime.block_on(async {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(Event::Typing { from, .. }) = bob_events.recv().await {
+                    return from;
+                }
+            }
+        })
+        .await
+    });
+    assert_eq!(told.expect("bob told in time"), "alice");
+}
+
+#[test]
+fn links_stand_out_and_the_time_shows_in_full_under_the_pointer() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob_sized();
+    let sent = server
+        .runtime
+        .block_on(bob.send(Address::everyone(), "the guide: https://example.org/guide."))
+        .unwrap();
+    wait_until(&app, "the bubble", |a| on_screen(a, "the guide: https://example.org/guide."));
+    assert!(find(&app, "https://example.org/guide").is_some(), "the link, on its own line");
+
+    use chrono::TimeZone;
+    let at = chrono::Local.timestamp_millis_opt(sent.at).single().unwrap();
+    let short = at.format("%H:%M").to_string();
+    let full = at.format("%Y-%m-%d %H:%M:%S").to_string();
+    let time = find(&app, &short).expect("the time");
+    let (p, size) = (time.absolute_position(), time.size());
+    let position = slint::LogicalPosition::new(p.x + size.width / 2.0, p.y + size.height / 2.0);
+    app.window().window().dispatch_event(slint::platform::WindowEvent::PointerMoved { position });
+    slint::platform::update_timers_and_animations();
+    assert!(find(&app, &full).is_some(), "{full} under the pointer");
+}
+
+#[test]
+fn consecutive_messages_of_one_sender_show_the_name_once() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob_sized();
+    server.runtime.block_on(async {
+        for text in ["first of two", "second of two"] {
+            bob.send(Address::everyone(), text).await.unwrap();
+        }
+    });
+    wait_until(&app, "both", |a| on_screen(a, "first of two") && on_screen(a, "second of two"));
+    let list = ElementHandle::find_by_accessible_label(app.window(), "Messages").next().unwrap();
+    let left = list.absolute_position().x;
+    let names = ElementHandle::find_by_accessible_label(app.window(), "bob")
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::Text))
+        .filter(|e| e.absolute_position().x > left)
+        .count();
+    assert_eq!(names, 1, "bob's name above his first bubble only");
 }

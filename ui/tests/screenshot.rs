@@ -8,7 +8,9 @@ use std::rc::Rc;
 use std::sync::mpsc;
 
 use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
-use quicq_common::protocol::{Address, ChatMessage, FileInfo, GroupInfo, Reaction, UserInfo};
+use quicq_common::protocol::{
+    Address, ChatMessage, FileInfo, GroupInfo, Quote, Reaction, UserInfo,
+};
 use quicq_ui::MainWindow;
 use quicq_ui::app::App;
 use quicq_ui::backend::{Command, Network, Update};
@@ -95,6 +97,18 @@ fn populated(updates: &mpsc::Sender<Update>) {
             bytes_per_sec: 9_500_000.0,
         })))
         .unwrap();
+    // A reply with its quote, and a recalled message.
+    let mut reply = message(7, "dave", everyone.clone(), "It is: I checked at 8:05.");
+    reply.reply_to = Some(Box::new(Quote {
+        id: 1,
+        from: "bob".into(),
+        text: "Morning! Is the server up again?".into(),
+        ..Quote::default()
+    }));
+    updates.send(Update::Event(Event::Message(reply))).unwrap();
+    let mut recalled = message(8, "bob", everyone.clone(), "");
+    recalled.recalled = true;
+    updates.send(Update::Event(Event::Message(recalled))).unwrap();
     updates
         .send(Update::Event(Event::Message(message(
             6,

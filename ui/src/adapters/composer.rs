@@ -27,6 +27,7 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
             controller.edited(&text);
         }
     });
+    adapter.on_cancel_mode(with(|c, _| c.cancel_mode()));
     adapter.on_pick_file(with(|c, _| c.pick_file()));
     adapter.on_send_typed_path(with(|c, a| c.send_typed_path(&a.get_typed_path())));
     adapter.on_hide_path_entry(with(|c, _| c.hide_path_entry()));
@@ -48,5 +49,6 @@ pub fn show(window: &MainWindow, change: ComposerShow) {
         }
         ComposerShow::ClearTypedPath => adapter.set_typed_path("".into()),
         ComposerShow::PathEntry(visible) => adapter.set_path_entry_visible(visible),
+        ComposerShow::Mode(text) => adapter.set_mode_text(text.into()),
     }
 }

@@ -37,6 +37,51 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
         }
     });
     let weak = Rc::downgrade(controller);
+    adapter.on_reply(move |id| {
+        if let Some(controller) = weak.upgrade() {
+            controller.reply(&id);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_edit(move |id| {
+        if let Some(controller) = weak.upgrade() {
+            controller.edit(&id);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_recall(move |id| {
+        if let Some(controller) = weak.upgrade() {
+            controller.recall(&id);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_recall_answer(move |yes| {
+        if let Some(controller) = weak.upgrade() {
+            controller.recall_answer(yes);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_react(move |id, emoji| {
+        if let Some(controller) = weak.upgrade() {
+            controller.react(&id, &emoji);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_save_file(move |path| {
+        if let Some(controller) = weak.upgrade() {
+            controller.save_file(&path);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_open_link(move |link| {
+        if let Err(e) = open::that_detached(link.as_str()) {
+            tracing::warn!(%link, cause = %e, "cannot open the link");
+            if let Some(controller) = weak.upgrade() {
+                controller.link_not_opened();
+            }
+        }
+    });
+    let weak = Rc::downgrade(controller);
     adapter.on_open_file(move |path| {
         if let Some(controller) = weak.upgrade() {
             controller.open(&path, false);
@@ -61,6 +106,10 @@ pub fn show(window: &MainWindow, change: ConversationShow) {
         }
         ConversationShow::NewBelow(count) => {
             adapter.set_new_below(i32::try_from(count).unwrap_or(i32::MAX))
+        }
+        ConversationShow::Typing(line) => adapter.set_typing(line.into()),
+        ConversationShow::ConfirmRecall(id) => {
+            adapter.set_confirm_recall(id.map(|id| id.to_string()).unwrap_or_default().into())
         }
     }
 }
