@@ -10,7 +10,9 @@ use quicq_client::{
     Client, ClientConfig, ConnState, ConnectError, Event, HistoryPage, RequestError, Trust,
     UploadHandle,
 };
-use quicq_common::protocol::{Address, ErrorCode, GroupInfo, UserInfo};
+use quicq_common::protocol::{
+    Address, ChatMessage, Conversation, ErrorCode, GroupInfo, MemberInfo, UserInfo,
+};
 use quicq_common::{Fingerprint, JoinLink};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +55,17 @@ pub enum Command {
     Retry,
     /// Close the connection and forget the session.
     SignOut,
+    /// Tell the server one has read `with` up to message `up_to` (its unread counts).
+    MarkRead {
+        with: Address,
+        up_to: u64,
+    },
+    /// Ask for a named group's members (answered by [`Update::Members`]).
+    Members {
+        group: String,
+    },
+    /// The link is down: reconnect at once instead of waiting out the pause.
+    ReconnectNow,
 }
 
 /// Why signing in did not work, for the window to put in words.
@@ -123,7 +136,27 @@ pub enum Update {
     FileNotSent(Problem),
     /// The native dialog gave nothing: offer the typed path.
     NoFileChosen,
+    /// After signing in: one's conversations, most recent first, each with its newest message
+    /// (for the list's previews) when it could be fetched.
+    Conversations(Vec<Summary>),
+    /// A named group's members, with their roles and presence.
+    Members {
+        group: String,
+        members: Vec<MemberInfo>,
+    },
 }
+
+/// One conversation of the server's list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub conversation: Conversation,
+    /// Its newest messages, newest first (empty if not fetched).
+    pub newest: Vec<ChatMessage>,
+}
+
+/// Previews are fetched for this many of the most recent conversations at sign-in (one small
+/// request each); older ones are ordered by id and get their preview when a message comes.
+pub const PREVIEWS: usize = 50;
 
 /// Why a message was not sent, for the window to put in its own words.
 #[derive(Debug, Clone, PartialEq)]
@@ -353,6 +386,19 @@ impl Worker {
                 self.last = None;
                 self.pending = None;
             }
+            Command::MarkRead { with, up_to } => {
+                if let Some(client) = &self.client {
+                    client.mark_read(with, up_to);
+                }
+            }
+            Command::Members { group } => {
+                let (Some(client), out) = (self.client.clone(), self.out.clone()) else { return };
+                tokio::spawn(async move { members(&client, &out, group).await });
+            }
+            Command::ReconnectNow => match &self.client {
+                Some(client) => client.reconnect(),
+                None => tracing::info!("nothing to reconnect"),
+            },
         }
     }
 
@@ -424,7 +470,9 @@ impl Worker {
     ) {
         let welcome = client.welcome();
         let users = client.users().await.unwrap_or_default();
+        let groups = welcome.groups.clone();
         self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
+        tokio::spawn(overview(client.clone(), self.out.clone(), groups));
         let out = self.out.clone();
         let refresh = client.clone();
         self.session = CancellationToken::new();
@@ -488,7 +536,44 @@ fn failure(config: &ClientConfig, e: &ConnectError, wrap: fn(SignInError) -> Upd
     }
 }
 
-impl Worker {}
+/// What the conversation list needs after signing in: the conversations with their newest
+/// message, and each named group's members. Failures leave the list as it is (and are logged).
+async fn overview(client: Client, out: Out, groups: Vec<GroupInfo>) {
+    match client.conversations().await {
+        Ok(conversations) => {
+            let mut summaries = Vec::with_capacity(conversations.len());
+            for (i, conversation) in conversations.into_iter().enumerate() {
+                // A few, as the newest may be an edit or a reaction, which has no preview.
+                let newest = if i < PREVIEWS && conversation.last_id > 0 {
+                    match client.history(conversation.with.clone(), None, 3).await {
+                        Ok(page) => page.messages,
+                        Err(e) => {
+                            tracing::info!(cause = %e, "no preview");
+                            Vec::new()
+                        }
+                    }
+                } else {
+                    Vec::new()
+                };
+                summaries.push(Summary { conversation, newest });
+            }
+            out.send(Update::Conversations(summaries));
+        }
+        Err(e) => tracing::warn!(cause = %e, "conversation list request failed"),
+    }
+    for group in groups.into_iter().filter(|g| g.name != quicq_common::protocol::EVERYONE) {
+        members(&client, &out, group.name).await;
+    }
+}
+
+async fn members(client: &Client, out: &Out, group: String) {
+    match client.group_members(group.clone()).await {
+        Ok(answer) => {
+            out.send(Update::Members { group: answer.group.name, members: answer.members })
+        }
+        Err(e) => tracing::info!(cause = %e, %group, "group members request failed"),
+    }
+}
 
 async fn start_upload(client: &Client, out: &Out, uploads: &CancelMap, to: Address, path: PathBuf) {
     match client.send_file(to, &path).await {

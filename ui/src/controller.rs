@@ -12,8 +12,11 @@ use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
 use quicq_common::protocol::{Address, ChatMessage, ErrorCode, GroupInfo, UserInfo};
 use slint::VecModel;
 
+mod list;
+
 use crate::address::{self, AddressProblem};
 use crate::backend::{Command, Network, SendFailure, SignInError, Update};
+use crate::conversations::Activity;
 use crate::drafts::Drafts;
 use crate::follow::{Follow, Position};
 use crate::generated::{MessageRow, TransferRow, UserRow};
@@ -30,6 +33,9 @@ use crate::view::{self, Conv, FileStatus, History, Roster, SendStatus, Transfer}
 /// Timeline keys of messages not yet stored are this plus their local name: after every id the
 /// server gives, so they stay at the bottom until their stored copy takes their place.
 const PENDING: u64 = 1 << 63;
+
+/// Told the unread total; see [`Controller::watch_unread`].
+pub type UnreadWatch = Box<dyn Fn(u32)>;
 
 /// A message sent from this window that the server has not sent back yet.
 #[derive(Debug, Clone)]
@@ -50,6 +56,10 @@ struct State {
     signed_in: bool,
     clocks: Clocks,
     roster: Roster,
+    /// Each conversation's newest message, group members, mutes: the list's order and lines.
+    activity: Activity,
+    /// The unread total last told (the header and the title change only when it does).
+    unread_total: u32,
     selected: Option<Conv>,
     histories: HashMap<Conv, History>,
     /// The bubbles of each conversation opened so far; messages to them are added as they come.
@@ -78,6 +88,8 @@ pub struct Controller {
     /// Shown before any conversation is open.
     no_messages: Rc<VecModel<MessageRow>>,
     transfers: Rc<VecModel<TransferRow>>,
+    /// Told the unread total when it changes; watched like the list models, not a [`Show`].
+    unread_watch: RefCell<Option<UnreadWatch>>,
     state: RefCell<State>,
 }
 
@@ -103,6 +115,7 @@ impl Controller {
             users: Rc::default(),
             no_messages: Rc::default(),
             transfers: Rc::default(),
+            unread_watch: RefCell::default(),
             state: RefCell::default(),
         };
         if let Some(path) = &controller.settings_path {
@@ -148,6 +161,7 @@ impl Controller {
 
     /// One second passed (the window's timer): counts the reconnect down, ages the notice.
     pub fn tick(&self) {
+        self.tell_reads();
         let tick = self.state.borrow_mut().clocks.tick();
         if let Some(secs) = tick.reconnect_in {
             let text = match secs {
@@ -196,6 +210,7 @@ impl Controller {
             *state = State { form, ..State::default() };
         }
         self.users.set_vec(Vec::new());
+        self.forget_unread();
         // Every conversation's model went with the state; the view watches the empty one.
         self.show(Show::Conversation(ConversationShow::Messages(self.no_messages.clone().into())));
         self.transfers.set_vec(Vec::new());
@@ -411,6 +426,7 @@ impl Controller {
             self.network.command(Command::History { with: self.selected_address(), before: None });
         }
         self.refresh_title();
+        self.mark_read(&conv);
         self.refresh_users();
         self.open_timeline();
     }
@@ -514,6 +530,8 @@ impl Controller {
                 self.show(Show::Composer(ComposerShow::PathEntry(true)));
                 self.notice(self.texts.no_dialog().into());
             }
+            Update::Conversations(summaries) => self.conversations(summaries),
+            Update::Members { group, members } => self.members(&group, members),
         }
     }
 
@@ -619,6 +637,9 @@ impl Controller {
                     state.timelines.insert(conv.clone(), timeline);
                 }
                 state.drafts.renamed(&old, &conv);
+                if let (Conv::Group(old), Conv::Group(new)) = (&old, &conv) {
+                    state.activity.renamed(old, new);
+                }
                 if state.selected.as_ref() == Some(&old) {
                     state.selected = Some(conv.clone());
                 }
@@ -633,7 +654,12 @@ impl Controller {
             if let Some(file) = &m.file {
                 state.file_messages.insert(file.id, (conv.clone(), m.id));
             }
+            let ask_members = state.activity.noted(&conv, &m, &me, &self.texts);
             // A message seen before (a history page, then live) is not news twice.
+            let group = match (&m.to, ask_members) {
+                (Address::Group(name), true) => Some(name.clone()),
+                _ => None,
+            };
             if !state.histories.entry(conv.clone()).or_default().add(m) {
                 return;
             }
@@ -641,9 +667,15 @@ impl Controller {
             if !visible && !own && m_is_news {
                 state.roster.add_unread(conv.clone());
             }
-            (visible, conv, shown, own, membership)
+            (visible, conv, shown, own, membership, group)
         };
-        let (visible, conv, shown, own, membership) = visible;
+        let (visible, conv, shown, own, membership, ask_members) = visible;
+        if let Some(group) = ask_members {
+            self.network.command(Command::Members { group });
+        }
+        if visible {
+            self.mark_read(&conv);
+        }
         // The tree may have changed too (a group joined, renamed or left).
         self.refresh_users();
         let placed = self.place(&conv, shown);
@@ -683,7 +715,7 @@ impl Controller {
     fn history_page(&self, conv: Conv, page: quicq_client::HistoryPage) {
         let (mut shown, first_page) = {
             let mut state = self.state.borrow_mut();
-            let State { histories, file_messages, timelines, .. } = &mut *state;
+            let State { histories, file_messages, timelines, activity, me, .. } = &mut *state;
             let first_page = timelines.get(&conv).is_none_or(Timeline::is_empty);
             let history = histories.entry(conv.clone()).or_default();
             let mut shown = Vec::new();
@@ -693,6 +725,7 @@ impl Controller {
                 if let Some(file) = &m.file {
                     file_messages.insert(file.id, (conv.clone(), m.id));
                 }
+                activity.note(&conv, &m, me, &self.texts);
                 if history.add(m) {
                     shown.push(id);
                 }
@@ -810,8 +843,10 @@ impl Controller {
     fn refresh_users(&self) {
         let state = self.state.borrow();
         let selected = state.selected.clone().unwrap_or(Conv::Everyone);
-        let rows = state.roster.rows(&state.me, &selected, &self.texts);
+        let rows = state.roster.rows(&state.me, &selected, &state.activity, &self.texts);
+        drop(state);
         self.users.set_vec(rows);
+        self.show_unread_total();
     }
 
     fn refresh_title(&self) {
@@ -1739,5 +1774,76 @@ mod tests {
             Settings { server: "new:2".into(), nickname: "alice".into() }
         );
         assert!(!std::fs::read_to_string(&path).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn the_list_takes_the_servers_conversations_and_tells_it_what_was_read() {
+        use quicq_common::protocol::{Conversation, MemberInfo, Role};
+
+        use crate::backend::Summary;
+        let rig = Rig::signed_in();
+        let totals = Rc::new(RefCell::new(Vec::new()));
+        let seen = totals.clone();
+        rig.controller.watch_unread(Box::new(move |n| seen.borrow_mut().push(n)));
+        let summary = |with: Address, last_id, unread, newest: Vec<ChatMessage>| Summary {
+            conversation: Conversation { with, last_id, read_up_to: 0, unread },
+            newest,
+        };
+        rig.controller.apply(Update::Conversations(vec![
+            summary(Address::User("carol".into()), 8, 2, vec![msg(8, "carol", bob(), "latest")]),
+            summary(Address::everyone(), 6, 4, vec![]),
+            summary(bob(), 5, 1, vec![msg(5, "alice", bob(), "mine")]),
+        ]));
+        let rows = || {
+            let users = rig.controller.users();
+            users
+                .iter()
+                .map(|r| (r.label.to_string(), r.preview.to_string(), r.unread))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rows(),
+            [
+                ("Everyone (2 online)".to_owned(), String::new(), 0),
+                ("carol".to_owned(), "carol: latest".to_owned(), 2),
+                ("bob".to_owned(), "You: mine".to_owned(), 1),
+            ],
+            "the open conversation is being read; the others keep the server's counts"
+        );
+        assert_eq!(*totals.borrow(), [3]);
+        // Read positions go once a tick, for what was on screen.
+        assert!(rig.take().0.is_empty());
+        rig.controller.tick();
+        assert_eq!(rig.take().0, [Command::MarkRead { with: Address::everyone(), up_to: 6 }]);
+        rig.controller.select(Conv::With("carol".into()));
+        rig.controller.apply(Update::Event(Event::Message(msg(
+            9,
+            "carol",
+            Address::User("alice".into()),
+            "new",
+        ))));
+        rig.take();
+        rig.controller.tick();
+        let (commands, _) = rig.take();
+        assert_eq!(commands, [Command::MarkRead { with: Address::User("carol".into()), up_to: 9 }]);
+        assert_eq!(*totals.borrow(), [3, 1]);
+        assert_eq!(rows()[1].0, "carol", "the newest message first");
+        assert_eq!(rows()[1].1, "carol: new");
+
+        // A group one is added to: its members are asked for, then counted online.
+        let mut added = msg(10, "bob", Address::Group("Rust".into()), "");
+        added.event = Some(Box::new(quicq_common::protocol::Event::Added { user: "alice".into() }));
+        rig.controller.apply(Update::Event(Event::Message(added)));
+        assert_eq!(rig.take().0, [Command::Members { group: "Rust".into() }]);
+        let member =
+            |name: &str| MemberInfo { name: name.into(), role: Role::Member, online: true };
+        rig.controller.apply(Update::Members {
+            group: "Rust".into(),
+            members: vec![member("alice"), member("bob"), member("carol")],
+        });
+        let rust = rig.controller.users().row_data(1).unwrap();
+        assert_eq!((rust.label.as_str(), rust.detail.as_str()), ("# Rust", "2 online"));
+        rig.controller.sign_out();
+        assert_eq!(totals.borrow().last(), Some(&0), "nothing unread once signed out");
     }
 }

@@ -63,6 +63,21 @@ impl Texts {
         pick!(self, format!("Everyone ({online} online)"), format!("所有人（{online} 人在线）"))
     }
 
+    /// One's own name in a preview line ("You: …").
+    pub fn you(&self) -> &'static str {
+        pick!(self, "You", "我")
+    }
+
+    /// A preview line: who said what.
+    pub fn said(&self, sender: &str, what: &str) -> String {
+        pick!(self, format!("{sender}: {what}"), format!("{sender}：{what}"))
+    }
+
+    /// How many of a group's members are online.
+    pub fn online(&self, n: usize) -> String {
+        pick!(self, format!("{n} online"), format!("{n} 人在线"))
+    }
+
     pub fn group_title(&self, name: &str) -> String {
         pick!(self, format!("Group {name}"), format!("群组 {name}"))
     }

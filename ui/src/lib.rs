@@ -25,6 +25,8 @@
 //!   (O(1) per message) and changes single rows for edits, recalls and reactions.
 //! - [`follow`]: whether the conversation follows new messages, and the "new messages" count.
 //! - [`drafts`]: the composer's unsent text, kept per conversation.
+//! - [`conversations`]: what the conversation list knows besides presence: each
+//!   conversation's newest message (order, preview, time), group members, mutes, read positions.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //! - [`window_size`]: shrinking the window to a screen smaller than it.
 //!
@@ -42,6 +44,7 @@ pub mod address;
 pub mod app;
 pub mod backend;
 pub mod controller;
+pub mod conversations;
 pub mod drafts;
 pub mod follow;
 pub mod i18n;

@@ -753,3 +753,73 @@ fn a_message_that_is_not_sent_is_not_lost() {
         rows.len() == 1 && rows[0].text == "short enough" && !rows[0].time.is_empty()
     });
 }
+
+/// The list's rows as (label, preview, detail), in order.
+fn list_rows(app: &App) -> Vec<(String, String, String)> {
+    let users = app.window().global::<UserTreeAdapter>().get_users();
+    users
+        .iter()
+        .map(|r| (r.label.to_string(), r.preview.to_string(), r.detail.to_string()))
+        .collect()
+}
+
+fn title(app: &App) -> String {
+    app.window().global::<AppAdapter>().get_title().to_string()
+}
+
+#[test]
+fn the_list_orders_by_recent_talk_with_previews_group_presence_and_an_unread_total() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (alice, _) = server.other_client("alice");
+    server.runtime.block_on(alice.close());
+    let (bob, _bob_events) = server.other_client("bob");
+    let (carol, _carol_events) = server.other_client("carol");
+    let (dave, _dave_events) = server.other_client("dave");
+    let to_alice = || Address::User("alice".into());
+    // Before alice signs in: dave writes, then carol.
+    server.runtime.block_on(dave.send(to_alice(), "from dave")).unwrap();
+    server.runtime.block_on(carol.send(to_alice(), "来自 carol 的消息")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+
+    // Most recent first, under the root; with whom one never talked come last.
+    let row = |label: &str, preview: &str| (label.to_owned(), preview.to_owned(), String::new());
+    wait_until(&app, "the server's conversations", |a| {
+        list_rows(a).len() == 4 && unread(a, "carol") == "1"
+    });
+    assert_eq!(
+        list_rows(&app)[1..],
+        [row("carol", "carol: 来自 carol 的消息"), row("dave", "dave: from dave"), row("bob", "")]
+    );
+    assert_eq!(unread(&app, "dave"), "1", "unread from before this session");
+    let total = |a: &App| a.window().global::<UserTreeAdapter>().get_total_unread();
+    assert_eq!(total(&app), 2);
+    assert_eq!(title(&app), "(2) QuicQ");
+
+    // bob sends a file: he comes first, the preview names the file.
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, b"some notes").unwrap();
+    server.runtime.block_on(async {
+        bob.send_file(to_alice(), &file).await.unwrap().finished().await.unwrap();
+    });
+    wait_until(&app, "bob first", |a| list_rows(a)[1] == row("bob", "bob: notes.txt"));
+    assert_eq!(list_rows(&app)[2].0, "carol");
+    wait_until(&app, "three unread", |a| total(a) == 3 && title(a) == "(3) QuicQ");
+
+    // Reading a conversation takes it off the total.
+    click(&app, "carol");
+    wait_until(&app, "carol read", |a| total(a) == 2 && title(a) == "(2) QuicQ");
+
+    // A group alice is in: pinned under the root, with its members online.
+    server
+        .runtime
+        .block_on(bob.create_group("Rust", vec!["alice".into(), "carol".into()]))
+        .unwrap();
+    let rust = |a: &App| list_rows(a).into_iter().find(|r| r.0 == "# Rust");
+    wait_until(&app, "the group with 3 online", |a| rust(a).is_some_and(|r| r.2 == "3 online"));
+    assert_eq!(list_rows(&app)[1].0, "# Rust", "groups are pinned on top");
+    server.runtime.block_on(carol.close());
+    wait_until(&app, "carol gone", |a| rust(a).is_some_and(|r| r.2 == "2 online"));
+}

@@ -5,16 +5,30 @@ use std::rc::Rc;
 use slint::{ComponentHandle, ModelRc};
 
 use crate::controller::Controller;
-use crate::generated::{MainWindow, UserTreeAdapter};
+use crate::generated::{AppAdapter, MainWindow, UserTreeAdapter};
 use crate::view::Conv;
 
 pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     let adapter = window.global::<UserTreeAdapter>();
     adapter.set_users(ModelRc::from(controller.users()));
+    let window = window.as_weak();
+    controller.watch_unread(Box::new(move |total| {
+        if let Some(window) = window.upgrade() {
+            show_unread(&window, total);
+        }
+    }));
     let weak = Rc::downgrade(controller);
     adapter.on_select(move |key| {
         if let Some(controller) = weak.upgrade() {
             controller.select(Conv::from_row_key(&key));
         }
     });
+}
+
+/// The unread total: in the list's header and in the window's title.
+fn show_unread(window: &MainWindow, total: u32) {
+    let adapter = window.global::<UserTreeAdapter>();
+    adapter.set_total_unread(i32::try_from(total).unwrap_or(i32::MAX));
+    adapter.set_total_badge(crate::names::badge(total).into());
+    window.global::<AppAdapter>().set_title(crate::conversations::window_title(total).into());
 }
