@@ -4,6 +4,7 @@
 
 mod composer;
 mod conversation;
+mod offline_banner;
 mod sign_in;
 mod status_bar;
 mod transfers;
@@ -60,4 +61,6 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     conversation::connect(window, controller);
     transfers::connect(window, controller);
     composer::connect(window, controller);
+    status_bar::connect(window, controller);
+    offline_banner::connect(window, controller);
 }

@@ -12,6 +12,7 @@ use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
 use quicq_common::protocol::{Address, ChatMessage, ErrorCode, GroupInfo, UserInfo};
 use slint::VecModel;
 
+mod account;
 mod list;
 
 use crate::address::{self, AddressProblem};
@@ -541,6 +542,7 @@ impl Controller {
             if let Err(e) = settings.save(path) {
                 tracing::warn!(cause = %e, "cannot remember the sign-in details");
             }
+            self.remember_account(&settings);
         }
         self.show(Show::SignIn(SignInShow::ClearPassword));
         self.show(Show::SignIn(SignInShow::Busy(false)));
@@ -558,7 +560,9 @@ impl Controller {
             state.roster.set_users(users);
             state.roster.set_groups(groups);
         }
-        self.select(Conv::Everyone);
+        // Signed in again from the offline banner: the conversation on screen stays.
+        let conv = self.state.borrow().selected.clone().unwrap_or(Conv::Everyone);
+        self.select(conv);
     }
 
     fn event(&self, event: Event) {
@@ -1845,5 +1849,52 @@ mod tests {
         assert_eq!((rust.label.as_str(), rust.detail.as_str()), ("# Rust", "2 online"));
         rig.controller.sign_out();
         assert_eq!(totals.borrow().last(), Some(&0), "nothing unread once signed out");
+    }
+
+    #[test]
+    fn switching_account_offers_the_other_remembered_one_or_an_empty_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let rig = Rig::new(Some(dir.path().join("ui.json")));
+        for nick in ["bob", "alice"] {
+            rig.controller.sign_in("h:1", nick, "pw");
+            rig.controller.apply(Update::SignedIn {
+                me: nick.into(),
+                users: vec![],
+                groups: vec![],
+            });
+        }
+        rig.take();
+        let fill = |server: &str, nickname: &str| {
+            Show::SignIn(SignInShow::Fill { server: server.into(), nickname: nickname.into() })
+        };
+        rig.controller.switch_account();
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::SignOut]);
+        assert!(
+            shows.contains(&Show::SignedOut) && shows.contains(&fill("h:1", "bob")),
+            "{shows:?}"
+        );
+        assert!(shows.contains(&Show::SignIn(SignInShow::ClearPassword)));
+
+        // Nothing remembered: an empty form.
+        let rig = Rig::signed_in();
+        rig.controller.switch_account();
+        assert!(rig.take().1.contains(&fill("", "")));
+
+        // Reconnect now: the same sign-in again, at once; the conversation on screen stays.
+        let rig = Rig::signed_in();
+        rig.controller.select(Conv::With("bob".into()));
+        rig.take();
+        rig.controller.reconnect_now();
+        assert_eq!(rig.take().0, [Command::Retry]);
+        rig.controller.apply(Update::SignedIn {
+            me: "alice".into(),
+            users: vec![user("alice", true), user("bob", true)],
+            groups: vec![],
+        });
+        let (_, shows) = rig.take();
+        assert!(
+            shows.contains(&Show::Conversation(ConversationShow::Title("Chat with bob".into())))
+        );
     }
 }

@@ -88,6 +88,35 @@ impl TestServer {
         self.fingerprint
     }
 
+    /// Shuts down in order; [`TestServer::start_again`] brings it back.
+    fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            self.runtime.block_on(task).unwrap();
+        }
+    }
+
+    /// Starts again after [`TestServer::stop`]: the same port, certificate and store.
+    fn start_again(&mut self) {
+        self.shutdown = CancellationToken::new();
+        let deadline = Instant::now() + WAIT;
+        let server = loop {
+            let mut config = Config::ephemeral(self._dir.path());
+            config.listen = ([127, 0, 0, 1], self.port).into();
+            match self.runtime.block_on(async { Server::bind(config) }) {
+                Ok(server) => break server,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("port {} not free yet: {e}", self.port);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("cannot bind port {} again: {e}", self.port),
+            }
+        };
+        assert_eq!(server.fingerprint(), self.fingerprint, "the same certificate");
+        let _guard = self.runtime.enter();
+        self.task = Some(self.runtime.spawn(server.run(self.shutdown.clone())));
+    }
+
     fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -125,6 +154,20 @@ impl Drop for TestServer {
 /// The app wired to a real network thread; the known-servers file lives in `dir`.
 fn app(dir: &std::path::Path) -> Rc<App> {
     app_in(dir, Lang::English)
+}
+
+/// The app remembering sign-in details and accounts in `dir`, as the real one does.
+fn app_remembering(dir: &std::path::Path) -> Rc<App> {
+    let window = MainWindow::new().unwrap();
+    let options = Options {
+        known_servers: Some(dir.join("known_servers")),
+        downloads: dir.join("downloads"),
+        device: Some("ui-test".into()),
+        use_system_roots: false,
+    };
+    let (network, updates) = Backend::start(options, || {});
+    let settings = Some(dir.join("ui.json"));
+    App::new(window, Rc::new(network), updates, Texts::new(Lang::English), settings)
 }
 
 fn app_in(dir: &std::path::Path, lang: Lang) -> Rc<App> {
@@ -822,4 +865,61 @@ fn the_list_orders_by_recent_talk_with_previews_group_presence_and_an_unread_tot
     assert_eq!(list_rows(&app)[1].0, "# Rust", "groups are pinned on top");
     server.runtime.block_on(carol.close());
     wait_until(&app, "carol gone", |a| rust(a).is_some_and(|r| r.2 == "2 online"));
+}
+
+fn signed_in(app: &App) -> bool {
+    app.window().global::<AppAdapter>().get_signed_in()
+}
+
+#[test]
+fn sign_out_switch_account_and_reconnect_now_from_the_offline_banner() {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_remembering(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    assert!(find(&app, "Offline banner").is_none(), "no banner while connected");
+    let alice_online = |server: &TestServer, online: bool| {
+        let users = server.runtime.block_on(bob.users()).unwrap();
+        users.iter().any(|u| u.name == "alice" && u.online == online)
+    };
+    wait_until(&app, "alice online", |_| alice_online(&server, true));
+
+    // Sign out: the sign-in page, and the session is closed.
+    click(&app, "Sign out");
+    wait_until(&app, "signed out", |a| !signed_in(a));
+    wait_until(&app, "alice gone for bob", |_| alice_online(&server, false));
+
+    // Another account on the same window, then back to the one before it.
+    type_into(&app, "Nickname", "carol");
+    type_into(&app, "Password", PASSWORD);
+    click(&app, "Sign in");
+    wait_until(&app, "carol signed in", signed_in);
+    click(&app, "Switch account");
+    wait_until(&app, "signed out", |a| !signed_in(a));
+    let form = app.window().global::<SignInAdapter>();
+    assert_eq!(
+        (form.get_server().to_string(), form.get_nickname().to_string(), form.get_password().len()),
+        (server.address(), "alice".to_owned(), 0),
+        "filled in with the other remembered account, without a password"
+    );
+    type_into(&app, "Password", PASSWORD);
+    click(&app, "Sign in");
+    wait_until(&app, "alice signed in", signed_in);
+
+    // The server goes away: the banner offers to reconnect at once, and does once it is back.
+    server.stop();
+    wait_until(&app, "the banner", |a| {
+        find_role(a, "Reconnect now", AccessibleRole::Button).is_some()
+    });
+    assert!(find(&app, "Offline banner").is_some());
+    click(&app, "Reconnect now");
+    wait_longer(&app, "the attempt to fail", WAIT * 3, |a| status(a).starts_with("Offline"));
+    assert!(find(&app, "Offline banner").is_some(), "still offline");
+    server.start_again();
+    click(&app, "Reconnect now");
+    wait_until(&app, "connected again", |a| status(a) == "Connected as alice");
+    assert!(find(&app, "Offline banner").is_none());
+    assert!(signed_in(&app));
 }
