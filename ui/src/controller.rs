@@ -15,6 +15,8 @@ use slint::VecModel;
 mod account;
 mod list;
 
+pub use list::ListState;
+
 use crate::address::{self, AddressProblem};
 use crate::backend::{Command, Network, SendFailure, SignInError, Update};
 use crate::conversations::Activity;
@@ -35,8 +37,8 @@ use crate::view::{self, Conv, FileStatus, History, Roster, SendStatus, Transfer}
 /// server gives, so they stay at the bottom until their stored copy takes their place.
 const PENDING: u64 = 1 << 63;
 
-/// Told the unread total; see [`Controller::watch_unread`].
-pub type UnreadWatch = Box<dyn Fn(u32)>;
+/// Told what the list shows besides its rows; see [`Controller::watch_list`].
+pub type ListWatch = Box<dyn Fn(ListState)>;
 
 /// A message sent from this window that the server has not sent back yet.
 #[derive(Debug, Clone)]
@@ -59,8 +61,8 @@ struct State {
     roster: Roster,
     /// Each conversation's newest message, group members, mutes: the list's order and lines.
     activity: Activity,
-    /// The unread total last told (the header and the title change only when it does).
-    unread_total: u32,
+    /// What was last told to the list's watcher (it changes only when this does).
+    list_state: list::ListState,
     selected: Option<Conv>,
     histories: HashMap<Conv, History>,
     /// The bubbles of each conversation opened so far; messages to them are added as they come.
@@ -89,8 +91,11 @@ pub struct Controller {
     /// Shown before any conversation is open.
     no_messages: Rc<VecModel<MessageRow>>,
     transfers: Rc<VecModel<TransferRow>>,
-    /// Told the unread total when it changes; watched like the list models, not a [`Show`].
-    unread_watch: RefCell<Option<UnreadWatch>>,
+    /// Told the unread total and the selected row's mute when they change; watched like the
+    /// list models, not a [`Show`].
+    list_watch: RefCell<Option<ListWatch>>,
+    /// Desktop notifications; none until the app sets one.
+    notifier: RefCell<Option<Rc<dyn crate::notify::Notifier>>>,
     state: RefCell<State>,
 }
 
@@ -116,7 +121,8 @@ impl Controller {
             users: Rc::default(),
             no_messages: Rc::default(),
             transfers: Rc::default(),
-            unread_watch: RefCell::default(),
+            list_watch: RefCell::default(),
+            notifier: RefCell::default(),
             state: RefCell::default(),
         };
         if let Some(path) = &controller.settings_path {
@@ -627,6 +633,7 @@ impl Controller {
     }
 
     fn message(&self, m: ChatMessage) {
+        let notice = self.notice_for(&m);
         let visible = {
             let mut state = self.state.borrow_mut();
             let me = state.me.clone();
@@ -674,6 +681,9 @@ impl Controller {
             (visible, conv, shown, own, membership, group)
         };
         let (visible, conv, shown, own, membership, ask_members) = visible;
+        if let Some(notice) = notice {
+            self.notify(&conv, notice);
+        }
         if let Some(group) = ask_members {
             self.network.command(Command::Members { group });
         }
@@ -850,7 +860,7 @@ impl Controller {
         let rows = state.roster.rows(&state.me, &selected, &state.activity, &self.texts);
         drop(state);
         self.users.set_vec(rows);
-        self.show_unread_total();
+        self.tell_list_state();
     }
 
     fn refresh_title(&self) {
@@ -1788,7 +1798,7 @@ mod tests {
         let rig = Rig::signed_in();
         let totals = Rc::new(RefCell::new(Vec::new()));
         let seen = totals.clone();
-        rig.controller.watch_unread(Box::new(move |n| seen.borrow_mut().push(n)));
+        rig.controller.watch_list(Box::new(move |n| seen.borrow_mut().push(n.unread)));
         let summary = |with: Address, last_id, unread, newest: Vec<ChatMessage>| Summary {
             conversation: Conversation { with, last_id, read_up_to: 0, unread },
             newest,
@@ -1895,6 +1905,87 @@ mod tests {
         let (_, shows) = rig.take();
         assert!(
             shows.contains(&Show::Conversation(ConversationShow::Title("Chat with bob".into())))
+        );
+    }
+
+    /// Records notifications; the window's focus is whatever the test says.
+    #[derive(Default)]
+    struct FakeNotifier {
+        focused: std::cell::Cell<bool>,
+        shown: RefCell<Vec<crate::notify::Notice>>,
+    }
+
+    impl crate::notify::Notifier for FakeNotifier {
+        fn focused(&self) -> bool {
+            self.focused.get()
+        }
+
+        fn notify(&self, notice: crate::notify::Notice) {
+            self.shown.borrow_mut().push(notice);
+        }
+    }
+
+    #[test]
+    fn news_from_others_is_notified_while_away_unless_muted() {
+        use crate::notify::Notice;
+        let rig = Rig::signed_in();
+        let notifier = Rc::new(FakeNotifier::default());
+        rig.controller.set_notifier(notifier.clone());
+        let states = Rc::new(RefCell::new(Vec::new()));
+        let seen = states.clone();
+        rig.controller.watch_list(Box::new(move |s| seen.borrow_mut().push(s)));
+        let to_alice = || Address::User("alice".into());
+        let notice = |title: &str, body: &str| Notice { title: title.into(), body: body.into() };
+        let mut recalled = msg(5, "bob", to_alice(), "");
+        recalled.event = Some(Box::new(quicq_common::protocol::Event::Recalled { id: 1 }));
+        type Step = Box<dyn Fn(&Controller)>;
+        let message = |m: ChatMessage| -> Step {
+            Box::new(move |c: &Controller| c.apply(Update::Event(Event::Message(m.clone()))))
+        };
+        let steps: Vec<(&str, bool, Step, Vec<Notice>)> = vec![
+            (
+                "from bob, away",
+                false,
+                message(msg(1, "bob", to_alice(), "hi")),
+                vec![notice("bob", "bob: hi")],
+            ),
+            ("the same again", false, message(msg(1, "bob", to_alice(), "hi")), vec![]),
+            ("focused", true, message(msg(2, "bob", to_alice(), "there")), vec![]),
+            ("own", false, message(msg(3, "alice", bob(), "mine")), vec![]),
+            (
+                "in the group",
+                false,
+                message(msg(4, "carol", Address::everyone(), "all")),
+                vec![notice("Everyone", "carol: all")],
+            ),
+            ("an event", false, message(recalled), vec![]),
+            (
+                "muted",
+                false,
+                Box::new(|c: &Controller| {
+                    c.select(Conv::With("bob".into()));
+                    c.toggle_mute();
+                    c.select(Conv::Everyone);
+                }),
+                vec![],
+            ),
+            ("from bob, muted", false, message(msg(6, "bob", to_alice(), "shh")), vec![]),
+        ];
+        for (name, focused, step, want) in steps {
+            notifier.focused.set(focused);
+            step(&rig.controller);
+            assert_eq!(notifier.shown.take(), want, "{name}");
+        }
+        let bob_row = rig.controller.users().iter().find(|r| r.key == "bob").unwrap();
+        assert_eq!((bob_row.unread, bob_row.muted), (1, true), "the badge still counts, muted");
+        let last = *states.borrow().last().unwrap();
+        assert_eq!(last, ListState { unread: 0, selected_muted: false }, "not in the total");
+        rig.controller.select(Conv::With("bob".into()));
+        assert_eq!(*states.borrow().last().unwrap(), ListState { unread: 0, selected_muted: true });
+        rig.controller.toggle_mute();
+        assert_eq!(
+            *states.borrow().last().unwrap(),
+            ListState { unread: 0, selected_muted: false }
         );
     }
 }

@@ -28,6 +28,7 @@
 //! - [`drafts`]: the composer's unsent text, kept per conversation.
 //! - [`conversations`]: what the conversation list knows besides presence: each
 //!   conversation's newest message (order, preview, time), group members, mutes, read positions.
+//! - [`notify`]: desktop notifications, behind a trait the controller's tests fake.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //! - [`window_size`]: shrinking the window to a screen smaller than it.
 //!
@@ -50,6 +51,7 @@ pub mod drafts;
 pub mod follow;
 pub mod i18n;
 pub mod names;
+pub mod notify;
 pub mod problem;
 pub mod screen;
 pub mod settings;

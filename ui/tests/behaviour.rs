@@ -923,3 +923,49 @@ fn sign_out_switch_account_and_reconnect_now_from_the_offline_banner() {
     assert!(find(&app, "Offline banner").is_none());
     assert!(signed_in(&app));
 }
+
+/// Notifications as the controller sends them, with the window away (the testing backend has
+/// no window system to ask, nor a desktop to show them on).
+#[derive(Default)]
+struct Notifications(std::cell::RefCell<Vec<quicq_ui::notify::Notice>>);
+
+impl quicq_ui::notify::Notifier for Notifications {
+    fn focused(&self) -> bool {
+        false
+    }
+
+    fn notify(&self, notice: quicq_ui::notify::Notice) {
+        self.0.borrow_mut().push(notice);
+    }
+}
+
+#[test]
+fn messages_notify_while_away_count_in_the_title_and_muting_silences_them() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
+    let notifications = Rc::new(Notifications::default());
+    app.controller().set_notifier(notifications.clone());
+    let to_alice = || Address::User("alice".into());
+    wait_until(&app, "bob in the list", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+
+    server.runtime.block_on(bob.send(to_alice(), "你好，在吗？")).unwrap();
+    wait_until(&app, "a notification", |_| !notifications.0.borrow().is_empty());
+    let notice = notifications.0.borrow_mut().remove(0);
+    assert_eq!((notice.title.as_str(), notice.body.as_str()), ("bob", "bob: 你好，在吗？"));
+    wait_until(&app, "the title counts", |a| title(a) == "(1) QuicQ");
+
+    // Muted: the badge still counts (in grey), the title and notifications leave it out.
+    click(&app, "bob");
+    wait_until(&app, "read", |a| title(a) == "QuicQ");
+    click(&app, "Mute");
+    wait_until(&app, "muted", |a| {
+        find_role(a, "Mute", AccessibleRole::Button).and_then(|e| e.accessible_checked())
+            == Some(true)
+    });
+    click(&app, "Everyone");
+    server.runtime.block_on(bob.send(to_alice(), "still there?")).unwrap();
+    wait_until(&app, "the badge", |a| unread(a, "bob") == "1");
+    let users = app.window().global::<UserTreeAdapter>().get_users();
+    assert!(users.iter().any(|r| r.key == "bob" && r.muted), "shown muted");
+    assert_eq!(title(&app), "QuicQ");
+    assert!(notifications.0.borrow().is_empty(), "no notification for a muted conversation");
+}

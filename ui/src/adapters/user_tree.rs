@@ -12,11 +12,18 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     let adapter = window.global::<UserTreeAdapter>();
     adapter.set_users(ModelRc::from(controller.users()));
     let window = window.as_weak();
-    controller.watch_unread(Box::new(move |total| {
+    controller.watch_list(Box::new(move |list| {
         if let Some(window) = window.upgrade() {
-            show_unread(&window, total);
+            show_unread(&window, list.unread);
+            window.global::<UserTreeAdapter>().set_selected_muted(list.selected_muted);
         }
     }));
+    let weak = Rc::downgrade(controller);
+    adapter.on_toggle_mute(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.toggle_mute();
+        }
+    });
     let weak = Rc::downgrade(controller);
     adapter.on_select(move |key| {
         if let Some(controller) = weak.upgrade() {

@@ -1,14 +1,27 @@
 //! The controller's side of the conversation list: the server's list and group members after
-//! signing in, read positions told back, and the unread total. The decisions are in
-//! [`crate::conversations`]; this moves what they need in and out.
+//! signing in, read positions told back, the unread total, mutes and desktop notifications.
+//! The decisions are in [`crate::conversations`] and [`crate::notify`]; this moves what they
+//! need in and out.
 
-use quicq_common::protocol::{Address, MemberInfo};
+use std::rc::Rc;
 
+use quicq_common::nickname::key_of;
+use quicq_common::protocol::{Address, ChatMessage, MemberInfo};
 use slint::Model;
 
 use super::Controller;
 use crate::backend::{Command, Summary};
+use crate::conversations::preview;
+use crate::notify::{self, Notice, Notifier};
 use crate::view::Conv;
+
+/// What the list shows besides its rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListState {
+    /// Unread messages in conversations that are not muted.
+    pub unread: u32,
+    pub selected_muted: bool,
+}
 
 impl Controller {
     /// The address of a conversation, as the network wants it.
@@ -67,15 +80,68 @@ impl Controller {
 
     /// Signed out: nothing is unread any more.
     pub(super) fn forget_unread(&self) {
-        if let Some(watch) = &*self.unread_watch.borrow() {
-            watch(0);
+        if let Some(watch) = &*self.list_watch.borrow() {
+            watch(ListState::default());
         }
     }
 
-    /// Calls `watch` with the unread total of conversations that are not muted whenever it
-    /// changes (for the list's header and the window's title).
-    pub fn watch_unread(&self, watch: super::UnreadWatch) {
-        *self.unread_watch.borrow_mut() = Some(watch);
+    /// Calls `watch` with the unread total of conversations that are not muted (the list's
+    /// header, the window's title) and whether the selected conversation is muted, whenever
+    /// either changes.
+    pub fn watch_list(&self, watch: super::ListWatch) {
+        *self.list_watch.borrow_mut() = Some(watch);
+    }
+
+    /// Where desktop notifications go (the app sets the desktop's; tests a fake).
+    pub fn set_notifier(&self, notifier: Rc<dyn Notifier>) {
+        *self.notifier.borrow_mut() = Some(notifier);
+    }
+
+    /// Mutes the selected conversation, or unmutes it: no notifications, and its unread
+    /// count is left out of the total (its badge still counts, in grey).
+    pub fn toggle_mute(&self) {
+        {
+            let mut state = self.state.borrow_mut();
+            let conv = state.selected.clone().unwrap_or(Conv::Everyone);
+            let muted = state.activity.is_muted(&conv);
+            state.activity.set_muted(&conv, !muted);
+        }
+        self.refresh_users();
+    }
+
+    /// The preview of a message that may be notified (news from someone else), before it is
+    /// known whether it is new here.
+    pub(super) fn notice_for(&self, m: &ChatMessage) -> Option<String> {
+        let state = self.state.borrow();
+        let own = key_of(&m.from) == key_of(&state.me);
+        if !notify::wanted(m.event.is_none(), own, false, false) {
+            return None;
+        }
+        preview(m, &state.me, &self.texts)
+    }
+
+    /// A new message in `conv` with this preview: a desktop notification, unless the
+    /// conversation is muted or the window has the focus.
+    pub(super) fn notify(&self, conv: &Conv, body: String) {
+        let Some(notifier) = self.notifier.borrow().clone() else { return };
+        let muted = self.state.borrow().activity.is_muted(conv);
+        if !notify::wanted(true, false, muted, notifier.focused()) {
+            return;
+        }
+        let title = {
+            let state = self.state.borrow();
+            match conv {
+                Conv::Everyone => self.texts.everyone_title(),
+                Conv::Group(key) => {
+                    format!(
+                        "# {}",
+                        state.roster.group(key).map_or(key.as_str(), |g| g.name.as_str())
+                    )
+                }
+                Conv::With(key) => state.roster.name_of(key).unwrap_or(key).to_owned(),
+            }
+        };
+        notifier.notify(Notice { title, body });
     }
 
     /// The unread total of conversations that are not muted, from the list's rows.
@@ -83,12 +149,19 @@ impl Controller {
         self.users.iter().filter(|r| !r.muted).map(|r| r.unread.max(0) as u32).sum()
     }
 
-    /// Tells the watcher the unread total, if it changed.
-    pub(super) fn show_unread_total(&self) {
-        let total = self.unread_total();
-        let changed = std::mem::replace(&mut self.state.borrow_mut().unread_total, total) != total;
-        if changed && let Some(watch) = &*self.unread_watch.borrow() {
-            watch(total);
+    /// Tells the watcher what the list shows besides its rows, if it changed.
+    pub(super) fn tell_list_state(&self) {
+        let now = {
+            let state = self.state.borrow();
+            let selected = state.selected.clone().unwrap_or(Conv::Everyone);
+            ListState {
+                unread: self.unread_total(),
+                selected_muted: state.activity.is_muted(&selected),
+            }
+        };
+        let changed = std::mem::replace(&mut self.state.borrow_mut().list_state, now) != now;
+        if changed && let Some(watch) = &*self.list_watch.borrow() {
+            watch(now);
         }
     }
 }
