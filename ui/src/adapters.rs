@@ -4,6 +4,7 @@
 
 mod composer;
 mod conversation;
+mod group_dialog;
 mod offline_banner;
 mod sign_in;
 mod status_bar;
@@ -49,6 +50,7 @@ impl Screen for WindowScreen {
             Show::Conversation(change) => conversation::show(&window, change),
             Show::Composer(change) => composer::show(&window, change),
             Show::Status(change) => status_bar::show(&window, change),
+            Show::Group(change) => group_dialog::show(&window, change),
         }
     }
 }
@@ -63,4 +65,5 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     composer::connect(window, controller);
     status_bar::connect(window, controller);
     offline_banner::connect(window, controller);
+    group_dialog::connect(window, controller);
 }

@@ -11,7 +11,7 @@ use quicq_client::{
     UploadHandle,
 };
 use quicq_common::protocol::{
-    Address, ChatMessage, Conversation, ErrorCode, GroupInfo, MemberInfo, UserInfo,
+    Address, ChatMessage, Conversation, ErrorCode, GroupChange, GroupInfo, MemberInfo, UserInfo,
 };
 use quicq_common::{Fingerprint, JoinLink};
 use tokio::sync::mpsc;
@@ -66,6 +66,16 @@ pub enum Command {
     },
     /// The link is down: reconnect at once instead of waiting out the pause.
     ReconnectNow,
+    /// Create a named group with oneself as owner and these members.
+    CreateGroup {
+        name: String,
+        members: Vec<String>,
+    },
+    /// Change a named group (add, remove, leave, rename, topic…).
+    ChangeGroup {
+        group: String,
+        change: GroupChange,
+    },
 }
 
 /// Why signing in did not work, for the window to put in words.
@@ -144,6 +154,18 @@ pub enum Update {
         group: String,
         members: Vec<MemberInfo>,
     },
+    /// The group asked for was created (under this spelling).
+    GroupCreated {
+        name: String,
+    },
+    /// A change to a group was made.
+    GroupChanged {
+        group: String,
+        change: GroupChange,
+    },
+    /// A group was not created or changed: refused with this code, or (`None`) not connected
+    /// or lost on the way.
+    GroupRefused(Option<ErrorCode>),
 }
 
 /// One conversation of the server's list.
@@ -395,6 +417,31 @@ impl Worker {
                 let (Some(client), out) = (self.client.clone(), self.out.clone()) else { return };
                 tokio::spawn(async move { members(&client, &out, group).await });
             }
+            Command::CreateGroup { name, members } => {
+                let Some(client) = self.client.clone() else {
+                    return self.out.send(Update::GroupRefused(None));
+                };
+                let (out, creating) = (self.out.clone(), client.create_group(name, members));
+                tokio::spawn(async move {
+                    match creating.await {
+                        Ok(answer) => out.send(Update::GroupCreated { name: answer.group.name }),
+                        Err(e) => out.send(group_refused(&e)),
+                    }
+                });
+            }
+            Command::ChangeGroup { group, change } => {
+                let Some(client) = self.client.clone() else {
+                    return self.out.send(Update::GroupRefused(None));
+                };
+                let out = self.out.clone();
+                let changing = client.group_change(group.clone(), change.clone());
+                tokio::spawn(async move {
+                    match changing.await {
+                        Ok(_) => out.send(Update::GroupChanged { group, change }),
+                        Err(e) => out.send(group_refused(&e)),
+                    }
+                });
+            }
             Command::ReconnectNow => match &self.client {
                 Some(client) => client.reconnect(),
                 None => tracing::info!("nothing to reconnect"),
@@ -623,6 +670,15 @@ fn describe_connect(e: &ConnectError) -> SignInError {
             SignInError::Untrusted
         }
         other => SignInError::Other(other.to_string()),
+    }
+}
+
+/// A refused group change, by its code; the server's words go to the log.
+fn group_refused(e: &RequestError) -> Update {
+    tracing::info!(cause = %e, "group change refused");
+    match e {
+        RequestError::Refused { code, .. } => Update::GroupRefused(Some(*code)),
+        _ => Update::GroupRefused(None),
     }
 }
 

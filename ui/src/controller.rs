@@ -13,6 +13,7 @@ use quicq_common::protocol::{Address, ChatMessage, ErrorCode, GroupInfo, UserInf
 use slint::VecModel;
 
 mod account;
+mod groups;
 mod list;
 
 pub use list::ListState;
@@ -63,6 +64,8 @@ struct State {
     activity: Activity,
     /// What was last told to the list's watcher (it changes only when this does).
     list_state: list::ListState,
+    /// The group (by key) whose members panel is open.
+    group_panel: Option<String>,
     selected: Option<Conv>,
     histories: HashMap<Conv, History>,
     /// The bubbles of each conversation opened so far; messages to them are added as they come.
@@ -539,6 +542,9 @@ impl Controller {
             }
             Update::Conversations(summaries) => self.conversations(summaries),
             Update::Members { group, members } => self.members(&group, members),
+            Update::GroupCreated { name } => self.group_created(&name),
+            Update::GroupChanged { group, change } => self.group_changed(&group, &change),
+            Update::GroupRefused(code) => self.group_refused(code),
         }
     }
 
@@ -565,6 +571,7 @@ impl Controller {
             state.roster.set_link(true);
             state.roster.set_users(users);
             state.roster.set_groups(groups);
+            state.activity.set_topics(groups);
         }
         // Signed in again from the offline banner: the conversation on screen stays.
         let conv = self.state.borrow().selected.clone().unwrap_or(Conv::Everyone);
@@ -861,6 +868,7 @@ impl Controller {
         drop(state);
         self.users.set_vec(rows);
         self.tell_list_state();
+        self.refresh_group_panel();
     }
 
     fn refresh_title(&self) {
@@ -1979,13 +1987,107 @@ mod tests {
         let bob_row = rig.controller.users().iter().find(|r| r.key == "bob").unwrap();
         assert_eq!((bob_row.unread, bob_row.muted), (1, true), "the badge still counts, muted");
         let last = *states.borrow().last().unwrap();
-        assert_eq!(last, ListState { unread: 0, selected_muted: false }, "not in the total");
+        assert_eq!(
+            last,
+            ListState { unread: 0, selected_muted: false, ..Default::default() },
+            "not in the total"
+        );
         rig.controller.select(Conv::With("bob".into()));
-        assert_eq!(*states.borrow().last().unwrap(), ListState { unread: 0, selected_muted: true });
+        assert_eq!(
+            *states.borrow().last().unwrap(),
+            ListState { unread: 0, selected_muted: true, ..Default::default() }
+        );
         rig.controller.toggle_mute();
         assert_eq!(
             *states.borrow().last().unwrap(),
-            ListState { unread: 0, selected_muted: false }
+            ListState { unread: 0, selected_muted: false, ..Default::default() }
         );
+    }
+
+    #[test]
+    fn groups_are_created_and_changed_through_the_panel_and_refusals_are_words() {
+        use quicq_common::protocol::{ErrorCode, GroupChange, MemberInfo, Role};
+
+        use crate::screen::GroupShow;
+        let rig = Rig::signed_in();
+        let group = |g: GroupShow| Show::Group(g);
+        let cleared = group(GroupShow::Error(String::new()));
+        rig.controller.open_new_group();
+        assert_eq!(rig.take().1, [cleared.clone(), group(GroupShow::Create)]);
+        rig.controller.create_group(" Rust ", "bob, carol bob");
+        assert_eq!(
+            rig.take().0,
+            [Command::CreateGroup {
+                name: "Rust".into(),
+                members: vec!["bob".into(), "carol".into()]
+            }]
+        );
+        let refusals = [
+            (Some(ErrorCode::InvalidGroupName), "That cannot be a group name."),
+            (Some(ErrorCode::NameTaken), "That name is taken"),
+            (Some(ErrorCode::NotAllowed), "Your role in the group does not allow that."),
+            (None, "Not connected."),
+        ];
+        for (code, words) in refusals {
+            rig.controller.apply(Update::GroupRefused(code));
+            let shows = rig.take().1;
+            assert!(
+                matches!(&shows[..], [Show::Group(GroupShow::Error(e))] if e.starts_with(words)),
+                "{code:?}: {shows:?}"
+            );
+        }
+        rig.controller.apply(Update::GroupCreated { name: "Rust".into() });
+        let shows = rig.take().1;
+        assert!(shows.contains(&group(GroupShow::Closed)));
+        assert!(shows.contains(&Show::Conversation(ConversationShow::Title("Group Rust".into()))));
+
+        // The panel: roles, presence, what one may do.
+        rig.controller.open_group_panel();
+        assert_eq!(rig.take().0, [Command::Members { group: "Rust".into() }], "asked afresh");
+        let member = |name: &str, role| MemberInfo { name: name.into(), role, online: true };
+        rig.controller.apply(Update::Members {
+            group: "Rust".into(),
+            members: vec![
+                member("carol", Role::Admin),
+                member("alice", Role::Owner),
+                member("bob", Role::Member),
+            ],
+        });
+        let panel = rig.take().1.into_iter().rev().find_map(|s| match s {
+            Show::Group(GroupShow::Members { can_manage, members, .. }) => {
+                Some((can_manage, members))
+            }
+            _ => None,
+        });
+        let (can_manage, rows) = panel.unwrap();
+        assert!(can_manage);
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| (r.name.to_string(), r.role.to_string(), r.online, r.can_remove))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("alice".to_owned(), "owner".to_owned(), true, false),
+                ("carol".to_owned(), "admin".to_owned(), false, true),
+                ("bob".to_owned(), "member".to_owned(), true, true),
+            ],
+            "owner first; carol is offline in the roster; nobody removes themselves"
+        );
+        rig.controller.change_group(GroupChange::Add { user: "  ".into() });
+        assert!(rig.take().0.is_empty(), "nothing typed, nothing asked");
+        rig.controller.change_group(GroupChange::Add { user: " dan ".into() });
+        assert_eq!(
+            rig.take().0,
+            [Command::ChangeGroup {
+                group: "Rust".into(),
+                change: GroupChange::Add { user: "dan".into() }
+            }]
+        );
+        rig.controller
+            .apply(Update::GroupChanged { group: "Rust".into(), change: GroupChange::Leave {} });
+        let shows = rig.take().1;
+        assert!(shows.contains(&group(GroupShow::Closed)));
+        assert!(shows.contains(&Show::Conversation(ConversationShow::Title("Everyone".into()))));
     }
 }

@@ -40,6 +40,8 @@ pub struct Activity {
     read_sent: HashMap<Conv, u64>,
     /// Conversations seen since read positions were last told.
     seen: HashSet<Conv>,
+    /// Named groups' topics by group key.
+    topics: HashMap<String, String>,
 }
 
 impl Activity {
@@ -91,6 +93,9 @@ impl Activity {
         if let Some(members) = self.members.remove(old) {
             self.members.insert(new.to_owned(), members);
         }
+        if let Some(topic) = self.topics.remove(old) {
+            self.topics.insert(new.to_owned(), topic);
+        }
         if self.muted.remove(&Conv::Group(old.to_owned())) {
             self.muted.insert(Conv::Group(new.to_owned()));
         }
@@ -126,6 +131,9 @@ impl Activity {
         if event.applies_to().is_some() {
             return false;
         }
+        if let Event::Topic { topic } = event {
+            self.topics.insert(key_of(group), topic.clone());
+        }
         let Some(members) = self.members.get_mut(&key_of(group)) else {
             return !matches!(event, Event::Deleted {});
         };
@@ -160,6 +168,15 @@ impl Activity {
     pub fn online_in(&self, group: &str, online: impl Fn(&str) -> bool) -> Option<usize> {
         let members = self.members.get(&key_of(group))?;
         Some(members.keys().filter(|k| online(k)).count())
+    }
+
+    /// The topics of `welcome`'s groups.
+    pub fn set_topics(&mut self, groups: &[quicq_common::protocol::GroupInfo]) {
+        self.topics = groups.iter().map(|g| (key_of(&g.name), g.topic.clone())).collect();
+    }
+
+    pub fn topic(&self, group: &str) -> &str {
+        self.topics.get(&key_of(group)).map_or("", String::as_str)
     }
 
     pub fn set_muted(&mut self, conv: &Conv, muted: bool) {

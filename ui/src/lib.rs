@@ -6,7 +6,7 @@
 //!   between look and logic: `sign_in` (`SignInAdapter`), `trust_dialog` (`TrustAdapter`),
 //!   `user_tree` (`UserTreeAdapter`), `conversation` (`ConversationAdapter`), `transfers`
 //!   (`TransfersAdapter`), `composer` (`ComposerAdapter`), `status_bar` (`StatusBarAdapter`),
-//!   `offline_banner` (`OfflineBannerAdapter`),
+//!   `offline_banner` (`OfflineBannerAdapter`), `group_dialog` (`GroupAdapter`),
 //!   `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
 //!   `AppAdapter` (which page shows, the network's wake-up call).
 //! - [`controller`]: the state and the decisions, on the UI thread: user actions to

@@ -108,6 +108,11 @@ impl Roster {
             .collect();
     }
 
+    /// A group one just created (its `created` event may come after the answer).
+    pub fn add_group(&mut self, name: &str) {
+        self.groups.insert(key_of(name), GroupEntry { name: name.to_owned() });
+    }
+
     pub fn group(&self, key: &str) -> Option<&GroupEntry> {
         self.groups.get(key)
     }
@@ -137,6 +142,11 @@ impl Roster {
         }
         self.groups.insert(key, GroupEntry { name: name.clone() });
         None
+    }
+
+    /// Whether the person with this nickname key is shown online (never while the link is down).
+    pub fn is_online(&self, key: &str) -> bool {
+        !self.link_down && self.people.get(key).is_some_and(|p| p.online)
     }
 
     /// The display name of a conversation's other person, if known.

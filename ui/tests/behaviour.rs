@@ -16,8 +16,8 @@ use quicq_ui::app::App;
 use quicq_ui::backend::{Backend, Options};
 use quicq_ui::i18n::{Lang, Texts};
 use quicq_ui::{
-    AppAdapter, ComposerAdapter, ConversationAdapter, MainWindow, SignInAdapter, StatusBarAdapter,
-    TrustAdapter, UserTreeAdapter,
+    AppAdapter, ComposerAdapter, ConversationAdapter, GroupAdapter, MainWindow, SignInAdapter,
+    StatusBarAdapter, TrustAdapter, UserTreeAdapter,
 };
 use slint::{ComponentHandle, Model};
 use tokio_util::sync::CancellationToken;
@@ -968,4 +968,78 @@ fn messages_notify_while_away_count_in_the_title_and_muting_silences_them() {
     assert!(users.iter().any(|r| r.key == "bob" && r.muted), "shown muted");
     assert_eq!(title(&app), "QuicQ");
     assert!(notifications.0.borrow().is_empty(), "no notification for a muted conversation");
+}
+
+/// The members panel's rows as (name, role, online).
+fn members(app: &App) -> Vec<(String, String, bool)> {
+    let members = app.window().global::<GroupAdapter>().get_members();
+    members.iter().map(|m| (m.name.to_string(), m.role.to_string(), m.online)).collect()
+}
+
+fn group_error(app: &App) -> String {
+    app.window().global::<GroupAdapter>().get_error().to_string()
+}
+
+#[test]
+fn groups_are_created_and_managed_from_the_list_with_refusals_in_words() {
+    let AliceAndBob { server, bob: _bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
+    let (_carol, _carol_events) = server.other_client("carol");
+    wait_until(&app, "carol in the list", |a| {
+        find_role(a, "carol", AccessibleRole::Button).is_some()
+    });
+    let dialog = |a: &App| a.window().global::<GroupAdapter>().get_mode().to_string();
+    let labels = |a: &App| tree(a);
+
+    // The server's name rules, in words.
+    click(&app, "New group");
+    wait_until(&app, "the form", |a| dialog(a) == "create");
+    type_into(&app, "Group name", "a b");
+    type_into(&app, "Group members", "bob");
+    click(&app, "Create");
+    wait_until(&app, "a refusal", |a| !group_error(a).is_empty());
+    assert!(group_error(&app).starts_with("That cannot be a group name."), "{}", group_error(&app));
+    type_into(&app, "Group name", "Rust");
+    click(&app, "Create");
+    wait_until(&app, "created and open", |a| {
+        dialog(a).is_empty()
+            && a.window()
+                .global::<UserTreeAdapter>()
+                .get_users()
+                .iter()
+                .any(|r| r.label == "# Rust" && r.selected)
+    });
+
+    // The members panel: roles and presence; add, refuse, remove, topic, rename, leave.
+    click(&app, "Members");
+    let member = |name: &str, role: &str| (name.to_owned(), role.to_owned(), true);
+    wait_until(&app, "the members", |a| {
+        dialog(a) == "members" && members(a) == [member("alice", "owner"), member("bob", "member")]
+    });
+    type_into(&app, "Add member", "carol");
+    click(&app, "Add");
+    wait_until(&app, "carol added", |a| members(a).contains(&member("carol", "member")));
+    type_into(&app, "Add member", "nobody");
+    click(&app, "Add");
+    wait_until(&app, "a refusal", |a| group_error(a) == "There is no user by that nickname.");
+    click(&app, "Remove bob");
+    wait_until(&app, "bob removed", |a| {
+        members(a).len() == 2 && members(a).iter().all(|m| m.0 != "bob")
+    });
+    type_into(&app, "Topic", "Rust 和中文");
+    click(&app, "Set topic");
+    wait_until(&app, "the topic", |a| {
+        a.window().global::<GroupAdapter>().get_topic() == "Rust 和中文"
+    });
+    type_into(&app, "New name", "Rustaceans");
+    click(&app, "Rename");
+    wait_until(&app, "renamed", |a| {
+        labels(a).contains(&"# Rustaceans".to_owned())
+            && a.window().global::<GroupAdapter>().get_group() == "Rustaceans"
+    });
+    click(&app, "Leave group");
+    wait_until(&app, "left", |a| {
+        dialog(a).is_empty() && !labels(a).iter().any(|l| l.starts_with('#'))
+    });
+    let users = app.window().global::<UserTreeAdapter>().get_users();
+    assert!(users.row_data(0).unwrap().selected, "back to Everyone");
 }

@@ -16,8 +16,21 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
         if let Some(window) = window.upgrade() {
             show_unread(&window, list.unread);
             window.global::<UserTreeAdapter>().set_selected_muted(list.selected_muted);
+            window.global::<UserTreeAdapter>().set_selected_group(list.selected_group);
         }
     }));
+    let weak = Rc::downgrade(controller);
+    adapter.on_new_group(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.open_new_group();
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_members(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.open_group_panel();
+        }
+    });
     let weak = Rc::downgrade(controller);
     adapter.on_toggle_mute(move || {
         if let Some(controller) = weak.upgrade() {

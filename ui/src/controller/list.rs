@@ -21,6 +21,8 @@ pub struct ListState {
     /// Unread messages in conversations that are not muted.
     pub unread: u32,
     pub selected_muted: bool,
+    /// The conversation on screen is a named group (its members panel can be opened).
+    pub selected_group: bool,
 }
 
 impl Controller {
@@ -63,6 +65,7 @@ impl Controller {
     pub(super) fn members(&self, group: &str, members: Vec<MemberInfo>) {
         self.state.borrow_mut().activity.set_members(group, members);
         self.refresh_users();
+        self.refresh_group_panel();
     }
 
     /// `conv` is on screen up to its newest message; the server hears of it on the next tick.
@@ -157,6 +160,7 @@ impl Controller {
             ListState {
                 unread: self.unread_total(),
                 selected_muted: state.activity.is_muted(&selected),
+                selected_group: matches!(selected, Conv::Group(_)),
             }
         };
         let changed = std::mem::replace(&mut self.state.borrow_mut().list_state, now) != now;
