@@ -6,6 +6,7 @@ mod composer;
 mod conversation;
 mod group_dialog;
 mod offline_banner;
+mod search;
 mod sign_in;
 mod status_bar;
 mod transfers;
@@ -51,6 +52,7 @@ impl Screen for WindowScreen {
             Show::Composer(change) => composer::show(&window, change),
             Show::Status(change) => status_bar::show(&window, change),
             Show::Group(change) => group_dialog::show(&window, change),
+            Show::Search(change) => search::show(&window, change),
         }
     }
 }
@@ -66,4 +68,5 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     status_bar::connect(window, controller);
     offline_banner::connect(window, controller);
     group_dialog::connect(window, controller);
+    search::connect(window, controller);
 }

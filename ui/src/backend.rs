@@ -76,6 +76,10 @@ pub enum Command {
         group: String,
         change: GroupChange,
     },
+    /// Messages containing `text` in every conversation one can read.
+    Search {
+        text: String,
+    },
 }
 
 /// Why signing in did not work, for the window to put in words.
@@ -166,7 +170,21 @@ pub enum Update {
     /// A group was not created or changed: refused with this code, or (`None`) not connected
     /// or lost on the way.
     GroupRefused(Option<ErrorCode>),
+    /// The answer to [`Command::Search`]: matches, newest first.
+    SearchResults {
+        text: String,
+        messages: Vec<ChatMessage>,
+        more: bool,
+    },
+    /// A search failed: refused with this code, or (`None`) not connected.
+    SearchFailed {
+        text: String,
+        code: Option<ErrorCode>,
+    },
 }
+
+/// Most search results asked for at once.
+pub const SEARCH_RESULTS: u32 = 50;
 
 /// One conversation of the server's list.
 #[derive(Debug, Clone, PartialEq)]
@@ -439,6 +457,29 @@ impl Worker {
                     match changing.await {
                         Ok(_) => out.send(Update::GroupChanged { group, change }),
                         Err(e) => out.send(group_refused(&e)),
+                    }
+                });
+            }
+            Command::Search { text } => {
+                let Some(client) = self.client.clone() else {
+                    return self.out.send(Update::SearchFailed { text, code: None });
+                };
+                let out = self.out.clone();
+                tokio::spawn(async move {
+                    match client.search(text.clone(), None, None, SEARCH_RESULTS).await {
+                        Ok(page) => out.send(Update::SearchResults {
+                            text,
+                            messages: page.messages,
+                            more: page.more,
+                        }),
+                        Err(e) => {
+                            tracing::info!(cause = %e, "search failed");
+                            let code = match e {
+                                RequestError::Refused { code, .. } => Some(code),
+                                _ => None,
+                            };
+                            out.send(Update::SearchFailed { text, code });
+                        }
                     }
                 });
             }

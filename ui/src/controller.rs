@@ -15,6 +15,7 @@ use slint::VecModel;
 mod account;
 mod groups;
 mod list;
+mod search;
 
 pub use list::ListState;
 
@@ -66,6 +67,8 @@ struct State {
     list_state: list::ListState,
     /// The group (by key) whose members panel is open.
     group_panel: Option<String>,
+    /// The search on screen, and the conversation of each of its results.
+    search: Option<(String, Vec<Conv>)>,
     selected: Option<Conv>,
     histories: HashMap<Conv, History>,
     /// The bubbles of each conversation opened so far; messages to them are added as they come.
@@ -220,7 +223,7 @@ impl Controller {
             *state = State { form, ..State::default() };
         }
         self.users.set_vec(Vec::new());
-        self.forget_unread();
+        self.forget_list();
         // Every conversation's model went with the state; the view watches the empty one.
         self.show(Show::Conversation(ConversationShow::Messages(self.no_messages.clone().into())));
         self.transfers.set_vec(Vec::new());
@@ -545,6 +548,10 @@ impl Controller {
             Update::GroupCreated { name } => self.group_created(&name),
             Update::GroupChanged { group, change } => self.group_changed(&group, &change),
             Update::GroupRefused(code) => self.group_refused(code),
+            Update::SearchResults { text, messages, more } => {
+                self.search_results(&text, &messages, more)
+            }
+            Update::SearchFailed { text, code } => self.search_failed(&text, code),
         }
     }
 
@@ -2089,5 +2096,66 @@ mod tests {
         let shows = rig.take().1;
         assert!(shows.contains(&group(GroupShow::Closed)));
         assert!(shows.contains(&Show::Conversation(ConversationShow::Title("Everyone".into()))));
+    }
+
+    #[test]
+    fn search_asks_the_server_shows_the_current_answer_and_opens_a_result() {
+        use crate::screen::SearchShow;
+        let rig = Rig::signed_in();
+        let results = |shows: Vec<Show>| {
+            shows.into_iter().find_map(|s| match s {
+                Show::Search(SearchShow::Results { rows, status }) => Some((
+                    rows.iter()
+                        .map(|r| format!("{}|{}|{}", r.conversation, r.sender, r.text))
+                        .collect::<Vec<_>>(),
+                    status,
+                )),
+                _ => None,
+            })
+        };
+        rig.controller.search("  ");
+        assert_eq!(rig.take(), (vec![], vec![Show::Search(SearchShow::Cleared)]), "blank ends it");
+        rig.controller.search(" 北京 ");
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::Search { text: "北京".into() }]);
+        assert_eq!(results(shows), Some((vec![], "Searching…".to_owned())));
+        rig.controller.search("烤鸭");
+        rig.take();
+        let found = vec![
+            msg(9, "carol", Address::everyone(), "北京 is big"),
+            msg(5, "bob", Address::User("alice".into()), "去北京吃烤鸭"),
+        ];
+        // An answer to the search before is not shown.
+        rig.controller.apply(Update::SearchResults {
+            text: "北京".into(),
+            messages: found.clone(),
+            more: false,
+        });
+        assert!(rig.take().1.is_empty());
+        rig.controller.apply(Update::SearchResults {
+            text: "烤鸭".into(),
+            messages: found,
+            more: true,
+        });
+        assert_eq!(
+            results(rig.take().1),
+            Some((
+                vec!["Everyone|carol|北京 is big".to_owned(), "bob|bob|去北京吃烤鸭".to_owned()],
+                "The newest 2 matches; type more to narrow the search.".to_owned()
+            ))
+        );
+        rig.controller.open_result(1);
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::History { with: bob(), before: None }]);
+        assert!(shows.contains(&Show::Search(SearchShow::Cleared)));
+        assert!(
+            shows.contains(&Show::Conversation(ConversationShow::Title("Chat with bob".into())))
+        );
+        rig.controller.open_result(0);
+        assert_eq!(rig.take(), (vec![], vec![]), "no search, nothing to open");
+        rig.controller.search("x");
+        rig.take();
+        rig.controller.apply(Update::SearchFailed { text: "x".into(), code: None });
+        assert_eq!(results(rig.take().1), Some((vec![], "Not connected.".to_owned())));
     }
 }

@@ -411,6 +411,41 @@ impl Texts {
         text.to_owned()
     }
 
+    pub fn searching(&self) -> &'static str {
+        pick!(self, "Searching…", "正在搜索…")
+    }
+
+    pub fn nothing_found(&self) -> &'static str {
+        pick!(self, "No messages found.", "没有找到消息。")
+    }
+
+    /// More matches exist than are shown.
+    pub fn more_found(&self, shown: usize) -> String {
+        pick!(
+            self,
+            format!("The newest {shown} matches; type more to narrow the search."),
+            format!("最新的 {shown} 条结果；输入更多文字以缩小范围。")
+        )
+    }
+
+    pub fn search_failed(&self, code: Option<ErrorCode>) -> String {
+        match code {
+            None => pick!(self, "Not connected.", "未连接。").to_owned(),
+            Some(ErrorCode::InvalidSearch) => {
+                pick!(self, "Search text is empty or too long.", "搜索文字为空或太长。").to_owned()
+            }
+            Some(ErrorCode::RateLimited) => {
+                pick!(self, "Too many searches at once; try again.", "搜索过于频繁，请稍后再试。")
+                    .to_owned()
+            }
+            Some(code) => pick!(
+                self,
+                format!("The server refused the search ({code})."),
+                format!("服务器拒绝了搜索（{code}）。")
+            ),
+        }
+    }
+
     /// A member's role in the members panel.
     pub fn role(&self, role: Role) -> &'static str {
         match role {

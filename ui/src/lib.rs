@@ -6,7 +6,8 @@
 //!   between look and logic: `sign_in` (`SignInAdapter`), `trust_dialog` (`TrustAdapter`),
 //!   `user_tree` (`UserTreeAdapter`), `conversation` (`ConversationAdapter`), `transfers`
 //!   (`TransfersAdapter`), `composer` (`ComposerAdapter`), `status_bar` (`StatusBarAdapter`),
-//!   `offline_banner` (`OfflineBannerAdapter`), `group_dialog` (`GroupAdapter`),
+//!   `offline_banner` (`OfflineBannerAdapter`), `group_dialog` (`GroupAdapter`), `search`
+//!   (`SearchAdapter`),
 //!   `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
 //!   `AppAdapter` (which page shows, the network's wake-up call).
 //! - [`controller`]: the state and the decisions, on the UI thread: user actions to
@@ -29,6 +30,7 @@
 //! - [`conversations`]: what the conversation list knows besides presence: each
 //!   conversation's newest message (order, preview, time), group members, mutes, read positions.
 //! - [`notify`]: desktop notifications, behind a trait the controller's tests fake.
+//! - [`search`]: the line a search result shows around its match.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //! - [`window_size`]: shrinking the window to a screen smaller than it.
 //!
@@ -54,6 +56,7 @@ pub mod names;
 pub mod notify;
 pub mod problem;
 pub mod screen;
+pub mod search;
 pub mod settings;
 pub mod status;
 pub mod timeline;

@@ -7,7 +7,7 @@
 use quicq_common::Fingerprint;
 use slint::ModelRc;
 
-use crate::generated::{MemberRow, MessageRow};
+use crate::generated::{MemberRow, MessageRow, SearchRow};
 
 /// The sign-in page.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +109,16 @@ pub enum GroupShow {
     Closed,
 }
 
+/// The search panel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchShow {
+    /// A search is on; `status` says "searching", "nothing found" or why it failed ("" with
+    /// results).
+    Results { rows: Vec<SearchRow>, status: String },
+    /// Back to the conversation list, the field emptied.
+    Cleared,
+}
+
 /// One change to one view.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Show {
@@ -122,6 +132,7 @@ pub enum Show {
     Composer(ComposerShow),
     Status(StatusShow),
     Group(GroupShow),
+    Search(SearchShow),
 }
 
 /// Where the controller sends its changes; implemented on the window by the adapters.

@@ -1043,3 +1043,63 @@ fn groups_are_created_and_managed_from_the_list_with_refusals_in_words() {
     let users = app.window().global::<UserTreeAdapter>().get_users();
     assert!(users.row_data(0).unwrap().selected, "back to Everyone");
 }
+
+/// The search results' (conversation, sender, text), in order.
+fn results(app: &App) -> Vec<(String, String, String)> {
+    let rows = app.window().global::<quicq_ui::SearchAdapter>().get_results();
+    rows.iter()
+        .map(|r| (r.conversation.to_string(), r.sender.to_string(), r.text.to_string()))
+        .collect()
+}
+
+#[test]
+fn search_finds_chinese_and_english_across_conversations_and_opens_one() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
+    let (carol, _carol_events) = server.other_client("carol");
+    let to_alice = || Address::User("alice".into());
+    server.runtime.block_on(bob.send(to_alice(), "我们明天去北京吃烤鸭，你来吗？")).unwrap();
+    server.runtime.block_on(carol.send(Address::everyone(), "Beijing is 北京 in Chinese")).unwrap();
+    server.runtime.block_on(bob.send(Address::everyone(), "nothing to see here")).unwrap();
+    wait_until(&app, "bob in the list", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+
+    type_into(&app, "Search", "北京");
+    focus(&app, "Search");
+    press(&app, slint::platform::Key::Return);
+    let row = |c: &str, s: &str, t: &str| (c.to_owned(), s.to_owned(), t.to_owned());
+    wait_until(&app, "two results", |a| results(a).len() == 2);
+    assert_eq!(
+        results(&app),
+        [
+            row("Everyone", "carol", "Beijing is 北京 in Chinese"),
+            row("bob", "bob", "我们明天去北京吃烤鸭，你来吗？"),
+        ],
+        "newest first, in every conversation"
+    );
+    assert!(
+        find_role(&app, "bob", AccessibleRole::Button).is_none(),
+        "results instead of the list"
+    );
+
+    // English, case ignored; nothing found is said.
+    type_into(&app, "Search", "BEIJING");
+    press(&app, slint::platform::Key::Return);
+    wait_until(&app, "one result", |a| results(a).len() == 1);
+    type_into(&app, "Search", "上海");
+    press(&app, slint::platform::Key::Return);
+    wait_until(&app, "none", |a| find(a, "Search status").is_some() && results(a).is_empty());
+    assert_eq!(
+        app.window().global::<quicq_ui::SearchAdapter>().get_status().as_str(),
+        "No messages found."
+    );
+
+    // A result opens its conversation, and the list comes back.
+    type_into(&app, "Search", "烤鸭");
+    press(&app, slint::platform::Key::Return);
+    wait_until(&app, "bob's message", |a| results(a).len() == 1);
+    click(&app, "Result 1");
+    wait_until(&app, "bob's conversation", |a| {
+        a.window().global::<ConversationAdapter>().get_title() == "Chat with bob"
+            && shown_texts(a).iter().any(|t| t.contains("烤鸭"))
+    });
+    assert!(find_role(&app, "bob", AccessibleRole::Button).is_some(), "the list is back");
+}

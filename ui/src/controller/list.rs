@@ -81,11 +81,13 @@ impl Controller {
         }
     }
 
-    /// Signed out: nothing is unread any more.
-    pub(super) fn forget_unread(&self) {
+    /// Signed out: nothing is unread any more, no group dialog or search is left open.
+    pub(super) fn forget_list(&self) {
         if let Some(watch) = &*self.list_watch.borrow() {
             watch(ListState::default());
         }
+        self.show(crate::screen::Show::Group(crate::screen::GroupShow::Closed));
+        self.show(crate::screen::Show::Search(crate::screen::SearchShow::Cleared));
     }
 
     /// Calls `watch` with the unread total of conversations that are not muted (the list's
