@@ -1083,19 +1083,22 @@ fn search_finds_chinese_and_english_across_conversations_and_opens_one() {
     // English, case ignored; nothing found is said.
     type_into(&app, "Search", "BEIJING");
     press(&app, slint::platform::Key::Return);
-    wait_until(&app, "one result", |a| results(a).len() == 1);
+    wait_until(&app, "one result", |a| {
+        results(a).len() == 1 && results(a)[0].2.contains("Beijing")
+    });
     type_into(&app, "Search", "上海");
     press(&app, slint::platform::Key::Return);
-    wait_until(&app, "none", |a| find(a, "Search status").is_some() && results(a).is_empty());
-    assert_eq!(
-        app.window().global::<quicq_ui::SearchAdapter>().get_status().as_str(),
-        "No messages found."
-    );
+    // ("Searching…" shows first, with no results either.)
+    let status = |a: &App| a.window().global::<quicq_ui::SearchAdapter>().get_status().to_string();
+    wait_until(&app, "nothing found", |a| status(a) == "No messages found.");
+    assert!(results(&app).is_empty() && find(&app, "Search status").is_some());
 
     // A result opens its conversation, and the list comes back.
     type_into(&app, "Search", "烤鸭");
     press(&app, slint::platform::Key::Return);
-    wait_until(&app, "bob's message", |a| results(a).len() == 1);
+    wait_until(&app, "bob's message", |a| {
+        results(a).len() == 1 && results(a)[0].2.contains("烤鸭")
+    });
     click(&app, "Result 1");
     wait_until(&app, "bob's conversation", |a| {
         a.window().global::<ConversationAdapter>().get_title() == "Chat with bob"
