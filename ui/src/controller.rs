@@ -562,6 +562,7 @@ impl Controller {
                 tracing::warn!(cause = %e, "cannot remember the sign-in details");
             }
             self.remember_account(&settings);
+            self.load_mutes();
         }
         self.show(Show::SignIn(SignInShow::ClearPassword));
         self.show(Show::SignIn(SignInShow::Busy(false)));
@@ -2157,5 +2158,42 @@ mod tests {
         rig.take();
         rig.controller.apply(Update::SearchFailed { text: "x".into(), code: None });
         assert_eq!(results(rig.take().1), Some((vec![], "Not connected.".to_owned())));
+    }
+
+    #[test]
+    fn mutes_are_kept_per_account_between_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ui.json");
+        let signed_in = |nick: &str| {
+            let rig = Rig::new(Some(path.clone()));
+            rig.controller.sign_in("h:1", nick, "pw");
+            rig.controller.apply(Update::SignedIn {
+                me: nick.into(),
+                users: vec![user("alice", true), user("bob", true)],
+                groups: vec![],
+            });
+            rig.take();
+            rig
+        };
+        let muted = |rig: &Rig| {
+            rig.controller
+                .users()
+                .iter()
+                .filter(|r| r.muted)
+                .map(|r| r.key.to_string())
+                .collect::<Vec<_>>()
+        };
+        let rig = signed_in("alice");
+        rig.controller.select(Conv::With("bob".into()));
+        rig.controller.toggle_mute();
+        rig.controller.select(Conv::Everyone);
+        rig.controller.toggle_mute();
+        assert_eq!(muted(&rig), ["", "bob"]);
+        assert_eq!(muted(&signed_in("alice")), ["", "bob"], "the next run");
+        assert!(muted(&signed_in("bob")).is_empty(), "another account's own");
+        let rig = signed_in("Alice");
+        rig.controller.select(Conv::With("bob".into()));
+        rig.controller.toggle_mute();
+        assert_eq!(muted(&signed_in("alice")), [""]);
     }
 }

@@ -191,6 +191,17 @@ impl Activity {
         self.muted.contains(conv)
     }
 
+    /// The muted conversations as list row keys, in order (to be kept between runs).
+    pub fn muted_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.muted.iter().map(Conv::row_key).collect();
+        keys.sort();
+        keys
+    }
+
+    pub fn set_muted_keys(&mut self, keys: &[String]) {
+        self.muted = keys.iter().map(|k| Conv::from_row_key(k)).collect();
+    }
+
     /// `conv` was on screen up to its newest message.
     pub fn seen(&mut self, conv: &Conv) {
         self.seen.insert(conv.clone());

@@ -76,6 +76,43 @@ impl Accounts {
     }
 }
 
+/// The muted conversations of each account (by list row key), kept beside the settings
+/// (`mutes.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mutes {
+    pub by_account: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Mutes {
+    /// The mutes file that goes with the settings file at `settings`.
+    pub fn path(settings: &Path) -> PathBuf {
+        settings.with_file_name("mutes.json")
+    }
+
+    pub fn load(path: &Path) -> Mutes {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(self).map_err(std::io::Error::other)?)
+    }
+
+    /// The key an account's mutes are kept under.
+    pub fn account(account: &Settings) -> String {
+        format!(
+            "{}|{}",
+            account.server.trim(),
+            quicq_common::nickname::key_of(account.nickname.trim())
+        )
+    }
+}
+
 /// The same account: the same server, the nickname compared as the server compares it.
 fn same(a: &Settings, b: &Settings) -> bool {
     a.server.trim() == b.server.trim()

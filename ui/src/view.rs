@@ -43,6 +43,15 @@ impl Conv {
         }
     }
 
+    /// The row key of this conversation (see [`Conv::from_row_key`]).
+    pub fn row_key(&self) -> String {
+        match self {
+            Conv::Everyone => String::new(),
+            Conv::Group(key) => format!("#{key}"),
+            Conv::With(key) => key.clone(),
+        }
+    }
+
     /// The row key the tree uses: "" for everyone, `#` and the key for a group (nicknames
     /// cannot contain `#`), otherwise the nickname key.
     pub fn from_row_key(key: &str) -> Conv {

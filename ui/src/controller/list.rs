@@ -13,6 +13,7 @@ use super::Controller;
 use crate::backend::{Command, Summary};
 use crate::conversations::preview;
 use crate::notify::{self, Notice, Notifier};
+use crate::settings::Mutes;
 use crate::view::Conv;
 
 /// What the list shows besides its rows.
@@ -104,14 +105,38 @@ impl Controller {
 
     /// Mutes the selected conversation, or unmutes it: no notifications, and its unread
     /// count is left out of the total (its badge still counts, in grey).
+    /// Kept between runs, per account, in `mutes.json` beside the settings.
     pub fn toggle_mute(&self) {
-        {
+        let keys = {
             let mut state = self.state.borrow_mut();
             let conv = state.selected.clone().unwrap_or(Conv::Everyone);
             let muted = state.activity.is_muted(&conv);
             state.activity.set_muted(&conv, !muted);
-        }
+            state.activity.muted_keys()
+        };
         self.refresh_users();
+        let Some(path) = self.settings_path.as_deref().map(Mutes::path) else { return };
+        let mut mutes = Mutes::load(&path);
+        let account = Mutes::account(&self.state.borrow().form);
+        if keys.is_empty() {
+            mutes.by_account.remove(&account);
+        } else {
+            mutes.by_account.insert(account, keys);
+        }
+        if let Err(e) = mutes.save(&path) {
+            tracing::warn!(cause = %e, "cannot remember the muted conversations");
+        }
+    }
+
+    /// Signed in: the account's muted conversations from the last run.
+    pub(super) fn load_mutes(&self) {
+        let Some(path) = self.settings_path.as_deref().map(Mutes::path) else { return };
+        let mutes = Mutes::load(&path);
+        let mut state = self.state.borrow_mut();
+        let account = Mutes::account(&state.form);
+        if let Some(keys) = mutes.by_account.get(&account) {
+            state.activity.set_muted_keys(keys);
+        }
     }
 
     /// The preview of a message that may be notified (news from someone else), before it is
