@@ -4,7 +4,10 @@
 
 mod composer;
 mod conversation;
+mod group_dialog;
 pub mod keyboard;
+mod offline_banner;
+mod search;
 mod sign_in;
 mod status_bar;
 mod transfers;
@@ -49,6 +52,8 @@ impl Screen for WindowScreen {
             Show::Conversation(change) => conversation::show(&window, change),
             Show::Composer(change) => composer::show(&window, change),
             Show::Status(change) => status_bar::show(&window, change),
+            Show::Group(change) => group_dialog::show(&window, change),
+            Show::Search(change) => search::show(&window, change),
         }
     }
 }
@@ -61,4 +66,8 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     conversation::connect(window, controller);
     transfers::connect(window, controller);
     composer::connect(window, controller);
+    status_bar::connect(window, controller);
+    offline_banner::connect(window, controller);
+    group_dialog::connect(window, controller);
+    search::connect(window, controller);
 }

@@ -40,6 +40,7 @@ impl App {
     ) -> Rc<App> {
         let screen = Rc::new(WindowScreen::new(&window));
         let controller = Rc::new(Controller::new(network, screen, texts, settings_path));
+        controller.set_notifier(Rc::new(crate::notify::Desktop::start(&window)));
         adapters::connect(&window, &controller);
         let clock = slint::Timer::default();
         let ticked = Rc::downgrade(&controller);

@@ -12,7 +12,10 @@ use quicq_client::{
     Client, ClientConfig, ConnState, ConnectError, Event, HistoryPage, RequestError, TransferEvent,
     Trust, UploadHandle,
 };
-use quicq_common::protocol::{Address, ErrorCode, GroupInfo, ReadPosition, UserInfo};
+use quicq_common::protocol::{
+    Address, ChatMessage, Conversation, ErrorCode, GroupChange, GroupInfo, MemberInfo,
+    ReadPosition, UserInfo,
+};
 use quicq_common::{Fingerprint, JoinLink};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -98,6 +101,26 @@ pub enum Command {
     Open {
         path: PathBuf,
         folder: bool,
+    },
+    /// Ask for a named group's members (answered by [`Update::Members`]).
+    Members {
+        group: String,
+    },
+    /// The link is down: reconnect at once instead of waiting out the pause.
+    ReconnectNow,
+    /// Create a named group with oneself as owner and these members.
+    CreateGroup {
+        name: String,
+        members: Vec<String>,
+    },
+    /// Change a named group (add, remove, leave, rename, topic…).
+    ChangeGroup {
+        group: String,
+        change: GroupChange,
+    },
+    /// Messages containing `text` in every conversation one can read.
+    Search {
+        text: String,
     },
 }
 
@@ -193,6 +216,37 @@ pub enum Update {
     },
     /// Where a received file was copied, or why it was not.
     SavedAs(Result<PathBuf, Problem>),
+    /// After signing in: one's conversations, most recent first, each with its newest message
+    /// (for the list's previews) when it could be fetched.
+    Conversations(Vec<Summary>),
+    /// A named group's members, with their roles and presence.
+    Members {
+        group: String,
+        members: Vec<MemberInfo>,
+    },
+    /// The group asked for was created (under this spelling).
+    GroupCreated {
+        name: String,
+    },
+    /// A change to a group was made.
+    GroupChanged {
+        group: String,
+        change: GroupChange,
+    },
+    /// A group was not created or changed: refused with this code, or (`None`) not connected
+    /// or lost on the way.
+    GroupRefused(Option<ErrorCode>),
+    /// The answer to [`Command::Search`]: matches, newest first.
+    SearchResults {
+        text: String,
+        messages: Vec<ChatMessage>,
+        more: bool,
+    },
+    /// A search failed: refused with this code, or (`None`) not connected.
+    SearchFailed {
+        text: String,
+        code: Option<ErrorCode>,
+    },
 }
 
 /// A change to an earlier message.
@@ -202,6 +256,21 @@ pub enum Change {
     Recall,
     React,
 }
+
+/// Most search results asked for at once.
+pub const SEARCH_RESULTS: u32 = 50;
+
+/// One conversation of the server's list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub conversation: Conversation,
+    /// Its newest messages, newest first (empty if not fetched).
+    pub newest: Vec<ChatMessage>,
+}
+
+/// Previews are fetched for this many of the most recent conversations at sign-in (one small
+/// request each); older ones are ordered by id and get their preview when a message comes.
+pub const PREVIEWS: usize = 50;
 
 /// Why a message was not sent, for the window to put in its own words.
 #[derive(Debug, Clone, PartialEq)]
@@ -440,6 +509,62 @@ impl Worker {
                     }
                 });
             }
+            Command::Members { group } => {
+                let (Some(client), out) = (self.client.clone(), self.out.clone()) else { return };
+                tokio::spawn(async move { members(&client, &out, group).await });
+            }
+            Command::CreateGroup { name, members } => {
+                let Some(client) = self.client.clone() else {
+                    return self.out.send(Update::GroupRefused(None));
+                };
+                let (out, creating) = (self.out.clone(), client.create_group(name, members));
+                tokio::spawn(async move {
+                    match creating.await {
+                        Ok(answer) => out.send(Update::GroupCreated { name: answer.group.name }),
+                        Err(e) => out.send(group_refused(&e)),
+                    }
+                });
+            }
+            Command::ChangeGroup { group, change } => {
+                let Some(client) = self.client.clone() else {
+                    return self.out.send(Update::GroupRefused(None));
+                };
+                let out = self.out.clone();
+                let changing = client.group_change(group.clone(), change.clone());
+                tokio::spawn(async move {
+                    match changing.await {
+                        Ok(_) => out.send(Update::GroupChanged { group, change }),
+                        Err(e) => out.send(group_refused(&e)),
+                    }
+                });
+            }
+            Command::Search { text } => {
+                let Some(client) = self.client.clone() else {
+                    return self.out.send(Update::SearchFailed { text, code: None });
+                };
+                let out = self.out.clone();
+                tokio::spawn(async move {
+                    match client.search(text.clone(), None, None, SEARCH_RESULTS).await {
+                        Ok(page) => out.send(Update::SearchResults {
+                            text,
+                            messages: page.messages,
+                            more: page.more,
+                        }),
+                        Err(e) => {
+                            tracing::info!(cause = %e, "search failed");
+                            let code = match e {
+                                RequestError::Refused { code, .. } => Some(code),
+                                _ => None,
+                            };
+                            out.send(Update::SearchFailed { text, code });
+                        }
+                    }
+                });
+            }
+            Command::ReconnectNow => match &self.client {
+                Some(client) => client.reconnect(),
+                None => tracing::info!("nothing to reconnect"),
+            },
         }
     }
 
@@ -523,11 +648,13 @@ impl Worker {
             None => HashMap::new(),
         };
         self.out.send(Update::SavedFiles(known));
+        let groups = welcome.groups.clone();
         self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
         self.out.send(Update::Limits {
             edit_window_secs: welcome.limits.edit_window_secs,
             recall_window_secs: welcome.limits.recall_window_secs,
         });
+        tokio::spawn(overview(client.clone(), self.out.clone(), groups));
         let out = self.out.clone();
         let refresh = client.clone();
         self.session = CancellationToken::new();
@@ -700,6 +827,45 @@ async fn save_as(from: PathBuf) -> Result<PathBuf, Problem> {
     }
 }
 
+/// What the conversation list needs after signing in: the conversations with their newest
+/// message, and each named group's members. Failures leave the list as it is (and are logged).
+async fn overview(client: Client, out: Out, groups: Vec<GroupInfo>) {
+    match client.conversations().await {
+        Ok(conversations) => {
+            let mut summaries = Vec::with_capacity(conversations.len());
+            for (i, conversation) in conversations.into_iter().enumerate() {
+                // A few, as the newest may be an edit or a reaction, which has no preview.
+                let newest = if i < PREVIEWS && conversation.last_id > 0 {
+                    match client.history(conversation.with.clone(), None, 3).await {
+                        Ok(page) => page.messages,
+                        Err(e) => {
+                            tracing::info!(cause = %e, "no preview");
+                            Vec::new()
+                        }
+                    }
+                } else {
+                    Vec::new()
+                };
+                summaries.push(Summary { conversation, newest });
+            }
+            out.send(Update::Conversations(summaries));
+        }
+        Err(e) => tracing::warn!(cause = %e, "conversation list request failed"),
+    }
+    for group in groups.into_iter().filter(|g| g.name != quicq_common::protocol::EVERYONE) {
+        members(&client, &out, group.name).await;
+    }
+}
+
+async fn members(client: &Client, out: &Out, group: String) {
+    match client.group_members(group.clone()).await {
+        Ok(answer) => {
+            out.send(Update::Members { group: answer.group.name, members: answer.members })
+        }
+        Err(e) => tracing::info!(cause = %e, %group, "group members request failed"),
+    }
+}
+
 async fn start_upload(client: &Client, out: &Out, uploads: &CancelMap, to: Address, path: PathBuf) {
     match client.send_file(to, &path).await {
         Ok(upload) => {
@@ -748,6 +914,15 @@ fn describe_connect(e: &ConnectError) -> SignInError {
             SignInError::Untrusted
         }
         other => SignInError::Other(other.to_string()),
+    }
+}
+
+/// A refused group change, by its code; the server's words go to the log.
+fn group_refused(e: &RequestError) -> Update {
+    tracing::info!(cause = %e, "group change refused");
+    match e {
+        RequestError::Refused { code, .. } => Update::GroupRefused(Some(*code)),
+        _ => Update::GroupRefused(None),
     }
 }
 

@@ -12,8 +12,16 @@ use quicq_client::{ConnState, Event, TransferEvent, TransferKey};
 use quicq_common::protocol::{Address, ChatMessage, ErrorCode, GroupInfo, UserInfo};
 use slint::VecModel;
 
+mod account;
+mod groups;
+mod list;
+mod search;
+
+pub use list::ListState;
+
 use crate::address::{self, AddressProblem};
 use crate::backend::{Command, Network, SendFailure, SignInError, Update};
+use crate::conversations::Activity;
 use crate::drafts::Drafts;
 use crate::follow::{Follow, Position};
 use crate::generated::{MessageRow, TransferRow, UserRow};
@@ -32,6 +40,9 @@ mod life;
 /// Timeline keys of messages not yet stored are this plus their local name: after every id the
 /// server gives, so they stay at the bottom until their stored copy takes their place.
 const PENDING: u64 = 1 << 63;
+
+/// Told what the list shows besides its rows; see [`Controller::watch_list`].
+pub type ListWatch = Box<dyn Fn(ListState)>;
 
 /// A message sent from this window that the server has not sent back yet.
 #[derive(Debug, Clone)]
@@ -54,6 +65,14 @@ struct State {
     signed_in: bool,
     clocks: Clocks,
     roster: Roster,
+    /// Each conversation's newest message, group members, mutes: the list's order and lines.
+    activity: Activity,
+    /// What was last told to the list's watcher (it changes only when this does).
+    list_state: list::ListState,
+    /// The group (by key) whose members panel is open.
+    group_panel: Option<String>,
+    /// The search on screen, and the conversation of each of its results.
+    search: Option<(String, Vec<Conv>)>,
     selected: Option<Conv>,
     histories: HashMap<Conv, History>,
     /// The bubbles of each conversation opened so far; messages to them are added as they come.
@@ -84,6 +103,11 @@ pub struct Controller {
     /// Shown before any conversation is open.
     no_messages: Rc<VecModel<MessageRow>>,
     transfers: Rc<VecModel<TransferRow>>,
+    /// Told the unread total and the selected row's mute when they change; watched like the
+    /// list models, not a [`Show`].
+    list_watch: RefCell<Option<ListWatch>>,
+    /// Desktop notifications; none until the app sets one.
+    notifier: RefCell<Option<Rc<dyn crate::notify::Notifier>>>,
     state: RefCell<State>,
 }
 
@@ -109,6 +133,8 @@ impl Controller {
             users: Rc::default(),
             no_messages: Rc::default(),
             transfers: Rc::default(),
+            list_watch: RefCell::default(),
+            notifier: RefCell::default(),
             state: RefCell::default(),
         };
         if let Some(path) = &controller.settings_path {
@@ -203,6 +229,7 @@ impl Controller {
             *state = State { form, ..State::default() };
         }
         self.users.set_vec(Vec::new());
+        self.forget_list();
         // Every conversation's model went with the state; the view watches the empty one.
         self.show(Show::Conversation(ConversationShow::Messages(self.no_messages.clone().into())));
         self.transfers.set_vec(Vec::new());
@@ -545,6 +572,15 @@ impl Controller {
             Update::Receipts { with, read } => self.receipts(&with, read),
             Update::ChangeFailed { change, why } => self.change_failed(change, &why),
             Update::SavedAs(result) => self.saved_as(result),
+            Update::Conversations(summaries) => self.conversations(summaries),
+            Update::Members { group, members } => self.members(&group, members),
+            Update::GroupCreated { name } => self.group_created(&name),
+            Update::GroupChanged { group, change } => self.group_changed(&group, &change),
+            Update::GroupRefused(code) => self.group_refused(code),
+            Update::SearchResults { text, messages, more } => {
+                self.search_results(&text, &messages, more)
+            }
+            Update::SearchFailed { text, code } => self.search_failed(&text, code),
         }
     }
 
@@ -559,6 +595,8 @@ impl Controller {
             if let Err(e) = settings.save(path) {
                 tracing::warn!(cause = %e, "cannot remember the sign-in details");
             }
+            self.remember_account(&settings);
+            self.load_mutes();
         }
         self.show(Show::SignIn(SignInShow::ClearPassword));
         self.show(Show::SignIn(SignInShow::Busy(false)));
@@ -575,8 +613,11 @@ impl Controller {
             state.roster.set_link(true);
             state.roster.set_users(users);
             state.roster.set_groups(groups);
+            state.activity.set_topics(groups);
         }
-        self.select(Conv::Everyone);
+        // Signed in again from the offline banner: the conversation on screen stays.
+        let conv = self.state.borrow().selected.clone().unwrap_or(Conv::Everyone);
+        self.select(conv);
     }
 
     fn event(&self, event: Event) {
@@ -641,6 +682,7 @@ impl Controller {
     }
 
     fn message(&self, m: ChatMessage) {
+        let notice = self.notice_for(&m);
         let visible = {
             let mut state = self.state.borrow_mut();
             let me = state.me.clone();
@@ -655,6 +697,9 @@ impl Controller {
                     state.timelines.insert(conv.clone(), timeline);
                 }
                 state.drafts.renamed(&old, &conv);
+                if let (Conv::Group(old), Conv::Group(new)) = (&old, &conv) {
+                    state.activity.renamed(old, new);
+                }
                 if state.selected.as_ref() == Some(&old) {
                     state.selected = Some(conv.clone());
                 }
@@ -670,7 +715,12 @@ impl Controller {
             if let Some(file) = &m.file {
                 state.file_messages.insert(file.id, (conv.clone(), m.id));
             }
+            let ask_members = state.activity.noted(&conv, &m, &me, &self.texts);
             // A message seen before (a history page, then live) is not news twice.
+            let group = match (&m.to, ask_members) {
+                (Address::Group(name), true) => Some(name.clone()),
+                _ => None,
+            };
             if !state.histories.entry(conv.clone()).or_default().add(m) {
                 return;
             }
@@ -678,10 +728,16 @@ impl Controller {
             if !visible && !own && m_is_news {
                 state.roster.add_unread(conv.clone());
             }
-            (visible, conv, shown, own, membership, from)
+            (visible, conv, shown, own, membership, from, group)
         };
-        let (visible, conv, shown, own, membership, from) = visible;
+        let (visible, conv, shown, own, membership, from, ask_members) = visible;
         self.stopped_typing(&conv, &from);
+        if let Some(notice) = notice {
+            self.notify(&conv, notice);
+        }
+        if let Some(group) = ask_members {
+            self.network.command(Command::Members { group });
+        }
         // The tree may have changed too (a group joined, renamed or left).
         self.refresh_users();
         let placed = self.place(&conv, shown);
@@ -721,7 +777,7 @@ impl Controller {
     fn history_page(&self, conv: Conv, page: quicq_client::HistoryPage) {
         let (mut shown, first_page) = {
             let mut state = self.state.borrow_mut();
-            let State { histories, file_messages, timelines, .. } = &mut *state;
+            let State { histories, file_messages, timelines, activity, me, .. } = &mut *state;
             let first_page = timelines.get(&conv).is_none_or(Timeline::is_empty);
             let history = histories.entry(conv.clone()).or_default();
             let mut shown = Vec::new();
@@ -731,6 +787,7 @@ impl Controller {
                 if let Some(file) = &m.file {
                     file_messages.insert(file.id, (conv.clone(), m.id));
                 }
+                activity.note(&conv, &m, me, &self.texts);
                 if history.add(m) {
                     shown.push(id);
                 }
@@ -854,8 +911,11 @@ impl Controller {
     fn refresh_users(&self) {
         let state = self.state.borrow();
         let selected = state.selected.clone().unwrap_or(Conv::Everyone);
-        let rows = state.roster.rows(&state.me, &selected, &self.texts);
+        let rows = state.roster.rows(&state.me, &selected, &state.activity, &self.texts);
+        drop(state);
         self.users.set_vec(rows);
+        self.tell_list_state();
+        self.refresh_group_panel();
     }
 
     fn refresh_title(&self) {
@@ -1818,5 +1878,389 @@ mod tests {
             Settings { server: "new:2".into(), nickname: "alice".into() }
         );
         assert!(!std::fs::read_to_string(&path).unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn the_list_takes_the_servers_conversations_and_counts_what_is_unread() {
+        use quicq_common::protocol::{Conversation, MemberInfo, Role};
+
+        use crate::backend::Summary;
+        let rig = Rig::signed_in();
+        let totals = Rc::new(RefCell::new(Vec::new()));
+        let seen = totals.clone();
+        rig.controller.watch_list(Box::new(move |n| seen.borrow_mut().push(n.unread)));
+        let summary = |with: Address, last_id, unread, newest: Vec<ChatMessage>| Summary {
+            conversation: Conversation { with, last_id, read_up_to: 0, unread },
+            newest,
+        };
+        rig.controller.apply(Update::Conversations(vec![
+            summary(Address::User("carol".into()), 8, 2, vec![msg(8, "carol", bob(), "latest")]),
+            summary(Address::everyone(), 6, 4, vec![]),
+            summary(bob(), 5, 1, vec![msg(5, "alice", bob(), "mine")]),
+        ]));
+        let rows = || {
+            let users = rig.controller.users();
+            users
+                .iter()
+                .map(|r| (r.label.to_string(), r.preview.to_string(), r.unread))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rows(),
+            [
+                ("Everyone (2 online)".to_owned(), String::new(), 0),
+                ("carol".to_owned(), "carol: latest".to_owned(), 2),
+                ("bob".to_owned(), "You: mine".to_owned(), 1),
+            ],
+            "the open conversation is being read; the others keep the server's counts"
+        );
+        assert_eq!(*totals.borrow(), [3]);
+        rig.controller.select(Conv::With("carol".into()));
+        rig.controller.apply(Update::Event(Event::Message(msg(
+            9,
+            "carol",
+            Address::User("alice".into()),
+            "new",
+        ))));
+        rig.take();
+        assert_eq!(*totals.borrow(), [3, 1]);
+        assert_eq!(rows()[1].0, "carol", "the newest message first");
+        assert_eq!(rows()[1].1, "carol: new");
+
+        // A group one is added to: its members are asked for, then counted online.
+        let mut added = msg(10, "bob", Address::Group("Rust".into()), "");
+        added.event = Some(Box::new(quicq_common::protocol::Event::Added { user: "alice".into() }));
+        rig.controller.apply(Update::Event(Event::Message(added)));
+        assert_eq!(rig.take().0, [Command::Members { group: "Rust".into() }]);
+        let member =
+            |name: &str| MemberInfo { name: name.into(), role: Role::Member, online: true };
+        rig.controller.apply(Update::Members {
+            group: "Rust".into(),
+            members: vec![member("alice"), member("bob"), member("carol")],
+        });
+        let rust = rig.controller.users().row_data(1).unwrap();
+        assert_eq!((rust.label.as_str(), rust.detail.as_str()), ("# Rust", "2 online"));
+        rig.controller.sign_out();
+        assert_eq!(totals.borrow().last(), Some(&0), "nothing unread once signed out");
+    }
+
+    #[test]
+    fn switching_account_offers_the_other_remembered_one_or_an_empty_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let rig = Rig::new(Some(dir.path().join("ui.json")));
+        for nick in ["bob", "alice"] {
+            rig.controller.sign_in("h:1", nick, "pw");
+            rig.controller.apply(Update::SignedIn {
+                me: nick.into(),
+                users: vec![],
+                groups: vec![],
+            });
+        }
+        rig.take();
+        let fill = |server: &str, nickname: &str| {
+            Show::SignIn(SignInShow::Fill { server: server.into(), nickname: nickname.into() })
+        };
+        rig.controller.switch_account();
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::SignOut]);
+        assert!(
+            shows.contains(&Show::SignedOut) && shows.contains(&fill("h:1", "bob")),
+            "{shows:?}"
+        );
+        assert!(shows.contains(&Show::SignIn(SignInShow::ClearPassword)));
+
+        // Nothing remembered: an empty form.
+        let rig = Rig::signed_in();
+        rig.controller.switch_account();
+        assert!(rig.take().1.contains(&fill("", "")));
+
+        // Reconnect now: the same sign-in again, at once; the conversation on screen stays.
+        let rig = Rig::signed_in();
+        rig.controller.select(Conv::With("bob".into()));
+        rig.take();
+        rig.controller.reconnect_now();
+        assert_eq!(rig.take().0, [Command::Retry]);
+        rig.controller.apply(Update::SignedIn {
+            me: "alice".into(),
+            users: vec![user("alice", true), user("bob", true)],
+            groups: vec![],
+        });
+        let (_, shows) = rig.take();
+        assert!(
+            shows.contains(&Show::Conversation(ConversationShow::Title("Chat with bob".into())))
+        );
+    }
+
+    /// Records notifications; the window's focus is whatever the test says.
+    #[derive(Default)]
+    struct FakeNotifier {
+        focused: std::cell::Cell<bool>,
+        shown: RefCell<Vec<crate::notify::Notice>>,
+    }
+
+    impl crate::notify::Notifier for FakeNotifier {
+        fn focused(&self) -> bool {
+            self.focused.get()
+        }
+
+        fn notify(&self, notice: crate::notify::Notice) {
+            self.shown.borrow_mut().push(notice);
+        }
+    }
+
+    #[test]
+    fn news_from_others_is_notified_while_away_unless_muted() {
+        use crate::notify::Notice;
+        let rig = Rig::signed_in();
+        let notifier = Rc::new(FakeNotifier::default());
+        rig.controller.set_notifier(notifier.clone());
+        let states = Rc::new(RefCell::new(Vec::new()));
+        let seen = states.clone();
+        rig.controller.watch_list(Box::new(move |s| seen.borrow_mut().push(s)));
+        let to_alice = || Address::User("alice".into());
+        let notice = |title: &str, body: &str| Notice { title: title.into(), body: body.into() };
+        let mut recalled = msg(5, "bob", to_alice(), "");
+        recalled.event = Some(Box::new(quicq_common::protocol::Event::Recalled { id: 1 }));
+        type Step = Box<dyn Fn(&Controller)>;
+        let message = |m: ChatMessage| -> Step {
+            Box::new(move |c: &Controller| c.apply(Update::Event(Event::Message(m.clone()))))
+        };
+        let steps: Vec<(&str, bool, Step, Vec<Notice>)> = vec![
+            (
+                "from bob, away",
+                false,
+                message(msg(1, "bob", to_alice(), "hi")),
+                vec![notice("bob", "bob: hi")],
+            ),
+            ("the same again", false, message(msg(1, "bob", to_alice(), "hi")), vec![]),
+            ("focused", true, message(msg(2, "bob", to_alice(), "there")), vec![]),
+            ("own", false, message(msg(3, "alice", bob(), "mine")), vec![]),
+            (
+                "in the group",
+                false,
+                message(msg(4, "carol", Address::everyone(), "all")),
+                vec![notice("Everyone", "carol: all")],
+            ),
+            ("an event", false, message(recalled), vec![]),
+            (
+                "muted",
+                false,
+                Box::new(|c: &Controller| {
+                    c.select(Conv::With("bob".into()));
+                    c.toggle_mute();
+                    c.select(Conv::Everyone);
+                }),
+                vec![],
+            ),
+            ("from bob, muted", false, message(msg(6, "bob", to_alice(), "shh")), vec![]),
+        ];
+        for (name, focused, step, want) in steps {
+            notifier.focused.set(focused);
+            step(&rig.controller);
+            assert_eq!(notifier.shown.take(), want, "{name}");
+        }
+        let bob_row = rig.controller.users().iter().find(|r| r.key == "bob").unwrap();
+        assert_eq!((bob_row.unread, bob_row.muted), (1, true), "the badge still counts, muted");
+        let last = *states.borrow().last().unwrap();
+        assert_eq!(
+            last,
+            ListState { unread: 0, selected_muted: false, ..Default::default() },
+            "not in the total"
+        );
+        rig.controller.select(Conv::With("bob".into()));
+        assert_eq!(
+            *states.borrow().last().unwrap(),
+            ListState { unread: 0, selected_muted: true, ..Default::default() }
+        );
+        rig.controller.toggle_mute();
+        assert_eq!(
+            *states.borrow().last().unwrap(),
+            ListState { unread: 0, selected_muted: false, ..Default::default() }
+        );
+    }
+
+    #[test]
+    fn groups_are_created_and_changed_through_the_panel_and_refusals_are_words() {
+        use quicq_common::protocol::{ErrorCode, GroupChange, MemberInfo, Role};
+
+        use crate::screen::GroupShow;
+        let rig = Rig::signed_in();
+        let group = |g: GroupShow| Show::Group(g);
+        let cleared = group(GroupShow::Error(String::new()));
+        rig.controller.open_new_group();
+        assert_eq!(rig.take().1, [cleared.clone(), group(GroupShow::Create)]);
+        rig.controller.create_group(" Rust ", "bob, carol bob");
+        assert_eq!(
+            rig.take().0,
+            [Command::CreateGroup {
+                name: "Rust".into(),
+                members: vec!["bob".into(), "carol".into()]
+            }]
+        );
+        let refusals = [
+            (Some(ErrorCode::InvalidGroupName), "That cannot be a group name."),
+            (Some(ErrorCode::NameTaken), "That name is taken"),
+            (Some(ErrorCode::NotAllowed), "Your role in the group does not allow that."),
+            (None, "Not connected."),
+        ];
+        for (code, words) in refusals {
+            rig.controller.apply(Update::GroupRefused(code));
+            let shows = rig.take().1;
+            assert!(
+                matches!(&shows[..], [Show::Group(GroupShow::Error(e))] if e.starts_with(words)),
+                "{code:?}: {shows:?}"
+            );
+        }
+        rig.controller.apply(Update::GroupCreated { name: "Rust".into() });
+        let shows = rig.take().1;
+        assert!(shows.contains(&group(GroupShow::Closed)));
+        assert!(shows.contains(&Show::Conversation(ConversationShow::Title("Group Rust".into()))));
+
+        // The panel: roles, presence, what one may do.
+        rig.controller.open_group_panel();
+        assert_eq!(rig.take().0, [Command::Members { group: "Rust".into() }], "asked afresh");
+        let member = |name: &str, role| MemberInfo { name: name.into(), role, online: true };
+        rig.controller.apply(Update::Members {
+            group: "Rust".into(),
+            members: vec![
+                member("carol", Role::Admin),
+                member("alice", Role::Owner),
+                member("bob", Role::Member),
+            ],
+        });
+        let panel = rig.take().1.into_iter().rev().find_map(|s| match s {
+            Show::Group(GroupShow::Members { can_manage, members, .. }) => {
+                Some((can_manage, members))
+            }
+            _ => None,
+        });
+        let (can_manage, rows) = panel.unwrap();
+        assert!(can_manage);
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|r| (r.name.to_string(), r.role.to_string(), r.online, r.can_remove))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("alice".to_owned(), "owner".to_owned(), true, false),
+                ("carol".to_owned(), "admin".to_owned(), false, true),
+                ("bob".to_owned(), "member".to_owned(), true, true),
+            ],
+            "owner first; carol is offline in the roster; nobody removes themselves"
+        );
+        rig.controller.change_group(GroupChange::Add { user: "  ".into() });
+        assert!(rig.take().0.is_empty(), "nothing typed, nothing asked");
+        rig.controller.change_group(GroupChange::Add { user: " dan ".into() });
+        assert_eq!(
+            rig.take().0,
+            [Command::ChangeGroup {
+                group: "Rust".into(),
+                change: GroupChange::Add { user: "dan".into() }
+            }]
+        );
+        rig.controller
+            .apply(Update::GroupChanged { group: "Rust".into(), change: GroupChange::Leave {} });
+        let shows = rig.take().1;
+        assert!(shows.contains(&group(GroupShow::Closed)));
+        assert!(shows.contains(&Show::Conversation(ConversationShow::Title("Everyone".into()))));
+    }
+
+    #[test]
+    fn search_asks_the_server_shows_the_current_answer_and_opens_a_result() {
+        use crate::screen::SearchShow;
+        let rig = Rig::signed_in();
+        let results = |shows: Vec<Show>| {
+            shows.into_iter().find_map(|s| match s {
+                Show::Search(SearchShow::Results { rows, status }) => Some((
+                    rows.iter()
+                        .map(|r| format!("{}|{}|{}", r.conversation, r.sender, r.text))
+                        .collect::<Vec<_>>(),
+                    status,
+                )),
+                _ => None,
+            })
+        };
+        rig.controller.search("  ");
+        assert_eq!(rig.take(), (vec![], vec![Show::Search(SearchShow::Cleared)]), "blank ends it");
+        rig.controller.search(" 北京 ");
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::Search { text: "北京".into() }]);
+        assert_eq!(results(shows), Some((vec![], "Searching…".to_owned())));
+        rig.controller.search("烤鸭");
+        rig.take();
+        let found = vec![
+            msg(9, "carol", Address::everyone(), "北京 is big"),
+            msg(5, "bob", Address::User("alice".into()), "去北京吃烤鸭"),
+        ];
+        // An answer to the search before is not shown.
+        rig.controller.apply(Update::SearchResults {
+            text: "北京".into(),
+            messages: found.clone(),
+            more: false,
+        });
+        assert!(rig.take().1.is_empty());
+        rig.controller.apply(Update::SearchResults {
+            text: "烤鸭".into(),
+            messages: found,
+            more: true,
+        });
+        assert_eq!(
+            results(rig.take().1),
+            Some((
+                vec!["Everyone|carol|北京 is big".to_owned(), "bob|bob|去北京吃烤鸭".to_owned()],
+                "The newest 2 matches; type more to narrow the search.".to_owned()
+            ))
+        );
+        rig.controller.open_result(1);
+        let (commands, shows) = rig.take();
+        assert_eq!(commands, [Command::History { with: bob(), before: None }]);
+        assert!(shows.contains(&Show::Search(SearchShow::Cleared)));
+        assert!(
+            shows.contains(&Show::Conversation(ConversationShow::Title("Chat with bob".into())))
+        );
+        rig.controller.open_result(0);
+        assert_eq!(rig.take(), (vec![], vec![]), "no search, nothing to open");
+        rig.controller.search("x");
+        rig.take();
+        rig.controller.apply(Update::SearchFailed { text: "x".into(), code: None });
+        assert_eq!(results(rig.take().1), Some((vec![], "Not connected.".to_owned())));
+    }
+
+    #[test]
+    fn mutes_are_kept_per_account_between_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ui.json");
+        let signed_in = |nick: &str| {
+            let rig = Rig::new(Some(path.clone()));
+            rig.controller.sign_in("h:1", nick, "pw");
+            rig.controller.apply(Update::SignedIn {
+                me: nick.into(),
+                users: vec![user("alice", true), user("bob", true)],
+                groups: vec![],
+            });
+            rig.take();
+            rig
+        };
+        let muted = |rig: &Rig| {
+            rig.controller
+                .users()
+                .iter()
+                .filter(|r| r.muted)
+                .map(|r| r.key.to_string())
+                .collect::<Vec<_>>()
+        };
+        let rig = signed_in("alice");
+        rig.controller.select(Conv::With("bob".into()));
+        rig.controller.toggle_mute();
+        rig.controller.select(Conv::Everyone);
+        rig.controller.toggle_mute();
+        assert_eq!(muted(&rig), ["", "bob"]);
+        assert_eq!(muted(&signed_in("alice")), ["", "bob"], "the next run");
+        assert!(muted(&signed_in("bob")).is_empty(), "another account's own");
+        let rig = signed_in("Alice");
+        rig.controller.select(Conv::With("bob".into()));
+        rig.controller.toggle_mute();
+        assert_eq!(muted(&signed_in("alice")), [""]);
     }
 }

@@ -66,6 +66,21 @@ impl Texts {
         pick!(self, format!("Everyone ({online} online)"), format!("所有人（{online} 人在线）"))
     }
 
+    /// One's own name in a preview line ("You: …").
+    pub fn you(&self) -> &'static str {
+        pick!(self, "You", "我")
+    }
+
+    /// A preview line: who said what.
+    pub fn said(&self, sender: &str, what: &str) -> String {
+        pick!(self, format!("{sender}: {what}"), format!("{sender}：{what}"))
+    }
+
+    /// How many of a group's members are online.
+    pub fn online(&self, n: usize) -> String {
+        pick!(self, format!("{n} online"), format!("{n} 人在线"))
+    }
+
     pub fn group_title(&self, name: &str) -> String {
         pick!(self, format!("Group {name}"), format!("群组 {name}"))
     }
@@ -351,6 +366,104 @@ impl Texts {
 
     pub fn not_sent(&self, why: &str) -> String {
         pick!(self, format!("Message not sent: {why}"), format!("消息未发送：{why}"))
+    }
+
+    /// Why a group could not be created or changed, in this language: the server's rules by
+    /// their code (its English words go to the log). `None`: not connected.
+    pub fn group_refused(&self, code: Option<ErrorCode>) -> String {
+        let text = match code {
+            None => pick!(self, "Not connected.", "未连接。"),
+            Some(ErrorCode::InvalidGroupName) => pick!(
+                self,
+                "That cannot be a group name. Group names follow the rules of nicknames: no spaces, not only punctuation, no look-alike letters from other scripts, and not too long.",
+                "这个名称不能用作群组名。群组名的规则与昵称相同：不含空格，不能只有标点，不能混用外观相似的其他文字字母，且不能太长。"
+            ),
+            Some(ErrorCode::NameTaken) => pick!(
+                self,
+                "That name is taken, or looks too much like a taken one (or like Everyone).",
+                "这个名称已被使用，或与已有名称（或“所有人”）过于相似。"
+            ),
+            Some(ErrorCode::UnknownRecipient) => {
+                pick!(self, "There is no user by that nickname.", "没有这个昵称的用户。")
+            }
+            Some(ErrorCode::NotAllowed) => {
+                pick!(
+                    self,
+                    "Your role in the group does not allow that.",
+                    "你在群组中的身份不允许这样做。"
+                )
+            }
+            Some(ErrorCode::NotMember) => {
+                pick!(self, "That user is not a member.", "该用户不是成员。")
+            }
+            Some(ErrorCode::AlreadyMember) => {
+                pick!(self, "That user is a member already.", "该用户已经是成员。")
+            }
+            Some(ErrorCode::TooManyGroups) => pick!(
+                self,
+                "That would be more groups than the server allows for one user.",
+                "这将超过服务器允许每个用户加入的群组数。"
+            ),
+            Some(ErrorCode::GroupFull) => {
+                pick!(self, "The group is full.", "群组已满。")
+            }
+            Some(ErrorCode::TopicTooLong) => pick!(self, "The topic is too long.", "话题太长。"),
+            Some(ErrorCode::RateLimited) => {
+                pick!(self, "Too many changes at once; try again.", "操作过于频繁，请稍后再试。")
+            }
+            Some(code) => {
+                return pick!(
+                    self,
+                    format!("The server refused it ({code})."),
+                    format!("服务器拒绝了（{code}）。")
+                );
+            }
+        };
+        text.to_owned()
+    }
+
+    pub fn searching(&self) -> &'static str {
+        pick!(self, "Searching…", "正在搜索…")
+    }
+
+    pub fn nothing_found(&self) -> &'static str {
+        pick!(self, "No messages found.", "没有找到消息。")
+    }
+
+    /// More matches exist than are shown.
+    pub fn more_found(&self, shown: usize) -> String {
+        pick!(
+            self,
+            format!("The newest {shown} matches; type more to narrow the search."),
+            format!("最新的 {shown} 条结果；输入更多文字以缩小范围。")
+        )
+    }
+
+    pub fn search_failed(&self, code: Option<ErrorCode>) -> String {
+        match code {
+            None => pick!(self, "Not connected.", "未连接。").to_owned(),
+            Some(ErrorCode::InvalidSearch) => {
+                pick!(self, "Search text is empty or too long.", "搜索文字为空或太长。").to_owned()
+            }
+            Some(ErrorCode::RateLimited) => {
+                pick!(self, "Too many searches at once; try again.", "搜索过于频繁，请稍后再试。")
+                    .to_owned()
+            }
+            Some(code) => pick!(
+                self,
+                format!("The server refused the search ({code})."),
+                format!("服务器拒绝了搜索（{code}）。")
+            ),
+        }
+    }
+
+    /// A member's role in the members panel.
+    pub fn role(&self, role: Role) -> &'static str {
+        match role {
+            Role::Owner => pick!(self, "owner", "群主"),
+            Role::Admin => pick!(self, "admin", "管理员"),
+            Role::Member => pick!(self, "member", "成员"),
+        }
     }
 
     /// Why a message was not sent, in this language (never the server's English words).

@@ -6,7 +6,9 @@
 //!   between look and logic: `sign_in` (`SignInAdapter`), `trust_dialog` (`TrustAdapter`),
 //!   `user_tree` (`UserTreeAdapter`), `conversation` (`ConversationAdapter`), `transfers`
 //!   (`TransfersAdapter`), `composer` (`ComposerAdapter`), `status_bar` (`StatusBarAdapter`),
-//!   `keyboard` (`KeyboardAdapter`, the on-screen keyboard), `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
+//!   `keyboard` (`KeyboardAdapter`, the on-screen keyboard), `offline_banner`
+//!   (`OfflineBannerAdapter`), `group_dialog` (`GroupAdapter`), `search` (`SearchAdapter`),
+//!   `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
 //!   `AppAdapter` (which page shows, the network's wake-up call).
 //! - [`controller`]: the state and the decisions, on the UI thread: user actions to
 //!   [`backend::Command`]s, [`backend::Update`]s to [`screen::Show`] changes and list models.
@@ -28,6 +30,10 @@
 //!   reply and edit modes, edit/recall windows, reaction toggles, typing, read positions.
 //! - [`drafts`]: the composer's unsent text, kept per conversation.
 //! - [`saved_files`]: where this device saved each received file, across restarts.
+//! - [`conversations`]: what the conversation list knows besides presence: each
+//!   conversation's newest message (order, preview, time), group members, mutes, read positions.
+//! - [`notify`]: desktop notifications, behind a trait the controller's tests fake.
+//! - [`search`]: the line a search result shows around its match.
 //! - [`i18n`], [`settings`]: language and remembered sign-in details.
 //! - [`window_size`]: shrinking the window to a screen smaller than it.
 //!
@@ -45,14 +51,17 @@ pub mod address;
 pub mod app;
 pub mod backend;
 pub mod controller;
+pub mod conversations;
 pub mod drafts;
 pub mod follow;
 pub mod i18n;
 pub mod message_life;
 pub mod names;
+pub mod notify;
 pub mod problem;
 pub mod saved_files;
 pub mod screen;
+pub mod search;
 pub mod settings;
 pub mod status;
 pub mod timeline;

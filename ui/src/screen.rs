@@ -7,7 +7,7 @@
 use quicq_common::Fingerprint;
 use slint::ModelRc;
 
-use crate::generated::MessageRow;
+use crate::generated::{MemberRow, MessageRow, SearchRow};
 
 /// The sign-in page.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +98,34 @@ pub enum StatusShow {
     ClearNotice,
 }
 
+/// The group dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupShow {
+    /// The empty form for a new group.
+    Create,
+    /// A group's members panel.
+    Members {
+        group: String,
+        topic: String,
+        /// One is the owner or an admin: add, remove, rename and topic are offered.
+        can_manage: bool,
+        members: Vec<MemberRow>,
+    },
+    /// Why the last request was refused; empty clears it.
+    Error(String),
+    Closed,
+}
+
+/// The search panel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchShow {
+    /// A search is on; `status` says "searching", "nothing found" or why it failed ("" with
+    /// results).
+    Results { rows: Vec<SearchRow>, status: String },
+    /// Back to the conversation list, the field emptied.
+    Cleared,
+}
+
 /// One change to one view.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Show {
@@ -110,6 +138,8 @@ pub enum Show {
     Conversation(ConversationShow),
     Composer(ComposerShow),
     Status(StatusShow),
+    Group(GroupShow),
+    Search(SearchShow),
 }
 
 /// Where the controller sends its changes; implemented on the window by the adapters.

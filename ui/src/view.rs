@@ -10,6 +10,7 @@ use quicq_common::protocol::{
 };
 use slint::SharedString;
 
+use crate::conversations::Activity;
 use crate::generated::{MessageRow, TransferRow, UserRow};
 use crate::i18n::Texts;
 use crate::names::{badge, natural_cmp};
@@ -39,6 +40,15 @@ impl Conv {
             Address::Group(name) if key_of(name) == EVERYONE => Conv::Everyone,
             Address::Group(name) => Conv::Group(key_of(name)),
             Address::User(name) => Conv::With(key_of(name)),
+        }
+    }
+
+    /// The row key of this conversation (see [`Conv::from_row_key`]).
+    pub fn row_key(&self) -> String {
+        match self {
+            Conv::Everyone => String::new(),
+            Conv::Group(key) => format!("#{key}"),
+            Conv::With(key) => key.clone(),
         }
     }
 
@@ -107,6 +117,11 @@ impl Roster {
             .collect();
     }
 
+    /// A group one just created (its `created` event may come after the answer).
+    pub fn add_group(&mut self, name: &str) {
+        self.groups.insert(key_of(name), GroupEntry { name: name.to_owned() });
+    }
+
     pub fn group(&self, key: &str) -> Option<&GroupEntry> {
         self.groups.get(key)
     }
@@ -138,6 +153,11 @@ impl Roster {
         None
     }
 
+    /// Whether the person with this nickname key is shown online (never while the link is down).
+    pub fn is_online(&self, key: &str) -> bool {
+        !self.link_down && self.people.get(key).is_some_and(|p| p.online)
+    }
+
     /// The display name of a conversation's other person, if known.
     pub fn name_of(&self, key: &str) -> Option<&str> {
         self.people.get(key).map(|p| p.name.as_str())
@@ -155,66 +175,76 @@ impl Roster {
         self.unread.remove(conv);
     }
 
+    /// The server's count from before this session, unless more were counted here already.
+    pub fn set_unread(&mut self, conv: Conv, count: u32) {
+        let unread = self.unread.entry(conv).or_default();
+        *unread = (*unread).max(count);
+    }
+
     pub fn unread(&self, conv: &Conv) -> u32 {
         self.unread.get(conv).copied().unwrap_or(0)
     }
 
-    /// The tree: everyone first, then the named groups, then everyone but `me`, online first,
-    /// each part in natural name order ([`names::natural_cmp`]). While the link is down nobody
-    /// is online and the root says so instead of a count.
-    pub fn rows(&self, me: &str, selected: &Conv, texts: &Texts) -> Vec<UserRow> {
+    /// The list: everyone first, then the named groups (pinned, in natural name order,
+    /// [`names::natural_cmp`]), then everyone but `me`: those one has talked with, most recent
+    /// first, then the rest, online first, in natural name order. Each row has its newest
+    /// message's preview and time; groups say how many members are online. While the link is
+    /// down nobody is online and the root says so instead of a count.
+    pub fn rows(
+        &self,
+        me: &str,
+        selected: &Conv,
+        activity: &Activity,
+        texts: &Texts,
+    ) -> Vec<UserRow> {
         let me = key_of(me);
         let up = !self.link_down;
         let mut people: Vec<(&String, &Person)> =
             self.people.iter().filter(|(k, _)| **k != me).collect();
-        people.sort_by(|(_, a), (_, b)| {
-            (!(up && a.online)).cmp(&!(up && b.online)).then_with(|| natural_cmp(&a.name, &b.name))
+        let recent = |key: &String| activity.last(&Conv::With(key.clone())).map(|l| l.id);
+        people.sort_by(|(ka, a), (kb, b)| {
+            recent(kb).cmp(&recent(ka)).then_with(|| {
+                (!(up && a.online))
+                    .cmp(&!(up && b.online))
+                    .then_with(|| natural_cmp(&a.name, &b.name))
+            })
         });
         let mut groups: Vec<(&String, &GroupEntry)> = self.groups.iter().collect();
         groups.sort_by(|(_, a), (_, b)| natural_cmp(&a.name, &b.name));
-        let unread = self.unread(&Conv::Everyone);
-        let root = UserRow {
-            key: SharedString::new(),
-            label: if up { texts.everyone(self.online_count()) } else { texts.everyone_offline() }
-                .into(),
-            online: up,
-            unread: unread as i32,
-            badge: badge(unread).into(),
-            is_root: true,
-            is_group: false,
-            selected: *selected == Conv::Everyone,
-        };
-        let groups = groups.into_iter().map(|(key, g)| {
-            let conv = Conv::Group(key.clone());
+        let row = |conv: Conv, key: String, label: String, online: bool| {
             let unread = self.unread(&conv);
+            let last = activity.last(&conv);
             UserRow {
-                key: format!("#{key}").into(),
-                label: format!("# {}", g.name).into(),
-                online: up,
+                key: key.into(),
+                label: label.into(),
+                online,
                 unread: unread as i32,
                 badge: badge(unread).into(),
-                is_root: false,
-                is_group: true,
+                is_root: conv == Conv::Everyone,
+                is_group: matches!(conv, Conv::Group(_)),
                 selected: *selected == conv,
+                preview: last.map(|l| l.preview.as_str()).unwrap_or_default().into(),
+                time: last.map(|l| l.time.as_str()).unwrap_or_default().into(),
+                detail: SharedString::new(),
+                muted: activity.is_muted(&conv),
             }
+        };
+        let root_label =
+            if up { texts.everyone(self.online_count()) } else { texts.everyone_offline() };
+        let root = row(Conv::Everyone, String::new(), root_label, up);
+        let online = |key: &str| up && self.people.get(key).is_some_and(|p| p.online);
+        let groups = groups.into_iter().map(|(key, g)| {
+            let mut row =
+                row(Conv::Group(key.clone()), format!("#{key}"), format!("# {}", g.name), up);
+            if let Some(n) = activity.online_in(key, online).filter(|_| up) {
+                row.detail = texts.online(n).into();
+            }
+            row
         });
-        std::iter::once(root)
-            .chain(groups)
-            .chain(people.into_iter().map(|(key, p)| {
-                let conv = Conv::With(key.clone());
-                let unread = self.unread(&conv);
-                UserRow {
-                    key: key.as_str().into(),
-                    label: p.name.as_str().into(),
-                    online: up && p.online,
-                    unread: unread as i32,
-                    badge: badge(unread).into(),
-                    is_root: false,
-                    is_group: false,
-                    selected: *selected == conv,
-                }
-            }))
-            .collect()
+        let people = people.into_iter().map(|(key, p)| {
+            row(Conv::With(key.clone()), key.clone(), p.name.clone(), up && p.online)
+        });
+        std::iter::once(root).chain(groups).chain(people).collect()
     }
 }
 
@@ -630,16 +660,67 @@ mod tests {
         roster.presence("小明", true);
         roster.add_unread(Conv::With("amy".into()));
         roster.add_unread(Conv::With("amy".into()));
-        let rows = roster.rows("ME", &Conv::With("bob".into()), &texts);
+        let rows = roster.rows("ME", &Conv::With("bob".into()), &Activity::default(), &texts);
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         assert_eq!(labels, ["Everyone (4 online)", "bob", "zed", "小明", "Amy"]);
         assert!(rows[0].is_root && !rows[0].selected);
         assert!(rows[1].selected);
         assert_eq!(rows[4].unread, 2);
         roster.clear_unread(&Conv::With("amy".into()));
-        assert_eq!(roster.rows("me", &Conv::Everyone, &texts)[4].unread, 0);
+        assert_eq!(roster.rows("me", &Conv::Everyone, &Activity::default(), &texts)[4].unread, 0);
         roster.presence("zed", false);
         assert_eq!(roster.online_count(), 3);
+    }
+
+    #[test]
+    fn the_list_pins_the_groups_and_orders_people_by_their_newest_message() {
+        use quicq_common::protocol::{MemberInfo, Role};
+        let texts = Texts::english();
+        let mut roster = Roster::default();
+        let names = ["amy", "bob", "carol", "dan", "me"];
+        roster.set_users(&names.map(|n| UserInfo { name: n.into(), online: n != "amy" }));
+        roster.set_groups(&[
+            GroupInfo { name: "Zoo".into(), ..Default::default() },
+            GroupInfo { name: "Rust".into(), ..Default::default() },
+        ]);
+        let mut activity = Activity::default();
+        let said = |id, from: &str, to: &str| ChatMessage {
+            text: format!("m{id}"),
+            ..msg(id, from, Address::User(to.into()))
+        };
+        activity.note(&Conv::With("carol".into()), &said(5, "carol", "me"), "me", &texts);
+        activity.note(&Conv::With("amy".into()), &said(9, "me", "amy"), "me", &texts);
+        activity.note(&Conv::Group("zoo".into()), &said(20, "bob", "x"), "me", &texts);
+        let member =
+            |name: &str| MemberInfo { name: name.into(), role: Role::Member, online: true };
+        activity.set_members("Rust", vec![member("me"), member("amy"), member("bob")]);
+        activity.set_muted(&Conv::With("carol".into()), true);
+        let rows = roster.rows("me", &Conv::Everyone, &activity, &texts);
+        let shown: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.label.as_str(), r.preview.as_str(), r.detail.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("Everyone (4 online)", "", ""),
+                ("# Rust", "", "2 online"),
+                ("# Zoo", "bob: m20", ""),
+                ("amy", "You: m9", ""),
+                ("carol", "carol: m5", ""),
+                ("bob", "", ""),
+                ("dan", "", ""),
+            ],
+            "groups pinned in name order, then the most recent talk, then online, then names"
+        );
+        assert!(rows[4].muted && !rows[3].muted);
+        assert!(!rows[4].time.is_empty());
+        roster.presence("bob", false);
+        let rows = roster.rows("me", &Conv::Everyone, &activity, &texts);
+        assert_eq!(rows[1].detail, "1 online", "presence counts in the group");
+        roster.set_link(false);
+        let rows = roster.rows("me", &Conv::Everyone, &activity, &texts);
+        assert_eq!(rows[1].detail, "", "nobody is known online while the link is down");
     }
 
     #[test]
@@ -659,7 +740,7 @@ mod tests {
         ];
         for (up, labels, online, root_online) in cases {
             roster.set_link(up);
-            let rows = roster.rows("me", &Conv::Everyone, &texts);
+            let rows = roster.rows("me", &Conv::Everyone, &Activity::default(), &texts);
             let shown: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
             assert_eq!(shown, labels, "link up: {up}");
             assert_eq!(rows.iter().skip(1).filter(|r| r.online).count(), online, "link up: {up}");
@@ -795,7 +876,7 @@ mod tests {
             GroupInfo { name: "Rust".into(), members: 2, ..Default::default() },
         ]);
         roster.set_users(&[UserInfo { name: "bob".into(), online: true }]);
-        let rows = roster.rows("me", &Conv::Group("rust".into()), &texts);
+        let rows = roster.rows("me", &Conv::Group("rust".into()), &Activity::default(), &texts);
         let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
         assert_eq!(labels, ["Everyone (1 online)", "# Rust", "bob"]);
         assert!(rows[1].is_group && rows[1].selected && rows[1].key == "#rust");

@@ -17,8 +17,8 @@ use quicq_ui::app::App;
 use quicq_ui::backend::{Backend, Options};
 use quicq_ui::i18n::{Lang, Texts};
 use quicq_ui::{
-    AppAdapter, ComposerAdapter, ConversationAdapter, MainWindow, SignInAdapter, StatusBarAdapter,
-    TrustAdapter, UserTreeAdapter,
+    AppAdapter, ComposerAdapter, ConversationAdapter, GroupAdapter, MainWindow, SignInAdapter,
+    StatusBarAdapter, TrustAdapter, UserTreeAdapter,
 };
 use slint::{ComponentHandle, Model};
 use tokio_util::sync::CancellationToken;
@@ -96,6 +96,35 @@ impl TestServer {
         self.fingerprint
     }
 
+    /// Shuts down in order; [`TestServer::start_again`] brings it back.
+    fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            self.runtime.block_on(task).unwrap();
+        }
+    }
+
+    /// Starts again after [`TestServer::stop`]: the same port, certificate and store.
+    fn start_again(&mut self) {
+        self.shutdown = CancellationToken::new();
+        let deadline = Instant::now() + WAIT;
+        let server = loop {
+            let mut config = Config::ephemeral(self._dir.path());
+            config.listen = ([127, 0, 0, 1], self.port).into();
+            match self.runtime.block_on(async { Server::bind(config) }) {
+                Ok(server) => break server,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("port {} not free yet: {e}", self.port);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("cannot bind port {} again: {e}", self.port),
+            }
+        };
+        assert_eq!(server.fingerprint(), self.fingerprint, "the same certificate");
+        let _guard = self.runtime.enter();
+        self.task = Some(self.runtime.spawn(server.run(self.shutdown.clone())));
+    }
+
     fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -130,23 +159,35 @@ impl Drop for TestServer {
     }
 }
 
-/// The app wired to a real network thread; the known-servers file lives in `dir`.
-fn app(dir: &std::path::Path) -> Rc<App> {
-    app_in(dir, Lang::English)
-}
-
-fn app_in(dir: &std::path::Path, lang: Lang) -> Rc<App> {
-    let window = MainWindow::new().unwrap();
-    quicq_ui::select_language(lang);
-    let options = Options {
+/// Where the network thread keeps things: all in `dir`.
+fn options(dir: &std::path::Path) -> Options {
+    Options {
         known_servers: Some(dir.join("known_servers")),
         downloads: dir.join("downloads"),
         device: Some("ui-test".into()),
         use_system_roots: false,
         saved_files: Some(dir.join("saved-files.jsonl")),
-    };
+    }
+}
+
+/// The app wired to a real network thread; the known-servers file lives in `dir`.
+fn app(dir: &std::path::Path) -> Rc<App> {
+    app_in(dir, Lang::English)
+}
+
+/// The app remembering sign-in details and accounts in `dir`, as the real one does.
+fn app_remembering(dir: &std::path::Path) -> Rc<App> {
+    let window = MainWindow::new().unwrap();
+    let (network, updates) = Backend::start(options(dir), || {});
+    let settings = Some(dir.join("ui.json"));
+    App::new(window, Rc::new(network), updates, Texts::new(Lang::English), settings)
+}
+
+fn app_in(dir: &std::path::Path, lang: Lang) -> Rc<App> {
+    let window = MainWindow::new().unwrap();
+    quicq_ui::select_language(lang);
     // No event loop in the testing backend: the test pumps updates itself.
-    let (network, updates) = Backend::start(options, || {});
+    let (network, updates) = Backend::start(options(dir), || {});
     App::new(window, Rc::new(network), updates, Texts::new(lang), None)
 }
 
@@ -1093,7 +1134,12 @@ fn links_stand_out_and_the_time_shows_in_full_under_the_pointer() {
     let at = chrono::Local.timestamp_millis_opt(sent.at).single().unwrap();
     let short = at.format("%H:%M").to_string();
     let full = at.format("%Y-%m-%d %H:%M:%S").to_string();
-    let time = find(&app, &short).expect("the time");
+    // The bubble's time, not the list's (which shows the same minute beside the preview).
+    let list = find(&app, "Messages").unwrap();
+    let left = list.absolute_position().x;
+    let time = ElementHandle::find_by_accessible_label(app.window(), &short)
+        .find(|e| e.absolute_position().x > left)
+        .expect("the time");
     let (p, size) = (time.absolute_position(), time.size());
     let position = slint::LogicalPosition::new(p.x + size.width / 2.0, p.y + size.height / 2.0);
     app.window().window().dispatch_event(slint::platform::WindowEvent::PointerMoved { position });
@@ -1117,4 +1163,314 @@ fn consecutive_messages_of_one_sender_show_the_name_once() {
         .filter(|e| e.absolute_position().x > left)
         .count();
     assert_eq!(names, 1, "bob's name above his first bubble only");
+}
+
+/// The list's rows as (label, preview, detail), in order.
+fn list_rows(app: &App) -> Vec<(String, String, String)> {
+    let users = app.window().global::<UserTreeAdapter>().get_users();
+    users
+        .iter()
+        .map(|r| (r.label.to_string(), r.preview.to_string(), r.detail.to_string()))
+        .collect()
+}
+
+fn title(app: &App) -> String {
+    app.window().global::<AppAdapter>().get_title().to_string()
+}
+
+#[test]
+fn the_list_orders_by_recent_talk_with_previews_group_presence_and_an_unread_total() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (alice, _) = server.other_client("alice");
+    server.runtime.block_on(alice.close());
+    let (bob, _bob_events) = server.other_client("bob");
+    let (carol, _carol_events) = server.other_client("carol");
+    let (dave, _dave_events) = server.other_client("dave");
+    let to_alice = || Address::User("alice".into());
+    // Before alice signs in: dave writes, then carol.
+    server.runtime.block_on(dave.send(to_alice(), "from dave")).unwrap();
+    server.runtime.block_on(carol.send(to_alice(), "来自 carol 的消息")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+
+    // Most recent first, under the root; with whom one never talked come last.
+    let row = |label: &str, preview: &str| (label.to_owned(), preview.to_owned(), String::new());
+    wait_until(&app, "the server's conversations", |a| {
+        list_rows(a).len() == 4 && unread(a, "carol") == "1"
+    });
+    assert_eq!(
+        list_rows(&app)[1..],
+        [row("carol", "carol: 来自 carol 的消息"), row("dave", "dave: from dave"), row("bob", "")]
+    );
+    assert_eq!(unread(&app, "dave"), "1", "unread from before this session");
+    let total = |a: &App| a.window().global::<UserTreeAdapter>().get_total_unread();
+    assert_eq!(total(&app), 2);
+    assert_eq!(title(&app), "(2) QuicQ");
+
+    // bob sends a file: he comes first, the preview names the file.
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, b"some notes").unwrap();
+    server.runtime.block_on(async {
+        bob.send_file(to_alice(), &file).await.unwrap().finished().await.unwrap();
+    });
+    wait_until(&app, "bob first", |a| list_rows(a)[1] == row("bob", "bob: notes.txt"));
+    assert_eq!(list_rows(&app)[2].0, "carol");
+    wait_until(&app, "three unread", |a| total(a) == 3 && title(a) == "(3) QuicQ");
+
+    // Reading a conversation takes it off the total.
+    click(&app, "carol");
+    wait_until(&app, "carol read", |a| total(a) == 2 && title(a) == "(2) QuicQ");
+
+    // A group alice is in: pinned under the root, with its members online.
+    server
+        .runtime
+        .block_on(bob.create_group("Rust", vec!["alice".into(), "carol".into()]))
+        .unwrap();
+    let rust = |a: &App| list_rows(a).into_iter().find(|r| r.0 == "# Rust");
+    wait_until(&app, "the group with 3 online", |a| rust(a).is_some_and(|r| r.2 == "3 online"));
+    assert_eq!(list_rows(&app)[1].0, "# Rust", "groups are pinned on top");
+    server.runtime.block_on(carol.close());
+    wait_until(&app, "carol gone", |a| rust(a).is_some_and(|r| r.2 == "2 online"));
+}
+
+fn signed_in(app: &App) -> bool {
+    app.window().global::<AppAdapter>().get_signed_in()
+}
+
+#[test]
+fn sign_out_switch_account_and_reconnect_now_from_the_offline_banner() {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_remembering(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    assert!(find(&app, "Offline banner").is_none(), "no banner while connected");
+    let alice_online = |server: &TestServer, online: bool| {
+        let users = server.runtime.block_on(bob.users()).unwrap();
+        users.iter().any(|u| u.name == "alice" && u.online == online)
+    };
+    wait_until(&app, "alice online", |_| alice_online(&server, true));
+
+    // Sign out: the sign-in page, and the session is closed.
+    click(&app, "Sign out");
+    wait_until(&app, "signed out", |a| !signed_in(a));
+    wait_until(&app, "alice gone for bob", |_| alice_online(&server, false));
+
+    // Another account on the same window, then back to the one before it.
+    type_into(&app, "Nickname", "carol");
+    type_into(&app, "Password", PASSWORD);
+    click(&app, "Sign in");
+    wait_until(&app, "carol signed in", signed_in);
+    click(&app, "Switch account");
+    wait_until(&app, "signed out", |a| !signed_in(a));
+    let form = app.window().global::<SignInAdapter>();
+    assert_eq!(
+        (form.get_server().to_string(), form.get_nickname().to_string(), form.get_password().len()),
+        (server.address(), "alice".to_owned(), 0),
+        "filled in with the other remembered account, without a password"
+    );
+    type_into(&app, "Password", PASSWORD);
+    click(&app, "Sign in");
+    wait_until(&app, "alice signed in", signed_in);
+
+    // The server goes away: the banner offers to reconnect at once, and does once it is back.
+    server.stop();
+    wait_until(&app, "the banner", |a| {
+        find_role(a, "Reconnect now", AccessibleRole::Button).is_some()
+    });
+    assert!(find(&app, "Offline banner").is_some());
+    click(&app, "Reconnect now");
+    wait_longer(&app, "the attempt to fail", WAIT * 3, |a| status(a).starts_with("Offline"));
+    assert!(find(&app, "Offline banner").is_some(), "still offline");
+    server.start_again();
+    click(&app, "Reconnect now");
+    wait_until(&app, "connected again", |a| status(a) == "Connected as alice");
+    assert!(find(&app, "Offline banner").is_none());
+    assert!(signed_in(&app));
+}
+
+/// Notifications as the controller sends them, with the window away (the testing backend has
+/// no window system to ask, nor a desktop to show them on).
+#[derive(Default)]
+struct Notifications(std::cell::RefCell<Vec<quicq_ui::notify::Notice>>);
+
+impl quicq_ui::notify::Notifier for Notifications {
+    fn focused(&self) -> bool {
+        false
+    }
+
+    fn notify(&self, notice: quicq_ui::notify::Notice) {
+        self.0.borrow_mut().push(notice);
+    }
+}
+
+#[test]
+fn messages_notify_while_away_count_in_the_title_and_muting_silences_them() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
+    let notifications = Rc::new(Notifications::default());
+    app.controller().set_notifier(notifications.clone());
+    let to_alice = || Address::User("alice".into());
+    wait_until(&app, "bob in the list", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+
+    server.runtime.block_on(bob.send(to_alice(), "你好，在吗？")).unwrap();
+    wait_until(&app, "a notification", |_| !notifications.0.borrow().is_empty());
+    let notice = notifications.0.borrow_mut().remove(0);
+    assert_eq!((notice.title.as_str(), notice.body.as_str()), ("bob", "bob: 你好，在吗？"));
+    wait_until(&app, "the title counts", |a| title(a) == "(1) QuicQ");
+
+    // Muted: the badge still counts (in grey), the title and notifications leave it out.
+    click(&app, "bob");
+    wait_until(&app, "read", |a| title(a) == "QuicQ");
+    click(&app, "Mute");
+    wait_until(&app, "muted", |a| {
+        find_role(a, "Mute", AccessibleRole::Button).and_then(|e| e.accessible_checked())
+            == Some(true)
+    });
+    click(&app, "Everyone");
+    server.runtime.block_on(bob.send(to_alice(), "still there?")).unwrap();
+    wait_until(&app, "the badge", |a| unread(a, "bob") == "1");
+    let users = app.window().global::<UserTreeAdapter>().get_users();
+    assert!(users.iter().any(|r| r.key == "bob" && r.muted), "shown muted");
+    assert_eq!(title(&app), "QuicQ");
+    assert!(notifications.0.borrow().is_empty(), "no notification for a muted conversation");
+}
+
+/// The members panel's rows as (name, role, online).
+fn members(app: &App) -> Vec<(String, String, bool)> {
+    let members = app.window().global::<GroupAdapter>().get_members();
+    members.iter().map(|m| (m.name.to_string(), m.role.to_string(), m.online)).collect()
+}
+
+fn group_error(app: &App) -> String {
+    app.window().global::<GroupAdapter>().get_error().to_string()
+}
+
+#[test]
+fn groups_are_created_and_managed_from_the_list_with_refusals_in_words() {
+    let AliceAndBob { server, bob: _bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
+    let (_carol, _carol_events) = server.other_client("carol");
+    wait_until(&app, "carol in the list", |a| {
+        find_role(a, "carol", AccessibleRole::Button).is_some()
+    });
+    let dialog = |a: &App| a.window().global::<GroupAdapter>().get_mode().to_string();
+    let labels = |a: &App| tree(a);
+
+    // The server's name rules, in words.
+    click(&app, "New group");
+    wait_until(&app, "the form", |a| dialog(a) == "create");
+    type_into(&app, "Group name", "a b");
+    type_into(&app, "Group members", "bob");
+    click(&app, "Create");
+    wait_until(&app, "a refusal", |a| !group_error(a).is_empty());
+    assert!(group_error(&app).starts_with("That cannot be a group name."), "{}", group_error(&app));
+    type_into(&app, "Group name", "Rust");
+    click(&app, "Create");
+    wait_until(&app, "created and open", |a| {
+        dialog(a).is_empty()
+            && a.window()
+                .global::<UserTreeAdapter>()
+                .get_users()
+                .iter()
+                .any(|r| r.label == "# Rust" && r.selected)
+    });
+
+    // The members panel: roles and presence; add, refuse, remove, topic, rename, leave.
+    click(&app, "Members");
+    let member = |name: &str, role: &str| (name.to_owned(), role.to_owned(), true);
+    wait_until(&app, "the members", |a| {
+        dialog(a) == "members" && members(a) == [member("alice", "owner"), member("bob", "member")]
+    });
+    type_into(&app, "Add member", "carol");
+    click(&app, "Add");
+    wait_until(&app, "carol added", |a| members(a).contains(&member("carol", "member")));
+    type_into(&app, "Add member", "nobody");
+    click(&app, "Add");
+    wait_until(&app, "a refusal", |a| group_error(a) == "There is no user by that nickname.");
+    click(&app, "Remove bob");
+    wait_until(&app, "bob removed", |a| {
+        members(a).len() == 2 && members(a).iter().all(|m| m.0 != "bob")
+    });
+    type_into(&app, "Topic", "Rust 和中文");
+    click(&app, "Set topic");
+    wait_until(&app, "the topic", |a| {
+        a.window().global::<GroupAdapter>().get_topic() == "Rust 和中文"
+    });
+    type_into(&app, "New name", "Rustaceans");
+    click(&app, "Rename");
+    wait_until(&app, "renamed", |a| {
+        labels(a).contains(&"# Rustaceans".to_owned())
+            && a.window().global::<GroupAdapter>().get_group() == "Rustaceans"
+    });
+    click(&app, "Leave group");
+    wait_until(&app, "left", |a| {
+        dialog(a).is_empty() && !labels(a).iter().any(|l| l.starts_with('#'))
+    });
+    let users = app.window().global::<UserTreeAdapter>().get_users();
+    assert!(users.row_data(0).unwrap().selected, "back to Everyone");
+}
+
+/// The search results' (conversation, sender, text), in order.
+fn results(app: &App) -> Vec<(String, String, String)> {
+    let rows = app.window().global::<quicq_ui::SearchAdapter>().get_results();
+    rows.iter()
+        .map(|r| (r.conversation.to_string(), r.sender.to_string(), r.text.to_string()))
+        .collect()
+}
+
+#[test]
+fn search_finds_chinese_and_english_across_conversations_and_opens_one() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
+    let (carol, _carol_events) = server.other_client("carol");
+    let to_alice = || Address::User("alice".into());
+    server.runtime.block_on(bob.send(to_alice(), "我们明天去北京吃烤鸭，你来吗？")).unwrap();
+    server.runtime.block_on(carol.send(Address::everyone(), "Beijing is 北京 in Chinese")).unwrap();
+    server.runtime.block_on(bob.send(Address::everyone(), "nothing to see here")).unwrap();
+    wait_until(&app, "bob in the list", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+
+    type_into(&app, "Search", "北京");
+    focus(&app, "Search");
+    press(&app, slint::platform::Key::Return);
+    let row = |c: &str, s: &str, t: &str| (c.to_owned(), s.to_owned(), t.to_owned());
+    wait_until(&app, "two results", |a| results(a).len() == 2);
+    assert_eq!(
+        results(&app),
+        [
+            row("Everyone", "carol", "Beijing is 北京 in Chinese"),
+            row("bob", "bob", "我们明天去北京吃烤鸭，你来吗？"),
+        ],
+        "newest first, in every conversation"
+    );
+    assert!(
+        find_role(&app, "bob", AccessibleRole::Button).is_none(),
+        "results instead of the list"
+    );
+
+    // English, case ignored; nothing found is said.
+    type_into(&app, "Search", "BEIJING");
+    press(&app, slint::platform::Key::Return);
+    wait_until(&app, "one result", |a| {
+        results(a).len() == 1 && results(a)[0].2.contains("Beijing")
+    });
+    type_into(&app, "Search", "上海");
+    press(&app, slint::platform::Key::Return);
+    // ("Searching…" shows first, with no results either.)
+    let status = |a: &App| a.window().global::<quicq_ui::SearchAdapter>().get_status().to_string();
+    wait_until(&app, "nothing found", |a| status(a) == "No messages found.");
+    assert!(results(&app).is_empty() && find(&app, "Search status").is_some());
+
+    // A result opens its conversation, and the list comes back.
+    type_into(&app, "Search", "烤鸭");
+    press(&app, slint::platform::Key::Return);
+    wait_until(&app, "bob's message", |a| {
+        results(a).len() == 1 && results(a)[0].2.contains("烤鸭")
+    });
+    click(&app, "Result 1");
+    wait_until(&app, "bob's conversation", |a| {
+        a.window().global::<ConversationAdapter>().get_title() == "Chat with bob"
+            && shown_texts(a).iter().any(|t| t.contains("烤鸭"))
+    });
+    assert!(find_role(&app, "bob", AccessibleRole::Button).is_some(), "the list is back");
 }

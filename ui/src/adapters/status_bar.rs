@@ -1,9 +1,28 @@
-//! The status bar: connection state and the last notice. It has no callbacks for Rust.
+//! The status bar: connection state and the last notice; signing out and switching account.
+
+use std::rc::Rc;
 
 use slint::ComponentHandle;
 
+use crate::controller::Controller;
 use crate::generated::{MainWindow, StatusBarAdapter};
 use crate::screen::StatusShow;
+
+pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
+    let adapter = window.global::<StatusBarAdapter>();
+    let weak = Rc::downgrade(controller);
+    adapter.on_sign_out(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.sign_out();
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_switch_account(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.switch_account();
+        }
+    });
+}
 
 pub fn show(window: &MainWindow, change: StatusShow) {
     let adapter = window.global::<StatusBarAdapter>();

@@ -91,17 +91,6 @@ impl Controller {
         key_of(&m.from) == key_of(&self.state.borrow().me)
     }
 
-    /// The address of `conv` (its group's name as spelled, or the person).
-    fn address_of(&self, conv: &Conv) -> Address {
-        match conv {
-            Conv::Everyone => Address::everyone(),
-            Conv::Group(key) => Address::Group(
-                self.state.borrow().roster.group(key).map_or(key.clone(), |g| g.name.clone()),
-            ),
-            Conv::With(key) => Address::User(key.clone()),
-        }
-    }
-
     /// The menu's Reply: the composer quotes the message until sent or cancelled.
     pub fn reply(&self, id: &str) {
         let Some((conv, m)) = self.selected_message(id) else { return };
