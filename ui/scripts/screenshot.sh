@@ -3,7 +3,9 @@
 # under Xvfb signed in as alice, and saves a screenshot (default docs/screenshot.png).
 # Needs Xvfb, ImageMagick's `import`, a CJK font and an emoji font the software renderer can draw
 # (Symbola); installs them with apt-get if missing.
-# SCREEN=800x480 sets the virtual screen's size (default 1000x680); QUICQ_LANG=zh, Chinese.
+# SCREEN=800x480 sets the virtual screen's size (default 1000x680); QUICQ_LANG=zh, Chinese;
+# CLICK="X,Y" clicks there before the screenshot (CLICK="60,150" opens the group # Rust at the
+# default size).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-docs/screenshot.png}"
@@ -12,6 +14,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quicq-target}"
 need=()
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v import >/dev/null 2>&1 || need+=(imagemagick)
+command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
 fc-list 2>/dev/null | grep -qi "noto sans cjk" || need+=(fonts-noto-cjk)
 fc-list 2>/dev/null | grep -qi "symbola" || need+=(fonts-symbola)
 if [ ${#need[@]} -gt 0 ]; then
@@ -46,6 +49,16 @@ as carol send --all "Great. Sharing yesterday's slides in a minute." > /dev/null
 head -c 3000000 /dev/urandom > "$work/slides-2026-11.pdf"
 as carol send-file --all "$work/slides-2026-11.pdf" > /dev/null
 as bob send --to alice "lunch at 12?" > /dev/null
+# A named group with a reply, an edited and a recalled message (unread for alice).
+as carol group create Rust alice bob 小明 > /dev/null
+id() { awk '/^sent message/ { print $3 }'; }
+q="$(as bob send --group Rust "Does the new release build on ARM?" | id)"
+as 小明 reply "$q" --group Rust "可以，我昨天在树莓派上试过。" > /dev/null
+e="$(as carol send --group Rust "Release meeting at 3pm" | id)"
+as carol edit "$e" "Release meeting at 4pm, room 2" > /dev/null
+r="$(as bob send --group Rust "oops, wrong chat" | id)"
+as bob recall "$r" > /dev/null
+as bob send --group Rust "Thanks! I will tag it tonight." > /dev/null
 
 Xvfb :99 -screen 0 "${SCREEN:-1000x680}x24" > /dev/null 2>&1 &
 pids+=($!)
@@ -55,6 +68,10 @@ HOME="$work/home-alice" DISPLAY=:99 \
   QUICQ_DOWNLOAD_DIR="$work/downloads" QUICQ_LANG="${QUICQ_LANG:-en}" "$bin/quicq-ui" > "$work/ui.log" 2>&1 &
 pids+=($!)
 sleep 6
+if [ -n "${CLICK:-}" ]; then
+  DISPLAY=:99 xdotool mousemove "${CLICK%,*}" "${CLICK#*,}" click 1
+  sleep 2
+fi
 mkdir -p "$(dirname "$out")"
 DISPLAY=:99 import -window root "$out"
 echo "saved $out"

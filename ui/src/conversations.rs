@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use quicq_common::nickname::key_of;
 use quicq_common::protocol::{ChatMessage, Event, MemberInfo, Role};
 
+use crate::conv::{Conv, clock};
 use crate::i18n::Texts;
-use crate::view::{Conv, clock};
 
 /// Longest preview line, in characters, before it is cut with "…" (the view elides too; this
 /// keeps a 4,000-character message from being laid out in every row).

@@ -19,6 +19,7 @@
 //! - [`app`]: puts window, controller and adapters together and drains the network's updates.
 //! - [`backend`]: the network thread (tokio + `quicq_client`) behind the [`backend::Network`]
 //!   trait, [`backend::Command`] in, [`backend::Update`] out; the window never waits on it.
+//! - [`conv`]: which conversation a message belongs to, and its time as shown.
 //! - [`view`]: view models in plain Rust (tree, bubbles, transfers, sizes, times).
 //! - [`names`], [`address`], [`status`], [`problem`]: small pure rules: natural name order,
 //!   unread badges and fingerprint lines; what the server field accepts; the reconnect
@@ -51,6 +52,7 @@ pub mod address;
 pub mod app;
 pub mod backend;
 pub mod controller;
+pub mod conv;
 pub mod conversations;
 pub mod drafts;
 pub mod follow;
