@@ -19,17 +19,11 @@ pub fn default_path() -> Option<PathBuf> {
 impl Settings {
     /// Missing or unreadable settings are simply empty.
     pub fn load(path: &Path) -> Settings {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
+        load_json(path)
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(self).map_err(std::io::Error::other)?)
+        save_json(self, path)
     }
 }
 
@@ -50,17 +44,11 @@ impl Accounts {
     }
 
     pub fn load(path: &Path) -> Accounts {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
+        load_json(path)
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(self).map_err(std::io::Error::other)?)
+        save_json(self, path)
     }
 
     /// `account` signed in: it goes first, once.
@@ -90,17 +78,11 @@ impl Mutes {
     }
 
     pub fn load(path: &Path) -> Mutes {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
+        load_json(path)
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(self).map_err(std::io::Error::other)?)
+        save_json(self, path)
     }
 
     /// The key an account's mutes are kept under.
@@ -111,6 +93,21 @@ impl Mutes {
             quicq_common::nickname::key_of(account.nickname.trim())
         )
     }
+}
+
+/// A missing or unreadable file is the default: these files only remember conveniences.
+fn load_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn save_json<T: Serialize>(value: &T, path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value).map_err(std::io::Error::other)?)
 }
 
 /// The same account: the same server, the nickname compared as the server compares it.

@@ -75,23 +75,7 @@ impl TestServer {
             self.runtime.block_on(task).unwrap();
         }
         let dir = tempfile::tempdir().unwrap();
-        self.shutdown = CancellationToken::new();
-        let deadline = Instant::now() + WAIT;
-        let server = loop {
-            let mut config = Config::ephemeral(dir.path());
-            config.listen = ([127, 0, 0, 1], self.port).into();
-            match self.runtime.block_on(async { Server::bind(config) }) {
-                Ok(server) => break server,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("port {} not free yet: {e}", self.port);
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => panic!("cannot bind port {} again: {e}", self.port),
-            }
-        };
-        self.fingerprint = server.fingerprint();
-        let _guard = self.runtime.enter();
-        self.task = Some(self.runtime.spawn(server.run(self.shutdown.clone())));
+        self.run_again(dir.path());
         self._dir = dir;
         self.fingerprint
     }
@@ -106,10 +90,17 @@ impl TestServer {
 
     /// Starts again after [`TestServer::stop`]: the same port, certificate and store.
     fn start_again(&mut self) {
+        let (dir, before) = (self._dir.path().to_owned(), self.fingerprint);
+        self.run_again(&dir);
+        assert_eq!(self.fingerprint, before, "the same certificate");
+    }
+
+    /// Serves from `dir` on the same port again, once the port is free.
+    fn run_again(&mut self, dir: &std::path::Path) {
         self.shutdown = CancellationToken::new();
         let deadline = Instant::now() + WAIT;
         let server = loop {
-            let mut config = Config::ephemeral(self._dir.path());
+            let mut config = Config::ephemeral(dir);
             config.listen = ([127, 0, 0, 1], self.port).into();
             match self.runtime.block_on(async { Server::bind(config) }) {
                 Ok(server) => break server,
@@ -120,7 +111,7 @@ impl TestServer {
                 Err(e) => panic!("cannot bind port {} again: {e}", self.port),
             }
         };
-        assert_eq!(server.fingerprint(), self.fingerprint, "the same certificate");
+        self.fingerprint = server.fingerprint();
         let _guard = self.runtime.enter();
         self.task = Some(self.runtime.spawn(server.run(self.shutdown.clone())));
     }
