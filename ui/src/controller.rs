@@ -413,6 +413,14 @@ impl Controller {
         self.network.command(Command::SendFile { to: self.selected_address(), path: path.into() });
     }
 
+    /// A file dropped on the window (each of several comes on its own): sent to the open
+    /// conversation, as if picked in the dialog. Ignored before signing in.
+    pub fn dropped_file(&self, path: PathBuf) {
+        if self.state.borrow().signed_in {
+            self.network.command(Command::SendFile { to: self.selected_address(), path });
+        }
+    }
+
     pub fn hide_path_entry(&self) {
         self.show(Show::Composer(ComposerShow::PathEntry(false)));
     }
@@ -1178,6 +1186,15 @@ mod tests {
                 ],
             ),
             ("an empty path is ignored", |c| c.send_typed_path("  "), vec![], vec![]),
+            (
+                "a file dropped on the window goes to the open conversation",
+                |c| c.dropped_file("/home/a/报告.pdf".into()),
+                vec![Command::SendFile {
+                    to: Address::everyone(),
+                    path: "/home/a/报告.pdf".into(),
+                }],
+                vec![],
+            ),
             (
                 "hiding the path entry",
                 |c| c.hide_path_entry(),

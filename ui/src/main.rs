@@ -47,6 +47,8 @@ fn main() -> ExitCode {
         sign_in.invoke_sign_in();
     }
     #[cfg(feature = "desktop")]
+    accept_dropped_files(&app);
+    #[cfg(feature = "desktop")]
     {
         let weak = app.window().as_weak();
         let _ = slint::spawn_local(async move {
@@ -76,6 +78,24 @@ fn select_renderer() {
     if let Err(e) = slint::BackendSelector::new().renderer_name("software".into()).select() {
         tracing::warn!(cause = %e, "the software renderer is not available; Slint chooses");
     }
+}
+
+/// Files dragged from a file manager onto the window are sent to the open conversation.
+/// (Slint has no drop event for files from outside; winit's, through Slint's accessor, has.)
+#[cfg(feature = "desktop")]
+fn accept_dropped_files(app: &std::rc::Rc<quicq_ui::app::App>) {
+    use slint::winit_030::winit::event::WindowEvent;
+    use slint::winit_030::{EventResult, WinitWindowAccessor};
+    let controller = std::rc::Rc::downgrade(app.controller());
+    app.window().window().on_winit_window_event(move |_, event| match event {
+        WindowEvent::DroppedFile(path) => {
+            if let Some(controller) = controller.upgrade() {
+                controller.dropped_file(path.clone());
+            }
+            EventResult::PreventDefault
+        }
+        _ => EventResult::Propagate,
+    });
 }
 
 /// Shrinks the window to its screen when it is larger (an 800x480 panel, say), once the
