@@ -48,6 +48,8 @@ as 小明 send --all "收到，谢谢！文件传输也正常。" > /dev/null
 as carol send --all "Great. Sharing yesterday's slides in a minute." > /dev/null
 head -c 3000000 /dev/urandom > "$work/slides-2026-11.pdf"
 as carol send-file --all "$work/slides-2026-11.pdf" > /dev/null
+convert -size 480x320 gradient:skyblue-navy "$work/harbour.png"
+as 小明 send-file --all "$work/harbour.png" > /dev/null
 as bob send --to alice "lunch at 12?" > /dev/null
 # A named group with a reply, an edited and a recalled message (unread for alice).
 as carol group create Rust alice bob 小明 > /dev/null

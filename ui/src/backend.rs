@@ -102,6 +102,11 @@ pub enum Command {
         path: PathBuf,
         folder: bool,
     },
+    /// Make a preview of the saved picture of file `file_id` ([`Update::Thumbnail`]).
+    Thumbnail {
+        file_id: u64,
+        path: PathBuf,
+    },
     /// Ask for a named group's members (answered by [`Update::Members`]).
     Members {
         group: String,
@@ -198,6 +203,11 @@ pub enum Update {
     CannotOpen {
         name: String,
         why: Problem,
+    },
+    /// The preview of file `file_id`'s picture, or `None` if it could not be made.
+    Thumbnail {
+        file_id: u64,
+        pixels: Option<slint::SharedPixelBuffer<slint::Rgba8Pixel>>,
     },
     /// The server's windows for edits and recalls, in seconds (0: not said).
     Limits {
@@ -499,6 +509,17 @@ impl Worker {
                 self.close().await;
                 self.last = None;
                 self.pending = None;
+            }
+            Command::Thumbnail { file_id, path } => {
+                let out = self.out.clone();
+                tokio::task::spawn_blocking(move || {
+                    let pixels = crate::thumbnail::make(&path)
+                        .map_err(|e| {
+                            tracing::info!(path = %path.display(), cause = %e, "no preview");
+                        })
+                        .ok();
+                    out.send(Update::Thumbnail { file_id, pixels });
+                });
             }
             Command::Open { path, folder } => {
                 let out = self.out.clone();

@@ -89,6 +89,10 @@ struct State {
     /// Which conversation and message announce each file, to redraw one bubble on progress.
     file_messages: HashMap<u64, (Conv, u64)>,
     files: HashMap<u64, FileStatus>,
+    /// Previews of saved pictures by file id; `None` while being made, or if it cannot be.
+    thumbnails: HashMap<u64, Option<slint::Image>>,
+    /// Saved pictures whose preview is to be asked for.
+    thumbnails_wanted: Vec<(u64, PathBuf)>,
     transfers: Vec<Transfer>,
     /// Replies, edits, receipts and typing ([`life`]).
     life: life::Life,
@@ -192,6 +196,7 @@ impl Controller {
             self.show(Show::Status(StatusShow::ClearNotice));
         }
         self.life_tick();
+        self.ask_for_thumbnails();
     }
 
     pub fn sign_in(&self, server: &str, nickname: &str, password: &str) {
@@ -507,6 +512,11 @@ impl Controller {
 
     /// Applies one thing the network thread reported.
     pub fn apply(&self, update: Update) {
+        self.apply_one(update);
+        self.ask_for_thumbnails();
+    }
+
+    fn apply_one(&self, update: Update) {
         match update {
             Update::SignedIn { me, users, groups } => self.signed_in(me, &users, &groups),
             // Cancelling already freed the form; a later sign-in may be under way.
@@ -574,6 +584,14 @@ impl Controller {
                     saved.into_iter().map(|(id, path)| (id, FileStatus::Saved(path))).collect();
             }
             Update::CannotOpen { name, why } => self.notice(self.texts.cannot_open(&name, &why)),
+            Update::Thumbnail { file_id, pixels } => {
+                let image = pixels.map(slint::Image::from_rgba8);
+                let shown = image.is_some();
+                self.state.borrow_mut().thumbnails.insert(file_id, image);
+                if shown {
+                    self.refresh_file(file_id);
+                }
+            }
             Update::Limits { edit_window_secs, recall_window_secs } => {
                 self.limits(edit_window_secs, recall_window_secs)
             }
@@ -826,11 +844,15 @@ impl Controller {
     fn place(&self, conv: &Conv, id: u64) -> Placed {
         let mut state = self.state.borrow_mut();
         let read = Self::read_up_to(&state, conv);
-        let State { histories, timelines, me, files, .. } = &mut *state;
+        let State { histories, timelines, me, files, thumbnails, thumbnails_wanted, .. } =
+            &mut *state;
         let Some(timeline) = timelines.get_mut(conv) else { return Placed::Nothing };
         let history = histories.get(conv);
         let row = history.and_then(|h| h.get(id)).and_then(|m| {
-            let row = view::message_row(m, me, files, &self.texts, read)?;
+            let mut row = view::message_row(m, me, files, &self.texts, read)?;
+            if let Some(file) = &m.file {
+                with_thumbnail(&mut row, file, files, thumbnails, thumbnails_wanted);
+            }
             Some(life::grouped(row, timeline, history, m))
         });
         let placed = timeline.put(id, row);
@@ -838,6 +860,14 @@ impl Controller {
             life::regroup_after(timeline, history, id);
         }
         placed
+    }
+
+    /// Asks the network thread for the previews that bubbles placed since need.
+    fn ask_for_thumbnails(&self) {
+        let wanted = std::mem::take(&mut self.state.borrow_mut().thumbnails_wanted);
+        for (file_id, path) in wanted {
+            self.network.command(Command::Thumbnail { file_id, path });
+        }
     }
 
     fn transfer(&self, event: TransferEvent) {
@@ -1000,6 +1030,32 @@ impl Controller {
                 tracing::warn!(%why, "sign-in failed");
                 t.failed().into()
             }
+        }
+    }
+}
+
+/// A saved picture's bubble shows its preview once made; the first bubble that needs one asks
+/// for it (once per file, also when it cannot be made).
+fn with_thumbnail(
+    row: &mut MessageRow,
+    file: &quicq_common::protocol::FileInfo,
+    files: &HashMap<u64, FileStatus>,
+    thumbnails: &mut HashMap<u64, Option<slint::Image>>,
+    wanted: &mut Vec<(u64, PathBuf)>,
+) {
+    let Some(FileStatus::Saved(path)) = files.get(&file.id) else { return };
+    if !crate::thumbnail::is_picture(&file.name) {
+        return;
+    }
+    match thumbnails.get(&file.id) {
+        Some(Some(image)) => {
+            row.thumbnail = image.clone();
+            row.has_thumbnail = true;
+        }
+        Some(None) => {}
+        None => {
+            thumbnails.insert(file.id, None);
+            wanted.push((file.id, path.clone()));
         }
     }
 }

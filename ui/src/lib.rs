@@ -31,6 +31,7 @@
 //!   reply and edit modes, edit/recall windows, reaction toggles, typing, read positions.
 //! - [`drafts`]: the composer's unsent text, kept per conversation.
 //! - [`saved_files`]: where this device saved each received file, across restarts.
+//! - [`thumbnail`]: previews of received pictures, made off the window's thread.
 //! - [`conversations`]: what the conversation list knows besides presence: each
 //!   conversation's newest message (order, preview, time), group members, mutes, read positions.
 //! - [`notify`]: desktop notifications, behind a trait the controller's tests fake.
@@ -66,6 +67,7 @@ pub mod screen;
 pub mod search;
 pub mod settings;
 pub mod status;
+pub mod thumbnail;
 pub mod timeline;
 pub mod view;
 pub mod window_size;

@@ -344,6 +344,9 @@ pub fn message_row(
             .into(),
         // Set from the row above, where the row is placed.
         continued: false,
+        // Set where the row is placed, once the preview is made.
+        has_thumbnail: false,
+        thumbnail: slint::Image::default(),
     })
 }
 

@@ -1465,3 +1465,26 @@ fn search_finds_chinese_and_english_across_conversations_and_opens_one() {
     });
     assert!(find_role(&app, "bob", AccessibleRole::Button).is_some(), "the list is back");
 }
+
+#[test]
+fn a_received_picture_shows_a_preview_and_a_file_that_only_looks_like_one_does_not() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
+    let photo = _dir.path().join("photo.png");
+    image::RgbImage::from_pixel(800, 400, image::Rgb([20, 120, 200])).save(&photo).unwrap();
+    let fake = _dir.path().join("fake.png");
+    std::fs::write(&fake, "not a picture").unwrap();
+    for path in [&photo, &fake] {
+        let upload = server.runtime.block_on(bob.send_file(Address::everyone(), path)).unwrap();
+        server.runtime.block_on(upload.finished()).unwrap();
+    }
+    wait_until(&app, "both saved", |a| {
+        find(a, "Open photo.png").is_some() && find(a, "Open fake.png").is_some()
+    });
+    wait_until(&app, "the preview", |a| find(a, "Preview of photo.png").is_some());
+    let preview = find(&app, "Preview of photo.png").unwrap();
+    assert_eq!((preview.size().width, preview.size().height), (240.0, 120.0), "scaled to fit");
+    // The other file's preview failed (it is no picture): nothing is shown for it, and it stays
+    // an ordinary file bubble.
+    settle(&app);
+    assert!(find(&app, "Preview of fake.png").is_none());
+}
