@@ -675,6 +675,7 @@ impl Controller {
                         history.asked_before = None;
                     }
                 }
+                self.connected_again();
                 self.refresh_users();
                 StatusShow::Line { connected: true, text: self.texts.connected(&you) }
             }

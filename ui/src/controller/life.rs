@@ -267,6 +267,18 @@ impl Controller {
         self.show_typing();
     }
 
+    /// Back after a lost connection: how far the others read may have moved meanwhile, so the
+    /// open conversation's receipts are asked for again (the others' as they are opened).
+    pub(super) fn connected_again(&self) {
+        let mut state = self.state.borrow_mut();
+        let State { selected, life, .. } = &mut *state;
+        life.receipts_asked.clear();
+        if let Some(conv) = selected.clone() {
+            life.receipts_asked.insert(conv.clone());
+            life.receipts_wanted.push(conv);
+        }
+    }
+
     /// The draft changed: tell the others one is typing, at most every few seconds.
     pub(super) fn typed(&self, draft: &str) {
         let tell = {
@@ -383,7 +395,7 @@ impl Controller {
 
 #[cfg(test)]
 mod tests {
-    use quicq_client::{Event, HistoryPage};
+    use quicq_client::{ConnState, Event, HistoryPage};
     use quicq_common::protocol::Reaction;
     use slint::Model;
 
@@ -579,6 +591,13 @@ mod tests {
         ))));
         rig.controller.tick();
         assert!(rig.take().0.is_empty());
+        // After a lost connection the receipts are asked for again, once.
+        rig.controller
+            .apply(Update::Event(Event::State(ConnState::Connected { you: "alice".into() })));
+        rig.take();
+        rig.controller.tick();
+        rig.controller.tick();
+        assert_eq!(rig.take().0, [Command::Receipts { with: Address::everyone() }]);
     }
 
     #[test]
