@@ -94,6 +94,7 @@ impl Client {
             emitter.clone(),
             control_out.clone(),
             config.downloads.clone(),
+            config.auto_download_max,
         ));
         let session =
             Arc::new(Session::new(emitter.clone(), transfers.clone(), control_out, control_queue));

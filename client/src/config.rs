@@ -27,6 +27,9 @@ pub struct ClientConfig {
     pub device: Option<String>,
     /// Download every incoming file into this folder; `None` downloads nothing by itself.
     pub downloads: Option<PathBuf>,
+    /// Files larger than this (bytes) are not downloaded by themselves: the front end offers
+    /// them and calls [`crate::Client::download`]. `None`: every file.
+    pub auto_download_max: Option<u64>,
     /// The congestion controller for what this client sends (its uploads).
     pub congestion: Congestion,
 }
@@ -41,6 +44,7 @@ impl ClientConfig {
             alpn: DEFAULT_ALPN.to_vec(),
             device: None,
             downloads: None,
+            auto_download_max: None,
             congestion: Congestion::default(),
         }
     }

@@ -85,6 +85,7 @@ impl Session {
                             &message,
                             own_upload,
                             transfers.has_download_dir(),
+                            transfers.auto_download_max(),
                         ) {
                             transfer::start_download(transfers.clone(), message.clone());
                         }

@@ -102,6 +102,8 @@ pub enum Command {
         path: PathBuf,
         folder: bool,
     },
+    /// Download the file this message announces (one that was offered).
+    Download(Box<ChatMessage>),
     /// Make a preview of the saved picture of file `file_id` ([`Update::Thumbnail`]).
     Thumbnail {
         file_id: u64,
@@ -204,6 +206,8 @@ pub enum Update {
         name: String,
         why: Problem,
     },
+    /// An incoming file larger than [`Options::ask_above_bytes`], not downloaded by itself.
+    FileOffered(u64),
     /// The preview of file `file_id`'s picture, or `None` if it could not be made.
     Thumbnail {
         file_id: u64,
@@ -303,6 +307,9 @@ pub struct Options {
     pub use_system_roots: bool,
     /// The record of saved files ([`crate::saved_files`]); `None` keeps none.
     pub saved_files: Option<PathBuf>,
+    /// Incoming files larger than this (bytes) wait for Download or Decline; `None`: all are
+    /// downloaded by themselves.
+    pub ask_above_bytes: Option<u64>,
 }
 
 /// Sends commands to the network thread.
@@ -510,6 +517,11 @@ impl Worker {
                 self.last = None;
                 self.pending = None;
             }
+            Command::Download(message) => {
+                if let Some(client) = &self.client {
+                    client.download(*message);
+                }
+            }
             Command::Thumbnail { file_id, path } => {
                 let out = self.out.clone();
                 tokio::task::spawn_blocking(move || {
@@ -604,6 +616,7 @@ impl Worker {
         config.client_name = concat!("quicq-ui ", env!("CARGO_PKG_VERSION")).into();
         config.device = self.options.device.clone();
         config.downloads = Some(self.options.downloads.clone());
+        config.auto_download_max = self.options.ask_above_bytes;
         config.trust = Trust {
             known_servers: self.options.known_servers.clone(),
             fingerprint: None,
@@ -669,7 +682,8 @@ impl Worker {
             None => HashMap::new(),
         };
         self.out.send(Update::SavedFiles(known));
-        let groups = welcome.groups.clone();
+        let (groups, me, ask_above) =
+            (welcome.groups.clone(), welcome.you.clone(), self.options.ask_above_bytes);
         self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
         self.out.send(Update::Limits {
             edit_window_secs: welcome.limits.edit_window_secs,
@@ -692,6 +706,11 @@ impl Worker {
                     Event::State(ConnState::Offline { reason }) => Some(reason.clone()),
                     _ => None,
                 };
+                if let Event::Message(m) = &event
+                    && let Some(file) = offered(m, &me, ask_above)
+                {
+                    out.send(Update::FileOffered(file));
+                }
                 if let (Event::Transfer(TransferEvent::Saved { file_id, path }), Some(saved)) =
                     (&event, &saved)
                     && let Err(e) = saved.record(*file_id, path)
@@ -743,6 +762,14 @@ fn failure(config: &ClientConfig, e: &ConnectError, wrap: fn(SignInError) -> Upd
             wrap(describe_connect(e))
         }
     }
+}
+
+/// The file a message from someone else announces, if it is larger than one downloads by
+/// oneself (the client library leaves it alone).
+fn offered(m: &ChatMessage, me: &str, ask_above: Option<u64>) -> Option<u64> {
+    let file = m.file.as_ref()?;
+    let theirs = quicq_common::nickname::key_of(&m.from) != quicq_common::nickname::key_of(me);
+    (theirs && ask_above.is_some_and(|max| file.size > max)).then_some(file.id)
 }
 
 /// Opens `path`, or its folder, with the system's opener, waiting for the opener's verdict

@@ -418,6 +418,26 @@ impl Controller {
         self.network.command(Command::SendFile { to: self.selected_address(), path: path.into() });
     }
 
+    /// The answer to a large incoming file, by its message's id in the open conversation:
+    /// download it now, or leave it on the server (declined, for this run).
+    pub fn answer_offer(&self, id: &str, download: bool) {
+        let Ok(id) = id.parse::<u64>() else { return };
+        let message = {
+            let state = self.state.borrow();
+            let conv = state.selected.as_ref();
+            conv.and_then(|c| state.histories.get(c)).and_then(|h| h.get(id)).cloned()
+        };
+        let Some(message) = message else { return };
+        let Some(file_id) = message.file.as_ref().map(|f| f.id) else { return };
+        if download {
+            self.state.borrow_mut().files.remove(&file_id);
+            self.network.command(Command::Download(Box::new(message)));
+        } else {
+            self.state.borrow_mut().files.insert(file_id, FileStatus::Declined);
+        }
+        self.refresh_file(file_id);
+    }
+
     /// A file dropped on the window (each of several comes on its own): sent to the open
     /// conversation, as if picked in the dialog. Ignored before signing in.
     pub fn dropped_file(&self, path: PathBuf) {
@@ -584,6 +604,10 @@ impl Controller {
                     saved.into_iter().map(|(id, path)| (id, FileStatus::Saved(path))).collect();
             }
             Update::CannotOpen { name, why } => self.notice(self.texts.cannot_open(&name, &why)),
+            Update::FileOffered(file_id) => {
+                self.state.borrow_mut().files.entry(file_id).or_insert(FileStatus::Offered);
+                self.refresh_file(file_id);
+            }
             Update::Thumbnail { file_id, pixels } => {
                 let image = pixels.map(slint::Image::from_rgba8);
                 let shown = image.is_some();

@@ -161,6 +161,15 @@ impl Texts {
         pick!(self, "saved", "已保存")
     }
 
+    /// A file larger than one downloads by oneself, waiting for an answer.
+    pub fn offered(&self) -> &'static str {
+        pick!(self, "large file: download it?", "大文件：要下载吗？")
+    }
+
+    pub fn declined(&self) -> &'static str {
+        pick!(self, "declined", "已拒收")
+    }
+
     pub fn receiving(&self, percent: u32) -> String {
         pick!(self, format!("receiving {percent} %"), format!("接收中 {percent}%"))
     }

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         device,
         use_system_roots: true,
         saved_files: quicq_ui::saved_files::default_path(),
+        ask_above_bytes: ask_above_bytes(),
     };
     let app = match quicq_ui::start(options, Lang::detect()) {
         Ok(app) => app,
@@ -64,6 +65,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Incoming files larger than `QUICQ_ASK_ABOVE_MIB` MiB (default 100; 0 asks for every file)
+/// wait for Download or Decline instead of being downloaded by themselves.
+fn ask_above_bytes() -> Option<u64> {
+    let mib = std::env::var("QUICQ_ASK_ABOVE_MIB").ok().and_then(|v| v.trim().parse().ok());
+    Some(mib.unwrap_or(100u64).saturating_mul(1 << 20))
 }
 
 /// Slint's software renderer unless `SLINT_BACKEND` says otherwise: measured here without a

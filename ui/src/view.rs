@@ -278,9 +278,15 @@ impl History {
 /// What is known about a file's download.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileStatus {
-    Receiving { done: u64, total: u64 },
+    Receiving {
+        done: u64,
+        total: u64,
+    },
     Saved(std::path::PathBuf),
     Failed(String),
+    /// Larger than the user downloads by themselves: Download or Decline.
+    Offered,
+    Declined,
 }
 
 /// Bubbles for a conversation, oldest first.
@@ -313,6 +319,8 @@ pub fn message_row(
                     (String::new(), texts.receiving(percent(*done, *total)))
                 }
                 Some(FileStatus::Failed(why)) => (String::new(), why.clone()),
+                Some(FileStatus::Offered) => (String::new(), texts.offered().to_owned()),
+                Some(FileStatus::Declined) => (String::new(), texts.declined().to_owned()),
                 None => (String::new(), String::new()),
             };
             (true, f.name.clone(), human_size(f.size), path, state)
@@ -344,6 +352,7 @@ pub fn message_row(
             .into(),
         // Set from the row above, where the row is placed.
         continued: false,
+        offered: m.file.as_ref().is_some_and(|f| files.get(&f.id) == Some(&FileStatus::Offered)),
         // Set where the row is placed, once the preview is made.
         has_thumbnail: false,
         thumbnail: slint::Image::default(),

@@ -158,6 +158,8 @@ fn options(dir: &std::path::Path) -> Options {
         device: Some("ui-test".into()),
         use_system_roots: false,
         saved_files: Some(dir.join("saved-files.jsonl")),
+        // Larger files are offered, not downloaded by themselves.
+        ask_above_bytes: Some(64 << 10),
     }
 }
 
@@ -1487,4 +1489,38 @@ fn a_received_picture_shows_a_preview_and_a_file_that_only_looks_like_one_does_n
     // an ordinary file bubble.
     settle(&app);
     assert!(find(&app, "Preview of fake.png").is_none());
+}
+
+#[test]
+fn a_large_file_waits_for_download_or_decline() {
+    let AliceAndBob { server, bob, bob_events: _bob_events, _dir, app } = alice_and_bob();
+    let downloads = _dir.path().join("downloads");
+    for name in ["dataset.bin", "backup.bin"] {
+        let path = _dir.path().join(name);
+        std::fs::write(&path, vec![7u8; 200 << 10]).unwrap();
+        let upload = server.runtime.block_on(bob.send_file(Address::everyone(), &path)).unwrap();
+        server.runtime.block_on(upload.finished()).unwrap();
+    }
+    // Above the limit (64 KiB here): offered, not fetched.
+    wait_until(&app, "both offered", |a| {
+        find(a, "Download dataset.bin").is_some() && find(a, "Download backup.bin").is_some()
+    });
+    assert!(!downloads.join("dataset.bin").exists(), "not downloaded by itself");
+
+    click(&app, "Download dataset.bin");
+    wait_until(&app, "saved", |a| find(a, "Open dataset.bin").is_some());
+    assert_eq!(std::fs::read(downloads.join("dataset.bin")).unwrap().len(), 200 << 10);
+    click(&app, "Decline backup.bin");
+    wait_until(&app, "declined", |a| find(a, "Download backup.bin").is_none());
+    assert!(shown_states(&app).contains(&"declined".to_owned()));
+    assert!(!downloads.join("backup.bin").exists());
+}
+
+/// The file lines of the open conversation's bubbles.
+fn shown_states(app: &App) -> Vec<String> {
+    let model = app.window().global::<ConversationAdapter>().get_messages();
+    (0..model.row_count())
+        .filter_map(|i| model.row_data(i))
+        .map(|r| r.file_state.to_string())
+        .collect()
 }

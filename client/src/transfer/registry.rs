@@ -27,6 +27,8 @@ pub(crate) struct Transfers {
     /// Frames for the control stream (`file_done`); the client's writer survives reconnects.
     control: mpsc::UnboundedSender<ClientFrame>,
     pub(super) download_dir: Option<PathBuf>,
+    /// Larger files wait for [`crate::Client::download`].
+    auto_download_max: Option<u64>,
     /// Running uploads, by transfer id, waiting for the server's verdicts.
     uploads: Mutex<HashMap<String, mpsc::UnboundedSender<UploadSignal>>>,
     /// Files being downloaded, with their cancel tokens.
@@ -45,12 +47,14 @@ impl Transfers {
         events: Emitter,
         control: mpsc::UnboundedSender<ClientFrame>,
         download_dir: Option<PathBuf>,
+        auto_download_max: Option<u64>,
     ) -> Self {
         Transfers {
             link,
             events,
             control,
             download_dir,
+            auto_download_max,
             uploads: Mutex::default(),
             downloads: Mutex::default(),
             incoming: Mutex::default(),
@@ -59,6 +63,10 @@ impl Transfers {
 
     pub(crate) fn has_download_dir(&self) -> bool {
         self.download_dir.is_some()
+    }
+
+    pub(crate) fn auto_download_max(&self) -> Option<u64> {
+        self.auto_download_max
     }
 
     pub(super) fn send_control(&self, frame: ClientFrame) {

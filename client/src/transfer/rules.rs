@@ -99,9 +99,16 @@ pub(crate) fn after_verdict(
 }
 
 /// A message starts a download by itself when it announces a file that is not this client's
-/// own upload and a download folder is set.
-pub(crate) fn auto_download(message: &ChatMessage, own_upload: bool, have_dir: bool) -> bool {
-    message.file.is_some() && !own_upload && have_dir
+/// own upload, a download folder is set, and the file is no larger than `max` (if given).
+pub(crate) fn auto_download(
+    message: &ChatMessage,
+    own_upload: bool,
+    have_dir: bool,
+    max: Option<u64>,
+) -> bool {
+    message.file.as_ref().is_some_and(|f| max.is_none_or(|max| f.size <= max))
+        && !own_upload
+        && have_dir
 }
 
 /// A download resumes from what its `.part` file holds, never past the file's size.
@@ -281,7 +288,7 @@ mod tests {
             file: None,
             ..Default::default()
         };
-        assert!(!auto_download(&message, false, true), "no file");
+        assert!(!auto_download(&message, false, true, None), "no file");
         message.file = Some(FileInfo {
             id: 5,
             name: "a".into(),
@@ -291,7 +298,11 @@ mod tests {
         });
         let cases = [((false, true), true), ((true, true), false), ((false, false), false)];
         for ((own, dir), want) in cases {
-            assert_eq!(auto_download(&message, own, dir), want, "own {own}, dir {dir}");
+            assert_eq!(auto_download(&message, own, dir, None), want, "own {own}, dir {dir}");
+        }
+        // The file is 1 byte: a limit below it leaves it to the front end.
+        for (max, want) in [(None, true), (Some(1), true), (Some(0), false)] {
+            assert_eq!(auto_download(&message, false, true, max), want, "max {max:?}");
         }
     }
 

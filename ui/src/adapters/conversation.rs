@@ -88,6 +88,18 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
         }
     });
     let weak = Rc::downgrade(controller);
+    adapter.on_download(move |id| {
+        if let Some(controller) = weak.upgrade() {
+            controller.answer_offer(&id, true);
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_decline(move |id| {
+        if let Some(controller) = weak.upgrade() {
+            controller.answer_offer(&id, false);
+        }
+    });
+    let weak = Rc::downgrade(controller);
     adapter.on_open_folder(move |path| {
         if let Some(controller) = weak.upgrade() {
             controller.open(&path, true);
