@@ -109,6 +109,8 @@ pub enum GroupShow {
         topic: String,
         /// One is the owner or an admin: add, remove, rename and topic are offered.
         can_manage: bool,
+        /// One owns it: roles and deleting it are offered.
+        is_owner: bool,
         members: Vec<MemberRow>,
     },
     /// Why the last request was refused; empty clears it.

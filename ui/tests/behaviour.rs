@@ -1524,3 +1524,48 @@ fn shown_states(app: &App) -> Vec<String> {
         .map(|r| r.file_state.to_string())
         .collect()
 }
+
+#[test]
+fn the_owner_promotes_and_demotes_members_and_deletes_the_group_after_asking() {
+    let AliceAndBob { server: _server, bob: _bob, mut bob_events, _dir, app } = alice_and_bob();
+    let dialog = |a: &App| a.window().global::<GroupAdapter>().get_mode().to_string();
+    click(&app, "New group");
+    wait_until(&app, "the form", |a| dialog(a) == "create");
+    type_into(&app, "Group name", "Crew");
+    type_into(&app, "Group members", "bob");
+    click(&app, "Create");
+    wait_until(&app, "created", |a| dialog(a).is_empty() && tree(a).contains(&"# Crew".into()));
+    click(&app, "Members");
+    let member = |name: &str, role: &str| (name.to_owned(), role.to_owned(), true);
+    wait_until(&app, "the members", |a| members(a).contains(&member("bob", "member")));
+    assert!(find(&app, "Make alice admin").is_none(), "nothing for oneself");
+    click(&app, "Make bob admin");
+    wait_until(&app, "bob is an admin", |a| members(a).contains(&member("bob", "admin")));
+    click(&app, "Make bob member");
+    wait_until(&app, "bob is a member again", |a| members(a).contains(&member("bob", "member")));
+
+    // Deleting asks first; keeping it changes nothing.
+    click(&app, "Delete group");
+    settle(&app);
+    click(&app, "Keep the group");
+    settle(&app);
+    assert!(find(&app, "Delete for everyone").is_none() && tree(&app).contains(&"# Crew".into()));
+    click(&app, "Delete group");
+    settle(&app);
+    click(&app, "Delete for everyone");
+    wait_until(&app, "deleted", |a| dialog(a).is_empty() && !tree(a).contains(&"# Crew".into()));
+    // bob is told, as a stored event of the group.
+    let deleted = _server.runtime.block_on(async {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(Event::Message(m)) = bob_events.recv().await
+                    && matches!(m.event.as_deref(), Some(quicq_common::protocol::Event::Deleted {}))
+                {
+                    return m;
+                }
+            }
+        })
+        .await
+    });
+    assert!(deleted.is_ok(), "bob heard of the deletion");
+}

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use quicq_common::protocol::GroupChange;
+use quicq_common::protocol::{GroupChange, Role};
 use slint::{ComponentHandle, ModelRc, VecModel};
 
 use crate::controller::Controller;
@@ -37,6 +37,19 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
         }
     });
     let weak = Rc::downgrade(controller);
+    adapter.on_set_role(move |user, role| {
+        let role = if role == "admin" { Role::Admin } else { Role::Member };
+        if let Some(controller) = weak.upgrade() {
+            controller.change_group(GroupChange::Role { user: user.to_string(), role });
+        }
+    });
+    let weak = Rc::downgrade(controller);
+    adapter.on_delete(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.change_group(GroupChange::Delete {});
+        }
+    });
+    let weak = Rc::downgrade(controller);
     adapter.on_close(move || {
         if let Some(controller) = weak.upgrade() {
             controller.close_group_dialog();
@@ -52,7 +65,7 @@ pub fn show(window: &MainWindow, change: GroupShow) {
             adapter.set_members_field("".into());
             adapter.set_mode("create".into());
         }
-        GroupShow::Members { group, topic, can_manage, members } => {
+        GroupShow::Members { group, topic, can_manage, is_owner, members } => {
             if adapter.get_mode() != "members" || adapter.get_group() != group.as_str() {
                 adapter.set_name_field("".into());
                 adapter.set_add_field("".into());
@@ -61,6 +74,7 @@ pub fn show(window: &MainWindow, change: GroupShow) {
             adapter.set_group(group.into());
             adapter.set_topic(topic.into());
             adapter.set_can_manage(can_manage);
+            adapter.set_is_owner(is_owner);
             adapter.set_members(ModelRc::new(VecModel::from(members)));
             adapter.set_mode("members".into());
         }

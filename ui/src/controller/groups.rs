@@ -1,5 +1,5 @@
 //! The controller's side of group management: the new-group form and a group's members panel
-//! (roles, presence, add, remove, rename, topic, leave), all through the client library; the
+//! (roles, presence, add, remove, promote and demote, rename, topic, leave, delete), all through the client library; the
 //! server's refusals are put in words by [`crate::i18n::Texts::group_refused`].
 
 use quicq_common::nickname::key_of;
@@ -32,6 +32,18 @@ pub fn may_remove(actor: Role, target: Role, on_self: bool) -> bool {
             Role::Admin => target == Role::Member,
             Role::Member => false,
         }
+}
+
+/// The role change the owner is offered for a member with role `target`: plain members can
+/// be made admins and admins members (ownership is handed over from the CLI); nothing for
+/// oneself or for anyone when one is not the owner.
+pub fn role_offered(actor: Role, target: Role, on_self: bool) -> Option<Role> {
+    match (actor, target) {
+        _ if on_self => None,
+        (Role::Owner, Role::Member) => Some(Role::Admin),
+        (Role::Owner, Role::Admin) => Some(Role::Member),
+        _ => None,
+    }
 }
 
 impl Controller {
@@ -139,12 +151,17 @@ impl Controller {
                     role: self.texts.role(m.role).into(),
                     online: state.roster.is_online(&key_of(&m.name)),
                     can_remove: may_remove(actor, m.role, key_of(&m.name) == me),
+                    can_promote: role_offered(actor, m.role, key_of(&m.name) == me)
+                        == Some(Role::Admin),
+                    can_demote: role_offered(actor, m.role, key_of(&m.name) == me)
+                        == Some(Role::Member),
                 })
                 .collect();
             GroupShow::Members {
                 group: state.roster.group(&key).map_or_else(|| key.clone(), |g| g.name.clone()),
                 topic: state.activity.topic(&key).to_owned(),
                 can_manage: matches!(actor, Role::Owner | Role::Admin),
+                is_owner: actor == Role::Owner,
                 members: rows,
             }
         };
@@ -166,6 +183,22 @@ mod tests {
         ];
         for (typed, want) in cases {
             assert_eq!(nicknames(typed), want, "{typed:?}");
+        }
+    }
+
+    #[test]
+    fn the_owner_is_offered_roles_for_others() {
+        use Role::*;
+        let cases = [
+            ((Owner, Member, false), Some(Admin)),
+            ((Owner, Admin, false), Some(Member)),
+            ((Owner, Owner, true), None),
+            ((Admin, Member, false), None),
+            ((Admin, Admin, true), None),
+            ((Member, Member, false), None),
+        ];
+        for ((actor, target, on_self), want) in cases {
+            assert_eq!(role_offered(actor, target, on_self), want, "{actor:?} on {target:?}");
         }
     }
 
