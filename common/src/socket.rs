@@ -141,8 +141,44 @@ pub fn transport(windows: Windows, congestion: Congestion) -> quinn::TransportCo
     transport
 }
 
+/// A connection's transport state as one log field, the same for both sides: enough to tell a
+/// silent peer from a transport that stalled (flow control, congestion) without a packet capture.
+pub struct Figures(pub quinn::ConnectionStats);
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (path, rx, tx) = (&self.0.path, &self.0.frame_rx, &self.0.frame_tx);
+        write!(
+            f,
+            "rtt {} ms, cwnd {}, lost {}; STREAM in {} out {}; MAX_DATA in {} out {}; \
+             MAX_STREAM_DATA in {} out {}; DATA_BLOCKED in {} out {}; \
+             STREAM_DATA_BLOCKED in {} out {}",
+            path.rtt.as_millis(),
+            path.cwnd,
+            path.lost_packets,
+            rx.stream,
+            tx.stream,
+            rx.max_data,
+            tx.max_data,
+            rx.max_stream_data,
+            tx.max_stream_data,
+            rx.data_blocked,
+            tx.data_blocked,
+            rx.stream_data_blocked,
+            tx.stream_data_blocked,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn transport_figures_name_both_directions() {
+        let line = super::Figures(quinn::ConnectionStats::default()).to_string();
+        assert!(line.starts_with("rtt 0 ms, cwnd 0, lost 0; STREAM in 0 out 0;"), "{line}");
+        assert!(line.ends_with("STREAM_DATA_BLOCKED in 0 out 0"), "{line}");
+    }
+
     #[test]
     fn asks_for_larger_buffers_than_the_default() {
         let socket = super::bind("127.0.0.1:0".parse().unwrap()).unwrap();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use quicq_common::frame::write_frame;
 use quicq_common::protocol::{Address, ClientFrame, ErrorCode, ServerFrame, stream_code};
 use quicq_common::pump::BLOCK;
+use quicq_common::socket::Figures;
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -198,7 +199,12 @@ impl UploadJob {
             tokio::select! {
                 r = stream.write_all(&buf[..n]) => {
                     if began.elapsed() >= SLOW_WRITE {
-                        log_slow_write(conn, sent, began.elapsed());
+                        tracing::info!(
+                            sent,
+                            waited_ms = began.elapsed().as_millis() as u64,
+                            transport = %Figures(conn.stats()),
+                            "upload block waited long to be sent"
+                        );
                     }
                     if r.is_err() {
                         return Ok(rules::after_failed_write(&stream.stopped().await));
@@ -253,23 +259,6 @@ impl UploadJob {
 
 /// A block that waits this long for room to be sent is logged with the connection's state.
 const SLOW_WRITE: Duration = Duration::from_secs(10);
-
-/// Enough to tell a stalled transport (flow control, congestion) from a slow server.
-fn log_slow_write(conn: &quinn::Connection, sent: u64, waited: Duration) {
-    let stats = conn.stats();
-    tracing::info!(
-        sent,
-        waited_ms = waited.as_millis() as u64,
-        rtt_ms = stats.path.rtt.as_millis() as u64,
-        cwnd = stats.path.cwnd,
-        lost_packets = stats.path.lost_packets,
-        max_data_in = stats.frame_rx.max_data,
-        max_stream_data_in = stats.frame_rx.max_stream_data,
-        data_blocked_out = stats.frame_tx.data_blocked,
-        stream_data_blocked_out = stats.frame_tx.stream_data_blocked,
-        "upload block waited long to be sent"
-    );
-}
 
 /// BLAKE3 of a whole file, read on a blocking thread.
 async fn hash_file(path: &Path) -> Result<String, TransferError> {

@@ -13,6 +13,7 @@ use quicq_common::protocol::{
     stream_code,
 };
 use quicq_common::pump;
+use quicq_common::socket::Figures;
 use quicq_common::text::strip_format;
 use tokio_util::sync::CancellationToken;
 
@@ -329,20 +330,10 @@ async fn watch_idle(
             Ok(Ok(())) => {}
             Ok(Err(_)) => return,
             Err(_) => {
-                // Enough to tell a silent client from a stalled transport (flow control,
-                // congestion) without a packet capture.
-                let stats = conn.stats();
                 tracing::info!(
                     file = file_id,
                     received = progress.borrow().received,
-                    rtt_ms = stats.path.rtt.as_millis() as u64,
-                    cwnd = stats.path.cwnd,
-                    lost_packets = stats.path.lost_packets,
-                    stream_frames_in = stats.frame_rx.stream,
-                    data_blocked_in = stats.frame_rx.data_blocked,
-                    stream_data_blocked_in = stats.frame_rx.stream_data_blocked,
-                    max_data_out = stats.frame_tx.max_data,
-                    max_stream_data_out = stats.frame_tx.max_stream_data,
+                    transport = %Figures(conn.stats()),
                     "upload idle; stopping it"
                 );
                 stop.cancel();
