@@ -118,6 +118,15 @@ pub enum TransferEvent {
         file_id: u64,
         to: String,
     },
+    /// A file larger than [`crate::ClientConfig::auto_download_max`] was not downloaded by
+    /// itself (live, or found pending when signing in): [`crate::Client::download`] fetches it,
+    /// resuming what an earlier attempt kept.
+    Offered {
+        file_id: u64,
+        name: String,
+        from: String,
+        size: u64,
+    },
     DownloadStarted {
         file_id: u64,
         name: String,

@@ -81,14 +81,13 @@ impl Session {
                             .file
                             .as_ref()
                             .is_some_and(|f| transfers.is_own_upload(&f.transfer_id));
-                        if transfer::auto_download(
+                        let arrival = transfer::arrival(
                             &message,
                             own_upload,
                             transfers.has_download_dir(),
                             transfers.auto_download_max(),
-                        ) {
-                            transfer::start_download(transfers.clone(), message.clone());
-                        }
+                        );
+                        transfer::on_arrival(transfers, arrival, &message);
                         self.events.emit(Event::Message(message));
                     }
                 }

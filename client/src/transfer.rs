@@ -26,6 +26,6 @@ pub(crate) use registry::{Transfers, UploadSignal};
 
 pub use crate::event::{TransferEvent, TransferKey};
 
-pub(crate) use download::{fetch_pending, start as start_download};
-pub(crate) use rules::auto_download;
+pub(crate) use download::{fetch_pending, on_arrival, start as start_download};
+pub(crate) use rules::{Arrival, arrival};
 pub(crate) use upload::start as start_upload;

@@ -4,8 +4,9 @@
 # Needs Xvfb, ImageMagick's `import`, a CJK font and an emoji font the software renderer can draw
 # (Symbola); installs them with apt-get if missing.
 # SCREEN=800x480 sets the virtual screen's size (default 1000x680); QUICQ_LANG=zh, Chinese;
-# CLICK="X,Y" clicks there before the screenshot (CLICK="60,150" opens the group # Rust at the
-# default size).
+# CLICK="X,Y [X,Y…]" clicks there, in turn, before the screenshot (CLICK="60,165" opens the
+# group # Rust at the default size, CLICK="60,165 112,79" then its members panel);
+# QUICQ_ASK_ABOVE_MIB=0 offers every received file instead of downloading it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-docs/screenshot.png}"
@@ -70,10 +71,10 @@ HOME="$work/home-alice" DISPLAY=:99 \
   QUICQ_DOWNLOAD_DIR="$work/downloads" QUICQ_LANG="${QUICQ_LANG:-en}" "$bin/quicq-ui" > "$work/ui.log" 2>&1 &
 pids+=($!)
 sleep 6
-if [ -n "${CLICK:-}" ]; then
-  DISPLAY=:99 xdotool mousemove "${CLICK%,*}" "${CLICK#*,}" click 1
+for at in ${CLICK:-}; do
+  DISPLAY=:99 xdotool mousemove "${at%,*}" "${at#*,}" click 1
   sleep 2
-fi
+done
 mkdir -p "$(dirname "$out")"
 DISPLAY=:99 import -window root "$out"
 echo "saved $out"

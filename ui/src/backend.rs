@@ -206,8 +206,6 @@ pub enum Update {
         name: String,
         why: Problem,
     },
-    /// An incoming file larger than [`Options::ask_above_bytes`], not downloaded by itself.
-    FileOffered(u64),
     /// The preview of file `file_id`'s picture, or `None` if it could not be made.
     Thumbnail {
         file_id: u64,
@@ -682,8 +680,7 @@ impl Worker {
             None => HashMap::new(),
         };
         self.out.send(Update::SavedFiles(known));
-        let (groups, me, ask_above) =
-            (welcome.groups.clone(), welcome.you.clone(), self.options.ask_above_bytes);
+        let groups = welcome.groups.clone();
         self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
         self.out.send(Update::Limits {
             edit_window_secs: welcome.limits.edit_window_secs,
@@ -706,11 +703,6 @@ impl Worker {
                     Event::State(ConnState::Offline { reason }) => Some(reason.clone()),
                     _ => None,
                 };
-                if let Event::Message(m) = &event
-                    && let Some(file) = offered(m, &me, ask_above)
-                {
-                    out.send(Update::FileOffered(file));
-                }
                 if let (Event::Transfer(TransferEvent::Saved { file_id, path }), Some(saved)) =
                     (&event, &saved)
                     && let Err(e) = saved.record(*file_id, path)
@@ -762,14 +754,6 @@ fn failure(config: &ClientConfig, e: &ConnectError, wrap: fn(SignInError) -> Upd
             wrap(describe_connect(e))
         }
     }
-}
-
-/// The file a message from someone else announces, if it is larger than one downloads by
-/// oneself (the client library leaves it alone).
-fn offered(m: &ChatMessage, me: &str, ask_above: Option<u64>) -> Option<u64> {
-    let file = m.file.as_ref()?;
-    let theirs = quicq_common::nickname::key_of(&m.from) != quicq_common::nickname::key_of(me);
-    (theirs && ask_above.is_some_and(|max| file.size > max)).then_some(file.id)
 }
 
 /// Opens `path`, or its folder, with the system's opener, waiting for the opener's verdict

@@ -604,10 +604,6 @@ impl Controller {
                     saved.into_iter().map(|(id, path)| (id, FileStatus::Saved(path))).collect();
             }
             Update::CannotOpen { name, why } => self.notice(self.texts.cannot_open(&name, &why)),
-            Update::FileOffered(file_id) => {
-                self.state.borrow_mut().files.entry(file_id).or_insert(FileStatus::Offered);
-                self.refresh_file(file_id);
-            }
             Update::Thumbnail { file_id, pixels } => {
                 let image = pixels.map(slint::Image::from_rgba8);
                 let shown = image.is_some();
@@ -926,6 +922,11 @@ impl Controller {
             TransferEvent::DownloadFailed { file_id, reason, .. } => {
                 self.state.borrow_mut().files.insert(file_id, FileStatus::Failed(reason));
                 self.remove_transfer(&TransferKey::Download(file_id));
+                self.refresh_file(file_id);
+            }
+            // Larger than one downloads by oneself: Download or Decline on its bubble.
+            TransferEvent::Offered { file_id, .. } => {
+                self.state.borrow_mut().files.entry(file_id).or_insert(FileStatus::Offered);
                 self.refresh_file(file_id);
             }
             TransferEvent::UploadAccepted { .. } => {}

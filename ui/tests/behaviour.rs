@@ -1514,6 +1514,15 @@ fn a_large_file_waits_for_download_or_decline() {
     wait_until(&app, "declined", |a| find(a, "Download backup.bin").is_none());
     assert!(shown_states(&app).contains(&"declined".to_owned()));
     assert!(!downloads.join("backup.bin").exists());
+
+    // The next run finds it still pending on the server: offered again, not fetched.
+    drop(app);
+    let app = app_in(_dir.path(), Lang::English);
+    sign_in(&app, &server, "alice");
+    wait_until(&app, "offered again", |a| find(a, "Download backup.bin").is_some());
+    assert!(find(&app, "Download dataset.bin").is_none(), "the saved one is not");
+    settle(&app);
+    assert!(!downloads.join("backup.bin").exists(), "not downloaded by itself");
 }
 
 /// The file lines of the open conversation's bubbles.

@@ -60,16 +60,41 @@ pub(crate) fn start(transfers: Arc<Transfers>, message: ChatMessage) {
     });
 }
 
-/// Downloads what this device has not finished yet (after a restart or an interruption).
+/// Downloads what this device has not finished yet (after a restart or an interruption);
+/// files over the limit are offered again instead.
 pub(crate) async fn fetch_pending(transfers: Arc<Transfers>) {
     match transfers.link.request(&ClientFrame::PendingFiles {}).await {
         Ok(ServerFrame::FileList { messages }) => {
             for message in messages {
-                start(transfers.clone(), message);
+                let arrival = super::arrival(
+                    &message,
+                    false,
+                    transfers.has_download_dir(),
+                    transfers.auto_download_max(),
+                );
+                on_arrival(&transfers, arrival, &message);
             }
         }
         Ok(other) => tracing::warn!(?other, "unexpected answer to pending_files"),
         Err(e) => tracing::warn!(cause = %e, "cannot list pending files"),
+    }
+}
+
+/// Starts the download, or tells the front end of a file over the limit, as `arrival` says.
+pub(crate) fn on_arrival(
+    transfers: &Arc<Transfers>,
+    arrival: super::Arrival,
+    message: &ChatMessage,
+) {
+    match (arrival, &message.file) {
+        (super::Arrival::Download, _) => start(transfers.clone(), message.clone()),
+        (super::Arrival::Offer, Some(f)) => transfers.events.transfer(TransferEvent::Offered {
+            file_id: f.id,
+            name: f.name.clone(),
+            from: message.from.clone(),
+            size: f.size,
+        }),
+        _ => {}
     }
 }
 

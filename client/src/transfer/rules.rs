@@ -98,17 +98,34 @@ pub(crate) fn after_verdict(
     }
 }
 
-/// A message starts a download by itself when it announces a file that is not this client's
-/// own upload, a download folder is set, and the file is no larger than `max` (if given).
-pub(crate) fn auto_download(
+/// What a client does by itself with a message that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// Download it: a file, not this client's own upload, a download folder set, and no larger
+    /// than the limit (if any).
+    Download,
+    /// Tell the front end: such a file, but larger than the limit.
+    Offer,
+    /// Nothing: no file, one's own upload, or no download folder.
+    Nothing,
+}
+
+pub(crate) fn arrival(
     message: &ChatMessage,
     own_upload: bool,
     have_dir: bool,
     max: Option<u64>,
-) -> bool {
-    message.file.as_ref().is_some_and(|f| max.is_none_or(|max| f.size <= max))
-        && !own_upload
-        && have_dir
+) -> Arrival {
+    match &message.file {
+        Some(f) if !own_upload && have_dir => {
+            if max.is_none_or(|max| f.size <= max) {
+                Arrival::Download
+            } else {
+                Arrival::Offer
+            }
+        }
+        _ => Arrival::Nothing,
+    }
 }
 
 /// A download resumes from what its `.part` file holds, never past the file's size.
@@ -288,7 +305,7 @@ mod tests {
             file: None,
             ..Default::default()
         };
-        assert!(!auto_download(&message, false, true, None), "no file");
+        assert_eq!(arrival(&message, false, true, None), Arrival::Nothing, "no file");
         message.file = Some(FileInfo {
             id: 5,
             name: "a".into(),
@@ -296,14 +313,16 @@ mod tests {
             blake3: String::new(),
             transfer_id: "t".into(),
         });
-        let cases = [((false, true), true), ((true, true), false), ((false, false), false)];
+        use Arrival::*;
+        let cases = [((false, true), Download), ((true, true), Nothing), ((false, false), Nothing)];
         for ((own, dir), want) in cases {
-            assert_eq!(auto_download(&message, own, dir, None), want, "own {own}, dir {dir}");
+            assert_eq!(arrival(&message, own, dir, None), want, "own {own}, dir {dir}");
         }
         // The file is 1 byte: a limit below it leaves it to the front end.
-        for (max, want) in [(None, true), (Some(1), true), (Some(0), false)] {
-            assert_eq!(auto_download(&message, false, true, max), want, "max {max:?}");
+        for (max, want) in [(None, Download), (Some(1), Download), (Some(0), Offer)] {
+            assert_eq!(arrival(&message, false, true, max), want, "max {max:?}");
         }
+        assert_eq!(arrival(&message, true, true, Some(0)), Nothing, "one's own upload");
     }
 
     #[test]

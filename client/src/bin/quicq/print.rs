@@ -211,6 +211,9 @@ pub fn transfer_line(event: &TransferEvent) -> Option<String> {
         }
         TransferEvent::UploadFailed { reason, .. } => format!("! file not sent: {reason}"),
         TransferEvent::Delivered { to, .. } => format!("* {to} saved your file"),
+        TransferEvent::Offered { name, from, size, .. } => {
+            format!("* {from} offers {name} ({}); not downloaded", HumanBytes(*size))
+        }
         TransferEvent::DownloadStarted { name, from, size, .. } => {
             format!("* receiving {name} ({}) from {from}", HumanBytes(*size))
         }
@@ -383,6 +386,9 @@ fn transfer_json(event: &TransferEvent) -> serde_json::Value {
         TransferEvent::Delivered { file_id, to } => {
             json!({ "event": "delivered", "file_id": file_id, "to": to })
         }
+        TransferEvent::Offered { file_id, name, from, size } => json!({
+            "event": "offered", "file_id": file_id, "name": name, "from": from, "size": size
+        }),
         TransferEvent::DownloadStarted { file_id, name, from, size } => json!({
             "event": "download_started", "file_id": file_id, "name": name, "from": from, "size": size
         }),
