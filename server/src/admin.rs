@@ -22,7 +22,7 @@ pub fn new_code() -> String {
 
 /// Makes an invite for `uses` registrations, valid for `lifetime` (or until revoked).
 pub fn create_invite(
-    store: &Store,
+    store: &mut dyn Store,
     uses: u32,
     lifetime: Option<Duration>,
 ) -> Result<String, StoreError> {
@@ -35,7 +35,7 @@ pub fn create_invite(
 
 /// On a server that needs invites and has no account and no usable invite yet, makes one for
 /// the operator's first account, so the very first start prints a link that works.
-pub fn first_invite(store: &Store) -> Result<Option<String>, StoreError> {
+pub fn first_invite(store: &mut dyn Store) -> Result<Option<String>, StoreError> {
     let now = now_ms();
     let usable = store.invites()?.iter().any(|i| usable(i, now));
     if store.account_count()? > 0 || usable {
@@ -76,17 +76,18 @@ pub fn describe(invite: &Invite, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Sqlite;
 
-    fn store() -> (tempfile::TempDir, Store) {
+    fn store() -> (tempfile::TempDir, Sqlite) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let store = Sqlite::open(&dir.path().join("db.sqlite3")).unwrap();
         (dir, store)
     }
 
     #[test]
     fn invites_are_used_up_revoked_and_expire() {
         let (_dir, mut store) = store();
-        let code = create_invite(&store, 2, None).unwrap();
+        let code = create_invite(&mut store, 2, None).unwrap();
         assert_eq!(code.len(), CODE_LEN);
         let now = now_ms();
         assert!(store.invite_usable(&code, now).unwrap());
@@ -100,9 +101,9 @@ mod tests {
         assert!(register("c").is_err(), "two uses only");
         assert_eq!(describe(&store.invites().unwrap()[0], now_ms()), format!("{code}  used up"));
 
-        let short = create_invite(&store, 5, Some(Duration::from_millis(1))).unwrap();
+        let short = create_invite(&mut store, 5, Some(Duration::from_millis(1))).unwrap();
         assert!(!store.invite_usable(&short, now_ms() + 10).unwrap(), "expired");
-        let revoked = create_invite(&store, 5, None).unwrap();
+        let revoked = create_invite(&mut store, 5, None).unwrap();
         assert!(store.revoke_invite(&revoked).unwrap());
         assert!(!store.invite_usable(&revoked, now_ms()).unwrap());
         assert!(!store.revoke_invite("nope").unwrap());
@@ -111,9 +112,9 @@ mod tests {
 
     #[test]
     fn the_first_start_makes_one_invite_and_only_then() {
-        let (_dir, store) = store();
-        let first = first_invite(&store).unwrap().expect("a fresh server makes one");
+        let (_dir, mut store) = store();
+        let first = first_invite(&mut store).unwrap().expect("a fresh server makes one");
         assert!(store.invite_usable(&first, now_ms()).unwrap());
-        assert_eq!(first_invite(&store).unwrap(), None, "one usable invite is enough");
+        assert_eq!(first_invite(&mut store).unwrap(), None, "one usable invite is enough");
     }
 }

@@ -28,8 +28,14 @@ pub struct Config {
     pub cert: Option<PathBuf>,
     /// The key for `cert` (PEM).
     pub key: Option<PathBuf>,
-    /// Where the SQLite database lives.
+    /// Where the SQLite database (with `store = "sqlite"`) and the file spool live.
     pub data_dir: PathBuf,
+    /// Which database keeps accounts, messages and groups: `sqlite` (a file in `data_dir`, the
+    /// default) or `postgres` (at `database_url`, which several nodes may share).
+    pub store: StoreKind,
+    /// The PostgreSQL connection, as a URL (`postgresql://user:password@host/db`) or key=value
+    /// pairs (`host=/run/postgresql dbname=quicq`); only with `store = "postgres"`.
+    pub database_url: Option<String>,
     /// Who may create an account with a free nickname: `open` (anyone), `invite` (with an
     /// invite code), `closed` (nobody). Unset: `invite` when listening on an address other than
     /// loopback, `open` on loopback only.
@@ -104,6 +110,8 @@ impl Default for Config {
             cert: None,
             key: None,
             data_dir: "data".into(),
+            store: StoreKind::Sqlite,
+            database_url: None,
             registration: None,
             max_text_chars: DEFAULT_MAX_TEXT_CHARS,
             messages_per_second: 10,
@@ -134,6 +142,34 @@ impl Default for Config {
             receipts_max_members: 20,
         }
     }
+}
+
+/// Which database keeps the server's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// One SQLite file in `data_dir`.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database at `database_url`.
+    Postgres,
+}
+
+/// Where the database is, once the settings agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    /// A connection string, as `database_url`.
+    Postgres(String),
+}
+
+/// Settings that contradict each other.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("store = \"postgres\" needs database_url (or --database-url)")]
+    PostgresWithoutUrl,
+    #[error("database_url is only used with store = \"postgres\"")]
+    UrlWithoutPostgres,
 }
 
 /// Who may register a free nickname.
@@ -245,6 +281,16 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("quicq.sqlite3")
+    }
+
+    /// The database to open.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        match (self.store, &self.database_url) {
+            (StoreKind::Sqlite, None) => Ok(Database::Sqlite(self.database_path())),
+            (StoreKind::Sqlite, Some(_)) => Err(ConfigError::UrlWithoutPostgres),
+            (StoreKind::Postgres, Some(url)) => Ok(Database::Postgres(url.clone())),
+            (StoreKind::Postgres, None) => Err(ConfigError::PostgresWithoutUrl),
+        }
     }
 }
 

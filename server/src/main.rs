@@ -8,9 +8,9 @@ use clap::Parser;
 use quicq_common::nickname::key_of;
 use quicq_common::{Fingerprint, JoinLink};
 use quicq_server::admin;
-use quicq_server::config::Registration;
+use quicq_server::config::{Database, Registration, StoreKind};
 use quicq_server::password::Passwords;
-use quicq_server::store::Store;
+use quicq_server::store;
 use quicq_server::{Config, Server};
 use tokio_util::sync::CancellationToken;
 
@@ -42,9 +42,17 @@ struct Args {
     /// Private key (PEM) for --cert.
     #[arg(long, env = "QUICQ_KEY", requires = "cert")]
     key: Option<PathBuf>,
-    /// Directory for the database [default: data].
+    /// Directory for the SQLite database and the file spool [default: data].
     #[arg(long, global = true, env = "QUICQ_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Database for accounts, messages and groups: sqlite (in --data-dir) or postgres (at
+    /// --database-url) [default: sqlite].
+    #[arg(long, global = true, env = "QUICQ_STORE", value_enum)]
+    store: Option<StoreKind>,
+    /// PostgreSQL connection URL, e.g. postgresql://quicq@localhost/quicq or
+    /// "host=/run/postgresql dbname=quicq"; with --store postgres.
+    #[arg(long, global = true, env = "QUICQ_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Who may register a free nickname: open (anyone), invite (with an invite code) or closed
     /// [default: invite, or open when listening on loopback only].
     #[arg(long, env = "QUICQ_REGISTRATION", value_enum)]
@@ -145,6 +153,7 @@ impl Args {
             listen,
             cert_dir,
             data_dir,
+            store,
             max_text_chars,
             messages_per_second,
             message_burst,
@@ -155,6 +164,9 @@ impl Args {
             spool_quota_bytes,
             file_retention_secs
         );
+        if self.database_url.is_some() {
+            config.database_url = self.database_url;
+        }
         if self.cert.is_some() {
             config.cert = self.cert;
             config.key = self.key;
@@ -193,7 +205,12 @@ async fn run() -> anyhow::Result<()> {
         .init();
     let (config, command) = Args::parse().into_config()?;
     if let Some(Command::Admin(admin)) = command {
-        return run_admin(&config, admin);
+        // Off the runtime's threads: the PostgreSQL client blocks.
+        return std::thread::scope(|s| {
+            s.spawn(|| run_admin(&config, admin))
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the admin command failed")))
+        });
     }
     let data_dir = config.data_dir.clone();
     let server = Server::bind(config).context("cannot start server")?;
@@ -223,12 +240,15 @@ async fn run() -> anyhow::Result<()> {
 
 /// `quicq-server admin …`: works on the database in the data directory.
 fn run_admin(config: &Config, admin: Admin) -> anyhow::Result<()> {
-    let path = config.database_path();
-    let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let database = config.database()?;
+    let mut store = store::open(&database).with_context(|| match &database {
+        Database::Sqlite(path) => format!("cannot open {}", path.display()),
+        Database::Postgres(_) => "cannot open the PostgreSQL database".to_owned(),
+    })?;
     let now = quicq_server::store::now_ms();
     match admin {
         Admin::Invite(InviteCommand::Create { uses, expires }) => {
-            let code = admin::create_invite(&store, uses, expires)?;
+            let code = admin::create_invite(store.as_mut(), uses, expires)?;
             println!("invite {code}");
             match invite_link(config, &code) {
                 Ok(link) => println!("join link: {link}"),

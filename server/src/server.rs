@@ -14,13 +14,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::admin;
-use crate::config::{Config, Registration};
+use crate::config::{Config, ConfigError, Database, Registration};
 use crate::files::retention;
 use crate::files::spool::Spool;
 use crate::login;
 use crate::session::Session;
 use crate::state::State;
-use crate::store::{FileState, Store, StoreError, now_ms};
+use crate::store::{self, AccountId, FileState, GroupRow, Store, StoreError, now_ms};
+use crate::store_thread::StoreThread;
 
 /// How long sessions get to close after being told to.
 const SESSIONS_GRACE: Duration = Duration::from_secs(5);
@@ -37,6 +38,10 @@ pub enum StartError {
     CertWithoutKey,
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    #[error("settings: {0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot start the store thread: {0}")]
+    StoreThread(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot use spool directory {path}: {source}")]
@@ -88,23 +93,20 @@ impl Server {
             .max_idle_timeout(Some(config.idle_timeout().try_into()?));
         server_config.transport_config(Arc::new(transport));
 
-        let store = Store::open(&config.database_path())?;
+        let database = config.database()?;
         let spool = Spool::open(config.spool_dir())
             .map_err(|source| StartError::Spool { path: config.spool_dir(), source })?;
-        match reconcile(&store, &spool)? {
-            (0, 0) => {}
-            (deleted, failed) => tracing::warn!(
-                deleted,
-                failed,
-                "spool and database disagreed: removed unclaimed spool files, failed files without bytes"
-            ),
-        }
-        let first_invite = match config.registration_mode() {
-            Registration::Invite => admin::first_invite(&store)?,
-            _ => None,
-        };
+        // On a thread of its own: the PostgreSQL client blocks, which a runtime thread must not.
+        let invites = config.registration_mode() == Registration::Invite;
+        let prepared = std::thread::scope(|s| {
+            s.spawn(|| prepare_store(&database, &spool, invites))
+                .join()
+                .unwrap_or(Err(StartError::Store(StoreError::Stopped)))
+        })?;
+        let first_invite = prepared.first_invite;
         let listen = config.listen;
-        let state = Arc::new(State::new(config, store, spool)?);
+        let state =
+            Arc::new(State::new(config, prepared.store, prepared.accounts, prepared.groups, spool));
         let endpoint = quicq_common::socket::server_endpoint(listen, server_config, &reset_secret)
             .map_err(|source| StartError::Bind { addr: listen, source })?;
         Ok(Server {
@@ -219,10 +221,43 @@ impl Server {
     }
 }
 
+/// The database, opened and checked, running on its thread; and what the hub starts from.
+struct Prepared {
+    store: StoreThread,
+    accounts: Vec<(AccountId, String, String)>,
+    groups: Vec<GroupRow>,
+    first_invite: Option<String>,
+}
+
+/// Opens the database, makes it agree with the spool, on a server that needs invites and has
+/// none makes the first one, and hands the database to its thread. The PostgreSQL client may
+/// only be used and dropped off the runtime's threads, so from here on only the store thread
+/// holds it.
+fn prepare_store(
+    database: &Database,
+    spool: &Spool,
+    invites: bool,
+) -> Result<Prepared, StartError> {
+    let mut store = store::open(database)?;
+    match reconcile(store.as_mut(), spool)? {
+        (0, 0) => {}
+        (deleted, failed) => tracing::warn!(
+            deleted,
+            failed,
+            "spool and database disagreed: removed unclaimed spool files, failed files without bytes"
+        ),
+    }
+    let first_invite = if invites { admin::first_invite(store.as_mut())? } else { None };
+    let accounts = store.accounts()?;
+    let groups = store.groups()?;
+    let store = StoreThread::start(store).map_err(StartError::StoreThread)?;
+    Ok(Prepared { store, accounts, groups, first_invite })
+}
+
 /// Makes the spool and the database agree before serving: spool files no stored file claims
 /// (left by a crash) are deleted, and stored files whose bytes are gone (a restored backup) are
 /// marked failed, so nobody is offered them. Returns (deleted, failed).
-fn reconcile(store: &Store, spool: &Spool) -> Result<(usize, usize), StartError> {
+fn reconcile(store: &mut dyn Store, spool: &Spool) -> Result<(usize, usize), StartError> {
     let live = store.live_files()?;
     let mut failed = 0;
     for id in &live {

@@ -17,7 +17,7 @@ use crate::files::registry::Uploads;
 use crate::files::spool::Spool;
 use crate::hub::{Hub, QueueLimit};
 use crate::password::Passwords;
-use crate::store::{Account, Store, StoreError};
+use crate::store::{Account, AccountId, GroupRow, Store, StoreError};
 use crate::store_thread::{Insert, StoreThread};
 use crate::throttle::Throttle;
 
@@ -69,21 +69,27 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: Config, store: Store, spool: Spool) -> Result<Self, StoreError> {
+    /// `store` runs the opened database; the hub starts from `accounts` and `groups` as stored.
+    pub fn new(
+        config: Config,
+        store: StoreThread,
+        accounts: Vec<(AccountId, String, String)>,
+        groups: Vec<GroupRow>,
+        spool: Spool,
+    ) -> Self {
         let hub = Hub::new(
-            store.accounts()?,
-            store.groups()?,
+            accounts,
+            groups,
             QueueLimit { items: config.session_queue, bytes: config.session_queue_bytes },
             config.rates(),
         );
         // At most 4: the pool keeps each hash's 19 MiB for reuse.
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
         let passwords = Arc::new(Passwords::new(permits));
-        Ok(State {
+        State {
             config,
             hub: Arc::new(hub),
-            store: StoreThread::start(store)
-                .map_err(|e| StoreError::DataDir { path: "store thread".into(), source: e })?,
+            store,
             spool,
             uploads: Uploads::default(),
             passwords,
@@ -95,7 +101,7 @@ impl State {
                 known_good: HashMap::new(),
             }),
             hashing: FairGate::new(permits),
-        })
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -122,7 +128,7 @@ impl State {
     pub async fn with_store<T, F>(&self, f: F) -> Result<T, ServerError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Store) -> Result<T, ServerError> + Send + 'static,
+        F: FnOnce(&mut dyn Store) -> Result<T, ServerError> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.store.run(move |store| {
@@ -132,7 +138,7 @@ impl State {
     }
 
     /// Queues `f` on the store thread without waiting for it (for threads that cannot await).
-    pub fn store_later(&self, f: impl FnOnce(&mut Store) + Send + 'static) {
+    pub fn store_later(&self, f: impl FnOnce(&mut dyn Store) + Send + 'static) {
         self.store.run(f);
     }
 

@@ -14,7 +14,7 @@ use crate::store::{
 /// Most inserts committed in one transaction.
 const MAX_BATCH: usize = 256;
 
-type Run = Box<dyn FnOnce(&mut Store) + Send>;
+type Run = Box<dyn FnOnce(&mut dyn Store) + Send>;
 
 /// What an insert's requester learns: stored (or a repeat), refused, or the commit failed.
 pub type InsertResult = Result<Result<Stored, Rejection>, Arc<StoreError>>;
@@ -47,7 +47,7 @@ pub struct StoreThread {
 }
 
 impl StoreThread {
-    pub fn start(store: Store) -> std::io::Result<Self> {
+    pub fn start(store: Box<dyn Store>) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("quicq-store".into())
@@ -56,7 +56,7 @@ impl StoreThread {
     }
 
     /// Queues `f`; it runs after everything queued before it. False if the thread has stopped.
-    pub fn run(&self, f: impl FnOnce(&mut Store) + Send + 'static) -> bool {
+    pub fn run(&self, f: impl FnOnce(&mut dyn Store) + Send + 'static) -> bool {
         let sent = self.tx.send(Job::Run(Box::new(f))).is_ok();
         if !sent {
             tracing::error!("the store thread has stopped");
@@ -72,7 +72,7 @@ impl StoreThread {
 
     /// Runs `last` after every job queued so far, then ends the thread and waits for it. Jobs
     /// queued later fail as if the thread had stopped.
-    pub async fn join(&self, last: impl FnOnce(&mut Store) + Send + 'static) {
+    pub async fn join(&self, last: impl FnOnce(&mut dyn Store) + Send + 'static) {
         let Some(handle) = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
@@ -83,8 +83,8 @@ impl StoreThread {
     }
 }
 
-fn work(mut store: Store, rx: mpsc::Receiver<Job>) {
-    let store = &mut store;
+fn work(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
+    let store = store.as_mut();
     let mut next = rx.recv().ok();
     while let Some(job) = next.take() {
         match job {
@@ -121,7 +121,7 @@ const INDEX_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The next job. While none is waiting the search index catches up: at once when a full batch
 /// waits, otherwise after [`INDEX_IDLE`] without jobs.
-fn wait_indexing(store: &mut Store, rx: &mpsc::Receiver<Job>) -> Option<Job> {
+fn wait_indexing(store: &mut dyn Store, rx: &mpsc::Receiver<Job>) -> Option<Job> {
     loop {
         match rx.try_recv() {
             Ok(job) => return Some(job),
@@ -143,7 +143,7 @@ fn wait_indexing(store: &mut Store, rx: &mpsc::Receiver<Job>) -> Option<Job> {
     }
 }
 
-fn commit(store: &mut Store, batch: Vec<Insert>) {
+fn commit(store: &mut dyn Store, batch: Vec<Insert>) {
     let rows: Vec<NewMessage<'_>> = batch
         .iter()
         .map(|i| NewMessage {

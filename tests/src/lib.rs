@@ -13,6 +13,8 @@ use quicq_common::protocol::{
 };
 use quicq_common::tls::{self, Roots, ServerVerifier};
 use quicq_common::{Fingerprint, JoinLink};
+use quicq_fixtures::postgres::PgCluster;
+use quicq_server::config::{Database, StoreKind};
 use quicq_server::{Config, Server};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -37,6 +39,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub fingerprint: Fingerprint,
     pub dir: Arc<tempfile::TempDir>,
+    /// Where it keeps its data (SQLite in `dir`, or PostgreSQL).
+    pub database: Database,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -55,7 +59,9 @@ impl TestServer {
     pub async fn start_in(dir: Arc<tempfile::TempDir>, tweak: impl FnOnce(&mut Config)) -> Self {
         init_logging();
         let mut config = Config::ephemeral(dir.path());
+        on_test_store(&mut config, dir.path());
         tweak(&mut config);
+        let database = config.database().expect("store settings");
         let server = Server::bind(config).expect("server starts");
         let (addr, fingerprint) = (server.local_addr(), server.fingerprint());
         let shutdown = CancellationToken::new();
@@ -63,7 +69,7 @@ impl TestServer {
         let task = tokio::spawn(async move {
             server.run(token).await;
         });
-        TestServer { addr, fingerprint, dir, shutdown, task }
+        TestServer { addr, fingerprint, dir, database, shutdown, task }
     }
 
     /// Address with the certificate pinned.
@@ -91,6 +97,24 @@ impl TestServer {
         self.task.await.expect("server task");
         self.dir
     }
+}
+
+/// With `QUICQ_TEST_STORE=postgres`, the server keeps its data in a fresh database of a real
+/// PostgreSQL (one per test directory, so a restart finds its data again) instead of SQLite.
+fn on_test_store(config: &mut Config, dir: &Path) {
+    match std::env::var("QUICQ_TEST_STORE").as_deref() {
+        Ok("postgres") => {}
+        Ok("sqlite") | Err(_) => return,
+        Ok(other) => panic!("QUICQ_TEST_STORE={other}: sqlite or postgres"),
+    }
+    let remembered = dir.join("postgres-url");
+    let url = std::fs::read_to_string(&remembered).unwrap_or_else(|_| {
+        let url = PgCluster::shared().new_database().expect("a database for the test");
+        std::fs::write(&remembered, &url).expect("remember the database");
+        url
+    });
+    config.store = StoreKind::Postgres;
+    config.database_url = Some(url);
 }
 
 /// A client config that pins the test server and remembers nothing on disk.

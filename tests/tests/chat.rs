@@ -139,9 +139,10 @@ async fn closed_registration_refuses_new_names_but_not_existing_accounts() {
 
 /// Makes an invite in the server's database, as `quicq-server admin invite create` does.
 fn invite(server: &TestServer, uses: u32) -> String {
-    let path = server.dir.path().join("data").join("quicq.sqlite3");
-    let store = quicq_server::store::Store::open(&path).unwrap();
-    quicq_server::admin::create_invite(&store, uses, None).unwrap()
+    quicq_fixtures::postgres::off_runtime(|| {
+        let mut store = quicq_server::store::open(&server.database).unwrap();
+        quicq_server::admin::create_invite(store.as_mut(), uses, None).unwrap()
+    })
 }
 
 fn with_invite(server: &TestServer, nick: &str, code: &str) -> quicq_client::ClientConfig {
