@@ -158,6 +158,14 @@ pub enum Membership {
     Leave(AccountId),
 }
 
+/// A stored message and what routing it needs: who sent it and to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub sender: AccountId,
+    pub target: Target,
+    pub message: ChatMessage,
+}
+
 /// Result of storing a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -531,6 +539,17 @@ pub trait Store: Send {
 
     /// Ids of files whose spool must exist (uploading or complete).
     fn live_files(&mut self) -> Result<Vec<u64>, StoreError>;
+
+    /// Every message stored with an id above `after`, in id order, at most `limit`: what a
+    /// cluster node delivers, in the order every node delivers it.
+    fn committed_after(&mut self, after: u64, limit: usize) -> Result<Vec<Committed>, StoreError>;
+
+    /// The accounts that receive group message `id`: members from the event that made them
+    /// one to the event that ended it.
+    fn receivers(&mut self, group: GroupId, id: u64) -> Result<Vec<AccountId>, StoreError>;
+
+    /// A live group with its current members; `None` once deleted.
+    fn group(&mut self, group: GroupId) -> Result<Option<GroupRow>, StoreError>;
 
     /// Moves what is only in a write-ahead log into the main file, so a stopped server leaves
     /// one self-contained file. Nothing to do where the database server owns its files.

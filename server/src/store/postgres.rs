@@ -16,10 +16,10 @@ use quicq_common::protocol::{
 };
 
 use super::{
-    Account, AccountId, Change, Changed, FileRow, FileState, GroupId, GroupRow, InvalidInvite,
-    Invite, LiveFile, Membership, MessageColumns, NewMessage, Original, Rejection, Store,
-    StoreError, Stored, Target, add_reaction, event_client_id, fit_frame, parse_role, role_str,
-    stored_target,
+    Account, AccountId, Change, Changed, Committed, FileRow, FileState, GroupId, GroupRow,
+    InvalidInvite, Invite, LiveFile, Membership, MessageColumns, NewMessage, Original, Rejection,
+    Store, StoreError, Stored, Target, add_reaction, event_client_id, fit_frame, parse_role,
+    role_str, stored_target,
 };
 
 /// Each entry upgrades the schema by one version, in one transaction.
@@ -130,7 +130,8 @@ CREATE TABLE reactions (
 const SELECT_MESSAGE: &str = "
 SELECT m.id, s.name, r.name, m.to_group, g.name, m.text, m.at,
        f.id, f.name, f.size, f.blake3, f.transfer_id,
-       m.edited_at, m.recalled, m.event::text, q.id, qs.name, q.text, qf.name, q.recalled
+       m.edited_at, m.recalled, m.event::text, q.id, qs.name, q.text, qf.name, q.recalled,
+       m.sender, m.to_user, m.to_group
 FROM messages m JOIN accounts s ON s.id = m.sender LEFT JOIN accounts r ON r.id = m.to_user
 LEFT JOIN groups g ON g.id::text = m.to_group
 LEFT JOIN files f ON f.id = m.file_id
@@ -1109,6 +1110,44 @@ impl Store for Postgres {
             .query("SELECT id FROM files WHERE state IN ('uploading', 'complete')", &[])?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
+
+    fn committed_after(&mut self, after: u64, limit: usize) -> Result<Vec<Committed>, StoreError> {
+        let rows = self.client.query(
+            &format!("{SELECT_MESSAGE} WHERE m.id > $1 ORDER BY m.id LIMIT $2"),
+            &[&(after.min(i64::MAX as u64) as i64), &(limit as i64)],
+        )?;
+        Ok(rows.iter().map(row_to_committed).collect())
+    }
+
+    fn receivers(&mut self, group: GroupId, id: u64) -> Result<Vec<AccountId>, StoreError> {
+        let rows = self.client.query(
+            "SELECT account FROM members WHERE group_id = $1 AND since <= $2
+               AND (until IS NULL OR until >= $2)",
+            &[&group, &(id.min(i64::MAX as u64) as i64)],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn group(&mut self, group: GroupId) -> Result<Option<GroupRow>, StoreError> {
+        let Some(row) = self.client.query_opt(
+            "SELECT id, name, topic FROM groups WHERE id = $1 AND key IS NOT NULL",
+            &[&group],
+        )?
+        else {
+            return Ok(None);
+        };
+        let members = self
+            .client
+            .query(
+                "SELECT account, role FROM members WHERE group_id = $1 AND until IS NULL
+                 ORDER BY since",
+                &[&group],
+            )?
+            .iter()
+            .map(|r| (r.get(0), parse_role(r.get(1))))
+            .collect();
+        Ok(Some(GroupRow { id: row.get(0), name: row.get(1), topic: row.get(2), members }))
+    }
 }
 
 /// The message ids of one transaction: the counter row locked at the start (so transactions
@@ -1356,6 +1395,14 @@ fn row_to_message(r: &Row) -> ChatMessage {
     .into_message()
 }
 
+fn row_to_committed(r: &Row) -> Committed {
+    Committed {
+        sender: r.get(20),
+        target: stored_target(r.get(21), r.get(22)),
+        message: row_to_message(r),
+    }
+}
+
 /// A file row without its message (filled in by [`Postgres::fill_message`]).
 fn row_to_file(r: &Row) -> FileRow {
     FileRow {
@@ -1374,6 +1421,64 @@ fn row_to_file(r: &Row) -> FileRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The invariant the cluster stands on: ids become visible in order. Writers on four
+    /// connections store at once; a reader that repeatedly takes everything after what it has
+    /// seen must always find the very next id first, never a later one with a gap that fills
+    /// afterwards.
+    #[test]
+    fn ids_from_concurrent_connections_become_visible_in_order() {
+        let cluster = quicq_fixtures::postgres::PgCluster::shared();
+        let url = cluster.new_database().unwrap();
+        let mut setup = Postgres::connect(&url).unwrap();
+        let senders: Vec<AccountId> = (0..4)
+            .map(|i| {
+                let name = format!("w{i}");
+                setup.create_account(&name, &name, "h", 0).unwrap().unwrap().id
+            })
+            .collect();
+        const EACH: usize = 150;
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for sender in &senders {
+                let (url, done) = (&url, &done);
+                scope.spawn(move || {
+                    let mut s = Postgres::connect(url).unwrap();
+                    for i in 0..EACH {
+                        let rows: Vec<String> =
+                            (0..(i % 3 + 1)).map(|j| format!("{i}.{j}")).collect();
+                        let batch: Vec<NewMessage<'_>> = rows
+                            .iter()
+                            .map(|cid| NewMessage {
+                                sender: *sender,
+                                target: Target::Everyone,
+                                text: "x",
+                                client_id: cid,
+                                now: 0,
+                                reply_to: None,
+                            })
+                            .collect();
+                        s.insert_messages(&batch).unwrap();
+                    }
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+            let mut reader = Postgres::connect(&url).unwrap();
+            let mut seen = 0u64;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst) == senders.len();
+                for c in reader.committed_after(seen, 500).unwrap() {
+                    assert_eq!(c.message.id, seen + 1, "a gap that a later commit would fill");
+                    seen = c.message.id;
+                }
+                if finished && reader.committed_after(seen, 1).unwrap().is_empty() {
+                    break;
+                }
+            }
+            let per_sender: usize = (0..EACH).map(|i| i % 3 + 1).sum();
+            assert_eq!(seen as usize, per_sender * senders.len());
+        });
+    }
 
     #[test]
     fn where_clauses_name_the_account_parameter() {

@@ -11,10 +11,10 @@ use quicq_common::protocol::{
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{
-    Account, AccountId, Change, Changed, FileRow, FileState, GroupId, GroupRow, INDEX_BATCH,
-    InvalidInvite, Invite, LiveFile, Membership, MessageColumns, NewMessage, Original, Rejection,
-    Store, StoreError, Stored, Target, add_reaction, event_client_id, fit_frame, parse_role,
-    role_str, stored_target,
+    Account, AccountId, Change, Changed, Committed, FileRow, FileState, GroupId, GroupRow,
+    INDEX_BATCH, InvalidInvite, Invite, LiveFile, Membership, MessageColumns, NewMessage, Original,
+    Rejection, Store, StoreError, Stored, Target, add_reaction, event_client_id, fit_frame,
+    parse_role, role_str, stored_target,
 };
 
 /// 2 added `invites` and `accounts.disabled`; 3 named groups, replies, edits, recalls,
@@ -143,7 +143,8 @@ INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 const SELECT_MESSAGE: &str = "
 SELECT m.id, s.name, r.name, m.to_group, g.name, m.text, m.at,
        f.id, f.name, f.size, f.blake3, f.transfer_id,
-       m.edited_at, m.recalled, m.event, q.id, qs.name, q.text, qf.name, q.recalled
+       m.edited_at, m.recalled, m.event, q.id, qs.name, q.text, qf.name, q.recalled,
+       m.sender, m.to_user, m.to_group
 FROM messages m JOIN accounts s ON s.id = m.sender LEFT JOIN accounts r ON r.id = m.to_user
 LEFT JOIN groups g ON m.to_group <> 'everyone' AND g.id = CAST(m.to_group AS INTEGER)
 LEFT JOIN files f ON f.id = m.file_id
@@ -1169,6 +1170,57 @@ impl Store for Sqlite {
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    fn committed_after(&mut self, after: u64, limit: usize) -> Result<Vec<Committed>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{SELECT_MESSAGE} WHERE m.id > ?1 ORDER BY m.id LIMIT ?2"))?;
+        let rows =
+            stmt.query_map(params![after.min(i64::MAX as u64) as i64, limit as i64], |r| {
+                Ok(Committed {
+                    sender: r.get(20)?,
+                    target: stored_target(r.get(21)?, r.get(22)?),
+                    message: row_to_message(r)?,
+                })
+            })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn receivers(&mut self, group: GroupId, id: u64) -> Result<Vec<AccountId>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT account FROM members WHERE group_id = ?1 AND since <= ?2
+               AND (until IS NULL OR until >= ?2)",
+        )?;
+        let rows = stmt.query_map(params![group, id.min(i64::MAX as u64) as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn group(&mut self, group: GroupId) -> Result<Option<GroupRow>, StoreError> {
+        let found = self
+            .conn
+            .query_row(
+                "SELECT id, name, topic FROM groups WHERE id = ?1 AND key IS NOT NULL",
+                [group],
+                |r| {
+                    Ok(GroupRow {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        topic: r.get(2)?,
+                        members: vec![],
+                    })
+                },
+            )
+            .optional()?;
+        let Some(mut row) = found else { return Ok(None) };
+        row.members = self
+            .conn
+            .prepare_cached(
+                "SELECT account, role FROM members WHERE group_id = ?1 AND until IS NULL ORDER BY since",
+            )?
+            .query_map([group], |r| Ok((r.get(0)?, parse_role(&r.get::<_, String>(1)?))))?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(row))
     }
 }
 

@@ -48,6 +48,7 @@ suite!(
     delivery_position_only_moves_forward_and_survives_reopen,
     catch_up_follows_group_membership_from_join_to_leave,
     search_follows_edits_and_recalls_in_chinese_and_english,
+    the_committed_stream_names_sender_target_and_group_receivers,
 );
 
 fn ids(v: Vec<ChatMessage>) -> Vec<u64> {
@@ -198,4 +199,51 @@ fn search_follows_edits_and_recalls_in_chinese_and_english(db: Fresh) {
     let recall = Change::Recall { window_ms: i64::MAX };
     s.change_message(a.id, early.message.id, &recall, "5", 2).unwrap().unwrap();
     assert!(texts(s.as_mut(), "noon").is_empty());
+}
+
+fn the_committed_stream_names_sender_target_and_group_receivers(db: Fresh) {
+    let mut s = db.open();
+    let a = s.create_account("a", "a", "h", 0).unwrap().unwrap();
+    let b = s.create_account("b", "b", "h", 0).unwrap().unwrap();
+    let ab = s.insert_message(a.id, &Target::User(b.id), "hi", "1", 0).unwrap().unwrap().message;
+    let (g, created) = s.create_group(a.id, "g", "g", &[(b.id, "b".into())], 0).unwrap();
+    let in_group = s.insert_message(b.id, &Target::Group(g), "x", "2", 0).unwrap().unwrap();
+    let left = s
+        .group_events(g, b.id, &[(Event::Left {}, vec![Membership::Leave(b.id)])], None, None, 0)
+        .unwrap();
+    let after = s.insert_message(a.id, &Target::Group(g), "y", "3", 0).unwrap().unwrap();
+
+    let all = s.committed_after(0, 100).unwrap();
+    let got: Vec<(i64, Target, u64)> =
+        all.iter().map(|c| (c.sender, c.target, c.message.id)).collect();
+    let group = Target::Group(g);
+    assert_eq!(
+        got,
+        vec![
+            (a.id, Target::User(b.id), ab.id),
+            (a.id, group, created[0].id),
+            (a.id, group, created[1].id),
+            (b.id, group, in_group.message.id),
+            (b.id, group, left[0].id),
+            (a.id, group, after.message.id),
+        ]
+    );
+    assert_eq!(all[3].message, in_group.message);
+    assert_eq!(
+        ids(s.committed_after(created[1].id, 2).unwrap().into_iter().map(|c| c.message).collect()),
+        vec![in_group.message.id, left[0].id]
+    );
+    let mut receivers = |id| {
+        let mut r = s.receivers(g, id).unwrap();
+        r.sort();
+        r
+    };
+    assert_eq!(receivers(created[0].id), vec![a.id], "b joins with the next event");
+    assert_eq!(receivers(in_group.message.id), vec![a.id, b.id]);
+    assert_eq!(receivers(left[0].id), vec![a.id, b.id], "the leaving event is b's last");
+    assert_eq!(receivers(after.message.id), vec![a.id]);
+    let row = s.group(g).unwrap().unwrap();
+    assert_eq!((row.name.as_str(), row.members.len()), ("g", 1));
+    s.delete_group(g, a.id, 0).unwrap();
+    assert_eq!(s.group(g).unwrap(), None);
 }
