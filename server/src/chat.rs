@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use quicq_common::check::{check_search, check_send};
+use quicq_common::nickname::key_of;
 use quicq_common::protocol::{Address, ErrorCode, MAX_HISTORY_PAGE, MAX_SEARCH_PAGE, ServerFrame};
 
 use crate::error::{Refusal, ServerError};
@@ -17,14 +18,27 @@ use quicq_common::turns::Ticket;
 
 /// The stored target of an address as `account` may use it, or `unknown_recipient` (a group
 /// `account` is not in is reported like one that does not exist).
-pub fn resolve(state: &State, account: i64, to: &Address) -> Result<Target, ServerError> {
-    state.hub().resolve(account, to).ok_or_else(|| {
-        let message = match to {
-            Address::User(name) => format!("no user named {name}"),
-            Address::Group(name) => format!("no group named {name} that you are in"),
-        };
-        ServerError::refused(ErrorCode::UnknownRecipient, message)
-    })
+pub async fn resolve(state: &State, account: i64, to: &Address) -> Result<Target, ServerError> {
+    if let Some(target) = state.hub().resolve(account, to) {
+        return Ok(target);
+    }
+    if let Address::User(name) = to
+        && state.hub().in_cluster()
+    {
+        // Perhaps registered through another node a moment ago.
+        let key = key_of(name);
+        if let Some(found) = state.with_store(move |s| Ok(s.account_by_key(&key)?)).await? {
+            state.hub().learn_accounts(vec![(found.id, found.name, found.key)]);
+            if let Some(target) = state.hub().resolve(account, to) {
+                return Ok(target);
+            }
+        }
+    }
+    let message = match to {
+        Address::User(name) => format!("no user named {name}"),
+        Address::Group(name) => format!("no group named {name} that you are in"),
+    };
+    Err(ServerError::refused(ErrorCode::UnknownRecipient, message))
 }
 
 /// Takes one token of the sender's rate limit, or refuses with the time to wait.
@@ -71,7 +85,7 @@ pub async fn send(
     turn: Turn,
 ) -> Result<ServerFrame, ServerError> {
     check_send(&client_id, &text, state.config().max_text_chars())?;
-    let target = resolve(state, sender.id, &to)?;
+    let target = resolve(state, sender.id, &to).await?;
     take_rate_token(state, sender.id)?;
     turn.wait().await?;
     let (hub, sender_id, fan_target) = (state.hub().clone(), sender.id, target);
@@ -108,7 +122,7 @@ pub async fn history(
             format!("limit must be 1 to {MAX_HISTORY_PAGE}"),
         ));
     }
-    let target = resolve(state, account.id, &with)?;
+    let target = resolve(state, account.id, &with).await?;
     let id = account.id;
     let (messages, more) =
         state.with_store(move |s| Ok(s.history(id, &target, before, limit as usize)?)).await?;
@@ -131,7 +145,10 @@ pub async fn search(
             format!("limit must be 1 to {MAX_SEARCH_PAGE}"),
         ));
     }
-    let with = with.map(|to| resolve(state, account.id, &to)).transpose()?;
+    let with = match with {
+        Some(to) => Some(resolve(state, account.id, &to).await?),
+        None => None,
+    };
     let (id, text) = (account.id, text.trim().to_owned());
     let (messages, more) = state
         .with_store(move |s| Ok(s.search(id, &text, with.as_ref(), before, limit as usize)?))

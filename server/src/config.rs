@@ -36,6 +36,9 @@ pub struct Config {
     /// The PostgreSQL connection, as a URL (`postgresql://user:password@host/db`) or key=value
     /// pairs (`host=/run/postgresql dbname=quicq`); only with `store = "postgres"`.
     pub database_url: Option<String>,
+    /// Makes this server one node of a cluster: the NATS server the nodes talk through
+    /// (`nats://host:4222`). Needs `store = "postgres"`, the same database on every node.
+    pub nats_url: Option<String>,
     /// Who may create an account with a free nickname: `open` (anyone), `invite` (with an
     /// invite code), `closed` (nobody). Unset: `invite` when listening on an address other than
     /// loopback, `open` on loopback only.
@@ -112,6 +115,7 @@ impl Default for Config {
             data_dir: "data".into(),
             store: StoreKind::Sqlite,
             database_url: None,
+            nats_url: None,
             registration: None,
             max_text_chars: DEFAULT_MAX_TEXT_CHARS,
             messages_per_second: 10,
@@ -170,6 +174,8 @@ pub enum ConfigError {
     PostgresWithoutUrl,
     #[error("database_url is only used with store = \"postgres\"")]
     UrlWithoutPostgres,
+    #[error("a cluster (nats_url) needs store = \"postgres\", one database for every node")]
+    ClusterWithoutPostgres,
 }
 
 /// Who may register a free nickname.
@@ -285,6 +291,9 @@ impl Config {
 
     /// The database to open.
     pub fn database(&self) -> Result<Database, ConfigError> {
+        if self.nats_url.is_some() && self.store != StoreKind::Postgres {
+            return Err(ConfigError::ClusterWithoutPostgres);
+        }
         match (self.store, &self.database_url) {
             (StoreKind::Sqlite, None) => Ok(Database::Sqlite(self.database_path())),
             (StoreKind::Sqlite, Some(_)) => Err(ConfigError::UrlWithoutPostgres),

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use quicq_common::frame::encode;
@@ -15,6 +15,7 @@ use quicq_common::nickname::{key_of, skeleton_of};
 use quicq_common::protocol::{
     Address, ChatMessage, EVERYONE, GroupInfo, MemberInfo, Role, ServerFrame, USERS_PAGE, UserInfo,
 };
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::membership::{Group, GroupId, Groups};
@@ -117,8 +118,27 @@ struct State {
     typing: HashMap<(AccountId, Target), Instant>,
 }
 
+/// What one node's hub tells the other nodes of a cluster, and does when they tell it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Relay {
+    /// A control frame for every session of these accounts.
+    Notify { accounts: Vec<AccountId>, frame: ServerFrame },
+    /// A control frame for whoever receives what `sender` sends to `target`.
+    FanOut { sender: AccountId, target: Target, frame: ServerFrame },
+    /// A newly registered account.
+    Account { id: AccountId, name: String, key: String },
+}
+
+/// Hands a [`Relay`] to the other nodes.
+pub type Relayer = Box<dyn Fn(Relay) + Send + Sync>;
+
 pub struct Hub {
     state: Mutex<State>,
+    /// Set when this node is part of a cluster: stored messages then reach sessions only
+    /// through [`Hub::deliver`], in the cluster's order, and control frames go to the other
+    /// nodes too.
+    cluster: OnceLock<Relayer>,
     /// Woken when presence changes wait for a later batch; see [`Hub::presence_batches`].
     presence_waiting: tokio::sync::Notify,
     queue: QueueLimit,
@@ -161,6 +181,7 @@ impl Hub {
         }
         Hub {
             state: Mutex::new(state),
+            cluster: OnceLock::new(),
             presence_waiting: tokio::sync::Notify::new(),
             queue: QueueLimit { items: queue.items.max(1), bytes: queue.bytes.max(1) },
             rates,
@@ -254,6 +275,62 @@ impl Hub {
     pub fn add_account(&self, id: AccountId, name: &str, key: &str) {
         // The new account is about to come online; its presence goes out on registration.
         self.lock().add(id, name, key);
+        self.tell(|| Relay::Account { id, name: name.to_owned(), key: key.to_owned() });
+    }
+
+    /// From now on this hub is one node of a cluster: `relay` reaches the other nodes, and
+    /// [`Hub::fan_out`] leaves delivery to the cluster's ordered stream.
+    pub fn join_cluster(&self, relay: Relayer) {
+        let _ = self.cluster.set(relay);
+    }
+
+    /// Does what another node's hub relayed, here only.
+    pub fn apply(&self, relay: Relay) {
+        match relay {
+            Relay::Notify { accounts, frame } => self.notify_here(&accounts, &frame),
+            Relay::FanOut { sender, target, frame } => self.control_here(sender, &target, &frame),
+            Relay::Account { id, name, key } => self.lock().add(id, &name, &key),
+        }
+    }
+
+    fn tell(&self, relay: impl FnOnce() -> Relay) {
+        if let Some(relayer) = self.cluster.get() {
+            relayer(relay());
+        }
+    }
+
+    /// Whether this hub is one node of a cluster.
+    pub fn in_cluster(&self) -> bool {
+        self.cluster.get().is_some()
+    }
+
+    /// Whether the account is in the directory.
+    pub fn knows(&self, account: AccountId) -> bool {
+        self.lock().names.contains_key(&account)
+    }
+
+    /// Adds the accounts not in the directory yet (registered through another node).
+    pub fn learn_accounts(&self, accounts: Vec<(AccountId, String, String)>) {
+        let mut state = self.lock();
+        for (id, name, key) in accounts {
+            if !state.names.contains_key(&id) {
+                state.add(id, &name, &key);
+            }
+        }
+    }
+
+    /// Replaces a group with its stored state, or removes it (`None`: deleted).
+    pub fn replace_group(&self, id: GroupId, row: Option<GroupRow>) {
+        let mut state = self.lock();
+        state.groups.remove(id);
+        if let Some(row) = row {
+            state.groups.insert(Group {
+                id: row.id,
+                name: row.name,
+                topic: row.topic,
+                members: row.members.into_iter().collect(),
+            });
+        }
     }
 
     /// Ends every session of `account`; true if it had any.
@@ -364,14 +441,34 @@ impl Hub {
         state.buckets.entry(account).or_insert_with(|| MessageRate::new(rates, now)).take(now)
     }
 
+    /// A request handler's delivery of what it just stored: [`Hub::deliver`] on a single
+    /// server; nothing in a cluster, where every node delivers from the cluster's ordered
+    /// stream instead. Must be called in id order.
+    pub fn fan_out(&self, sender: AccountId, target: &Target, message: &ChatMessage) {
+        if self.cluster.get().is_none() {
+            self.deliver(sender, target, message);
+        }
+    }
+
     /// Queues a stored message for every online session that should see it: the target's
     /// sessions and all of the sender's (including the one that sent it, so each session sees
     /// one ordered stream of its conversations). Must be called in id order.
-    pub fn fan_out(&self, sender: AccountId, target: &Target, message: &ChatMessage) {
-        let frame: Arc<[u8]> = encode(&ServerFrame::Message(message.clone())).into();
-        let item = Outgoing::Message { id: message.id, frame };
+    pub fn deliver(&self, sender: AccountId, target: &Target, message: &ChatMessage) {
+        let item = message_item(message);
         let state = self.lock();
         route(&state, sender, target).for_each(|s| push(s, &item));
+    }
+
+    /// Queues a stored message for every session of `accounts` (a group message, to the
+    /// members it had when stored). Must be called in id order.
+    pub fn deliver_to(&self, accounts: &[AccountId], message: &ChatMessage) {
+        let item = message_item(message);
+        let state = self.lock();
+        for account in accounts {
+            if let Some(sessions) = state.sessions.get(account) {
+                push_all(sessions, &item);
+            }
+        }
     }
 
     /// Pushes a control frame to every session of an account.
@@ -379,8 +476,13 @@ impl Hub {
         self.notify_all(&[account], frame);
     }
 
-    /// Pushes one control frame to every session of each of `accounts`.
+    /// Pushes one control frame to every session of each of `accounts`, on every node.
     pub fn notify_all(&self, accounts: &[AccountId], frame: &ServerFrame) {
+        self.notify_here(accounts, frame);
+        self.tell(|| Relay::Notify { accounts: accounts.to_vec(), frame: frame.clone() });
+    }
+
+    fn notify_here(&self, accounts: &[AccountId], frame: &ServerFrame) {
         let item = Outgoing::Control(encode(frame).into());
         let state = self.lock();
         for account in accounts {
@@ -390,8 +492,14 @@ impl Hub {
         }
     }
 
-    /// Pushes a control frame to everyone who receives messages sent to `target` by `sender`.
+    /// Pushes a control frame to everyone who receives messages sent to `target` by `sender`,
+    /// on every node.
     pub fn control_fan_out(&self, sender: AccountId, target: &Target, frame: &ServerFrame) {
+        self.control_here(sender, target, frame);
+        self.tell(|| Relay::FanOut { sender, target: *target, frame: frame.clone() });
+    }
+
+    fn control_here(&self, sender: AccountId, target: &Target, frame: &ServerFrame) {
         let item = Outgoing::Control(encode(frame).into());
         let state = self.lock();
         route(&state, sender, target).for_each(|s| push(s, &item));
@@ -464,6 +572,11 @@ impl Hub {
     pub fn group_info(&self, group: &Group, account: AccountId) -> GroupInfo {
         group_info(&self.lock(), group, account)
     }
+}
+
+fn message_item(message: &ChatMessage) -> Outgoing {
+    let frame: Arc<[u8]> = encode(&ServerFrame::Message(message.clone())).into();
+    Outgoing::Message { id: message.id, frame }
 }
 
 /// The accounts whose sessions receive a direct message: both ends (once if they are the same).

@@ -17,7 +17,10 @@
 //!   [`membership`]: the named groups it routes by. [`delivery`]:
 //!   catch-up then live, each message once. [`presence`]: presence changes gathered into
 //!   batches.
-//! - [`store`]: SQLite persistence; [`store_thread`] runs it on one thread with group commit.
+//! - [`cluster`]: one node of several on one PostgreSQL database, talking through NATS;
+//!   [`sequencer`]: such a node's delivery, every node's messages in the database's id order.
+//! - [`store`]: persistence behind one interface, SQLite (the default) or PostgreSQL;
+//!   [`store_thread`] runs it on one thread with group commit.
 //! - [`error`]: [`ServerError`] inside, [`error::Refusal`] for the peer.
 //! - [`password`], [`throttle`] (failed sign-ins), [`fair`] (hashing slots shared fairly
 //!   between addresses), [`rate_limit`], [`config`]: the small parts;
@@ -27,6 +30,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod edits;
@@ -41,6 +45,7 @@ pub mod password;
 pub mod presence;
 pub mod rate_limit;
 pub mod receipts;
+pub mod sequencer;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -53,6 +53,10 @@ struct Args {
     /// "host=/run/postgresql dbname=quicq"; with --store postgres.
     #[arg(long, global = true, env = "QUICQ_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// Run as one node of a cluster that talks through this NATS server, e.g.
+    /// nats://127.0.0.1:4222; needs --store postgres (see docs/cluster.md).
+    #[arg(long, env = "QUICQ_NATS_URL")]
+    nats_url: Option<String>,
     /// Who may register a free nickname: open (anyone), invite (with an invite code) or closed
     /// [default: invite, or open when listening on loopback only].
     #[arg(long, env = "QUICQ_REGISTRATION", value_enum)]
@@ -166,6 +170,9 @@ impl Args {
         );
         if self.database_url.is_some() {
             config.database_url = self.database_url;
+        }
+        if self.nats_url.is_some() {
+            config.nats_url = self.nats_url;
         }
         if self.cert.is_some() {
             config.cert = self.cert;

@@ -87,7 +87,7 @@ pub async fn positions(
     account: &Account,
     with: Address,
 ) -> Result<ServerFrame, ServerError> {
-    let target = resolve(state, account.id, &with)?;
+    let target = resolve(state, account.id, &with).await?;
     let me = account.id;
     let others: Vec<(AccountId, String)> = receipt_partners(state, me, &target)
         .into_iter()

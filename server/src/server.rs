@@ -14,13 +14,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::admin;
+use crate::cluster;
 use crate::config::{Config, ConfigError, Database, Registration};
 use crate::files::retention;
 use crate::files::spool::Spool;
+use crate::hub::{Hub, QueueLimit};
 use crate::login;
 use crate::session::Session;
 use crate::state::State;
-use crate::store::{self, AccountId, FileState, GroupRow, Store, StoreError, now_ms};
+use crate::store::{self, FileState, Store, StoreError, now_ms};
 use crate::store_thread::StoreThread;
 
 /// How long sessions get to close after being told to.
@@ -57,6 +59,8 @@ pub enum StartError {
 pub struct Server {
     endpoint: quinn::Endpoint,
     state: Arc<State>,
+    /// This node's link to the others, when it is one node of a cluster.
+    cluster: Option<cluster::Link>,
     fingerprint: Fingerprint,
     certificate_created: bool,
     uncovered_hostnames: Vec<String>,
@@ -97,21 +101,20 @@ impl Server {
         let spool = Spool::open(config.spool_dir())
             .map_err(|source| StartError::Spool { path: config.spool_dir(), source })?;
         // On a thread of its own: the PostgreSQL client blocks, which a runtime thread must not.
-        let invites = config.registration_mode() == Registration::Invite;
         let prepared = std::thread::scope(|s| {
-            s.spawn(|| prepare_store(&database, &spool, invites))
+            s.spawn(|| prepare_store(&config, &database, &spool))
                 .join()
                 .unwrap_or(Err(StartError::Store(StoreError::Stopped)))
         })?;
         let first_invite = prepared.first_invite;
         let listen = config.listen;
-        let state =
-            Arc::new(State::new(config, prepared.store, prepared.accounts, prepared.groups, spool));
+        let state = Arc::new(State::new(config, prepared.hub, prepared.store, spool));
         let endpoint = quicq_common::socket::server_endpoint(listen, server_config, &reset_secret)
             .map_err(|source| StartError::Bind { addr: listen, source })?;
         Ok(Server {
             endpoint,
             state,
+            cluster: prepared.cluster,
             fingerprint,
             certificate_created,
             uncovered_hostnames,
@@ -158,7 +161,11 @@ impl Server {
     }
 
     /// Serves until `shutdown` is cancelled, then shuts down in order.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let cluster = self.cluster.take().map(|link| {
+            let (hub, store) = (self.state.hub().clone(), self.state.store_thread().clone());
+            tokio::spawn(link.run(hub, store, shutdown.clone()))
+        });
         let sweeper = tokio::spawn(retention::sweep(self.state.clone(), shutdown.clone()));
         let disabled =
             tokio::spawn(login::end_disabled_sessions(self.state.clone(), shutdown.clone()));
@@ -209,6 +216,10 @@ impl Server {
         sweeper.abort();
         disabled.abort();
         presence.abort();
+        if let Some(cluster) = cluster {
+            // It ends on `shutdown`, after telling NATS what it had queued.
+            let _ = tokio::time::timeout(CLOSE_GRACE, cluster).await;
+        }
         let tasks = self.state.tasks();
         tasks.close();
         if tokio::time::timeout(FILE_JOBS_GRACE, tasks.wait()).await.is_err() {
@@ -223,9 +234,9 @@ impl Server {
 
 /// The database, opened and checked, running on its thread; and what the hub starts from.
 struct Prepared {
+    hub: Arc<Hub>,
     store: StoreThread,
-    accounts: Vec<(AccountId, String, String)>,
-    groups: Vec<GroupRow>,
+    cluster: Option<cluster::Link>,
     first_invite: Option<String>,
 }
 
@@ -234,9 +245,9 @@ struct Prepared {
 /// only be used and dropped off the runtime's threads, so from here on only the store thread
 /// holds it.
 fn prepare_store(
+    config: &Config,
     database: &Database,
     spool: &Spool,
-    invites: bool,
 ) -> Result<Prepared, StartError> {
     let mut store = store::open(database)?;
     match reconcile(store.as_mut(), spool)? {
@@ -247,11 +258,26 @@ fn prepare_store(
             "spool and database disagreed: removed unclaimed spool files, failed files without bytes"
         ),
     }
-    let first_invite = if invites { admin::first_invite(store.as_mut())? } else { None };
-    let accounts = store.accounts()?;
-    let groups = store.groups()?;
-    let store = StoreThread::start(store).map_err(StartError::StoreThread)?;
-    Ok(Prepared { store, accounts, groups, first_invite })
+    let first_invite = match config.registration_mode() {
+        Registration::Invite => admin::first_invite(store.as_mut())?,
+        _ => None,
+    };
+    let hub = Arc::new(Hub::new(
+        store.accounts()?,
+        store.groups()?,
+        QueueLimit { items: config.session_queue, bytes: config.session_queue_bytes },
+        config.rates(),
+    ));
+    // Messages stored before this start reach sessions by catch-up, not live.
+    let (after, cluster) = match &config.nats_url {
+        Some(url) => {
+            let (after, link) = cluster::join(url, &hub, store.max_message_id()?);
+            (Some(after), Some(link))
+        }
+        None => (None, None),
+    };
+    let store = StoreThread::start(store, after).map_err(StartError::StoreThread)?;
+    Ok(Prepared { hub, store, cluster, first_invite })
 }
 
 /// Makes the spool and the database agree before serving: spool files no stored file claims

@@ -15,9 +15,9 @@ use crate::error::ServerError;
 use crate::fair::FairGate;
 use crate::files::registry::Uploads;
 use crate::files::spool::Spool;
-use crate::hub::{Hub, QueueLimit};
+use crate::hub::Hub;
 use crate::password::Passwords;
-use crate::store::{Account, AccountId, GroupRow, Store, StoreError};
+use crate::store::{Account, Store, StoreError};
 use crate::store_thread::{Insert, StoreThread};
 use crate::throttle::Throttle;
 
@@ -69,26 +69,14 @@ pub struct State {
 }
 
 impl State {
-    /// `store` runs the opened database; the hub starts from `accounts` and `groups` as stored.
-    pub fn new(
-        config: Config,
-        store: StoreThread,
-        accounts: Vec<(AccountId, String, String)>,
-        groups: Vec<GroupRow>,
-        spool: Spool,
-    ) -> Self {
-        let hub = Hub::new(
-            accounts,
-            groups,
-            QueueLimit { items: config.session_queue, bytes: config.session_queue_bytes },
-            config.rates(),
-        );
+    /// `hub` starts from the stored accounts and groups; `store` runs the opened database.
+    pub fn new(config: Config, hub: Arc<Hub>, store: StoreThread, spool: Spool) -> Self {
         // At most 4: the pool keeps each hash's 19 MiB for reuse.
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
         let passwords = Arc::new(Passwords::new(permits));
         State {
             config,
-            hub: Arc::new(hub),
+            hub,
             store,
             spool,
             uploads: Uploads::default(),
@@ -110,6 +98,10 @@ impl State {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    pub fn store_thread(&self) -> &StoreThread {
+        &self.store
     }
 
     pub fn spool(&self) -> &Spool {

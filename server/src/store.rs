@@ -66,7 +66,7 @@ pub struct Account {
 }
 
 /// A message's destination as stored, which is also the conversation it belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     User(AccountId),
     Everyone,

@@ -3,6 +3,7 @@
 //! one fsync while every message is still durable before its ack. Fan-out happens here too, in
 //! commit order, which keeps every session's queue in id order.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::oneshot;
@@ -32,9 +33,23 @@ pub struct Insert {
     pub reply: oneshot::Sender<InsertResult>,
 }
 
+/// Why the after-job hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// After this node's own work.
+    Here,
+    /// Another node rang: it stored something.
+    Elsewhere,
+}
+
+/// Runs on the store thread after every job (a cluster node delivers what was committed).
+pub type AfterJob = Box<dyn FnMut(&mut dyn Store, Cause) + Send>;
+
 enum Job {
     Run(Run),
     Insert(Insert),
+    /// Only the after-job hook, for another node's commits.
+    Ring,
     /// The last job: runs, then the thread ends.
     Stop(Run),
 }
@@ -42,17 +57,30 @@ enum Job {
 #[derive(Debug, Clone)]
 pub struct StoreThread {
     tx: mpsc::Sender<Job>,
+    /// A ring is queued and not yet run: more rings until then add nothing.
+    ringing: Arc<AtomicBool>,
     /// Taken by [`StoreThread::join`]; shared so every clone can ask whether it is gone.
     handle: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl StoreThread {
-    pub fn start(store: Box<dyn Store>) -> std::io::Result<Self> {
+    /// Runs `store` on a thread of its own; `after` (if any) runs after every job.
+    pub fn start(store: Box<dyn Store>, after: Option<AfterJob>) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
+        let ringing = Arc::new(AtomicBool::new(false));
+        let worker = Worker { after, ringing: ringing.clone() };
         let handle = std::thread::Builder::new()
             .name("quicq-store".into())
-            .spawn(move || work(store, rx))?;
-        Ok(StoreThread { tx, handle: Arc::new(Mutex::new(Some(handle))) })
+            .spawn(move || worker.work(store, rx))?;
+        Ok(StoreThread { tx, ringing, handle: Arc::new(Mutex::new(Some(handle))) })
+    }
+
+    /// Runs the after-job hook for another node's commits, once for any number of rings that
+    /// arrive before it runs.
+    pub fn ring(&self) {
+        if !self.ringing.swap(true, Ordering::AcqRel) {
+            let _ = self.tx.send(Job::Ring);
+        }
     }
 
     /// Queues `f`; it runs after everything queued before it. False if the thread has stopped.
@@ -83,12 +111,37 @@ impl StoreThread {
     }
 }
 
-fn work(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
-    let store = store.as_mut();
+struct Worker {
+    after: Option<AfterJob>,
+    ringing: Arc<AtomicBool>,
+}
+
+impl Worker {
+    fn work(mut self, mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
+        work(store.as_mut(), rx, |store, cause| {
+            if cause == Cause::Elsewhere {
+                self.ringing.store(false, Ordering::Release);
+            }
+            if let Some(after) = &mut self.after {
+                after(store, cause);
+            }
+        });
+    }
+}
+
+fn work(
+    store: &mut dyn Store,
+    rx: mpsc::Receiver<Job>,
+    mut after: impl FnMut(&mut dyn Store, Cause),
+) {
     let mut next = rx.recv().ok();
     while let Some(job) = next.take() {
         match job {
-            Job::Run(f) => f(store),
+            Job::Ring => after(store, Cause::Elsewhere),
+            Job::Run(f) => {
+                f(store);
+                after(store, Cause::Here);
+            }
             Job::Stop(last) => {
                 last(store);
                 break;
@@ -107,6 +160,7 @@ fn work(mut store: Box<dyn Store>, rx: mpsc::Receiver<Job>) {
                     }
                 }
                 commit(store, batch);
+                after(store, Cause::Here);
             }
         }
         if next.is_none() {

@@ -79,7 +79,7 @@ impl Upload {
     ) -> Result<(FileRow, Writing), ServerError> {
         let state = &self.state;
         rules::check_header(header, state.config().max_file_bytes)?;
-        let target = resolve(state, self.peer.account.id, to)?;
+        let target = resolve(state, self.peer.account.id, to).await?;
         let existing = {
             let (sender, transfer_id) = (self.peer.account.id, self.transfer_id.clone());
             state.with_store(move |s| Ok(s.file_by_transfer(sender, &transfer_id)?)).await?

@@ -1,0 +1,156 @@
+//! Several nodes behind one name, sharing one PostgreSQL database and one NATS server
+//! (docs/cluster.md).
+//!
+//! The database decides the order and keeps everything that must not be lost. NATS only
+//! carries doorbells and ephemeral frames:
+//! - `quicq.stored`: "I stored something". Every other node then reads what it has not
+//!   delivered yet from the database ([`Sequencer`]). A node also looks every
+//!   [`POLL`] without being told, so a lost doorbell (NATS is at-most-once, and may be down)
+//!   delays messages by at most that long and loses none.
+//! - `quicq.relay`: the hub's control frames (read positions, typing, file notices) and new
+//!   accounts, for the other nodes' sessions. These are not stored; a node that misses one
+//!   misses what a disconnected session would.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::{Hub, Relay};
+use crate::sequencer::Sequencer;
+use crate::store_thread::{AfterJob, Cause, StoreThread};
+
+const STORED: &str = "quicq.stored";
+const RELAY: &str = "quicq.relay";
+
+/// How often a node reads the database for commits nobody told it about.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Messages waiting for NATS; beyond this, relays are dropped (doorbells are covered by
+/// [`POLL`]).
+const OUTBOUND: usize = 16_384;
+
+/// What goes out to the other nodes.
+#[derive(Debug)]
+enum Outbound {
+    Ring,
+    Relay(Box<Relay>),
+}
+
+/// One message on either subject.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    /// The sending node, so a node ignores its own.
+    node: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    relay: Option<Relay>,
+}
+
+/// This node's side of the cluster, between [`join`] and [`Link::run`].
+#[derive(Debug)]
+pub struct Link {
+    node: u64,
+    url: String,
+    outbound: mpsc::Receiver<Outbound>,
+}
+
+/// Makes `hub` one node of a cluster. Returns the store thread's hook, which delivers what was
+/// committed after `delivered` (in id order) and rings the other nodes after this node's own
+/// commits, and the link to run once the store thread is up.
+pub fn join(url: &str, hub: &Arc<Hub>, delivered: u64) -> (AfterJob, Link) {
+    let node = rand::random::<u64>();
+    let (tx, outbound) = mpsc::channel(OUTBOUND);
+    let relays = tx.clone();
+    hub.join_cluster(Box::new(move |relay| {
+        // Full or closed: ephemeral frames are dropped, as for a session that is away.
+        let _ = relays.try_send(Outbound::Relay(Box::new(relay)));
+    }));
+    let mut sequencer = Sequencer::new(hub.clone(), delivered);
+    let after: AfterJob = Box::new(move |store, cause| match sequencer.catch_up(store) {
+        Ok(delivered) => {
+            if delivered > 0 && cause == Cause::Here {
+                let _ = tx.try_send(Outbound::Ring);
+            }
+        }
+        Err(e) => tracing::error!(cause = %e, "cluster delivery failed; retrying on the next ring"),
+    });
+    (after, Link { node, url: url.to_owned(), outbound })
+}
+
+impl Link {
+    /// Talks to NATS until `shutdown`: rings the store thread when others store, applies their
+    /// relays, sends ours, and rings the store thread every [`POLL`] regardless. Reconnects by
+    /// itself; while NATS is away, delivery across nodes runs on the poll alone.
+    pub async fn run(mut self, hub: Arc<Hub>, store: StoreThread, shutdown: CancellationToken) {
+        let client = match async_nats::ConnectOptions::new()
+            .name(format!("quicq-node-{:016x}", self.node))
+            .retry_on_initial_connect()
+            .connect(self.url.as_str())
+            .await
+        {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot use NATS; delivering by polling the database only");
+                return self.poll_only(store, shutdown).await;
+            }
+        };
+        let (mut stored, mut relayed) =
+            match (client.subscribe(STORED).await, client.subscribe(RELAY).await) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(cause = %e, "cannot subscribe on NATS; polling only");
+                    return self.poll_only(store, shutdown).await;
+                }
+            };
+        tracing::info!(node = format!("{:016x}", self.node), "joined the cluster");
+        let mut poll = tokio::time::interval(POLL);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = poll.tick() => store.ring(),
+                Some(message) = stored.next() => {
+                    if self.foreign(&message.payload).is_some() {
+                        store.ring();
+                    }
+                }
+                Some(message) = relayed.next() => {
+                    if let Some(relay) = self.foreign(&message.payload).and_then(|e| e.relay) {
+                        hub.apply(relay);
+                    }
+                }
+                Some(out) = self.outbound.recv() => {
+                    let (subject, relay) = match out {
+                        Outbound::Ring => (STORED, None),
+                        Outbound::Relay(relay) => (RELAY, Some(*relay)),
+                    };
+                    let envelope = Envelope { node: self.node, relay };
+                    if let Ok(bytes) = serde_json::to_vec(&envelope)
+                        && let Err(e) = client.publish(subject, bytes.into()).await
+                    {
+                        tracing::debug!(cause = %e, "NATS publish failed");
+                    }
+                }
+            }
+        }
+        let _ = client.flush().await;
+    }
+
+    async fn poll_only(self, store: StoreThread, shutdown: CancellationToken) {
+        let mut poll = tokio::time::interval(POLL);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = poll.tick() => store.ring(),
+            }
+        }
+    }
+
+    /// The envelope, if it is well-formed and from another node.
+    fn foreign(&self, payload: &[u8]) -> Option<Envelope> {
+        let envelope: Envelope = serde_json::from_slice(payload).ok()?;
+        (envelope.node != self.node).then_some(envelope)
+    }
+}

@@ -1,0 +1,164 @@
+//! Three QuicQ nodes on one PostgreSQL database and one NATS server, all real, on loopback:
+//! what is stored on one node reaches sessions on every node, in one order, none lost.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::time::Duration;
+
+use quicq_common::protocol::{Address, ChatMessage, ClientFrame, ServerFrame};
+use quicq_fixtures::nats::Nats;
+use quicq_fixtures::postgres::PgCluster;
+use quicq_server::config::StoreKind;
+use quicq_tests::*;
+
+/// Nodes of one cluster, and the NATS server they talk through.
+struct Cluster {
+    nodes: Vec<TestServer>,
+    nats: Nats,
+}
+
+/// `n` nodes on a fresh database.
+async fn cluster(n: usize) -> Cluster {
+    let database = PgCluster::shared().new_database().unwrap();
+    let nats = Nats::start().unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        let (database, nats) = (database.clone(), nats.url());
+        nodes.push(
+            TestServer::start_with(move |c| {
+                c.store = StoreKind::Postgres;
+                c.database_url = Some(database);
+                c.nats_url = Some(nats);
+                // The order test sends as fast as it can.
+                c.messages_per_second = 10_000;
+                c.message_burst = 10_000;
+            })
+            .await,
+        );
+    }
+    Cluster { nodes, nats }
+}
+
+fn everyone() -> Address {
+    Address::everyone()
+}
+
+fn send(id: &str, to: Address, text: &str) -> ClientFrame {
+    ClientFrame::Send { client_id: id.into(), to, text: text.into(), reply_to: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_node_stores_reaches_sessions_on_the_others() {
+    let c = cluster(3).await;
+    let mut alice = RawUser::login(&c.nodes[0], "alice").await;
+    let mut bob = RawUser::login(&c.nodes[1], "bob").await;
+    let mut carol = RawUser::login(&c.nodes[2], "carol").await;
+
+    // One to one: bob registered on another node a moment ago.
+    let id = sent_id(&alice.request(&send("1", Address::User("bob".into()), "hi bob")).await);
+    let got = bob.next_message().await;
+    assert_eq!((got.id, got.from.as_str(), got.text.as_str()), (id, "alice", "hi bob"));
+    assert_eq!(alice.next_message().await.id, id, "the sender's own session too");
+
+    // Everyone.
+    let id = sent_id(&carol.request(&send("2", everyone(), "hello all")).await);
+    for user in [&mut alice, &mut bob, &mut carol] {
+        assert_eq!(user.next_message().await.id, id, "{}", user.name);
+    }
+
+    // A group made on node 0; its members on nodes 1 and 2 see its events and its messages.
+    let members = vec!["bob".into(), "carol".into()];
+    let made = alice.request(&ClientFrame::GroupCreate { name: "rust".into(), members }).await;
+    assert!(matches!(made, ServerFrame::GroupMembers { .. }), "{made:?}");
+    assert_eq!(alice.messages(3).await.len(), 3);
+    assert_eq!(bob.messages(2).await.len(), 2, "bob: from its own `added` on");
+    assert_eq!(carol.messages(1).await.len(), 1);
+    let group = Address::Group("rust".into());
+    let id = sent_id(&bob.request(&send("3", group.clone(), "from node 1")).await);
+    for user in [&mut alice, &mut bob, &mut carol] {
+        let got = user.next_message().await;
+        assert_eq!((got.id, got.to.clone()), (id, group.clone()), "{}", user.name);
+    }
+
+    // Ephemeral frames cross too: carol (node 2) sees alice (node 0) typing in the group.
+    alice.control(&ClientFrame::Typing { to: group.clone() }).await;
+    let typing = carol.next_control(|f| matches!(f, ServerFrame::Typing { .. })).await;
+    assert!(matches!(typing, ServerFrame::Typing { from, .. } if from == "alice"));
+}
+
+/// Three senders, one per node, at once; every session on every node sees every message once,
+/// all in the same order, which is history's order, and each sender's in the order sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_on_every_node_are_seen_in_one_order_by_everyone() {
+    const EACH: usize = 60;
+    let c = cluster(3).await;
+    let names = ["ann", "ben", "cat"];
+    let mut users = Vec::new();
+    for (node, name) in c.nodes.iter().zip(names) {
+        users.push(RawUser::login(node, name).await);
+    }
+    // A watcher on node 0 that sends nothing.
+    let mut watcher = RawUser::login(&c.nodes[0], "watcher").await;
+    let runs: Vec<_> = users
+        .into_iter()
+        .map(|mut user| {
+            tokio::spawn(async move {
+                let mut sent = Vec::new();
+                for i in 0..EACH {
+                    let text = format!("{} {i}", user.name);
+                    sent.push(sent_id(
+                        &user.request(&send(&i.to_string(), everyone(), &text)).await,
+                    ));
+                }
+                let seen = user.messages(EACH * 3).await;
+                (user, sent, seen)
+            })
+        })
+        .collect();
+    let mut all_sent = Vec::new();
+    let mut views: Vec<Vec<ChatMessage>> = Vec::new();
+    for run in runs {
+        let (mut user, sent, seen) = run.await.unwrap();
+        all_sent.extend(sent);
+        views.push(seen);
+        user.no_message(Duration::from_millis(300)).await;
+    }
+    views.push(watcher.messages(EACH * 3).await);
+    all_sent.sort();
+    let ids = |v: &[ChatMessage]| v.iter().map(|m| m.id).collect::<Vec<_>>();
+    for view in &views {
+        assert_eq!(ids(view), all_sent, "every message once, in id order");
+        for name in names {
+            let texts: Vec<&str> =
+                view.iter().filter(|m| m.from == name).map(|m| m.text.as_str()).collect();
+            let want: Vec<String> = (0..EACH).map(|i| format!("{name} {i}")).collect();
+            assert_eq!(texts, want, "{name}'s messages in the order sent");
+        }
+    }
+    let history = match watcher
+        .request(&ClientFrame::History { with: everyone(), before: None, limit: 200 })
+        .await
+    {
+        ServerFrame::HistoryPage { messages, .. } => messages,
+        other => panic!("{other:?}"),
+    };
+    let mut history = ids(&history);
+    history.reverse();
+    assert_eq!(history, all_sent, "history agrees with live delivery");
+}
+
+/// With NATS gone, nodes still deliver each other's messages (they read the database every
+/// second), and once it is back, doorbells work again; nothing acknowledged is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_across_nodes_survives_nats_going_away_and_coming_back() {
+    let mut c = cluster(2).await;
+    let alice = RawUser::login(&c.nodes[0], "alice").await;
+    let mut bob = RawUser::login(&c.nodes[1], "bob").await;
+    let first = sent_id(&alice.request(&send("1", everyone(), "before")).await);
+    assert_eq!(bob.next_message().await.id, first);
+    c.nats.stop();
+    let during = sent_id(&alice.request(&send("2", everyone(), "while NATS is down")).await);
+    assert_eq!(bob.next_message().await.id, during);
+    c.nats.restart().unwrap();
+    let after = sent_id(&alice.request(&send("3", everyone(), "after")).await);
+    assert_eq!(bob.next_message().await.id, after);
+}
