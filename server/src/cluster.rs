@@ -7,8 +7,10 @@
 //!   delivered yet from the database ([`Sequencer`]). A node also looks every
 //!   [`POLL`] without being told, so a lost doorbell (NATS is at-most-once, and may be down)
 //!   delays messages by at most that long and loses none.
-//! - `quicq.relay`: the hub's control frames (read positions, typing, file notices) and new
-//!   accounts, for the other nodes' sessions. These are not stored; a node that misses one
+//! - `quicq.relay`: the hub's control frames (read positions, typing, file notices), new
+//!   accounts, and presence: a change when an account's first session on a node opens or its
+//!   last closes, and each node's whole list every [`ANNOUNCE`]; a node silent for [`SILENT`]
+//!   is taken for gone with everyone it had. These are not stored; a node that misses one
 //!   misses what a disconnected session would.
 
 use std::sync::Arc;
@@ -28,6 +30,12 @@ const RELAY: &str = "quicq.relay";
 
 /// How often a node reads the database for commits nobody told it about.
 pub const POLL: Duration = Duration::from_secs(1);
+
+/// How often a node sends its whole list of who is online there.
+pub const ANNOUNCE: Duration = Duration::from_secs(5);
+
+/// A node not heard from for this long is taken for gone, with everyone online there.
+pub const SILENT: Duration = Duration::from_secs(16);
 
 /// Messages waiting for NATS; beyond this, relays are dropped (doorbells are covered by
 /// [`POLL`]).
@@ -107,35 +115,47 @@ impl Link {
             };
         tracing::info!(node = format!("{:016x}", self.node), "joined the cluster");
         let mut poll = tokio::time::interval(POLL);
+        let mut announce = tokio::time::interval(ANNOUNCE);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = poll.tick() => store.ring(),
+                _ = announce.tick() => {
+                    hub.forget_silent_nodes(std::time::Instant::now() - SILENT);
+                    let online = Relay::Online { accounts: hub.online_here() };
+                    self.publish(&client, RELAY, Some(online)).await;
+                }
                 Some(message) = stored.next() => {
                     if self.foreign(&message.payload).is_some() {
                         store.ring();
                     }
                 }
                 Some(message) = relayed.next() => {
-                    if let Some(relay) = self.foreign(&message.payload).and_then(|e| e.relay) {
-                        hub.apply(relay);
+                    if let Some(Envelope { node, relay: Some(relay) }) = self.foreign(&message.payload) {
+                        hub.apply(node, relay);
                     }
                 }
-                Some(out) = self.outbound.recv() => {
-                    let (subject, relay) = match out {
-                        Outbound::Ring => (STORED, None),
-                        Outbound::Relay(relay) => (RELAY, Some(*relay)),
-                    };
-                    let envelope = Envelope { node: self.node, relay };
-                    if let Ok(bytes) = serde_json::to_vec(&envelope)
-                        && let Err(e) = client.publish(subject, bytes.into()).await
-                    {
-                        tracing::debug!(cause = %e, "NATS publish failed");
-                    }
-                }
+                Some(out) = self.outbound.recv() => match out {
+                    Outbound::Ring => self.publish(&client, STORED, None).await,
+                    Outbound::Relay(relay) => self.publish(&client, RELAY, Some(*relay)).await,
+                },
             }
         }
         let _ = client.flush().await;
+    }
+
+    async fn publish(
+        &self,
+        client: &async_nats::Client,
+        subject: &'static str,
+        relay: Option<Relay>,
+    ) {
+        let envelope = Envelope { node: self.node, relay };
+        if let Ok(bytes) = serde_json::to_vec(&envelope)
+            && let Err(e) = client.publish(subject, bytes.into()).await
+        {
+            tracing::debug!(cause = %e, "NATS publish failed");
+        }
     }
 
     async fn poll_only(self, store: StoreThread, shutdown: CancellationToken) {

@@ -18,6 +18,7 @@ use quicq_common::protocol::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::elsewhere::{Elsewhere, NodeId};
 use crate::membership::{Group, GroupId, Groups};
 use crate::presence::PendingPresence;
 use crate::rate_limit::{MessageRate, Rates};
@@ -116,6 +117,8 @@ struct State {
     groups: Groups,
     /// When each (account, conversation) last had its typing relayed.
     typing: HashMap<(AccountId, Target), Instant>,
+    /// Who is online on the cluster's other nodes.
+    elsewhere: Elsewhere,
 }
 
 /// What one node's hub tells the other nodes of a cluster, and does when they tell it.
@@ -128,6 +131,10 @@ pub enum Relay {
     FanOut { sender: AccountId, target: Target, frame: ServerFrame },
     /// A newly registered account.
     Account { id: AccountId, name: String, key: String },
+    /// An account's first session opened on the sending node, or its last one closed.
+    Presence { account: AccountId, online: bool },
+    /// Every account online on the sending node, sent every few seconds.
+    Online { accounts: Vec<AccountId> },
 }
 
 /// Hands a [`Relay`] to the other nodes.
@@ -152,6 +159,11 @@ impl std::fmt::Debug for Hub {
 }
 
 impl State {
+    /// Online here or on another node.
+    fn online(&self, account: AccountId) -> bool {
+        self.sessions.contains_key(&account) || self.elsewhere.is_online(account)
+    }
+
     fn add(&mut self, id: AccountId, name: &str, key: &str) {
         self.names.insert(id, name.to_owned());
         self.directory.insert(key.to_owned(), Entry { id, name: name.to_owned() });
@@ -259,11 +271,8 @@ impl Hub {
             .iter()
             .filter_map(|(account, role)| {
                 let name = state.names.get(account)?;
-                let info = MemberInfo {
-                    name: name.clone(),
-                    role: *role,
-                    online: state.sessions.contains_key(account),
-                };
+                let info =
+                    MemberInfo { name: name.clone(), role: *role, online: state.online(*account) };
                 Some((*role, key_of(name), info))
             })
             .collect();
@@ -284,12 +293,55 @@ impl Hub {
         let _ = self.cluster.set(relay);
     }
 
-    /// Does what another node's hub relayed, here only.
-    pub fn apply(&self, relay: Relay) {
+    /// Does what node `from`'s hub relayed, here only.
+    pub fn apply(&self, from: NodeId, relay: Relay) {
+        let now = Instant::now();
         match relay {
             Relay::Notify { accounts, frame } => self.notify_here(&accounts, &frame),
             Relay::FanOut { sender, target, frame } => self.control_here(sender, &target, &frame),
             Relay::Account { id, name, key } => self.lock().add(id, &name, &key),
+            Relay::Presence { account, online } => {
+                let mut state = self.lock();
+                if state.elsewhere.set(from, account, online, now) {
+                    self.presence_elsewhere(&mut state, [(account, online)]);
+                }
+            }
+            Relay::Online { accounts } => {
+                let mut state = self.lock();
+                let changed = state.elsewhere.replace(from, &accounts, now);
+                self.presence_elsewhere(&mut state, changed);
+            }
+        }
+    }
+
+    /// Accounts online on this node, for the other nodes.
+    pub fn online_here(&self) -> Vec<AccountId> {
+        self.lock().sessions.keys().copied().collect()
+    }
+
+    /// Forgets the other nodes not heard from since `before` (and who was online there).
+    pub fn forget_silent_nodes(&self, before: Instant) {
+        let mut state = self.lock();
+        let gone = state.elsewhere.expire(before);
+        self.presence_elsewhere(&mut state, gone.into_iter().map(|a| (a, false)));
+    }
+
+    /// Tells this node's sessions about accounts that came online or went offline elsewhere,
+    /// unless they have a session here (then nothing changed for anyone here).
+    fn presence_elsewhere(
+        &self,
+        state: &mut State,
+        changes: impl IntoIterator<Item = (AccountId, bool)>,
+    ) {
+        let mut any = false;
+        for (account, online) in changes {
+            if !state.sessions.contains_key(&account) {
+                state.presence.record(account, online);
+                any = true;
+            }
+        }
+        if any {
+            self.presence_changed(state);
         }
     }
 
@@ -363,8 +415,11 @@ impl Hub {
         sessions.push(Session { id, tx, bytes: bytes.clone(), max_bytes, kick });
         state.session_count += 1;
         if first {
-            state.presence.record(account, true);
-            self.presence_changed(&mut state);
+            if !state.elsewhere.is_online(account) {
+                state.presence.record(account, true);
+                self.presence_changed(&mut state);
+            }
+            self.tell(|| Relay::Presence { account, online: true });
         }
         (id, Inbox { rx, bytes })
     }
@@ -382,8 +437,11 @@ impl Hub {
         state.session_count -= removed;
         if last {
             state.sessions.remove(&account);
-            state.presence.record(account, false);
-            self.presence_changed(&mut state);
+            if !state.elsewhere.is_online(account) {
+                state.presence.record(account, false);
+                self.presence_changed(&mut state);
+            }
+            self.tell(|| Relay::Presence { account, online: false });
         }
     }
 
@@ -509,7 +567,7 @@ impl Hub {
     pub fn offline_recipients(&self, sender: AccountId, to: &Address, cap: usize) -> Vec<String> {
         let target = self.resolve(sender, to);
         let state = self.lock();
-        let offline = |id: &AccountId| *id != sender && !state.sessions.contains_key(id);
+        let offline = |id: &AccountId| *id != sender && !state.online(*id);
         match target {
             Some(Target::User(id)) if offline(&id) => {
                 state.names.get(&id).cloned().into_iter().collect()
@@ -545,10 +603,7 @@ impl Hub {
         let iter = state.directory.iter().filter(|(k, _)| start.as_ref().is_none_or(|s| *k > s));
         let mut users: Vec<UserInfo> = iter
             .take(USERS_PAGE + 1)
-            .map(|(_, e)| UserInfo {
-                name: e.name.clone(),
-                online: state.sessions.contains_key(&e.id),
-            })
+            .map(|(_, e)| UserInfo { name: e.name.clone(), online: state.online(e.id) })
             .collect();
         let more = users.len() > USERS_PAGE;
         users.truncate(USERS_PAGE);
@@ -561,7 +616,9 @@ impl Hub {
         let everyone = GroupInfo {
             name: EVERYONE.into(),
             members: state.directory.len() as u64,
-            online: state.sessions.len() as u64,
+            online: (state.sessions.len()
+                + state.elsewhere.accounts().filter(|a| !state.sessions.contains_key(a)).count())
+                as u64,
             ..GroupInfo::default()
         };
         let named = state.groups.of(account).map(|g| group_info(&state, g, account));
@@ -588,7 +645,7 @@ fn group_info(state: &State, group: &Group, account: AccountId) -> GroupInfo {
     GroupInfo {
         name: group.name.clone(),
         members: group.members.len() as u64,
-        online: group.members.keys().filter(|a| state.sessions.contains_key(a)).count() as u64,
+        online: group.members.keys().filter(|a| state.online(**a)).count() as u64,
         topic: group.topic.clone(),
         role: group.role_of(account).unwrap_or_default(),
     }

@@ -18,7 +18,8 @@
 //!   catch-up then live, each message once. [`presence`]: presence changes gathered into
 //!   batches.
 //! - [`cluster`]: one node of several on one PostgreSQL database, talking through NATS;
-//!   [`sequencer`]: such a node's delivery, every node's messages in the database's id order.
+//!   [`sequencer`]: such a node's delivery, every node's messages in the database's id order;
+//!   [`elsewhere`]: who is online on the other nodes.
 //! - [`store`]: persistence behind one interface, SQLite (the default) or PostgreSQL;
 //!   [`store_thread`] runs it on one thread with group commit.
 //! - [`error`]: [`ServerError`] inside, [`error::Refusal`] for the peer.
@@ -34,6 +35,7 @@ pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod edits;
+pub mod elsewhere;
 pub mod error;
 pub mod fair;
 pub mod files;

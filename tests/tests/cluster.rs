@@ -162,3 +162,30 @@ async fn delivery_across_nodes_survives_nats_going_away_and_coming_back() {
     let after = sent_id(&alice.request(&send("3", everyone(), "after")).await);
     assert_eq!(bob.next_message().await.id, after);
 }
+
+/// Presence is the cluster's: a user on one node sees who is online on the others, and hears
+/// when they leave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_spans_the_nodes() {
+    let c = cluster(2).await;
+    let alice = RawUser::login(&c.nodes[0], "alice").await;
+    let mut bob = RawUser::login(&c.nodes[1], "bob").await;
+    let online = |frame: ServerFrame| match frame {
+        ServerFrame::UserList { users, .. } => {
+            users.into_iter().filter(|u| u.online).map(|u| u.name).collect::<Vec<_>>()
+        }
+        other => panic!("{other:?}"),
+    };
+    // Told at once when NATS is already up, else by the next whole list (every 5 s).
+    tokio::time::timeout(WAIT, async {
+        while online(bob.request(&ClientFrame::Users { after: None }).await) != ["alice", "bob"] {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("bob sees alice online on the other node");
+    alice.conn.close(0u32.into(), b"bye");
+    let gone = |f: &ServerFrame| matches!(f, ServerFrame::Presence { offline, .. } if offline.contains(&"alice".to_owned()));
+    bob.next_control(gone).await;
+    assert_eq!(online(bob.request(&ClientFrame::Users { after: None }).await), ["bob"]);
+}
