@@ -3,7 +3,7 @@
 //! on screen. Runs on the UI thread only, and knows neither Slint globals nor sockets: it talks to
 //! a [`Network`] and a [`Screen`], so tests drive it with fakes of both.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -15,9 +15,11 @@ use slint::VecModel;
 mod account;
 mod groups;
 mod list;
+mod preferences;
 mod search;
 
 pub use list::ListState;
+pub use preferences::System;
 
 use crate::address::{self, AddressProblem};
 use crate::backend::{Command, Network, SendFailure, SignInError, Update};
@@ -30,7 +32,7 @@ use crate::problem::Problem;
 use crate::screen::{
     ComposerShow, ConversationShow, Recipient, Screen, Show, SignInShow, StatusShow, TrustShow,
 };
-use crate::settings::Settings;
+use crate::settings::{Account, Settings};
 use crate::status::Clocks;
 use crate::timeline::{Placed, Timeline};
 use crate::view::{self, Conv, FileStatus, History, Roster, SendStatus, Transfer};
@@ -58,7 +60,7 @@ struct Pending {
 struct State {
     me: String,
     /// What the last sign-in was typed with, remembered once it works.
-    form: Settings,
+    form: Account,
     /// The trust prompt is the changed-certificate warning, whose only answer is to close it.
     trust_changed: bool,
     /// Past the sign-in page (a changed certificate then offers to sign out or retry).
@@ -101,8 +103,11 @@ struct State {
 pub struct Controller {
     network: Rc<dyn Network>,
     screen: Rc<dyn Screen>,
-    texts: Texts,
+    /// Changed by the settings page's language choice.
+    texts: Cell<Texts>,
     settings_path: Option<PathBuf>,
+    /// The settings page's choices and what overrides them ([`preferences`]).
+    prefs: RefCell<preferences::Prefs>,
     users: Rc<VecModel<UserRow>>,
     /// Shown before any conversation is open.
     no_messages: Rc<VecModel<MessageRow>>,
@@ -117,7 +122,7 @@ pub struct Controller {
 
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Controller").field("texts", &self.texts).finish_non_exhaustive()
+        f.debug_struct("Controller").field("texts", &self.texts()).finish_non_exhaustive()
     }
 }
 
@@ -129,10 +134,12 @@ impl Controller {
         texts: Texts,
         settings_path: Option<PathBuf>,
     ) -> Controller {
+        let saved = settings_path.as_deref().map(Settings::load).unwrap_or_default();
         let controller = Controller {
             network,
             screen,
-            texts,
+            texts: Cell::new(texts),
+            prefs: RefCell::new(preferences::Prefs::new(saved.clone())),
             settings_path,
             users: Rc::default(),
             no_messages: Rc::default(),
@@ -141,14 +148,18 @@ impl Controller {
             notifier: RefCell::default(),
             state: RefCell::default(),
         };
-        if let Some(path) = &controller.settings_path {
-            let saved = Settings::load(path);
+        if controller.settings_path.is_some() {
             controller.show(Show::SignIn(SignInShow::Fill {
                 server: saved.server,
                 nickname: saved.nickname,
             }));
         }
         controller
+    }
+
+    /// The texts in the language on screen.
+    fn texts(&self) -> Texts {
+        self.texts.get()
     }
 
     /// The user tree's rows; the view watches this model.
@@ -187,8 +198,8 @@ impl Controller {
         let tick = self.state.borrow_mut().clocks.tick();
         if let Some(secs) = tick.reconnect_in {
             let text = match secs {
-                0 => self.texts.reconnecting_now().to_owned(),
-                secs => self.texts.reconnecting(secs),
+                0 => self.texts().reconnecting_now().to_owned(),
+                secs => self.texts().reconnecting(secs),
             };
             self.show(Show::Status(StatusShow::Line { connected: false, text }));
         }
@@ -201,12 +212,12 @@ impl Controller {
 
     pub fn sign_in(&self, server: &str, nickname: &str, password: &str) {
         self.state.borrow_mut().form =
-            Settings { server: server.to_owned(), nickname: nickname.to_owned() };
+            Account { server: server.to_owned(), nickname: nickname.to_owned() };
         // A web address or a typo is said in words here, before the network is asked.
         if !server.trim().is_empty()
             && let Err(problem) = address::check(server)
         {
-            self.show(Show::SignIn(SignInShow::Error(self.texts.address(&problem))));
+            self.show(Show::SignIn(SignInShow::Error(self.texts().address(&problem))));
             return;
         }
         self.show(Show::SignIn(SignInShow::Error(String::new())));
@@ -250,7 +261,7 @@ impl Controller {
         self.show(Show::Trust(TrustShow::Hidden));
         self.show(Show::Status(StatusShow::Line {
             connected: false,
-            text: self.texts.reconnecting_now().into(),
+            text: self.texts().reconnecting_now().into(),
         }));
         self.network.command(Command::Retry);
     }
@@ -365,7 +376,7 @@ impl Controller {
     /// the client refused it outright (too long, empty), when the text goes back to the
     /// composer to be changed.
     fn send_failed(&self, local: u64, why: &SendFailure) {
-        self.notice(self.texts.not_sent(&self.texts.send_failure(why)));
+        self.notice(self.texts().not_sent(&self.texts().send_failure(why)));
         let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
         let refused_as_written =
             matches!(why, SendFailure::Refused(ErrorCode::TextTooLong | ErrorCode::EmptyText));
@@ -562,7 +573,7 @@ impl Controller {
                 if in_session {
                     self.link_down();
                     self.show(Show::Status(StatusShow::Offline(
-                        self.texts.certificate_changed().into(),
+                        self.texts().certificate_changed().into(),
                     )));
                 }
                 self.show(Show::Trust(TrustShow::Changed {
@@ -574,7 +585,7 @@ impl Controller {
             }
             Update::SessionEnded(error) => {
                 self.link_down();
-                let text = self.texts.offline_because(&self.describe(&error));
+                let text = self.texts().offline_because(&self.describe(&error));
                 self.show(Show::Status(StatusShow::Offline(text)));
             }
             Update::Users(users) => {
@@ -594,16 +605,16 @@ impl Controller {
             }
             Update::Sent { local, id } => self.sent(local, id),
             Update::SendFailed { local, why } => self.send_failed(local, &why),
-            Update::FileNotSent(why) => self.notice(self.texts.file_not_sent(&why)),
+            Update::FileNotSent(why) => self.notice(self.texts().file_not_sent(&why)),
             Update::NoFileChosen => {
                 self.show(Show::Composer(ComposerShow::PathEntry(true)));
-                self.notice(self.texts.no_dialog().into());
+                self.notice(self.texts().no_dialog().into());
             }
             Update::SavedFiles(saved) => {
                 self.state.borrow_mut().files =
                     saved.into_iter().map(|(id, path)| (id, FileStatus::Saved(path))).collect();
             }
-            Update::CannotOpen { name, why } => self.notice(self.texts.cannot_open(&name, &why)),
+            Update::CannotOpen { name, why } => self.notice(self.texts().cannot_open(&name, &why)),
             Update::Thumbnail { file_id, pixels } => {
                 let image = pixels.map(slint::Image::from_rgba8);
                 let shown = image.is_some();
@@ -627,6 +638,9 @@ impl Controller {
                 self.search_results(&text, &messages, more)
             }
             Update::SearchFailed { text, code } => self.search_failed(&text, code),
+            Update::ReceiptsSetting(on) => self.receipts_setting(on),
+            Update::ReceiptsNotChanged(why) => self.receipts_not_changed(&why),
+            Update::FolderChosen(folder) => self.folder_chosen(folder),
         }
     }
 
@@ -637,11 +651,17 @@ impl Controller {
 
     fn signed_in(&self, me: String, users: &[UserInfo], groups: &[GroupInfo]) {
         if let Some(path) = &self.settings_path {
-            let settings = self.state.borrow().form.clone();
+            let account = self.state.borrow().form.clone();
+            // The rest of the file is the settings page's, kept as it is.
+            let settings = Settings {
+                server: account.server.clone(),
+                nickname: account.nickname.clone(),
+                ..Settings::load(path)
+            };
             if let Err(e) = settings.save(path) {
                 tracing::warn!(cause = %e, "cannot remember the sign-in details");
             }
-            self.remember_account(&settings);
+            self.remember_account(&account);
             self.load_mutes();
         }
         self.show(Show::SignIn(SignInShow::ClearPassword));
@@ -649,7 +669,7 @@ impl Controller {
         self.show(Show::SignedIn);
         self.show(Show::Status(StatusShow::Line {
             connected: true,
-            text: self.texts.connected(&me),
+            text: self.texts().connected(&me),
         }));
         {
             let mut state = self.state.borrow_mut();
@@ -697,22 +717,22 @@ impl Controller {
                 }
                 self.connected_again();
                 self.refresh_users();
-                StatusShow::Line { connected: true, text: self.texts.connected(&you) }
+                StatusShow::Line { connected: true, text: self.texts().connected(&you) }
             }
             ConnState::Reconnecting { delay, reason, attempt } => {
                 tracing::info!(%reason, attempt, "reconnecting");
                 self.link_down();
                 let secs = self.state.borrow_mut().clocks.reconnecting(delay);
                 let text = match secs {
-                    0 => self.texts.reconnecting_now().to_owned(),
-                    secs => self.texts.reconnecting(secs),
+                    0 => self.texts().reconnecting_now().to_owned(),
+                    secs => self.texts().reconnecting(secs),
                 };
                 StatusShow::Line { connected: false, text }
             }
             ConnState::Offline { reason } => {
                 tracing::info!(%reason, "offline");
                 self.link_down();
-                StatusShow::Offline(self.texts.offline().into())
+                StatusShow::Offline(self.texts().offline().into())
             }
         };
         self.show(Show::Status(change));
@@ -762,7 +782,7 @@ impl Controller {
             if let Some(file) = &m.file {
                 state.file_messages.insert(file.id, (conv.clone(), m.id));
             }
-            let ask_members = state.activity.noted(&conv, &m, &me, &self.texts);
+            let ask_members = state.activity.noted(&conv, &m, &me, &self.texts());
             // A message seen before (a history page, then live) is not news twice.
             let group = match (&m.to, ask_members) {
                 (Address::Group(name), true) => Some(name.clone()),
@@ -834,7 +854,7 @@ impl Controller {
                 if let Some(file) = &m.file {
                     file_messages.insert(file.id, (conv.clone(), m.id));
                 }
-                activity.note(&conv, &m, me, &self.texts);
+                activity.note(&conv, &m, me, &self.texts());
                 if history.add(m) {
                     shown.push(id);
                 }
@@ -870,7 +890,7 @@ impl Controller {
         let Some(timeline) = timelines.get_mut(conv) else { return Placed::Nothing };
         let history = histories.get(conv);
         let row = history.and_then(|h| h.get(id)).and_then(|m| {
-            let mut row = view::message_row(m, me, files, &self.texts, read)?;
+            let mut row = view::message_row(m, me, files, &self.texts(), read)?;
             if let Some(file) = &m.file {
                 with_thumbnail(&mut row, file, files, thumbnails, thumbnails_wanted);
             }
@@ -934,14 +954,14 @@ impl Controller {
                 let key = TransferKey::Upload(transfer_id);
                 let name = self.transfer_name(&key);
                 self.remove_transfer(&key);
-                self.notice(self.texts.file_sent(&name));
+                self.notice(self.texts().file_sent(&name));
             }
             TransferEvent::UploadFailed { transfer_id, reason, code } => {
                 tracing::info!(%reason, "upload failed");
                 self.remove_transfer(&TransferKey::Upload(transfer_id));
-                self.notice(self.texts.file_not_sent(&Problem::of_code(code)));
+                self.notice(self.texts().file_not_sent(&Problem::of_code(code)));
             }
-            TransferEvent::Delivered { to, .. } => self.notice(self.texts.delivered(&to)),
+            TransferEvent::Delivered { to, .. } => self.notice(self.texts().delivered(&to)),
         }
     }
 
@@ -968,14 +988,14 @@ impl Controller {
 
     fn refresh_transfers(&self) {
         let rows: Vec<_> =
-            self.state.borrow().transfers.iter().map(|t| t.row(&self.texts)).collect();
+            self.state.borrow().transfers.iter().map(|t| t.row(&self.texts())).collect();
         self.transfers.set_vec(rows);
     }
 
     fn refresh_users(&self) {
         let state = self.state.borrow();
         let selected = state.selected.clone().unwrap_or(Conv::Everyone);
-        let rows = state.roster.rows(&state.me, &selected, &state.activity, &self.texts);
+        let rows = state.roster.rows(&state.me, &selected, &state.activity, &self.texts());
         drop(state);
         self.users.set_vec(rows);
         self.tell_list_state();
@@ -986,11 +1006,13 @@ impl Controller {
         let title = {
             let state = self.state.borrow();
             match state.selected.clone().unwrap_or(Conv::Everyone) {
-                Conv::Everyone => self.texts.everyone_title(),
-                Conv::Group(key) => self.texts.group_title(
+                Conv::Everyone => self.texts().everyone_title(),
+                Conv::Group(key) => self.texts().group_title(
                     state.roster.group(&key).map_or(key.as_str(), |g| g.name.as_str()),
                 ),
-                Conv::With(key) => self.texts.chat_with(state.roster.name_of(&key).unwrap_or(&key)),
+                Conv::With(key) => {
+                    self.texts().chat_with(state.roster.name_of(&key).unwrap_or(&key))
+                }
             }
         };
         self.show(Show::Conversation(ConversationShow::Title(title)));
@@ -1010,7 +1032,7 @@ impl Controller {
             let timeline = timelines.entry(conv).or_insert_with(|| {
                 let mut timeline = Timeline::default();
                 for m in history.messages() {
-                    let row = view::message_row(m, me, files, &self.texts, read);
+                    let row = view::message_row(m, me, files, &self.texts(), read);
                     let row = row.map(|r| life::grouped(r, &timeline, Some(history), m));
                     timeline.put(m.id, row);
                 }
@@ -1033,7 +1055,7 @@ impl Controller {
     }
 
     fn describe(&self, error: &SignInError) -> String {
-        let t = &self.texts;
+        let t = &self.texts();
         match error {
             SignInError::MissingFields => t.fill_in().into(),
             SignInError::BadAddress(why) => {
@@ -1124,7 +1146,7 @@ mod tests {
     }
 
     impl Rig {
-        fn new(settings_path: Option<PathBuf>) -> Rig {
+        pub(super) fn new(settings_path: Option<PathBuf>) -> Rig {
             let network = Rc::new(FakeNetwork::default());
             let screen = Rc::new(FakeScreen::default());
             let controller =
@@ -1959,7 +1981,9 @@ mod tests {
     fn sign_in_details_but_never_the_password_are_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ui.json");
-        Settings { server: "old:1".into(), nickname: "al".into() }.save(&path).unwrap();
+        Settings { server: "old:1".into(), nickname: "al".into(), ..Settings::default() }
+            .save(&path)
+            .unwrap();
         let rig = Rig::new(Some(path.clone()));
         assert_eq!(
             rig.take().1,
@@ -1974,7 +1998,7 @@ mod tests {
         });
         assert_eq!(
             Settings::load(&path),
-            Settings { server: "new:2".into(), nickname: "alice".into() }
+            Settings { server: "new:2".into(), nickname: "alice".into(), ..Settings::default() }
         );
         assert!(!std::fs::read_to_string(&path).unwrap().contains("secret"));
     }

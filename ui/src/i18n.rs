@@ -5,7 +5,7 @@
 use quicq_common::protocol::{ErrorCode, Event, Role};
 
 use crate::address::AddressProblem;
-use crate::problem::Problem;
+use crate::problem::{FolderProblem, Problem, ThresholdProblem};
 
 /// Which language the interface speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,11 @@ impl Lang {
         let locale =
             std::env::var("QUICQ_LANG").ok().or_else(sys_locale::get_locale).unwrap_or_default();
         Lang::from_locale(&locale)
+    }
+
+    /// The system locale's language, whatever `QUICQ_LANG` says.
+    pub fn system() -> Lang {
+        Lang::from_locale(&sys_locale::get_locale().unwrap_or_default())
     }
 
     pub fn from_locale(locale: &str) -> Lang {
@@ -60,6 +65,52 @@ impl Texts {
 
     pub fn english() -> Self {
         Texts { lang: Lang::English }
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// Why a download folder cannot be used.
+    pub fn folder_problem(&self, problem: FolderProblem) -> String {
+        match problem {
+            FolderProblem::Empty => {
+                pick!(self, "Type a folder, or choose one.", "请输入或选择一个文件夹。")
+            }
+            FolderProblem::Missing => {
+                pick!(self, "That folder does not exist.", "该文件夹不存在。")
+            }
+            FolderProblem::NotAFolder => {
+                pick!(self, "That is a file, not a folder.", "这是一个文件，不是文件夹。")
+            }
+            FolderProblem::NotWritable => pick!(
+                self,
+                "Files cannot be saved in that folder (no permission to write).",
+                "无法在该文件夹中保存文件（没有写入权限）。"
+            ),
+        }
+        .into()
+    }
+
+    /// Why a size limit typed is not one.
+    pub fn threshold_problem(&self, problem: ThresholdProblem) -> String {
+        match problem {
+            ThresholdProblem::NotANumber => pick!(
+                self,
+                "Type a whole number of MiB (0 asks about every file).",
+                "请输入以 MiB 为单位的整数（0 表示每个文件都询问）。"
+            ),
+        }
+        .into()
+    }
+
+    /// The read-receipts switch did not reach the server.
+    pub fn receipts_not_changed(&self, why: &str) -> String {
+        pick!(
+            self,
+            format!("Read receipts not changed: {why}"),
+            format!("已读回执设置未更改：{why}")
+        )
     }
 
     pub fn everyone(&self, online: usize) -> String {

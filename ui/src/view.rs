@@ -47,6 +47,10 @@ impl Roster {
         self.link_down = !up;
     }
 
+    pub fn link_up(&self) -> bool {
+        !self.link_down
+    }
+
     pub fn set_users(&mut self, users: &[UserInfo]) {
         self.people = users
             .iter()

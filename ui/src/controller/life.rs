@@ -103,7 +103,7 @@ impl Controller {
             None => view::snippet(&m.text),
         };
         self.state.borrow_mut().life.compose = Compose::Reply { conv, id: m.id };
-        self.show(Show::Composer(ComposerShow::Mode(self.texts.replying_to(&m.from, &what))));
+        self.show(Show::Composer(ComposerShow::Mode(self.texts().replying_to(&m.from, &what))));
     }
 
     /// The menu's Edit: one's own message's text goes into the composer, within the window.
@@ -114,7 +114,7 @@ impl Controller {
         }
         let window = self.state.borrow().life.edit_window_secs;
         if !within_window(m.at, now_ms(), window) {
-            self.notice(self.texts.too_late_to_edit(window));
+            self.notice(self.texts().too_late_to_edit(window));
             return;
         }
         self.leave_mode();
@@ -126,7 +126,7 @@ impl Controller {
             m.text
         };
         self.show(Show::Composer(ComposerShow::Draft(draft)));
-        self.show(Show::Composer(ComposerShow::Mode(self.texts.editing().into())));
+        self.show(Show::Composer(ComposerShow::Mode(self.texts().editing().into())));
     }
 
     /// Send in edit mode: the new text goes to the server and the earlier draft comes back.
@@ -191,7 +191,7 @@ impl Controller {
         }
         let window = self.state.borrow().life.recall_window_secs;
         if !within_window(m.at, now_ms(), window) {
-            self.notice(self.texts.too_late_to_recall(window));
+            self.notice(self.texts().too_late_to_recall(window));
             return;
         }
         self.state.borrow_mut().life.confirm_recall = Some((conv, m.id));
@@ -227,18 +227,18 @@ impl Controller {
 
     /// The system could not open a link from a bubble.
     pub fn link_not_opened(&self) {
-        self.notice(self.texts.link_not_opened().into());
+        self.notice(self.texts().link_not_opened().into());
     }
 
     pub(super) fn change_failed(&self, change: Change, why: &SendFailure) {
-        self.notice(self.texts.change_failed(change, &self.texts.send_failure(why)));
+        self.notice(self.texts().change_failed(change, &self.texts().send_failure(why)));
     }
 
     pub(super) fn saved_as(&self, result: Result<std::path::PathBuf, Problem>) {
         match result {
-            Ok(path) => self.notice(self.texts.saved_as(&path.display().to_string())),
+            Ok(path) => self.notice(self.texts().saved_as(&path.display().to_string())),
             Err(Problem::Cancelled) => {}
-            Err(why) => self.notice(self.texts.not_saved(&why)),
+            Err(why) => self.notice(self.texts().not_saved(&why)),
         }
     }
 
@@ -324,7 +324,7 @@ impl Controller {
         let line = {
             let mut state = self.state.borrow_mut();
             let line = match &state.selected {
-                Some(conv) => self.texts.typing(&state.life.typists.names(conv)),
+                Some(conv) => self.texts().typing(&state.life.typists.names(conv)),
                 None => String::new(),
             };
             if line == state.life.typing_shown {
