@@ -894,11 +894,11 @@ impl Controller {
             if let Some(file) = &m.file {
                 with_thumbnail(&mut row, file, files, thumbnails, thumbnails_wanted);
             }
-            Some(life::grouped(row, timeline, history, m))
+            Some(life::grouped(row, timeline, history, m, &self.texts()))
         });
         let placed = timeline.put(id, row);
         if placed == Placed::Inserted {
-            life::regroup_after(timeline, history, id);
+            life::regroup_after(timeline, history, id, &self.texts());
         }
         placed
     }
@@ -1033,7 +1033,8 @@ impl Controller {
                 let mut timeline = Timeline::default();
                 for m in history.messages() {
                     let row = view::message_row(m, me, files, &self.texts(), read);
-                    let row = row.map(|r| life::grouped(r, &timeline, Some(history), m));
+                    let row =
+                        row.map(|r| life::grouped(r, &timeline, Some(history), m, &self.texts()));
                     timeline.put(m.id, row);
                 }
                 timeline
@@ -1526,6 +1527,62 @@ mod tests {
         rig.controller.select(Conv::With("bob".into()));
         assert!(rig.take().0.is_empty(), "bob's history is already here");
         assert_eq!(rig.bubbles(), ["earlier"]);
+    }
+
+    #[test]
+    fn the_first_row_of_each_day_carries_the_day_and_an_older_page_moves_it_up() {
+        use chrono::{Local, TimeZone};
+        let today = Local::now().date_naive();
+        // Bob's message `days_ago` at noon, plus `minutes`, local time.
+        let at = |id, days_ago: u64, minutes: i64, text| {
+            let day = today - chrono::Days::new(days_ago);
+            let noon = Local.from_local_datetime(&day.and_hms_opt(12, 0, 0).unwrap());
+            let mut m = msg(id, "bob", Address::everyone(), text);
+            m.at = noon.earliest().unwrap().timestamp_millis() + minutes * 60_000;
+            m
+        };
+        let label = |days_ago| Texts::english().day(today - chrono::Days::new(days_ago), today);
+        let rig = Rig::signed_in();
+        let page = |messages| Update::History {
+            with: Address::everyone(),
+            page: HistoryPage { messages, more: true },
+        };
+        let days = || -> Vec<(String, String)> {
+            let rows = rig.controller.messages();
+            rows.iter().map(|r| (r.day.to_string(), r.text.to_string())).collect()
+        };
+        let row = |day: &str, text: &str| (day.to_owned(), text.to_owned());
+        rig.controller.apply(page(vec![
+            at(12, 0, 0, "today"),
+            at(11, 2, 1, "a minute later"),
+            at(10, 2, 0, "two days ago"),
+        ]));
+        assert_eq!(
+            days(),
+            [row(&label(2), "two days ago"), row("", "a minute later"), row("Today", "today")]
+        );
+        // A new message of today: no separator, one row appended.
+        rig.controller.apply(Update::Event(Event::Message(at(13, 0, 1, "still today"))));
+        assert_eq!(days()[3], row("", "still today"));
+        // An older page of the same day: the separator moves up to its first row; the row that
+        // had it changes, nothing else is redrawn.
+        let ops = || rig.controller.state.borrow().timelines[&Conv::Everyone].operations();
+        let before = ops();
+        rig.controller.apply(page(vec![at(9, 2, -5, "earlier that day"), at(8, 3, 0, "before")]));
+        assert_eq!(
+            days(),
+            [
+                row(&label(3), "before"),
+                row(&label(2), "earlier that day"),
+                row("", "two days ago"),
+                row("", "a minute later"),
+                row("Today", "today"),
+                row("", "still today"),
+            ]
+        );
+        let after = ops();
+        assert_eq!((after.inserted - before.inserted, after.changed - before.changed), (2, 1));
+        assert_eq!(after.appended, before.appended);
     }
 
     fn edit(id: u64, target: u64, text: &str) -> ChatMessage {

@@ -71,6 +71,40 @@ impl Texts {
         self.lang
     }
 
+    /// The separator above the first message of `day`, seen on `today`: "Today", "Yesterday",
+    /// else the date ("December 1", "12月1日"), with the year when it is another.
+    pub fn day(&self, day: chrono::NaiveDate, today: chrono::NaiveDate) -> String {
+        use chrono::Datelike;
+        if day == today {
+            return pick!(self, "Today", "今天").into();
+        }
+        if today.pred_opt() == Some(day) {
+            return pick!(self, "Yesterday", "昨天").into();
+        }
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        let month = MONTHS[day.month0() as usize];
+        let (y, m, d) = (day.year(), day.month(), day.day());
+        match (self.lang, y == today.year()) {
+            (Lang::English, true) => format!("{month} {d}"),
+            (Lang::English, false) => format!("{month} {d}, {y}"),
+            (Lang::Chinese, true) => format!("{m}月{d}日"),
+            (Lang::Chinese, false) => format!("{y}年{m}月{d}日"),
+        }
+    }
+
     /// Why a download folder cannot be used.
     pub fn folder_problem(&self, problem: FolderProblem) -> String {
         match problem {
@@ -601,5 +635,26 @@ mod tests {
             "未连接",
             "no English in the Chinese notice"
         );
+    }
+
+    #[test]
+    fn day_separators_say_today_yesterday_or_the_date_in_each_language() {
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let today = date(2026, 12, 3);
+        let (en, zh) = (Texts::new(Lang::English), Texts::new(Lang::Chinese));
+        // (day, English, Chinese)
+        let cases = [
+            (date(2026, 12, 3), "Today", "今天"),
+            (date(2026, 12, 2), "Yesterday", "昨天"),
+            (date(2026, 12, 1), "December 1", "12月1日"),
+            (date(2026, 1, 31), "January 31", "1月31日"),
+            (date(2025, 12, 31), "December 31, 2025", "2025年12月31日"),
+        ];
+        for (day, want_en, want_zh) in cases {
+            assert_eq!(en.day(day, today), want_en);
+            assert_eq!(zh.day(day, today), want_zh);
+        }
+        // Yesterday across a year's end.
+        assert_eq!(en.day(date(2026, 12, 31), date(2027, 1, 1)), "Yesterday");
     }
 }

@@ -8,6 +8,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use chrono::TimeZone;
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use quicq_client::{Client, ClientConfig, Event, Events, KnownServers, Trust};
 use quicq_common::Fingerprint;
@@ -1728,4 +1729,65 @@ fn the_settings_page_applies_each_choice_and_keeps_it_after_a_restart() {
     wait_until(&app, "saved", |a| find(a, "Open small.txt").is_some());
     assert_eq!(std::fs::read_to_string(elsewhere.join("small.txt")).unwrap(), "tiny");
     assert!(!downloads.join("small.txt").exists());
+}
+
+/// The day separators of the open conversation's rows, in order ("" for a row without one).
+fn day_separators(app: &App) -> Vec<(String, String)> {
+    let model = app.window().global::<ConversationAdapter>().get_messages();
+    (0..model.row_count())
+        .filter_map(|i| model.row_data(i))
+        .map(|r| (r.day.to_string(), r.text.to_string()))
+        .collect()
+}
+
+#[test]
+fn messages_of_different_days_are_separated_by_the_day() {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    // Two messages bob wrote three days ago, put in the store as the server would have.
+    server.stop();
+    let then = quicq_server::store::now_ms() - 3 * 86_400_000;
+    {
+        let data = server._dir.path().join("data").join("quicq.sqlite3");
+        let mut store = quicq_server::store::Store::open(&data).unwrap();
+        let bob_id = store.account_by_key("bob").unwrap().unwrap().id;
+        for (i, text) in ["from three days ago", "and a minute later"].into_iter().enumerate() {
+            let at = then + i as i64 * 60_000;
+            let everyone = quicq_server::store::Target::Everyone;
+            store
+                .insert_message(bob_id, &everyone, text, &format!("old-{i}"), at)
+                .unwrap()
+                .unwrap();
+        }
+    }
+    server.start_again();
+    server.runtime.block_on(bob.send(Address::everyone(), "and today")).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    wait_until(&app, "the three messages", |a| shown_texts(a).len() == 3);
+    let days = day_separators(&app);
+    let local = |at: i64| chrono::Local.timestamp_millis_opt(at).unwrap().date_naive();
+    let that_day = Texts::english().day(local(then), chrono::Local::now().date_naive());
+    assert_eq!(
+        days,
+        [
+            (that_day.clone(), "from three days ago".to_owned()),
+            (String::new(), "and a minute later".to_owned()),
+            ("Today".to_owned(), "and today".to_owned()),
+        ]
+    );
+    // Drawn above their bubbles.
+    settle(&app);
+    let shown: Vec<String> = ElementHandle::find_by_accessible_label(app.window(), "Day separator")
+        .filter_map(|e| e.accessible_value().map(|v| v.to_string()))
+        .collect();
+    assert_eq!(shown, [that_day, "Today".to_owned()]);
+
+    // A new message today adds no separator.
+    server.runtime.block_on(bob.send(Address::everyone(), "still today")).unwrap();
+    wait_until(&app, "the fourth", |a| shown_texts(a).len() == 4);
+    assert_eq!(day_separators(&app)[3], (String::new(), "still today".to_owned()));
 }

@@ -11,6 +11,7 @@ use quicq_common::protocol::{Address, ChatMessage, ReadPosition};
 use super::{Controller, State};
 use crate::backend::{Change, Command, SendFailure};
 use crate::generated::MessageRow;
+use crate::i18n::Texts;
 use crate::message_life::{self, Compose, ReadState, TypingSignal, Typists, within_window};
 use crate::problem::Problem;
 use crate::screen::{ComposerShow, ConversationShow, Show};
@@ -52,27 +53,35 @@ pub(super) fn send_command(
     }
 }
 
-/// `row` of message `m` with its group, from the message shown above it in `timeline`.
+/// `row` of message `m` with its group and its day separator, from the message shown above it
+/// in `timeline`.
 pub(super) fn grouped(
     mut row: MessageRow,
     timeline: &Timeline,
     history: Option<&view::History>,
     m: &ChatMessage,
+    texts: &Texts,
 ) -> MessageRow {
     let prev = timeline.id_before(m.id).and_then(|p| history?.get(p));
     row.continued = view::continues(prev, m);
+    row.day = view::day_header(prev, m, texts).into();
     row
 }
 
 /// A row was inserted above others (an older page, a late message): the row below it may now
-/// join or leave a group. Changes at most that one row.
-pub(super) fn regroup_after(timeline: &mut Timeline, history: Option<&view::History>, id: u64) {
+/// join or leave a group, and gain or lose its day separator. Changes at most that one row.
+pub(super) fn regroup_after(
+    timeline: &mut Timeline,
+    history: Option<&view::History>,
+    id: u64,
+    texts: &Texts,
+) {
     let Some(next) = timeline.id_after(id) else { return };
     let (Some(m), Some(row)) = (history.and_then(|h| h.get(next)), timeline.row_of(next)) else {
         return;
     };
-    let regrouped = grouped(row.clone(), timeline, history, m);
-    if regrouped.continued != row.continued {
+    let regrouped = grouped(row.clone(), timeline, history, m, texts);
+    if regrouped.continued != row.continued || regrouped.day != row.day {
         timeline.put(next, Some(regrouped));
     }
 }
