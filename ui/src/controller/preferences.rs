@@ -215,8 +215,10 @@ impl Controller {
     fn relabel(&self) {
         {
             let mut state = self.state.borrow_mut();
+            let state = &mut *state;
             // Rebuilt from the histories as each is opened again.
             state.timelines.clear();
+            state.activity.relabel(&state.me, &self.texts());
         }
         self.refresh_users();
         self.refresh_transfers();
@@ -256,6 +258,8 @@ impl Controller {
 #[cfg(test)]
 mod tests {
     use std::rc::Rc;
+
+    use slint::Model;
 
     use super::super::tests::Rig;
     use super::*;
@@ -398,6 +402,10 @@ mod tests {
     #[test]
     fn the_language_changes_at_once_with_the_texts_made_here() {
         let rig = Rig::signed_in();
+        let to_bob = quicq_common::protocol::Address::User("bob".into());
+        let mut recalled = super::super::tests::msg(1, "alice", to_bob, "");
+        recalled.recalled = true;
+        rig.controller.apply(Update::Event(quicq_client::Event::Message(recalled)));
         // (choice, the language then, whether it changed; the system speaks Chinese)
         rig.controller.use_environment(
             Overrides::default(),
@@ -427,6 +435,17 @@ mod tests {
                     s,
                     Show::Conversation(crate::screen::ConversationShow::Title(_))
                 )));
+                let users = rig.controller.users();
+                let preview = users.iter().find(|r| r.key == "bob").map(|r| r.preview.to_string());
+                let want = match lang {
+                    Lang::English => "(message recalled)",
+                    Lang::Chinese => "（消息已撤回）",
+                };
+                assert_eq!(
+                    preview.as_deref(),
+                    Some(want),
+                    "the list's preview in the new language"
+                );
             }
         }
     }
