@@ -252,6 +252,7 @@ impl Controller {
         self.show(Show::Trust(TrustShow::Hidden));
         self.show(Show::SignIn(SignInShow::Busy(false)));
         self.show(Show::Status(StatusShow::ClearNotice));
+        self.signed_out_of_settings();
         self.show(Show::SignedOut);
     }
 

@@ -1,4 +1,5 @@
-//! The language: English or Simplified Chinese, from the system locale. Texts in `.slint` files
+//! The language: English or Simplified Chinese, chosen on the settings page or from the system
+//! locale (`QUICQ_LANG` decides over both). Texts in `.slint` files
 //! use `@tr` with the bundled translation in `lang/`; the few texts made in Rust (status,
 //! errors, counts) come from here.
 
@@ -15,14 +16,8 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// From `QUICQ_LANG` if set, else the system locale (`zh*` means Chinese).
-    pub fn detect() -> Lang {
-        let locale =
-            std::env::var("QUICQ_LANG").ok().or_else(sys_locale::get_locale).unwrap_or_default();
-        Lang::from_locale(&locale)
-    }
-
-    /// The system locale's language, whatever `QUICQ_LANG` says.
+    /// The system locale's language (`zh*` means Chinese); `QUICQ_LANG` and the settings page
+    /// decide over it ([`crate::settings::Effective`]).
     pub fn system() -> Lang {
         Lang::from_locale(&sys_locale::get_locale().unwrap_or_default())
     }

@@ -72,6 +72,12 @@ impl Controller {
         self.show(Show::Settings(SettingsShow::Open(true)));
     }
 
+    /// Signed out: the page closes, and the next account's receipts setting is its own.
+    pub(super) fn signed_out_of_settings(&self) {
+        self.prefs.borrow_mut().receipts = None;
+        self.close_settings();
+    }
+
     /// Close or Esc.
     pub fn close_settings(&self) {
         self.prefs.borrow_mut().open = false;
@@ -469,6 +475,11 @@ mod tests {
         assert!(shown.contains(&Show::Status(StatusShow::Notice(
             "Read receipts not changed: not connected".into()
         ))));
+        // Signed out: the page closes; the next account's setting is not known yet.
+        rig.controller.sign_out();
+        assert!(rig.take().1.contains(&Show::Settings(SettingsShow::Open(false))));
+        rig.controller.open_settings();
+        assert!(!page(&rig.take().1).receipts_known);
     }
 
     /// Records what reaches the notifier.
