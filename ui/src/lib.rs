@@ -8,8 +8,9 @@
 //!   (`TransfersAdapter`), `composer` (`ComposerAdapter`), `status_bar` (`StatusBarAdapter`),
 //!   `keyboard` (`KeyboardAdapter`, the on-screen keyboard), `offline_banner`
 //!   (`OfflineBannerAdapter`), `group_dialog` (`GroupAdapter`), `search` (`SearchAdapter`),
-//!   `settings` (`SettingsAdapter`, the settings page), `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
-//!   `AppAdapter` (which page shows, the network's wake-up call).
+//!   `settings` (`SettingsAdapter`, the settings page), `about_dialog` (no adapter).
+//!   `ui/main.slint` composes them into the window and holds `AppAdapter` (which page shows,
+//!   the network's wake-up call).
 //! - [`controller`]: the state and the decisions, on the UI thread: user actions to
 //!   [`backend::Command`]s, [`backend::Update`]s to [`screen::Show`] changes and list models.
 //!   No Slint globals, no sockets; unit-tested with a fake network and a fake screen.

@@ -13,7 +13,7 @@
 //! services' sound name; no audio stack of our own. With the sound off, the freedesktop
 //! notification asks the daemon to stay quiet (`suppress-sound`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
 use std::sync::mpsc;
 
 use slint::ComponentHandle;
@@ -39,8 +39,8 @@ pub trait Notifier {
     fn set_sound(&self, _on: bool) {}
 }
 
-/// The freedesktop sound theme's name for an instant message; the native services (macOS,
-/// Windows) fall back to their default sound for a name they do not know.
+/// The freedesktop sound theme's name for an instant message. The native services (macOS,
+/// Windows) are given the same name; what they make of it is theirs (not tried here).
 pub const SOUND: &str = "message-new-instant";
 
 /// Whether a message deserves a notification: news (not an edit or a membership event), from
@@ -54,7 +54,7 @@ pub fn wanted(news: bool, own: bool, muted: bool, focused: bool) -> bool {
 pub struct Desktop {
     window: slint::Weak<MainWindow>,
     tx: mpsc::Sender<(Notice, bool)>,
-    sound: AtomicBool,
+    sound: Cell<bool>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -88,7 +88,7 @@ impl Desktop {
         if let Err(e) = spawned {
             tracing::warn!(cause = %e, "no thread for desktop notifications");
         }
-        Desktop { window: window.as_weak(), tx, sound: AtomicBool::new(false) }
+        Desktop { window: window.as_weak(), tx, sound: Cell::new(false) }
     }
 }
 
@@ -111,11 +111,11 @@ impl Notifier for Desktop {
 
     fn notify(&self, notice: Notice) {
         // The thread is gone only if it could not start; that was logged.
-        let _ = self.tx.send((notice, self.sound.load(Ordering::Relaxed)));
+        let _ = self.tx.send((notice, self.sound.get()));
     }
 
     fn set_sound(&self, on: bool) {
-        self.sound.store(on, Ordering::Relaxed);
+        self.sound.set(on);
     }
 }
 
