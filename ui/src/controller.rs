@@ -98,6 +98,8 @@ struct State {
     transfers: Vec<Transfer>,
     /// Replies, edits, receipts and typing ([`life`]).
     life: life::Life,
+    /// The local day the day separators were made on ("Today" is this day).
+    today: Option<chrono::NaiveDate>,
 }
 
 pub struct Controller {
@@ -208,6 +210,39 @@ impl Controller {
         }
         self.life_tick();
         self.ask_for_thumbnails();
+        self.new_day(chrono::Local::now().date_naive());
+    }
+
+    /// The day the separators are made on, fixed the first time it is asked for.
+    fn today(&self) -> chrono::NaiveDate {
+        *self.state.borrow_mut().today.get_or_insert_with(|| chrono::Local::now().date_naive())
+    }
+
+    /// Past midnight: "Today" above yesterday's messages becomes "Yesterday", and so on; only
+    /// the rows with a separator change.
+    pub(super) fn new_day(&self, today: chrono::NaiveDate) {
+        let mut state = self.state.borrow_mut();
+        if state.today.replace(today).is_none_or(|before| before == today) {
+            return;
+        }
+        let texts = self.texts();
+        let State { timelines, histories, .. } = &mut *state;
+        for (conv, timeline) in timelines.iter_mut() {
+            let Some(history) = histories.get(conv) else { continue };
+            for id in timeline.ids().to_vec() {
+                let (Some(mut row), Some(m)) = (timeline.row_of(id), history.get(id)) else {
+                    continue;
+                };
+                if row.day.is_empty() {
+                    continue;
+                }
+                let label = view::day_label(m, &texts, today);
+                if row.day != label.as_str() {
+                    row.day = label.into();
+                    timeline.put(id, Some(row));
+                }
+            }
+        }
     }
 
     pub fn sign_in(&self, server: &str, nickname: &str, password: &str) {
@@ -884,6 +919,7 @@ impl Controller {
     /// Puts message `id`'s bubble, as it is now, into its conversation's timeline if that is
     /// open: O(1) for a new newest message, one row changed for an edit, recall or reaction.
     fn place(&self, conv: &Conv, id: u64) -> Placed {
+        let (texts, today) = (self.texts(), self.today());
         let mut state = self.state.borrow_mut();
         let read = Self::read_up_to(&state, conv);
         let State { histories, timelines, me, files, thumbnails, thumbnails_wanted, .. } =
@@ -895,11 +931,11 @@ impl Controller {
             if let Some(file) = &m.file {
                 with_thumbnail(&mut row, file, files, thumbnails, thumbnails_wanted);
             }
-            Some(life::grouped(row, timeline, history, m, &self.texts()))
+            Some(life::grouped(row, timeline, history, m, (&texts, today)))
         });
         let placed = timeline.put(id, row);
         if placed == Placed::Inserted {
-            life::regroup_after(timeline, history, id, &self.texts());
+            life::regroup_after(timeline, history, id, (&texts, today));
         }
         placed
     }
@@ -1022,6 +1058,7 @@ impl Controller {
     /// Shows the selected conversation's bubbles at its newest message; its timeline is made
     /// from what is known the first time it is opened, and kept up to date after that.
     fn open_timeline(&self) {
+        let (texts, today) = (self.texts(), self.today());
         let (model, more) = {
             let mut state = self.state.borrow_mut();
             let State { selected, histories, timelines, me, files, position, life, .. } =
@@ -1035,7 +1072,7 @@ impl Controller {
                 for m in history.messages() {
                     let row = view::message_row(m, me, files, &self.texts(), read);
                     let row =
-                        row.map(|r| life::grouped(r, &timeline, Some(history), m, &self.texts()));
+                        row.map(|r| life::grouped(r, &timeline, Some(history), m, (&texts, today)));
                     timeline.put(m.id, row);
                 }
                 timeline
@@ -1584,6 +1621,29 @@ mod tests {
         let after = ops();
         assert_eq!((after.inserted - before.inserted, after.changed - before.changed), (2, 1));
         assert_eq!(after.appended, before.appended);
+
+        // Past midnight the separators say what the days are now; no row is added or removed.
+        let tomorrow = today + chrono::Days::new(1);
+        rig.controller.new_day(tomorrow);
+        let seen_tomorrow =
+            |days_ago| Texts::english().day(today - chrono::Days::new(days_ago), tomorrow);
+        let separators: Vec<String> = days().into_iter().map(|(day, _)| day).collect();
+        assert_eq!(
+            separators,
+            [
+                seen_tomorrow(3),
+                seen_tomorrow(2),
+                String::new(),
+                String::new(),
+                "Yesterday".into(),
+                String::new()
+            ]
+        );
+        let later = ops();
+        assert_eq!(
+            (later.appended, later.inserted, later.removed),
+            (after.appended, after.inserted, after.removed)
+        );
     }
 
     fn edit(id: u64, target: u64, text: &str) -> ChatMessage {

@@ -406,14 +406,24 @@ pub fn continues(prev: Option<&ChatMessage>, m: &ChatMessage) -> bool {
 }
 
 /// The day separator at the top of `m`'s row ("Today", "Yesterday", "December 1"), in local
-/// time; empty when the row above (`prev`) is of the same day.
-pub fn day_header(prev: Option<&ChatMessage>, m: &ChatMessage, texts: &Texts) -> String {
+/// time, seen on `today`; empty when the row above (`prev`) is of the same day.
+pub fn day_header(
+    prev: Option<&ChatMessage>,
+    m: &ChatMessage,
+    texts: &Texts,
+    today: chrono::NaiveDate,
+) -> String {
     use chrono::Local;
     if !crate::conv::starts_day(prev.map(|p| p.at), m.at, &Local) {
         return String::new();
     }
-    match crate::conv::day_in(m.at, &Local) {
-        Some(day) => texts.day(day, Local::now().date_naive()),
+    day_label(m, texts, today)
+}
+
+/// The day of message `m` as its separator says it, seen on `today`.
+pub fn day_label(m: &ChatMessage, texts: &Texts, today: chrono::NaiveDate) -> String {
+    match crate::conv::day_in(m.at, &chrono::Local) {
+        Some(day) => texts.day(day, today),
         None => String::new(),
     }
 }

@@ -17,6 +17,7 @@ use crate::problem::Problem;
 use crate::screen::{ComposerShow, ConversationShow, Show};
 use crate::timeline::Timeline;
 use crate::view::{self, Conv};
+use chrono::NaiveDate;
 
 /// What the controller keeps for the life of messages.
 #[derive(Debug, Default)]
@@ -60,11 +61,11 @@ pub(super) fn grouped(
     timeline: &Timeline,
     history: Option<&view::History>,
     m: &ChatMessage,
-    texts: &Texts,
+    (texts, today): (&Texts, NaiveDate),
 ) -> MessageRow {
     let prev = timeline.id_before(m.id).and_then(|p| history?.get(p));
     row.continued = view::continues(prev, m);
-    row.day = view::day_header(prev, m, texts).into();
+    row.day = view::day_header(prev, m, texts, today).into();
     row
 }
 
@@ -74,13 +75,13 @@ pub(super) fn regroup_after(
     timeline: &mut Timeline,
     history: Option<&view::History>,
     id: u64,
-    texts: &Texts,
+    days: (&Texts, NaiveDate),
 ) {
     let Some(next) = timeline.id_after(id) else { return };
     let (Some(m), Some(row)) = (history.and_then(|h| h.get(next)), timeline.row_of(next)) else {
         return;
     };
-    let regrouped = grouped(row.clone(), timeline, history, m, texts);
+    let regrouped = grouped(row.clone(), timeline, history, m, days);
     if regrouped.continued != row.continued || regrouped.day != row.day {
         timeline.put(next, Some(regrouped));
     }
