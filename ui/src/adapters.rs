@@ -8,6 +8,7 @@ mod group_dialog;
 pub mod keyboard;
 mod offline_banner;
 mod search;
+mod settings_page;
 mod sign_in;
 mod status_bar;
 mod transfers;
@@ -54,6 +55,7 @@ impl Screen for WindowScreen {
             Show::Status(change) => status_bar::show(&window, change),
             Show::Group(change) => group_dialog::show(&window, change),
             Show::Search(change) => search::show(&window, change),
+            Show::Settings(change) => settings_page::show(&window, change),
         }
     }
 }
@@ -70,4 +72,5 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
     offline_banner::connect(window, controller);
     group_dialog::connect(window, controller);
     search::connect(window, controller);
+    settings_page::connect(window, controller);
 }

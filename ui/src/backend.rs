@@ -129,6 +129,17 @@ pub enum Command {
     Search {
         text: String,
     },
+    /// The settings page changed where files go or which are asked about (`None`: unchanged).
+    /// The client library takes both when it connects, so they apply from the next sign-in
+    /// (or reconnect from the offline banner) on.
+    Configure {
+        downloads: Option<PathBuf>,
+        ask_above_bytes: Option<u64>,
+    },
+    /// Turn one's read receipts on or off (answered by [`Update::ReceiptsSetting`]).
+    SetReceipts(bool),
+    /// Open the native folder dialog ([`Update::FolderChosen`]).
+    PickFolder,
 }
 
 /// Why signing in did not work, for the window to put in words.
@@ -259,6 +270,13 @@ pub enum Update {
         text: String,
         code: Option<ErrorCode>,
     },
+    /// The account's read-receipts setting as the server has it: after signing in, and as the
+    /// answer to [`Command::SetReceipts`].
+    ReceiptsSetting(bool),
+    /// [`Command::SetReceipts`] did not reach the server or was refused.
+    ReceiptsNotChanged(SendFailure),
+    /// The folder dialog's answer; `None`: nothing chosen (or no dialog on this system).
+    FolderChosen(Option<PathBuf>),
 }
 
 /// A change to an earlier message.
@@ -596,6 +614,36 @@ impl Worker {
                 Some(client) => client.reconnect(),
                 None => tracing::info!("nothing to reconnect"),
             },
+            Command::Configure { downloads, ask_above_bytes } => {
+                if let Some(downloads) = downloads {
+                    self.options.downloads = downloads;
+                }
+                if let Some(bytes) = ask_above_bytes {
+                    self.options.ask_above_bytes = Some(bytes);
+                }
+            }
+            Command::SetReceipts(on) => {
+                let Some(client) = self.client.clone() else {
+                    return self.out.send(Update::ReceiptsNotChanged(SendFailure::Offline));
+                };
+                let out = self.out.clone();
+                tokio::spawn(async move {
+                    match client.set_receipts(on).await {
+                        Ok(now) => out.send(Update::ReceiptsSetting(now)),
+                        Err(e) => {
+                            tracing::info!(cause = %e, "receipts setting not changed");
+                            out.send(Update::ReceiptsNotChanged(send_failure(&e)));
+                        }
+                    }
+                });
+            }
+            Command::PickFolder => {
+                let out = self.out.clone();
+                tokio::spawn(async move {
+                    let folder = rfd::AsyncFileDialog::new().pick_folder().await;
+                    out.send(Update::FolderChosen(folder.map(|f| f.path().to_owned())));
+                });
+            }
         }
     }
 
@@ -613,8 +661,6 @@ impl Worker {
         let mut config = ClientConfig::new(link, nickname.trim(), password);
         config.client_name = concat!("quicq-ui ", env!("CARGO_PKG_VERSION")).into();
         config.device = self.options.device.clone();
-        config.downloads = Some(self.options.downloads.clone());
-        config.auto_download_max = self.options.ask_above_bytes;
         config.trust = Trust {
             known_servers: self.options.known_servers.clone(),
             fingerprint: None,
@@ -625,7 +671,10 @@ impl Worker {
         self.connect(config).await;
     }
 
-    async fn connect(&mut self, config: ClientConfig) {
+    async fn connect(&mut self, mut config: ClientConfig) {
+        // Here, not at sign-in, so a retry takes what the settings page changed meanwhile.
+        config.downloads = Some(self.options.downloads.clone());
+        config.auto_download_max = self.options.ask_above_bytes;
         let cancel = lock(&self.attempt).clone();
         let connected = tokio::select! {
             connected = Client::connect(config.clone()) => connected,
@@ -681,7 +730,9 @@ impl Worker {
         };
         self.out.send(Update::SavedFiles(known));
         let groups = welcome.groups.clone();
+        let receipts = welcome.receipts;
         self.out.send(Update::SignedIn { me: welcome.you, users, groups: welcome.groups });
+        self.out.send(Update::ReceiptsSetting(receipts));
         self.out.send(Update::Limits {
             edit_window_secs: welcome.limits.edit_window_secs,
             recall_window_secs: welcome.limits.recall_window_secs,

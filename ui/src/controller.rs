@@ -3,7 +3,7 @@
 //! on screen. Runs on the UI thread only, and knows neither Slint globals nor sockets: it talks to
 //! a [`Network`] and a [`Screen`], so tests drive it with fakes of both.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -15,9 +15,11 @@ use slint::VecModel;
 mod account;
 mod groups;
 mod list;
+mod preferences;
 mod search;
 
 pub use list::ListState;
+pub use preferences::System;
 
 use crate::address::{self, AddressProblem};
 use crate::backend::{Command, Network, SendFailure, SignInError, Update};
@@ -30,7 +32,7 @@ use crate::problem::Problem;
 use crate::screen::{
     ComposerShow, ConversationShow, Recipient, Screen, Show, SignInShow, StatusShow, TrustShow,
 };
-use crate::settings::Settings;
+use crate::settings::{Account, Settings};
 use crate::status::Clocks;
 use crate::timeline::{Placed, Timeline};
 use crate::view::{self, Conv, FileStatus, History, Roster, SendStatus, Transfer};
@@ -58,7 +60,7 @@ struct Pending {
 struct State {
     me: String,
     /// What the last sign-in was typed with, remembered once it works.
-    form: Settings,
+    form: Account,
     /// The trust prompt is the changed-certificate warning, whose only answer is to close it.
     trust_changed: bool,
     /// Past the sign-in page (a changed certificate then offers to sign out or retry).
@@ -96,13 +98,18 @@ struct State {
     transfers: Vec<Transfer>,
     /// Replies, edits, receipts and typing ([`life`]).
     life: life::Life,
+    /// The local day the day separators were made on ("Today" is this day).
+    today: Option<chrono::NaiveDate>,
 }
 
 pub struct Controller {
     network: Rc<dyn Network>,
     screen: Rc<dyn Screen>,
-    texts: Texts,
+    /// Changed by the settings page's language choice.
+    texts: Cell<Texts>,
     settings_path: Option<PathBuf>,
+    /// The settings page's choices and what overrides them ([`preferences`]).
+    prefs: RefCell<preferences::Prefs>,
     users: Rc<VecModel<UserRow>>,
     /// Shown before any conversation is open.
     no_messages: Rc<VecModel<MessageRow>>,
@@ -117,7 +124,7 @@ pub struct Controller {
 
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Controller").field("texts", &self.texts).finish_non_exhaustive()
+        f.debug_struct("Controller").field("texts", &self.texts()).finish_non_exhaustive()
     }
 }
 
@@ -129,10 +136,12 @@ impl Controller {
         texts: Texts,
         settings_path: Option<PathBuf>,
     ) -> Controller {
+        let saved = settings_path.as_deref().map(Settings::load).unwrap_or_default();
         let controller = Controller {
             network,
             screen,
-            texts,
+            texts: Cell::new(texts),
+            prefs: RefCell::new(preferences::Prefs::new(saved.clone())),
             settings_path,
             users: Rc::default(),
             no_messages: Rc::default(),
@@ -141,14 +150,18 @@ impl Controller {
             notifier: RefCell::default(),
             state: RefCell::default(),
         };
-        if let Some(path) = &controller.settings_path {
-            let saved = Settings::load(path);
+        if controller.settings_path.is_some() {
             controller.show(Show::SignIn(SignInShow::Fill {
                 server: saved.server,
                 nickname: saved.nickname,
             }));
         }
         controller
+    }
+
+    /// The texts in the language on screen.
+    fn texts(&self) -> Texts {
+        self.texts.get()
     }
 
     /// The user tree's rows; the view watches this model.
@@ -187,8 +200,8 @@ impl Controller {
         let tick = self.state.borrow_mut().clocks.tick();
         if let Some(secs) = tick.reconnect_in {
             let text = match secs {
-                0 => self.texts.reconnecting_now().to_owned(),
-                secs => self.texts.reconnecting(secs),
+                0 => self.texts().reconnecting_now().to_owned(),
+                secs => self.texts().reconnecting(secs),
             };
             self.show(Show::Status(StatusShow::Line { connected: false, text }));
         }
@@ -197,16 +210,49 @@ impl Controller {
         }
         self.life_tick();
         self.ask_for_thumbnails();
+        self.new_day(chrono::Local::now().date_naive());
+    }
+
+    /// The day the separators are made on, fixed the first time it is asked for.
+    fn today(&self) -> chrono::NaiveDate {
+        *self.state.borrow_mut().today.get_or_insert_with(|| chrono::Local::now().date_naive())
+    }
+
+    /// Past midnight: "Today" above yesterday's messages becomes "Yesterday", and so on; only
+    /// the rows with a separator change.
+    pub(super) fn new_day(&self, today: chrono::NaiveDate) {
+        let mut state = self.state.borrow_mut();
+        if state.today.replace(today).is_none_or(|before| before == today) {
+            return;
+        }
+        let texts = self.texts();
+        let State { timelines, histories, .. } = &mut *state;
+        for (conv, timeline) in timelines.iter_mut() {
+            let Some(history) = histories.get(conv) else { continue };
+            for id in timeline.ids().to_vec() {
+                let (Some(mut row), Some(m)) = (timeline.row_of(id), history.get(id)) else {
+                    continue;
+                };
+                if row.day.is_empty() {
+                    continue;
+                }
+                let label = view::day_label(m, &texts, today);
+                if row.day != label.as_str() {
+                    row.day = label.into();
+                    timeline.put(id, Some(row));
+                }
+            }
+        }
     }
 
     pub fn sign_in(&self, server: &str, nickname: &str, password: &str) {
         self.state.borrow_mut().form =
-            Settings { server: server.to_owned(), nickname: nickname.to_owned() };
+            Account { server: server.to_owned(), nickname: nickname.to_owned() };
         // A web address or a typo is said in words here, before the network is asked.
         if !server.trim().is_empty()
             && let Err(problem) = address::check(server)
         {
-            self.show(Show::SignIn(SignInShow::Error(self.texts.address(&problem))));
+            self.show(Show::SignIn(SignInShow::Error(self.texts().address(&problem))));
             return;
         }
         self.show(Show::SignIn(SignInShow::Error(String::new())));
@@ -241,6 +287,7 @@ impl Controller {
         self.show(Show::Trust(TrustShow::Hidden));
         self.show(Show::SignIn(SignInShow::Busy(false)));
         self.show(Show::Status(StatusShow::ClearNotice));
+        self.signed_out_of_settings();
         self.show(Show::SignedOut);
     }
 
@@ -250,7 +297,7 @@ impl Controller {
         self.show(Show::Trust(TrustShow::Hidden));
         self.show(Show::Status(StatusShow::Line {
             connected: false,
-            text: self.texts.reconnecting_now().into(),
+            text: self.texts().reconnecting_now().into(),
         }));
         self.network.command(Command::Retry);
     }
@@ -365,7 +412,7 @@ impl Controller {
     /// the client refused it outright (too long, empty), when the text goes back to the
     /// composer to be changed.
     fn send_failed(&self, local: u64, why: &SendFailure) {
-        self.notice(self.texts.not_sent(&self.texts.send_failure(why)));
+        self.notice(self.texts().not_sent(&self.texts().send_failure(why)));
         let Some(pending) = self.state.borrow().pending.get(&local).cloned() else { return };
         let refused_as_written =
             matches!(why, SendFailure::Refused(ErrorCode::TextTooLong | ErrorCode::EmptyText));
@@ -562,7 +609,7 @@ impl Controller {
                 if in_session {
                     self.link_down();
                     self.show(Show::Status(StatusShow::Offline(
-                        self.texts.certificate_changed().into(),
+                        self.texts().certificate_changed().into(),
                     )));
                 }
                 self.show(Show::Trust(TrustShow::Changed {
@@ -574,7 +621,7 @@ impl Controller {
             }
             Update::SessionEnded(error) => {
                 self.link_down();
-                let text = self.texts.offline_because(&self.describe(&error));
+                let text = self.texts().offline_because(&self.describe(&error));
                 self.show(Show::Status(StatusShow::Offline(text)));
             }
             Update::Users(users) => {
@@ -594,16 +641,16 @@ impl Controller {
             }
             Update::Sent { local, id } => self.sent(local, id),
             Update::SendFailed { local, why } => self.send_failed(local, &why),
-            Update::FileNotSent(why) => self.notice(self.texts.file_not_sent(&why)),
+            Update::FileNotSent(why) => self.notice(self.texts().file_not_sent(&why)),
             Update::NoFileChosen => {
                 self.show(Show::Composer(ComposerShow::PathEntry(true)));
-                self.notice(self.texts.no_dialog().into());
+                self.notice(self.texts().no_dialog().into());
             }
             Update::SavedFiles(saved) => {
                 self.state.borrow_mut().files =
                     saved.into_iter().map(|(id, path)| (id, FileStatus::Saved(path))).collect();
             }
-            Update::CannotOpen { name, why } => self.notice(self.texts.cannot_open(&name, &why)),
+            Update::CannotOpen { name, why } => self.notice(self.texts().cannot_open(&name, &why)),
             Update::Thumbnail { file_id, pixels } => {
                 let image = pixels.map(slint::Image::from_rgba8);
                 let shown = image.is_some();
@@ -627,6 +674,9 @@ impl Controller {
                 self.search_results(&text, &messages, more)
             }
             Update::SearchFailed { text, code } => self.search_failed(&text, code),
+            Update::ReceiptsSetting(on) => self.receipts_setting(on),
+            Update::ReceiptsNotChanged(why) => self.receipts_not_changed(&why),
+            Update::FolderChosen(folder) => self.folder_chosen(folder),
         }
     }
 
@@ -637,11 +687,17 @@ impl Controller {
 
     fn signed_in(&self, me: String, users: &[UserInfo], groups: &[GroupInfo]) {
         if let Some(path) = &self.settings_path {
-            let settings = self.state.borrow().form.clone();
+            let account = self.state.borrow().form.clone();
+            // The rest of the file is the settings page's, kept as it is.
+            let settings = Settings {
+                server: account.server.clone(),
+                nickname: account.nickname.clone(),
+                ..Settings::load(path)
+            };
             if let Err(e) = settings.save(path) {
                 tracing::warn!(cause = %e, "cannot remember the sign-in details");
             }
-            self.remember_account(&settings);
+            self.remember_account(&account);
             self.load_mutes();
         }
         self.show(Show::SignIn(SignInShow::ClearPassword));
@@ -649,7 +705,7 @@ impl Controller {
         self.show(Show::SignedIn);
         self.show(Show::Status(StatusShow::Line {
             connected: true,
-            text: self.texts.connected(&me),
+            text: self.texts().connected(&me),
         }));
         {
             let mut state = self.state.borrow_mut();
@@ -697,22 +753,22 @@ impl Controller {
                 }
                 self.connected_again();
                 self.refresh_users();
-                StatusShow::Line { connected: true, text: self.texts.connected(&you) }
+                StatusShow::Line { connected: true, text: self.texts().connected(&you) }
             }
             ConnState::Reconnecting { delay, reason, attempt } => {
                 tracing::info!(%reason, attempt, "reconnecting");
                 self.link_down();
                 let secs = self.state.borrow_mut().clocks.reconnecting(delay);
                 let text = match secs {
-                    0 => self.texts.reconnecting_now().to_owned(),
-                    secs => self.texts.reconnecting(secs),
+                    0 => self.texts().reconnecting_now().to_owned(),
+                    secs => self.texts().reconnecting(secs),
                 };
                 StatusShow::Line { connected: false, text }
             }
             ConnState::Offline { reason } => {
                 tracing::info!(%reason, "offline");
                 self.link_down();
-                StatusShow::Offline(self.texts.offline().into())
+                StatusShow::Offline(self.texts().offline().into())
             }
         };
         self.show(Show::Status(change));
@@ -762,7 +818,7 @@ impl Controller {
             if let Some(file) = &m.file {
                 state.file_messages.insert(file.id, (conv.clone(), m.id));
             }
-            let ask_members = state.activity.noted(&conv, &m, &me, &self.texts);
+            let ask_members = state.activity.noted(&conv, &m, &me, &self.texts());
             // A message seen before (a history page, then live) is not news twice.
             let group = match (&m.to, ask_members) {
                 (Address::Group(name), true) => Some(name.clone()),
@@ -834,7 +890,7 @@ impl Controller {
                 if let Some(file) = &m.file {
                     file_messages.insert(file.id, (conv.clone(), m.id));
                 }
-                activity.note(&conv, &m, me, &self.texts);
+                activity.note(&conv, &m, me, &self.texts());
                 if history.add(m) {
                     shown.push(id);
                 }
@@ -863,6 +919,7 @@ impl Controller {
     /// Puts message `id`'s bubble, as it is now, into its conversation's timeline if that is
     /// open: O(1) for a new newest message, one row changed for an edit, recall or reaction.
     fn place(&self, conv: &Conv, id: u64) -> Placed {
+        let (texts, today) = (self.texts(), self.today());
         let mut state = self.state.borrow_mut();
         let read = Self::read_up_to(&state, conv);
         let State { histories, timelines, me, files, thumbnails, thumbnails_wanted, .. } =
@@ -870,15 +927,15 @@ impl Controller {
         let Some(timeline) = timelines.get_mut(conv) else { return Placed::Nothing };
         let history = histories.get(conv);
         let row = history.and_then(|h| h.get(id)).and_then(|m| {
-            let mut row = view::message_row(m, me, files, &self.texts, read)?;
+            let mut row = view::message_row(m, me, files, &self.texts(), read)?;
             if let Some(file) = &m.file {
                 with_thumbnail(&mut row, file, files, thumbnails, thumbnails_wanted);
             }
-            Some(life::grouped(row, timeline, history, m))
+            Some(life::grouped(row, timeline, history, m, (&texts, today)))
         });
         let placed = timeline.put(id, row);
         if placed == Placed::Inserted {
-            life::regroup_after(timeline, history, id);
+            life::regroup_after(timeline, history, id, (&texts, today));
         }
         placed
     }
@@ -934,14 +991,14 @@ impl Controller {
                 let key = TransferKey::Upload(transfer_id);
                 let name = self.transfer_name(&key);
                 self.remove_transfer(&key);
-                self.notice(self.texts.file_sent(&name));
+                self.notice(self.texts().file_sent(&name));
             }
             TransferEvent::UploadFailed { transfer_id, reason, code } => {
                 tracing::info!(%reason, "upload failed");
                 self.remove_transfer(&TransferKey::Upload(transfer_id));
-                self.notice(self.texts.file_not_sent(&Problem::of_code(code)));
+                self.notice(self.texts().file_not_sent(&Problem::of_code(code)));
             }
-            TransferEvent::Delivered { to, .. } => self.notice(self.texts.delivered(&to)),
+            TransferEvent::Delivered { to, .. } => self.notice(self.texts().delivered(&to)),
         }
     }
 
@@ -968,14 +1025,14 @@ impl Controller {
 
     fn refresh_transfers(&self) {
         let rows: Vec<_> =
-            self.state.borrow().transfers.iter().map(|t| t.row(&self.texts)).collect();
+            self.state.borrow().transfers.iter().map(|t| t.row(&self.texts())).collect();
         self.transfers.set_vec(rows);
     }
 
     fn refresh_users(&self) {
         let state = self.state.borrow();
         let selected = state.selected.clone().unwrap_or(Conv::Everyone);
-        let rows = state.roster.rows(&state.me, &selected, &state.activity, &self.texts);
+        let rows = state.roster.rows(&state.me, &selected, &state.activity, &self.texts());
         drop(state);
         self.users.set_vec(rows);
         self.tell_list_state();
@@ -986,11 +1043,13 @@ impl Controller {
         let title = {
             let state = self.state.borrow();
             match state.selected.clone().unwrap_or(Conv::Everyone) {
-                Conv::Everyone => self.texts.everyone_title(),
-                Conv::Group(key) => self.texts.group_title(
+                Conv::Everyone => self.texts().everyone_title(),
+                Conv::Group(key) => self.texts().group_title(
                     state.roster.group(&key).map_or(key.as_str(), |g| g.name.as_str()),
                 ),
-                Conv::With(key) => self.texts.chat_with(state.roster.name_of(&key).unwrap_or(&key)),
+                Conv::With(key) => {
+                    self.texts().chat_with(state.roster.name_of(&key).unwrap_or(&key))
+                }
             }
         };
         self.show(Show::Conversation(ConversationShow::Title(title)));
@@ -999,6 +1058,7 @@ impl Controller {
     /// Shows the selected conversation's bubbles at its newest message; its timeline is made
     /// from what is known the first time it is opened, and kept up to date after that.
     fn open_timeline(&self) {
+        let (texts, today) = (self.texts(), self.today());
         let (model, more) = {
             let mut state = self.state.borrow_mut();
             let State { selected, histories, timelines, me, files, position, life, .. } =
@@ -1010,8 +1070,9 @@ impl Controller {
             let timeline = timelines.entry(conv).or_insert_with(|| {
                 let mut timeline = Timeline::default();
                 for m in history.messages() {
-                    let row = view::message_row(m, me, files, &self.texts, read);
-                    let row = row.map(|r| life::grouped(r, &timeline, Some(history), m));
+                    let row = view::message_row(m, me, files, &self.texts(), read);
+                    let row =
+                        row.map(|r| life::grouped(r, &timeline, Some(history), m, (&texts, today)));
                     timeline.put(m.id, row);
                 }
                 timeline
@@ -1033,7 +1094,7 @@ impl Controller {
     }
 
     fn describe(&self, error: &SignInError) -> String {
-        let t = &self.texts;
+        let t = &self.texts();
         match error {
             SignInError::MissingFields => t.fill_in().into(),
             SignInError::BadAddress(why) => {
@@ -1124,7 +1185,7 @@ mod tests {
     }
 
     impl Rig {
-        fn new(settings_path: Option<PathBuf>) -> Rig {
+        pub(super) fn new(settings_path: Option<PathBuf>) -> Rig {
             let network = Rc::new(FakeNetwork::default());
             let screen = Rc::new(FakeScreen::default());
             let controller =
@@ -1504,6 +1565,85 @@ mod tests {
         rig.controller.select(Conv::With("bob".into()));
         assert!(rig.take().0.is_empty(), "bob's history is already here");
         assert_eq!(rig.bubbles(), ["earlier"]);
+    }
+
+    #[test]
+    fn the_first_row_of_each_day_carries_the_day_and_an_older_page_moves_it_up() {
+        use chrono::{Local, TimeZone};
+        let today = Local::now().date_naive();
+        // Bob's message `days_ago` at noon, plus `minutes`, local time.
+        let at = |id, days_ago: u64, minutes: i64, text| {
+            let day = today - chrono::Days::new(days_ago);
+            let noon = Local.from_local_datetime(&day.and_hms_opt(12, 0, 0).unwrap());
+            let mut m = msg(id, "bob", Address::everyone(), text);
+            m.at = noon.earliest().unwrap().timestamp_millis() + minutes * 60_000;
+            m
+        };
+        let label = |days_ago| Texts::english().day(today - chrono::Days::new(days_ago), today);
+        let rig = Rig::signed_in();
+        let page = |messages| Update::History {
+            with: Address::everyone(),
+            page: HistoryPage { messages, more: true },
+        };
+        let days = || -> Vec<(String, String)> {
+            let rows = rig.controller.messages();
+            rows.iter().map(|r| (r.day.to_string(), r.text.to_string())).collect()
+        };
+        let row = |day: &str, text: &str| (day.to_owned(), text.to_owned());
+        rig.controller.apply(page(vec![
+            at(12, 0, 0, "today"),
+            at(11, 2, 1, "a minute later"),
+            at(10, 2, 0, "two days ago"),
+        ]));
+        assert_eq!(
+            days(),
+            [row(&label(2), "two days ago"), row("", "a minute later"), row("Today", "today")]
+        );
+        // A new message of today: no separator, one row appended.
+        rig.controller.apply(Update::Event(Event::Message(at(13, 0, 1, "still today"))));
+        assert_eq!(days()[3], row("", "still today"));
+        // An older page of the same day: the separator moves up to its first row; the row that
+        // had it changes, nothing else is redrawn.
+        let ops = || rig.controller.state.borrow().timelines[&Conv::Everyone].operations();
+        let before = ops();
+        rig.controller.apply(page(vec![at(9, 2, -5, "earlier that day"), at(8, 3, 0, "before")]));
+        assert_eq!(
+            days(),
+            [
+                row(&label(3), "before"),
+                row(&label(2), "earlier that day"),
+                row("", "two days ago"),
+                row("", "a minute later"),
+                row("Today", "today"),
+                row("", "still today"),
+            ]
+        );
+        let after = ops();
+        assert_eq!((after.inserted - before.inserted, after.changed - before.changed), (2, 1));
+        assert_eq!(after.appended, before.appended);
+
+        // Past midnight the separators say what the days are now; no row is added or removed.
+        let tomorrow = today + chrono::Days::new(1);
+        rig.controller.new_day(tomorrow);
+        let seen_tomorrow =
+            |days_ago| Texts::english().day(today - chrono::Days::new(days_ago), tomorrow);
+        let separators: Vec<String> = days().into_iter().map(|(day, _)| day).collect();
+        assert_eq!(
+            separators,
+            [
+                seen_tomorrow(3),
+                seen_tomorrow(2),
+                String::new(),
+                String::new(),
+                "Yesterday".into(),
+                String::new()
+            ]
+        );
+        let later = ops();
+        assert_eq!(
+            (later.appended, later.inserted, later.removed),
+            (after.appended, after.inserted, after.removed)
+        );
     }
 
     fn edit(id: u64, target: u64, text: &str) -> ChatMessage {
@@ -1959,7 +2099,9 @@ mod tests {
     fn sign_in_details_but_never_the_password_are_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ui.json");
-        Settings { server: "old:1".into(), nickname: "al".into() }.save(&path).unwrap();
+        Settings { server: "old:1".into(), nickname: "al".into(), ..Settings::default() }
+            .save(&path)
+            .unwrap();
         let rig = Rig::new(Some(path.clone()));
         assert_eq!(
             rig.take().1,
@@ -1974,7 +2116,7 @@ mod tests {
         });
         assert_eq!(
             Settings::load(&path),
-            Settings { server: "new:2".into(), nickname: "alice".into() }
+            Settings { server: "new:2".into(), nickname: "alice".into(), ..Settings::default() }
         );
         assert!(!std::fs::read_to_string(&path).unwrap().contains("secret"));
     }

@@ -33,6 +33,8 @@ pub struct Last {
 #[derive(Debug, Default)]
 pub struct Activity {
     last: HashMap<Conv, Last>,
+    /// The message each preview was made from, to make it again in another language.
+    previewed: HashMap<Conv, ChatMessage>,
     /// Named groups' members by group key, then by nickname key; absent until asked for.
     members: HashMap<String, BTreeMap<String, MemberInfo>>,
     muted: HashSet<Conv>,
@@ -50,7 +52,17 @@ impl Activity {
         let Some(preview) = preview(m, me, texts) else { return false };
         let id = self.last.get(conv).map_or(m.id, |l| l.id.max(m.id));
         self.last.insert(conv.clone(), Last { id, shown: m.id, time: clock(m.at), preview });
+        self.previewed.insert(conv.clone(), m.clone());
         true
+    }
+
+    /// The previews again, in the language of `texts` (the settings page changed it).
+    pub fn relabel(&mut self, me: &str, texts: &Texts) {
+        for (conv, m) in &self.previewed {
+            if let (Some(last), Some(preview)) = (self.last.get_mut(conv), preview(m, me, texts)) {
+                last.preview = preview;
+            }
+        }
     }
 
     /// Notes a message of `conv` (see [`Activity::note`]) and follows it if it changes a
@@ -85,6 +97,9 @@ impl Activity {
     pub fn renamed(&mut self, old: &str, new: &str) {
         if let Some(last) = self.last.remove(&Conv::Group(old.to_owned())) {
             self.last.insert(Conv::Group(new.to_owned()), last);
+        }
+        if let Some(m) = self.previewed.remove(&Conv::Group(old.to_owned())) {
+            self.previewed.insert(Conv::Group(new.to_owned()), m);
         }
         if let Some(members) = self.members.remove(old) {
             self.members.insert(new.to_owned(), members);

@@ -1,11 +1,12 @@
-//! The language: English or Simplified Chinese, from the system locale. Texts in `.slint` files
+//! The language: English or Simplified Chinese, chosen on the settings page or from the system
+//! locale (`QUICQ_LANG` decides over both). Texts in `.slint` files
 //! use `@tr` with the bundled translation in `lang/`; the few texts made in Rust (status,
 //! errors, counts) come from here.
 
 use quicq_common::protocol::{ErrorCode, Event, Role};
 
 use crate::address::AddressProblem;
-use crate::problem::Problem;
+use crate::problem::{FolderProblem, Problem, ThresholdProblem};
 
 /// Which language the interface speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,11 +16,10 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// From `QUICQ_LANG` if set, else the system locale (`zh*` means Chinese).
-    pub fn detect() -> Lang {
-        let locale =
-            std::env::var("QUICQ_LANG").ok().or_else(sys_locale::get_locale).unwrap_or_default();
-        Lang::from_locale(&locale)
+    /// The system locale's language (`zh*` means Chinese); `QUICQ_LANG` and the settings page
+    /// decide over it ([`crate::settings::Effective`]).
+    pub fn system() -> Lang {
+        Lang::from_locale(&sys_locale::get_locale().unwrap_or_default())
     }
 
     pub fn from_locale(locale: &str) -> Lang {
@@ -60,6 +60,86 @@ impl Texts {
 
     pub fn english() -> Self {
         Texts { lang: Lang::English }
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// The separator above the first message of `day`, seen on `today`: "Today", "Yesterday",
+    /// else the date ("December 1", "12月1日"), with the year when it is another.
+    pub fn day(&self, day: chrono::NaiveDate, today: chrono::NaiveDate) -> String {
+        use chrono::Datelike;
+        if day == today {
+            return pick!(self, "Today", "今天").into();
+        }
+        if today.pred_opt() == Some(day) {
+            return pick!(self, "Yesterday", "昨天").into();
+        }
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        let month = MONTHS[day.month0() as usize];
+        let (y, m, d) = (day.year(), day.month(), day.day());
+        match (self.lang, y == today.year()) {
+            (Lang::English, true) => format!("{month} {d}"),
+            (Lang::English, false) => format!("{month} {d}, {y}"),
+            (Lang::Chinese, true) => format!("{m}月{d}日"),
+            (Lang::Chinese, false) => format!("{y}年{m}月{d}日"),
+        }
+    }
+
+    /// Why a download folder cannot be used.
+    pub fn folder_problem(&self, problem: FolderProblem) -> String {
+        match problem {
+            FolderProblem::Empty => {
+                pick!(self, "Type a folder, or choose one.", "请输入或选择一个文件夹。")
+            }
+            FolderProblem::Missing => {
+                pick!(self, "That folder does not exist.", "该文件夹不存在。")
+            }
+            FolderProblem::NotAFolder => {
+                pick!(self, "That is a file, not a folder.", "这是一个文件，不是文件夹。")
+            }
+            FolderProblem::NotWritable => pick!(
+                self,
+                "Files cannot be saved in that folder (no permission to write).",
+                "无法在该文件夹中保存文件（没有写入权限）。"
+            ),
+        }
+        .into()
+    }
+
+    /// Why a size limit typed is not one.
+    pub fn threshold_problem(&self, problem: ThresholdProblem) -> String {
+        match problem {
+            ThresholdProblem::NotANumber => pick!(
+                self,
+                "Type a whole number of MiB (0 asks about every file).",
+                "请输入以 MiB 为单位的整数（0 表示每个文件都询问）。"
+            ),
+        }
+        .into()
+    }
+
+    /// The read-receipts switch did not reach the server.
+    pub fn receipts_not_changed(&self, why: &str) -> String {
+        pick!(
+            self,
+            format!("Read receipts not changed: {why}"),
+            format!("已读回执设置未更改：{why}")
+        )
     }
 
     pub fn everyone(&self, online: usize) -> String {
@@ -550,5 +630,26 @@ mod tests {
             "未连接",
             "no English in the Chinese notice"
         );
+    }
+
+    #[test]
+    fn day_separators_say_today_yesterday_or_the_date_in_each_language() {
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let today = date(2026, 12, 3);
+        let (en, zh) = (Texts::new(Lang::English), Texts::new(Lang::Chinese));
+        // (day, English, Chinese)
+        let cases = [
+            (date(2026, 12, 3), "Today", "今天"),
+            (date(2026, 12, 2), "Yesterday", "昨天"),
+            (date(2026, 12, 1), "December 1", "12月1日"),
+            (date(2026, 1, 31), "January 31", "1月31日"),
+            (date(2025, 12, 31), "December 31, 2025", "2025年12月31日"),
+        ];
+        for (day, want_en, want_zh) in cases {
+            assert_eq!(en.day(day, today), want_en);
+            assert_eq!(zh.day(day, today), want_zh);
+        }
+        // Yesterday across a year's end.
+        assert_eq!(en.day(date(2026, 12, 31), date(2027, 1, 1)), "Yesterday");
     }
 }

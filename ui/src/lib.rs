@@ -8,8 +8,9 @@
 //!   (`TransfersAdapter`), `composer` (`ComposerAdapter`), `status_bar` (`StatusBarAdapter`),
 //!   `keyboard` (`KeyboardAdapter`, the on-screen keyboard), `offline_banner`
 //!   (`OfflineBannerAdapter`), `group_dialog` (`GroupAdapter`), `search` (`SearchAdapter`),
-//!   `about_dialog` (no adapter). `ui/main.slint` composes them into the window and holds
-//!   `AppAdapter` (which page shows, the network's wake-up call).
+//!   `settings` (`SettingsAdapter`, the settings page), `about_dialog` (no adapter).
+//!   `ui/main.slint` composes them into the window and holds `AppAdapter` (which page shows,
+//!   the network's wake-up call).
 //! - [`controller`]: the state and the decisions, on the UI thread: user actions to
 //!   [`backend::Command`]s, [`backend::Update`]s to [`screen::Show`] changes and list models.
 //!   No Slint globals, no sockets; unit-tested with a fake network and a fake screen.
@@ -36,7 +37,8 @@
 //!   conversation's newest message (order, preview, time), group members, mutes, read positions.
 //! - [`notify`]: desktop notifications, behind a trait the controller's tests fake.
 //! - [`search`]: the line a search result shows around its match.
-//! - [`i18n`], [`settings`]: language and remembered sign-in details.
+//! - [`i18n`], [`settings`]: language; remembered sign-in details and the settings page's
+//!   choices (`ui.json`), and which win over which.
 //! - [`window_size`]: shrinking the window to a screen smaller than it.
 //!
 //! Entry point: [`start`], used by `main.rs`.
@@ -76,20 +78,42 @@ use std::rc::Rc;
 
 use slint::ComponentHandle;
 
-/// Switches the `.slint` texts to `lang`; needs the platform, so call it after creating a window.
+/// Switches the `.slint` texts to `lang` (at once, also while the window shows); needs the
+/// platform, so call it after creating a window.
 pub fn select_language(lang: i18n::Lang) {
-    if let Some(translation) = lang.slint_translation()
-        && let Err(e) = slint::select_bundled_translation(translation)
-    {
+    // "" is the English of the `.slint` files themselves.
+    if let Err(e) = slint::select_bundled_translation(lang.slint_translation().unwrap_or("")) {
         tracing::warn!(cause = %e, "translation not available");
     }
 }
 
-/// Builds the window, starts the network thread and wires them together.
+/// What a run starts with: `options` carry the system's defaults (download folder), which the
+/// settings saved at `settings_path` and then the environment (`env`) override; they are
+/// changed to what is in force. Returns the language to start in and the system's defaults,
+/// for [`controller::Controller::use_environment`].
+pub fn configure(
+    options: &mut backend::Options,
+    env: &settings::Overrides,
+    settings_path: Option<&std::path::Path>,
+    system_lang: i18n::Lang,
+) -> (i18n::Lang, controller::System) {
+    let saved = settings_path.map(settings::Settings::load).unwrap_or_default();
+    let system = controller::System { downloads: options.downloads.clone(), lang: system_lang };
+    let effective =
+        settings::Effective::of(&saved, env, || system.downloads.clone(), || system.lang);
+    options.downloads = effective.download_dir.clone();
+    options.ask_above_bytes = Some(effective.ask_above_bytes());
+    (effective.lang, system)
+}
+
+/// Builds the window, starts the network thread and wires them together; see [`configure`].
 pub fn start(
-    options: backend::Options,
-    lang: i18n::Lang,
+    mut options: backend::Options,
+    env: settings::Overrides,
 ) -> Result<Rc<app::App>, slint::PlatformError> {
+    let settings_path = settings::default_path();
+    let (lang, system) =
+        configure(&mut options, &env, settings_path.as_deref(), i18n::Lang::system());
     let window = MainWindow::new()?;
     select_language(lang);
     adapters::keyboard::connect(&window, adapters::keyboard::wanted());
@@ -97,11 +121,8 @@ pub fn start(
     let (network, updates) = backend::Backend::start(options, move || {
         let _ = weak.upgrade_in_event_loop(|window| window.global::<AppAdapter>().invoke_pump());
     });
-    Ok(app::App::new(
-        window,
-        Rc::new(network),
-        updates,
-        i18n::Texts::new(lang),
-        settings::default_path(),
-    ))
+    let texts = i18n::Texts::new(lang);
+    let app = app::App::new(window, Rc::new(network), updates, texts, settings_path);
+    app.controller().use_environment(env, system);
+    Ok(app)
 }

@@ -6,8 +6,8 @@
 
 use std::process::ExitCode;
 
+use quicq_ui::SignInAdapter;
 use quicq_ui::backend::Options;
-use quicq_ui::{SignInAdapter, i18n::Lang};
 use slint::ComponentHandle;
 
 fn main() -> ExitCode {
@@ -21,15 +21,17 @@ fn main() -> ExitCode {
         .and_then(|p| quicq_client::device::load_or_create(&p).ok());
     let options = Options {
         known_servers: quicq_client::trust::default_known_servers(),
-        downloads: std::env::var_os("QUICQ_DOWNLOAD_DIR")
-            .map(Into::into)
-            .unwrap_or_else(quicq_client::transfer::default_download_dir),
+        // The system's defaults; the settings page's choices and then the environment
+        // (`QUICQ_DOWNLOAD_DIR`, `QUICQ_ASK_ABOVE_MIB`, `QUICQ_LANG`) win over them.
+        downloads: quicq_client::transfer::default_download_dir(),
         device,
         use_system_roots: true,
         saved_files: quicq_ui::saved_files::default_path(),
-        ask_above_bytes: ask_above_bytes(),
+        ask_above_bytes: Some(quicq_ui::settings::mib_to_bytes(
+            quicq_ui::settings::DEFAULT_ASK_ABOVE_MIB,
+        )),
     };
-    let app = match quicq_ui::start(options, Lang::detect()) {
+    let app = match quicq_ui::start(options, quicq_ui::settings::Overrides::from_env()) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("error: cannot open the window: {e}");
@@ -65,13 +67,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Incoming files larger than `QUICQ_ASK_ABOVE_MIB` MiB (default 100; 0 asks for every file)
-/// wait for Download or Decline instead of being downloaded by themselves.
-fn ask_above_bytes() -> Option<u64> {
-    let mib = std::env::var("QUICQ_ASK_ABOVE_MIB").ok().and_then(|v| v.trim().parse().ok());
-    Some(mib.unwrap_or(100u64).saturating_mul(1 << 20))
 }
 
 /// Slint's software renderer unless `SLINT_BACKEND` says otherwise: measured here without a

@@ -7,7 +7,13 @@
 //! (pure Rust, through the same `zbus` the file dialog and accessibility already bring in), and
 //! the native services on macOS and Windows. A failure (no D-Bus session on a CI box, no
 //! notification daemon) is logged once and otherwise ignored: nothing else depends on it.
+//!
+//! The optional sound is the notification's own: the freedesktop sound-name hint
+//! ([`SOUND`], played by the notification daemon from the sound theme) and the native
+//! services' sound name; no audio stack of our own. With the sound off, the freedesktop
+//! notification asks the daemon to stay quiet (`suppress-sound`).
 
+use std::cell::Cell;
 use std::sync::mpsc;
 
 use slint::ComponentHandle;
@@ -28,7 +34,14 @@ pub trait Notifier {
     /// Whether the window has the keyboard focus (then the list and badges are enough).
     fn focused(&self) -> bool;
     fn notify(&self, notice: Notice);
+    /// Whether the notifications shown from now on play a sound; one that has none to play
+    /// ignores it.
+    fn set_sound(&self, _on: bool) {}
 }
+
+/// The freedesktop sound theme's name for an instant message. The native services (macOS,
+/// Windows) are given the same name; what they make of it is theirs (not tried here).
+pub const SOUND: &str = "message-new-instant";
 
 /// Whether a message deserves a notification: news (not an edit or a membership event), from
 /// someone else, in a conversation that is not muted, while the window is elsewhere.
@@ -40,7 +53,8 @@ pub fn wanted(news: bool, own: bool, muted: bool, focused: bool) -> bool {
 /// holds up the window.
 pub struct Desktop {
     window: slint::Weak<MainWindow>,
-    tx: mpsc::Sender<Notice>,
+    tx: mpsc::Sender<(Notice, bool)>,
+    sound: Cell<bool>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -51,15 +65,19 @@ impl std::fmt::Debug for Desktop {
 
 impl Desktop {
     pub fn start(window: &MainWindow) -> Desktop {
-        let (tx, rx) = mpsc::channel::<Notice>();
+        let (tx, rx) = mpsc::channel::<(Notice, bool)>();
         let spawned = std::thread::Builder::new().name("quicq-notify".into()).spawn(move || {
             let mut failed = false;
-            for notice in rx {
-                let shown = notify_rust::Notification::new()
-                    .appname("QuicQ")
-                    .summary(&notice.title)
-                    .body(&notice.body)
-                    .show();
+            for (notice, sound) in rx {
+                let mut notification = notify_rust::Notification::new();
+                notification.appname("QuicQ").summary(&notice.title).body(&notice.body);
+                if sound {
+                    notification.sound_name(SOUND);
+                } else {
+                    #[cfg(all(unix, not(target_os = "macos")))]
+                    notification.hint(notify_rust::Hint::SuppressSound(true));
+                }
+                let shown = notification.show();
                 if let Err(e) = shown
                     && !std::mem::replace(&mut failed, true)
                 {
@@ -70,7 +88,7 @@ impl Desktop {
         if let Err(e) = spawned {
             tracing::warn!(cause = %e, "no thread for desktop notifications");
         }
-        Desktop { window: window.as_weak(), tx }
+        Desktop { window: window.as_weak(), tx, sound: Cell::new(false) }
     }
 }
 
@@ -93,7 +111,11 @@ impl Notifier for Desktop {
 
     fn notify(&self, notice: Notice) {
         // The thread is gone only if it could not start; that was logged.
-        let _ = self.tx.send(notice);
+        let _ = self.tx.send((notice, self.sound.get()));
+    }
+
+    fn set_sound(&self, on: bool) {
+        self.sound.set(on);
     }
 }
 

@@ -7,6 +7,21 @@ use std::io::ErrorKind;
 use quicq_client::{RequestError, TransferError};
 use quicq_common::protocol::ErrorCode;
 
+/// Why a folder typed or chosen for downloads cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderProblem {
+    Empty,
+    Missing,
+    NotAFolder,
+    NotWritable,
+}
+
+/// Why a typed size limit is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdProblem {
+    NotANumber,
+}
+
 /// A failure, by kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {

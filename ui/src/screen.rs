@@ -128,6 +128,38 @@ pub enum SearchShow {
     Cleared,
 }
 
+/// The settings page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingsShow {
+    Open(bool),
+    /// What it shows, as it is now.
+    Page(SettingsPage),
+    /// Why the folder typed or chosen cannot be used; empty clears it.
+    FolderError(String),
+    /// Why the size typed is not one; empty clears it.
+    ThresholdError(String),
+    /// The window's texts change to this language.
+    Language(crate::i18n::Lang),
+}
+
+/// The settings page's values; an `…_from_env` choice is decided by an environment variable
+/// and the page says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsPage {
+    pub download_dir: String,
+    pub download_dir_from_env: bool,
+    pub notifications: bool,
+    pub sound: bool,
+    /// "system", "en" or "zh".
+    pub language: String,
+    pub language_from_env: bool,
+    pub receipts: bool,
+    /// The server's answer has come (until then the switch waits).
+    pub receipts_known: bool,
+    pub ask_above_mib: String,
+    pub ask_above_from_env: bool,
+}
+
 /// One change to one view.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Show {
@@ -142,6 +174,7 @@ pub enum Show {
     Status(StatusShow),
     Group(GroupShow),
     Search(SearchShow),
+    Settings(SettingsShow),
 }
 
 /// Where the controller sends its changes; implemented on the window by the adapters.

@@ -114,6 +114,11 @@ impl Timeline {
         self.ids.get(at).copied()
     }
 
+    /// The message ids of the rows, oldest first.
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
     /// The row of message `id`, if shown.
     pub fn row_of(&self, id: u64) -> Option<MessageRow> {
         let at = self.ids.binary_search(&id).ok()?;

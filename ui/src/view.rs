@@ -47,6 +47,10 @@ impl Roster {
         self.link_down = !up;
     }
 
+    pub fn link_up(&self) -> bool {
+        !self.link_down
+    }
+
     pub fn set_users(&mut self, users: &[UserInfo]) {
         self.people = users
             .iter()
@@ -352,6 +356,7 @@ pub fn message_row(
             .into(),
         // Set from the row above, where the row is placed.
         continued: false,
+        day: SharedString::new(),
         offered: m.file.as_ref().is_some_and(|f| files.get(&f.id) == Some(&FileStatus::Offered)),
         // Set where the row is placed, once the preview is made.
         has_thumbnail: false,
@@ -398,6 +403,29 @@ pub fn continues(prev: Option<&ChatMessage>, m: &ChatMessage) -> bool {
             && (0..GROUP_MS).contains(&(m.at - p.at))
             && day(p.at) == day(m.at)
     })
+}
+
+/// The day separator at the top of `m`'s row ("Today", "Yesterday", "December 1"), in local
+/// time, seen on `today`; empty when the row above (`prev`) is of the same day.
+pub fn day_header(
+    prev: Option<&ChatMessage>,
+    m: &ChatMessage,
+    texts: &Texts,
+    today: chrono::NaiveDate,
+) -> String {
+    use chrono::Local;
+    if !crate::conv::starts_day(prev.map(|p| p.at), m.at, &Local) {
+        return String::new();
+    }
+    day_label(m, texts, today)
+}
+
+/// The day of message `m` as its separator says it, seen on `today`.
+pub fn day_label(m: &ChatMessage, texts: &Texts, today: chrono::NaiveDate) -> String {
+    match crate::conv::day_in(m.at, &chrono::Local) {
+        Some(day) => texts.day(day, today),
+        None => String::new(),
+    }
 }
 
 /// `2026-12-03 14:03:27`, in local time.

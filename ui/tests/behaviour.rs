@@ -8,6 +8,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use chrono::TimeZone;
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use quicq_client::{Client, ClientConfig, Event, Events, KnownServers, Trust};
 use quicq_common::Fingerprint;
@@ -17,8 +18,8 @@ use quicq_ui::app::App;
 use quicq_ui::backend::{Backend, Options};
 use quicq_ui::i18n::{Lang, Texts};
 use quicq_ui::{
-    AppAdapter, ComposerAdapter, ConversationAdapter, GroupAdapter, MainWindow, SignInAdapter,
-    StatusBarAdapter, TrustAdapter, UserTreeAdapter,
+    AppAdapter, ComposerAdapter, ConversationAdapter, GroupAdapter, MainWindow, SettingsAdapter,
+    SignInAdapter, StatusBarAdapter, TrustAdapter, UserTreeAdapter,
 };
 use slint::{ComponentHandle, Model};
 use tokio_util::sync::CancellationToken;
@@ -1577,4 +1578,216 @@ fn the_owner_promotes_and_demotes_members_and_deletes_the_group_after_asking() {
         .await
     });
     assert!(deleted.is_ok(), "bob heard of the deletion");
+}
+
+/// The app as `quicq-ui` starts it: the settings page's choices in `dir`'s `ui.json` over the
+/// system's defaults (the download folder in `dir`, English), the environment saying nothing.
+fn app_configured(dir: &std::path::Path) -> Rc<App> {
+    let window = MainWindow::new().unwrap();
+    let mut options = options(dir);
+    let settings = dir.join("ui.json");
+    let env = quicq_ui::settings::Overrides::default();
+    let (lang, system) = quicq_ui::configure(&mut options, &env, Some(&settings), Lang::English);
+    quicq_ui::select_language(lang);
+    let (network, updates) = Backend::start(options, || {});
+    let app = App::new(window, Rc::new(network), updates, Texts::new(lang), Some(settings));
+    app.controller().use_environment(env, system);
+    app
+}
+
+fn settings_page(app: &App) -> SettingsAdapter<'_> {
+    app.window().global::<SettingsAdapter>()
+}
+
+fn checked(app: &App, label: &str) -> Option<bool> {
+    find_role(app, label, AccessibleRole::Checkbox).and_then(|e| e.accessible_checked())
+}
+
+fn toggle(app: &App, label: &str) {
+    find_role(app, label, AccessibleRole::Checkbox)
+        .unwrap_or_else(|| panic!("no checkbox {label:?}"))
+        .invoke_accessible_default_action();
+}
+
+/// How far alice has read her conversation with bob, as the server tells bob.
+fn alice_read_as_bob_sees_it(server: &TestServer, bob: &Client) -> Option<u64> {
+    let read = server.runtime.block_on(bob.receipts(Address::User("alice".into()))).unwrap();
+    read.iter().find(|r| r.user == "alice").map(|r| r.up_to)
+}
+
+#[test]
+fn the_settings_page_applies_each_choice_and_keeps_it_after_a_restart() {
+    i_slint_backend_testing::init_no_event_loop();
+    let server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_configured(dir.path());
+    let notifications = Rc::new(Notifications::default());
+    app.controller().set_notifier(notifications.clone());
+    sign_in_trusting(&app, &server, "alice");
+    let to_alice = || Address::User("alice".into());
+
+    // Read receipts are on: bob sees how far alice has read.
+    let hello = server.runtime.block_on(bob.send(to_alice(), "hello")).unwrap();
+    wait_until(&app, "bob in the list", |a| find_role(a, "bob", AccessibleRole::Button).is_some());
+    click(&app, "bob");
+    wait_until(&app, "hello shown", |a| shown_texts(a).contains(&"hello".to_owned()));
+    wait_until(&app, "bob sees alice's position", |_| {
+        alice_read_as_bob_sees_it(&server, &bob) >= Some(hello.id)
+    });
+
+    click(&app, "Settings");
+    wait_until(&app, "the page", |a| find(a, "Settings page").is_some());
+    let downloads = dir.path().join("downloads");
+    assert_eq!(settings_page(&app).get_download_dir(), downloads.display().to_string());
+    assert_eq!(settings_page(&app).get_threshold_field(), "100");
+    wait_until(&app, "the server's receipts setting", |a| {
+        checked(a, "Read receipts") == Some(true)
+    });
+
+    // Receipts off: the server stops telling bob about alice.
+    toggle(&app, "Read receipts");
+    wait_until(&app, "bob no longer sees alice's position", |_| {
+        alice_read_as_bob_sees_it(&server, &bob).is_none()
+    });
+    assert_eq!(checked(&app, "Read receipts"), Some(false));
+
+    // A size that is not a number, a folder that is not there: said, and nothing changes.
+    type_into(&app, "Ask above MiB", "ten");
+    click(&app, "Apply size limit");
+    wait_until(&app, "the size refused", |a| find(a, "Size limit problem").is_some());
+    assert_eq!(
+        settings_page(&app).get_threshold_error(),
+        "Type a whole number of MiB (0 asks about every file)."
+    );
+    type_into(&app, "Ask above MiB", "0");
+    click(&app, "Apply size limit");
+    wait_until(&app, "the size taken", |a| find(a, "Size limit problem").is_none());
+    type_into(&app, "Download folder", &dir.path().join("nowhere").to_string_lossy());
+    click(&app, "Apply download folder");
+    wait_until(&app, "the folder refused", |a| find(a, "Download folder problem").is_some());
+    assert_eq!(settings_page(&app).get_folder_error(), "That folder does not exist.");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    type_into(&app, "Download folder", &elsewhere.to_string_lossy());
+    click(&app, "Apply download folder");
+    wait_until(&app, "the folder taken", |a| {
+        settings_page(a).get_download_dir() == elsewhere.display().to_string()
+    });
+    assert!(find(&app, "Download folder problem").is_none());
+
+    // Notifications off (the sound on, for the next run): nothing is notified.
+    assert_eq!(checked(&app, "Notification sound"), Some(false));
+    toggle(&app, "Notification sound");
+    toggle(&app, "Desktop notifications");
+    click(&app, "Everyone");
+    notifications.0.borrow_mut().clear();
+    server.runtime.block_on(bob.send(to_alice(), "anyone?")).unwrap();
+    wait_until(&app, "the badge", |a| unread(a, "bob") == "1");
+    assert!(notifications.0.borrow().is_empty(), "notifications are off");
+
+    // Chinese at once: the page's own words and the texts made in Rust.
+    click(&app, "Language: Chinese");
+    wait_until(&app, "the page in Chinese", |a| find(a, "下载文件夹").is_some());
+    wait_until(&app, "the status in Chinese", |a| {
+        status(a) == Texts::new(Lang::Chinese).connected("alice")
+    });
+    click(&app, "Close settings");
+    wait_until(&app, "the page closed", |a| find(a, "Settings page").is_none());
+    click(&app, "Settings");
+    wait_until(&app, "the page again", |a| find(a, "Settings page").is_some());
+    press(&app, slint::platform::Key::Escape);
+    wait_until(&app, "Esc closes it", |a| find(a, "Settings page").is_none());
+
+    // The next run keeps every choice, and the ones for files apply now.
+    drop(app);
+    let app = app_configured(dir.path());
+    wait_until(&app, "the sign-in page in Chinese", |a| {
+        find(a, "在你自己的服务器上加密聊天和共享文件").is_some()
+    });
+    sign_in(&app, &server, "alice");
+    wait_until(&app, "signed in", signed_in);
+    click(&app, "Settings");
+    wait_until(&app, "the page", |a| find(a, "Settings page").is_some());
+    let page = settings_page(&app);
+    assert_eq!(page.get_download_dir(), elsewhere.display().to_string());
+    assert_eq!(page.get_threshold_field(), "0");
+    assert_eq!(page.get_language(), "zh");
+    assert_eq!(checked(&app, "Desktop notifications"), Some(false));
+    assert_eq!(checked(&app, "Notification sound"), Some(true));
+    wait_until(&app, "receipts still off", |a| checked(a, "Read receipts") == Some(false));
+    click(&app, "Close settings");
+
+    // Every file is asked about now, and one downloaded lands in the new folder.
+    let small = dir.path().join("small.txt");
+    std::fs::write(&small, "tiny").unwrap();
+    let upload = server.runtime.block_on(bob.send_file(Address::everyone(), &small)).unwrap();
+    server.runtime.block_on(upload.finished()).unwrap();
+    wait_until(&app, "offered", |a| find(a, "Download small.txt").is_some());
+    assert!(!elsewhere.join("small.txt").exists() && !downloads.join("small.txt").exists());
+    click(&app, "Download small.txt");
+    wait_until(&app, "saved", |a| find(a, "Open small.txt").is_some());
+    assert_eq!(std::fs::read_to_string(elsewhere.join("small.txt")).unwrap(), "tiny");
+    assert!(!downloads.join("small.txt").exists());
+}
+
+/// The day separators of the open conversation's rows, in order ("" for a row without one).
+fn day_separators(app: &App) -> Vec<(String, String)> {
+    let model = app.window().global::<ConversationAdapter>().get_messages();
+    (0..model.row_count())
+        .filter_map(|i| model.row_data(i))
+        .map(|r| (r.day.to_string(), r.text.to_string()))
+        .collect()
+}
+
+#[test]
+fn messages_of_different_days_are_separated_by_the_day() {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut server = TestServer::start();
+    let (bob, _bob_events) = server.other_client("bob");
+    // Two messages bob wrote three days ago, put in the store as the server would have.
+    server.stop();
+    let then = quicq_server::store::now_ms() - 3 * 86_400_000;
+    {
+        let data = server._dir.path().join("data").join("quicq.sqlite3");
+        let mut store = quicq_server::store::Store::open(&data).unwrap();
+        let bob_id = store.account_by_key("bob").unwrap().unwrap().id;
+        for (i, text) in ["from three days ago", "and a minute later"].into_iter().enumerate() {
+            let at = then + i as i64 * 60_000;
+            let everyone = quicq_server::store::Target::Everyone;
+            store
+                .insert_message(bob_id, &everyone, text, &format!("old-{i}"), at)
+                .unwrap()
+                .unwrap();
+        }
+    }
+    server.start_again();
+    server.runtime.block_on(bob.send(Address::everyone(), "and today")).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path());
+    sign_in_trusting(&app, &server, "alice");
+    wait_until(&app, "the three messages", |a| shown_texts(a).len() == 3);
+    let days = day_separators(&app);
+    let local = |at: i64| chrono::Local.timestamp_millis_opt(at).unwrap().date_naive();
+    let that_day = Texts::english().day(local(then), chrono::Local::now().date_naive());
+    assert_eq!(
+        days,
+        [
+            (that_day.clone(), "from three days ago".to_owned()),
+            (String::new(), "and a minute later".to_owned()),
+            ("Today".to_owned(), "and today".to_owned()),
+        ]
+    );
+    // Drawn above their bubbles.
+    settle(&app);
+    let shown: Vec<String> = ElementHandle::find_by_accessible_label(app.window(), "Day separator")
+        .filter_map(|e| e.accessible_value().map(|v| v.to_string()))
+        .collect();
+    assert_eq!(shown, [that_day, "Today".to_owned()]);
+
+    // A new message today adds no separator.
+    server.runtime.block_on(bob.send(Address::everyone(), "still today")).unwrap();
+    wait_until(&app, "the fourth", |a| shown_texts(a).len() == 4);
+    assert_eq!(day_separators(&app)[3], (String::new(), "still today".to_owned()));
 }

@@ -174,6 +174,27 @@ fn main_window_renders_headless_at_desktop_and_embedded_sizes() {
     let path = render(&window, 800, 480, "quicq-main-window-800x480.png");
     assert_eq!(png_size(&path), (800, 480));
 
+    // The settings page, in English and in Chinese, at both sizes.
+    app.controller().use_environment(
+        quicq_ui::settings::Overrides::default(),
+        quicq_ui::controller::System {
+            downloads: "/home/alice/Downloads/QuicQ".into(),
+            lang: Lang::English,
+        },
+    );
+    tx.send(Update::ReceiptsSetting(true)).unwrap();
+    app.pump();
+    app.controller().open_settings();
+    for (lang, suffix) in [("en", ""), ("zh", "-zh")] {
+        app.controller().set_language(lang);
+        let path = render(&window, 1000, 680, &format!("quicq-settings{suffix}.png"));
+        assert_eq!(png_size(&path), (1000, 680));
+        let path = render(&window, 800, 480, &format!("quicq-settings{suffix}-800x480.png"));
+        assert_eq!(png_size(&path), (800, 480));
+    }
+    app.controller().set_language("en");
+    app.controller().close_settings();
+
     // The server came back with another certificate during the session.
     tx.send(Update::TrustChanged {
         server: "chat.example.org:7373".into(),

@@ -27,6 +27,12 @@ pub fn connect(window: &MainWindow, controller: &Rc<Controller>) {
         }
     });
     let weak = Rc::downgrade(controller);
+    adapter.on_settings(move || {
+        if let Some(controller) = weak.upgrade() {
+            controller.open_settings();
+        }
+    });
+    let weak = Rc::downgrade(controller);
     adapter.on_members(move || {
         if let Some(controller) = weak.upgrade() {
             controller.open_group_panel();

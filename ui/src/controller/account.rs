@@ -3,7 +3,7 @@
 
 use super::Controller;
 use crate::screen::{Show, SignInShow};
-use crate::settings::{Accounts, Settings};
+use crate::settings::{Account, Accounts};
 
 impl Controller {
     /// Signs out and opens the sign-in page filled in with the most recent other account
@@ -25,7 +25,7 @@ impl Controller {
     }
 
     /// The account just signed in with goes first in the remembered accounts.
-    pub(super) fn remember_account(&self, account: &Settings) {
+    pub(super) fn remember_account(&self, account: &Account) {
         let Some(path) = self.settings_path.as_deref().map(Accounts::path) else { return };
         let mut accounts = Accounts::load(&path);
         accounts.remember(account);

@@ -132,7 +132,7 @@ impl Controller {
     }
 
     pub(super) fn group_refused(&self, code: Option<quicq_common::protocol::ErrorCode>) {
-        self.show(Show::Group(GroupShow::Error(self.texts.group_refused(code))));
+        self.show(Show::Group(GroupShow::Error(self.texts().group_refused(code))));
     }
 
     /// Redraws the open members panel from what is known.
@@ -148,7 +148,7 @@ impl Controller {
                 .iter()
                 .map(|m| MemberRow {
                     name: m.name.as_str().into(),
-                    role: self.texts.role(m.role).into(),
+                    role: self.texts().role(m.role).into(),
                     online: state.roster.is_online(&key_of(&m.name)),
                     can_remove: may_remove(actor, m.role, key_of(&m.name) == me),
                     can_promote: role_offered(actor, m.role, key_of(&m.name) == me)

@@ -11,11 +11,13 @@ use quicq_common::protocol::{Address, ChatMessage, ReadPosition};
 use super::{Controller, State};
 use crate::backend::{Change, Command, SendFailure};
 use crate::generated::MessageRow;
+use crate::i18n::Texts;
 use crate::message_life::{self, Compose, ReadState, TypingSignal, Typists, within_window};
 use crate::problem::Problem;
 use crate::screen::{ComposerShow, ConversationShow, Show};
 use crate::timeline::Timeline;
 use crate::view::{self, Conv};
+use chrono::NaiveDate;
 
 /// What the controller keeps for the life of messages.
 #[derive(Debug, Default)]
@@ -52,27 +54,35 @@ pub(super) fn send_command(
     }
 }
 
-/// `row` of message `m` with its group, from the message shown above it in `timeline`.
+/// `row` of message `m` with its group and its day separator, from the message shown above it
+/// in `timeline`.
 pub(super) fn grouped(
     mut row: MessageRow,
     timeline: &Timeline,
     history: Option<&view::History>,
     m: &ChatMessage,
+    (texts, today): (&Texts, NaiveDate),
 ) -> MessageRow {
     let prev = timeline.id_before(m.id).and_then(|p| history?.get(p));
     row.continued = view::continues(prev, m);
+    row.day = view::day_header(prev, m, texts, today).into();
     row
 }
 
 /// A row was inserted above others (an older page, a late message): the row below it may now
-/// join or leave a group. Changes at most that one row.
-pub(super) fn regroup_after(timeline: &mut Timeline, history: Option<&view::History>, id: u64) {
+/// join or leave a group, and gain or lose its day separator. Changes at most that one row.
+pub(super) fn regroup_after(
+    timeline: &mut Timeline,
+    history: Option<&view::History>,
+    id: u64,
+    days: (&Texts, NaiveDate),
+) {
     let Some(next) = timeline.id_after(id) else { return };
     let (Some(m), Some(row)) = (history.and_then(|h| h.get(next)), timeline.row_of(next)) else {
         return;
     };
-    let regrouped = grouped(row.clone(), timeline, history, m);
-    if regrouped.continued != row.continued {
+    let regrouped = grouped(row.clone(), timeline, history, m, days);
+    if regrouped.continued != row.continued || regrouped.day != row.day {
         timeline.put(next, Some(regrouped));
     }
 }
@@ -103,7 +113,7 @@ impl Controller {
             None => view::snippet(&m.text),
         };
         self.state.borrow_mut().life.compose = Compose::Reply { conv, id: m.id };
-        self.show(Show::Composer(ComposerShow::Mode(self.texts.replying_to(&m.from, &what))));
+        self.show(Show::Composer(ComposerShow::Mode(self.texts().replying_to(&m.from, &what))));
     }
 
     /// The menu's Edit: one's own message's text goes into the composer, within the window.
@@ -114,7 +124,7 @@ impl Controller {
         }
         let window = self.state.borrow().life.edit_window_secs;
         if !within_window(m.at, now_ms(), window) {
-            self.notice(self.texts.too_late_to_edit(window));
+            self.notice(self.texts().too_late_to_edit(window));
             return;
         }
         self.leave_mode();
@@ -126,7 +136,7 @@ impl Controller {
             m.text
         };
         self.show(Show::Composer(ComposerShow::Draft(draft)));
-        self.show(Show::Composer(ComposerShow::Mode(self.texts.editing().into())));
+        self.show(Show::Composer(ComposerShow::Mode(self.texts().editing().into())));
     }
 
     /// Send in edit mode: the new text goes to the server and the earlier draft comes back.
@@ -191,7 +201,7 @@ impl Controller {
         }
         let window = self.state.borrow().life.recall_window_secs;
         if !within_window(m.at, now_ms(), window) {
-            self.notice(self.texts.too_late_to_recall(window));
+            self.notice(self.texts().too_late_to_recall(window));
             return;
         }
         self.state.borrow_mut().life.confirm_recall = Some((conv, m.id));
@@ -227,18 +237,18 @@ impl Controller {
 
     /// The system could not open a link from a bubble.
     pub fn link_not_opened(&self) {
-        self.notice(self.texts.link_not_opened().into());
+        self.notice(self.texts().link_not_opened().into());
     }
 
     pub(super) fn change_failed(&self, change: Change, why: &SendFailure) {
-        self.notice(self.texts.change_failed(change, &self.texts.send_failure(why)));
+        self.notice(self.texts().change_failed(change, &self.texts().send_failure(why)));
     }
 
     pub(super) fn saved_as(&self, result: Result<std::path::PathBuf, Problem>) {
         match result {
-            Ok(path) => self.notice(self.texts.saved_as(&path.display().to_string())),
+            Ok(path) => self.notice(self.texts().saved_as(&path.display().to_string())),
             Err(Problem::Cancelled) => {}
-            Err(why) => self.notice(self.texts.not_saved(&why)),
+            Err(why) => self.notice(self.texts().not_saved(&why)),
         }
     }
 
@@ -324,7 +334,7 @@ impl Controller {
         let line = {
             let mut state = self.state.borrow_mut();
             let line = match &state.selected {
-                Some(conv) => self.texts.typing(&state.life.typists.names(conv)),
+                Some(conv) => self.texts().typing(&state.life.typists.names(conv)),
                 None => String::new(),
             };
             if line == state.life.typing_shown {

@@ -49,7 +49,7 @@ impl Controller {
                 let conv = Conv::of_address(&summary.conversation.with);
                 state.activity.touch(&conv, summary.conversation.last_id);
                 for m in &summary.newest {
-                    state.activity.note(&conv, m, &state.me, &self.texts);
+                    state.activity.note(&conv, m, &state.me, &self.texts());
                 }
                 if state.selected.as_ref() != Some(&conv) {
                     state.roster.set_unread(conv, summary.conversation.unread);
@@ -83,6 +83,7 @@ impl Controller {
 
     /// Where desktop notifications go (the app sets the desktop's; tests a fake).
     pub fn set_notifier(&self, notifier: Rc<dyn Notifier>) {
+        notifier.set_sound(self.prefs.borrow().saved.sound);
         *self.notifier.borrow_mut() = Some(notifier);
     }
 
@@ -130,13 +131,16 @@ impl Controller {
         if !notify::wanted(m.event.is_none(), own, false, false) {
             return None;
         }
-        preview(m, &state.me, &self.texts)
+        preview(m, &state.me, &self.texts())
     }
 
-    /// A new message in `conv` with this preview: a desktop notification, unless the
-    /// conversation is muted or the window has the focus.
+    /// A new message in `conv` with this preview: a desktop notification, unless they are
+    /// turned off on the settings page, the conversation is muted or the window has the focus.
     pub(super) fn notify(&self, conv: &Conv, body: String) {
         let Some(notifier) = self.notifier.borrow().clone() else { return };
+        if !self.prefs.borrow().saved.notifications {
+            return;
+        }
         let muted = self.state.borrow().activity.is_muted(conv);
         if !notify::wanted(true, false, muted, notifier.focused()) {
             return;
@@ -144,7 +148,7 @@ impl Controller {
         let title = {
             let state = self.state.borrow();
             match conv {
-                Conv::Everyone => self.texts.everyone_title(),
+                Conv::Everyone => self.texts().everyone_title(),
                 Conv::Group(key) => {
                     format!(
                         "# {}",

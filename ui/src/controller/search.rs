@@ -17,7 +17,7 @@ impl Controller {
             return self.clear_search();
         }
         self.state.borrow_mut().search = Some((text.to_owned(), Vec::new()));
-        let status = self.texts.searching().to_owned();
+        let status = self.texts().searching().to_owned();
         self.show(Show::Search(SearchShow::Results { rows: Vec::new(), status }));
         self.network.command(Command::Search { text: text.to_owned() });
     }
@@ -53,7 +53,7 @@ impl Controller {
                 .zip(&hits)
                 .map(|(m, conv)| SearchRow {
                     conversation: match conv {
-                        Conv::Everyone => self.texts.everyone_title(),
+                        Conv::Everyone => self.texts().everyone_title(),
                         Conv::Group(key) => format!(
                             "# {}",
                             state.roster.group(key).map_or(key.as_str(), |g| g.name.as_str())
@@ -68,8 +68,8 @@ impl Controller {
                 .collect::<Vec<_>>()
         };
         let status = match (rows.is_empty(), more) {
-            (true, _) => self.texts.nothing_found().to_owned(),
-            (false, true) => self.texts.more_found(rows.len()),
+            (true, _) => self.texts().nothing_found().to_owned(),
+            (false, true) => self.texts().more_found(rows.len()),
             (false, false) => String::new(),
         };
         self.show(Show::Search(SearchShow::Results { rows, status }));
@@ -78,7 +78,7 @@ impl Controller {
     pub(super) fn search_failed(&self, text: &str, code: Option<ErrorCode>) {
         let current = self.state.borrow().search.as_ref().is_some_and(|(q, _)| q == text);
         if current {
-            let status = self.texts.search_failed(code);
+            let status = self.texts().search_failed(code);
             self.show(Show::Search(SearchShow::Results { rows: Vec::new(), status }));
         }
     }
