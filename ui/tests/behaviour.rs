@@ -1750,7 +1750,8 @@ fn messages_of_different_days_are_separated_by_the_day() {
     let then = quicq_server::store::now_ms() - 3 * 86_400_000;
     {
         let data = server._dir.path().join("data").join("quicq.sqlite3");
-        let mut store = quicq_server::store::Store::open(&data).unwrap();
+        let mut store = quicq_server::store::Sqlite::open(&data).unwrap();
+        use quicq_server::store::Store as _;
         let bob_id = store.account_by_key("bob").unwrap().unwrap().id;
         for (i, text) in ["from three days ago", "and a minute later"].into_iter().enumerate() {
             let at = then + i as i64 * 60_000;
