@@ -7,7 +7,9 @@
 //!   delivered yet from the database ([`Sequencer`]). A node also looks every
 //!   [`POLL`] without being told, so a lost doorbell (NATS is at-most-once, and may be down)
 //!   delays messages by at most that long and loses none.
-//! - `quicq.relay`: the hub's control frames (read positions, typing, file notices), new
+//! - `quicq.relay`: the progress of uploads (every node keeps files' bytes in one shared
+//!   spool directory; downloads on other nodes follow an upload a few times a second), the
+//!   hub's control frames (read positions, typing, file notices), new
 //!   accounts, and presence: a change when an account's first session on a node opens or its
 //!   last closes, and each node's whole list every [`ANNOUNCE`]; a node silent for [`SILENT`]
 //!   is taken for gone with everyone it had. These are not stored; a node that misses one
@@ -23,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Hub, Relay};
 use crate::sequencer::Sequencer;
+use crate::state::State;
 use crate::store_thread::{AfterJob, Cause, StoreThread};
 
 const STORED: &str = "quicq.stored";
@@ -92,7 +95,8 @@ impl Link {
     /// Talks to NATS until `shutdown`: rings the store thread when others store, applies their
     /// relays, sends ours, and rings the store thread every [`POLL`] regardless. Reconnects by
     /// itself; while NATS is away, delivery across nodes runs on the poll alone.
-    pub async fn run(mut self, hub: Arc<Hub>, store: StoreThread, shutdown: CancellationToken) {
+    pub async fn run(mut self, state: Arc<State>, shutdown: CancellationToken) {
+        let (hub, store) = (state.hub().clone(), state.store_thread().clone());
         let client = match async_nats::ConnectOptions::new()
             .name(format!("quicq-node-{:016x}", self.node))
             .retry_on_initial_connect()
@@ -131,8 +135,12 @@ impl Link {
                     }
                 }
                 Some(message) = relayed.next() => {
-                    if let Some(Envelope { node, relay: Some(relay) }) = self.foreign(&message.payload) {
-                        hub.apply(node, relay);
+                    match self.foreign(&message.payload) {
+                        Some(Envelope { relay: Some(Relay::File { id, progress }), .. }) => {
+                            state.spool().follow_elsewhere(id, progress);
+                        }
+                        Some(Envelope { node, relay: Some(relay) }) => hub.apply(node, relay),
+                        _ => {}
                     }
                 }
                 Some(out) = self.outbound.recv() => match out {

@@ -30,6 +30,9 @@ pub struct Config {
     pub key: Option<PathBuf>,
     /// Where the SQLite database (with `store = "sqlite"`) and the file spool live.
     pub data_dir: PathBuf,
+    /// Where shared files' bytes are kept (default: `spool` in `data_dir`). Every node of a
+    /// cluster uses the same directory, on a filesystem they all see.
+    pub spool_dir: Option<PathBuf>,
     /// Which database keeps accounts, messages and groups: `sqlite` (a file in `data_dir`, the
     /// default) or `postgres` (at `database_url`, which several nodes may share).
     pub store: StoreKind,
@@ -113,6 +116,7 @@ impl Default for Config {
             cert: None,
             key: None,
             data_dir: "data".into(),
+            spool_dir: None,
             store: StoreKind::Sqlite,
             database_url: None,
             nats_url: None,
@@ -282,7 +286,7 @@ impl Config {
     }
 
     pub fn spool_dir(&self) -> PathBuf {
-        self.data_dir.join("spool")
+        self.spool_dir.clone().unwrap_or_else(|| self.data_dir.join("spool"))
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::elsewhere::{Elsewhere, NodeId};
+use crate::files::spool::Progress;
 use crate::membership::{Group, GroupId, Groups};
 use crate::presence::PendingPresence;
 use crate::rate_limit::{MessageRate, Rates};
@@ -135,6 +136,9 @@ pub enum Relay {
     Presence { account: AccountId, online: bool },
     /// Every account online on the sending node, sent every few seconds.
     Online { accounts: Vec<AccountId> },
+    /// How far an upload to the sending node has got (the bytes are in the shared spool), for
+    /// downloads elsewhere that follow it. Not the hub's: [`Hub::apply`] ignores it.
+    File { id: u64, progress: Progress },
 }
 
 /// Hands a [`Relay`] to the other nodes.
@@ -311,7 +315,13 @@ impl Hub {
                 let changed = state.elsewhere.replace(from, &accounts, now);
                 self.presence_elsewhere(&mut state, changed);
             }
+            Relay::File { .. } => {}
         }
+    }
+
+    /// Tells the other nodes of a cluster, if any (for what is not the hub's own business).
+    pub fn relay(&self, relay: Relay) {
+        self.tell(|| relay);
     }
 
     /// Accounts online on this node, for the other nodes.

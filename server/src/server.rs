@@ -162,10 +162,10 @@ impl Server {
 
     /// Serves until `shutdown` is cancelled, then shuts down in order.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let cluster = self.cluster.take().map(|link| {
-            let (hub, store) = (self.state.hub().clone(), self.state.store_thread().clone());
-            tokio::spawn(link.run(hub, store, shutdown.clone()))
-        });
+        let cluster = self
+            .cluster
+            .take()
+            .map(|link| tokio::spawn(link.run(self.state.clone(), shutdown.clone())));
         let sweeper = tokio::spawn(retention::sweep(self.state.clone(), shutdown.clone()));
         let disabled =
             tokio::spawn(login::end_disabled_sessions(self.state.clone(), shutdown.clone()));

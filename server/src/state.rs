@@ -14,8 +14,8 @@ use crate::config::Config;
 use crate::error::ServerError;
 use crate::fair::FairGate;
 use crate::files::registry::Uploads;
-use crate::files::spool::Spool;
-use crate::hub::Hub;
+use crate::files::spool::{Phase, Progress, Spool};
+use crate::hub::{Hub, Relay};
 use crate::password::Passwords;
 use crate::store::{Account, Store, StoreError};
 use crate::store_thread::{Insert, StoreThread};
@@ -102,6 +102,24 @@ impl State {
 
     pub fn store_thread(&self) -> &StoreThread {
         &self.store
+    }
+
+    /// Publishes a file's progress to downloads following it here, and (`elsewhere`) on the
+    /// other nodes of a cluster.
+    pub fn file_progress(&self, id: u64, progress: Progress, elsewhere: bool) {
+        self.spool.publish(id, progress);
+        if elsewhere && self.hub.in_cluster() {
+            self.hub.relay(Relay::File { id, progress });
+        }
+    }
+
+    /// Deletes a file's bytes and tells whoever follows it, here and on the other nodes.
+    pub fn discard_file(&self, id: u64, why: quicq_common::ErrorCode) {
+        self.spool.discard(id, why);
+        if self.hub.in_cluster() {
+            let progress = Progress { received: 0, state: Phase::Gone(why) };
+            self.hub.relay(Relay::File { id, progress });
+        }
     }
 
     pub fn spool(&self) -> &Spool {

@@ -14,17 +14,21 @@ use quicq_tests::*;
 struct Cluster {
     nodes: Vec<TestServer>,
     nats: Nats,
+    /// The spool every node shares.
+    spool: tempfile::TempDir,
 }
 
 /// `n` nodes on a fresh database.
 async fn cluster(n: usize) -> Cluster {
     let database = PgCluster::shared().new_database().unwrap();
     let nats = Nats::start().unwrap();
+    let spool = tempfile::tempdir().unwrap();
     let mut nodes = Vec::new();
     for _ in 0..n {
-        let (database, nats) = (database.clone(), nats.url());
+        let (database, nats, spool) = (database.clone(), nats.url(), spool.path().to_owned());
         nodes.push(
             TestServer::start_with(move |c| {
+                c.spool_dir = Some(spool);
                 c.store = StoreKind::Postgres;
                 c.database_url = Some(database);
                 c.nats_url = Some(nats);
@@ -35,7 +39,7 @@ async fn cluster(n: usize) -> Cluster {
             .await,
         );
     }
-    Cluster { nodes, nats }
+    Cluster { nodes, nats, spool }
 }
 
 fn everyone() -> Address {
@@ -188,4 +192,31 @@ async fn presence_spans_the_nodes() {
     let gone = |f: &ServerFrame| matches!(f, ServerFrame::Presence { offline, .. } if offline.contains(&"alice".to_owned()));
     bob.next_control(gone).await;
     assert_eq!(online(bob.request(&ClientFrame::Users { after: None }).await), ["bob"]);
+}
+
+/// A file uploaded to one node is downloaded from another, while the upload is still running
+/// (the recipient's client starts as soon as the file message arrives), intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_to_one_node_is_downloaded_from_another() {
+    let c = cluster(2).await;
+    let work = tempfile::tempdir().unwrap();
+    let downloads = work.path().join("bob");
+    let (alice, _) = connect(&c.nodes[0], "alice").await;
+    let mut cfg = config(&c.nodes[1], "bob");
+    cfg.downloads = Some(downloads.clone());
+    let (_bob, mut bob_events) = quicq_client::Client::connect(cfg).await.unwrap();
+
+    let path = make_file(work.path(), "big.bin", 48 << 20, 7);
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    let saved = wait_for(&mut bob_events, "the file saved on the other node", |e| {
+        matches!(e, quicq_client::Event::Transfer(quicq_client::TransferEvent::Saved { .. }))
+    })
+    .await;
+    let quicq_client::Event::Transfer(quicq_client::TransferEvent::Saved { path: got, .. }) = saved
+    else {
+        unreachable!()
+    };
+    upload.finished().await.unwrap();
+    assert!(std::fs::read(&got).unwrap() == std::fs::read(&path).unwrap(), "the same bytes");
+    assert_eq!(std::fs::read_dir(c.spool.path()).unwrap().count(), 1, "one copy, shared");
 }

@@ -51,7 +51,7 @@ pub async fn expire(state: &Arc<State>) -> Result<usize, ServerError> {
         })
         .await?;
     for id in &expired {
-        state.spool().discard(*id, ErrorCode::FileUnavailable);
+        state.discard_file(*id, ErrorCode::FileUnavailable);
     }
     Ok(expired.len())
 }
@@ -66,7 +66,7 @@ pub async fn remove(state: &Arc<State>, file_id: u64, notify: &[AccountId], why:
     if let Err(e) = dropped {
         tracing::error!(cause = %e, file = file_id, "cannot record a dropped file");
     }
-    state.spool().discard(file_id, ErrorCode::FileUnavailable);
+    state.discard_file(file_id, ErrorCode::FileUnavailable);
     state.uploads().finish(file_id, &writing);
     let gone = quicq_common::protocol::ServerFrame::FileGone {
         file_id,

@@ -10,14 +10,14 @@ use quicq_common::protocol::ErrorCode;
 use tokio::sync::watch;
 
 /// How far a file has got, as downloads see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     /// Bytes written to the spool file and readable.
     pub received: u64,
     pub state: Phase,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Phase {
     Uploading,
     Complete,
@@ -61,6 +61,19 @@ impl Spool {
         sender.send_replace(progress);
         // A finished file's watch stays until `release` or `discard`: a download that read the
         // database just before completion must still find the final state here.
+    }
+
+    /// Progress another node published, for downloads here that follow the file (a node that
+    /// has none keeps nothing). A file gone there is gone here too; its bytes are already
+    /// removed from the shared spool.
+    pub fn follow_elsewhere(&self, id: u64, progress: Progress) {
+        let mut live = self.live();
+        if let Some(sender) = live.get(&id) {
+            sender.send_replace(progress);
+            if matches!(progress.state, Phase::Gone(_)) {
+                live.remove(&id);
+            }
+        }
     }
 
     /// Forgets the watch of a finished file once its last follower is done.

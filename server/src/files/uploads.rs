@@ -29,6 +29,8 @@ use crate::store::{FileRow, FileState, Target, now_ms};
 const PERSIST_EVERY: u64 = 64 * 1024 * 1024;
 /// …and at least this often, so a slow upload never looks stalled.
 const PERSIST_INTERVAL: Duration = Duration::from_secs(60);
+/// How often a running upload's progress goes to the other nodes of a cluster.
+const RELAY_EVERY: Duration = Duration::from_millis(50);
 
 /// Reads an upload header and the bytes after it, to the end.
 pub async fn receive(
@@ -258,7 +260,7 @@ impl Upload {
             );
             return self.fail(file, refusal).await;
         }
-        state.spool().publish(id, Progress { received, state: Phase::Complete });
+        state.file_progress(id, Progress { received, state: Phase::Complete }, true);
         state.spool().release(id);
         let offline =
             state.hub().offline_recipients(file.sender, &file.message.to, MAX_OFFLINE_NAMES);
@@ -280,7 +282,7 @@ impl Upload {
         // The bytes go first: on a full disk that frees the room the database needs to record
         // the failure. Should recording still fail, downloads find no spool file and are
         // refused, and the next start marks the file failed (see `Server::bind`).
-        state.spool().discard(id, refusal.code);
+        state.discard_file(id, refusal.code);
         let recorded = state
             .with_store(move |s| Ok(s.set_file_progress(id, 0, FileState::Failed, now_ms())?))
             .await;
@@ -360,9 +362,16 @@ fn record_progress(
     mut persisted: u64,
 ) -> impl FnMut(&mut FileSink) -> std::io::Result<()> + Send + 'static {
     let mut persisted_at = Instant::now();
+    let mut relayed_at: Option<Instant> = None;
     move |sink| {
         let received = sink.len();
-        state.spool().publish(file_id, Progress { received, state: Phase::Uploading });
+        // Other nodes' downloads follow a few times a second, not every block.
+        let elsewhere = relayed_at.is_none_or(|at| at.elapsed() >= RELAY_EVERY);
+        if elsewhere {
+            relayed_at = Some(Instant::now());
+        }
+        let progress = Progress { received, state: Phase::Uploading };
+        state.file_progress(file_id, progress, elsewhere);
         if received - persisted >= PERSIST_EVERY || persisted_at.elapsed() >= PERSIST_INTERVAL {
             sink.sync()?;
             state.store_later(move |store| {
