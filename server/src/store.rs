@@ -551,6 +551,12 @@ pub trait Store: Send {
     /// A live group with its current members; `None` once deleted.
     fn group(&mut self, group: GroupId) -> Result<Option<GroupRow>, StoreError>;
 
+    /// Before each job: a backend whose database server went away (and perhaps came back)
+    /// connects again. An error here is logged and the job runs anyway (and fails clearly).
+    fn reconnect(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Moves what is only in a write-ahead log into the main file, so a stopped server leaves
     /// one self-contained file. Nothing to do where the database server owns its files.
     fn checkpoint(&mut self) -> Result<(), StoreError> {

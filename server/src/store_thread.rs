@@ -136,6 +136,9 @@ fn work(
 ) {
     let mut next = rx.recv().ok();
     while let Some(job) = next.take() {
+        if let Err(e) = store.reconnect() {
+            tracing::error!(cause = %e, "cannot reach the database");
+        }
         match job {
             Job::Ring => after(store, Cause::Elsewhere),
             Job::Run(f) => {

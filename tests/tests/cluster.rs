@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use quicq_common::protocol::{Address, ChatMessage, ClientFrame, ServerFrame};
+use quicq_common::protocol::{Address, ChatMessage, ClientFrame, ErrorCode, ServerFrame};
 use quicq_fixtures::nats::Nats;
 use quicq_fixtures::postgres::PgCluster;
 use quicq_server::config::StoreKind;
@@ -20,7 +20,12 @@ struct Cluster {
 
 /// `n` nodes on a fresh database.
 async fn cluster(n: usize) -> Cluster {
-    let database = PgCluster::shared().new_database().unwrap();
+    cluster_on(PgCluster::shared(), n).await
+}
+
+/// `n` nodes on a fresh database of `postgres`.
+async fn cluster_on(postgres: &PgCluster, n: usize) -> Cluster {
+    let database = postgres.new_database().unwrap();
     let nats = Nats::start().unwrap();
     let spool = tempfile::tempdir().unwrap();
     let mut nodes = Vec::new();
@@ -219,4 +224,48 @@ async fn a_file_uploaded_to_one_node_is_downloaded_from_another() {
     upload.finished().await.unwrap();
     assert!(std::fs::read(&got).unwrap() == std::fs::read(&path).unwrap(), "the same bytes");
     assert_eq!(std::fs::read_dir(c.spool.path()).unwrap().count(), 1, "one copy, shared");
+}
+
+/// PostgreSQL restarts under a running cluster: requests meanwhile get a clear error, nothing
+/// acknowledged is lost, and the nodes carry on by themselves once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_carries_on_after_postgresql_restarts() {
+    let postgres = PgCluster::start().unwrap();
+    let c = cluster_on(&postgres, 2).await;
+    let alice = RawUser::login(&c.nodes[0], "alice").await;
+    let mut bob = RawUser::login(&c.nodes[1], "bob").await;
+    let before = sent_id(&alice.request(&send("1", everyone(), "before")).await);
+    assert_eq!(bob.next_message().await.id, before);
+
+    quicq_fixtures::postgres::off_runtime(|| postgres.stop());
+    let refused = alice.request(&send("2", everyone(), "while it is down")).await;
+    assert!(
+        matches!(&refused, ServerFrame::Error { code: ErrorCode::Internal, .. }),
+        "a clear error, not a hang: {refused:?}"
+    );
+
+    quicq_fixtures::postgres::off_runtime(|| postgres.start_server()).unwrap();
+    // The first request after the restart may still meet the old connection.
+    let mut after = None;
+    for attempt in 0..50 {
+        match alice.request(&send("3", everyone(), "after")).await {
+            ServerFrame::Sent { id, .. } => {
+                after = Some(id);
+                break;
+            }
+            other => assert!(attempt < 49, "still failing: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = after.unwrap();
+    assert_eq!(bob.next_message().await.id, after, "delivery across nodes resumed");
+    let history = match bob
+        .request(&ClientFrame::History { with: everyone(), before: None, limit: 10 })
+        .await
+    {
+        ServerFrame::HistoryPage { messages, .. } => messages,
+        other => panic!("{other:?}"),
+    };
+    let texts: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["after", "before"], "what was acknowledged, and only that");
 }

@@ -174,6 +174,8 @@ type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
 pub struct Postgres {
     client: Client,
+    /// To connect again after the server restarts.
+    url: String,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -208,7 +210,7 @@ impl Postgres {
             tx.execute("UPDATE schema_version SET version = $1", &[&(done as i32 + 1)])?;
         }
         tx.commit()?;
-        Ok(Postgres { client })
+        Ok(Postgres { client, url: url.to_owned() })
     }
 
     fn read_position(&mut self, account: AccountId, with: &Target) -> Result<u64, StoreError> {
@@ -300,6 +302,15 @@ impl Postgres {
 }
 
 impl Store for Postgres {
+    fn reconnect(&mut self) -> Result<(), StoreError> {
+        if self.client.is_closed() {
+            tracing::warn!("the connection to PostgreSQL was lost; connecting again");
+            self.client = Client::connect(&self.url, NoTls)?;
+            tracing::info!("connected to PostgreSQL again");
+        }
+        Ok(())
+    }
+
     fn account_by_key(&mut self, key: &str) -> Result<Option<Account>, StoreError> {
         let row = self.client.query_opt(
             "SELECT id, name, key, password_hash, delivered_up_to, disabled, receipts
