@@ -97,6 +97,7 @@ impl Link {
     /// itself; while NATS is away, delivery across nodes runs on the poll alone.
     pub async fn run(mut self, state: Arc<State>, shutdown: CancellationToken) {
         let (hub, store) = (state.hub().clone(), state.store_thread().clone());
+        state.set_nats(false);
         let client = match async_nats::ConnectOptions::new()
             .name(format!("quicq-node-{:016x}", self.node))
             .retry_on_initial_connect()
@@ -123,7 +124,11 @@ impl Link {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = poll.tick() => store.ring(),
+                _ = poll.tick() => {
+                    store.ring();
+                    let connected = client.connection_state() == async_nats::connection::State::Connected;
+                    state.set_nats(connected);
+                }
                 _ = announce.tick() => {
                     hub.forget_silent_nodes(std::time::Instant::now() - SILENT);
                     let online = Relay::Online { accounts: hub.online_here() };

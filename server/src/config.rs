@@ -39,6 +39,9 @@ pub struct Config {
     /// The PostgreSQL connection, as a URL (`postgresql://user:password@host/db`) or key=value
     /// pairs (`host=/run/postgresql dbname=quicq`); only with `store = "postgres"`.
     pub database_url: Option<String>,
+    /// Where to answer health requests over HTTP (`127.0.0.1:7374`): `200` while the node can
+    /// serve, `503` when its database does not answer. Off when unset.
+    pub health_listen: Option<SocketAddr>,
     /// Makes this server one node of a cluster: the NATS server the nodes talk through
     /// (`nats://host:4222`). Needs `store = "postgres"`, the same database on every node.
     pub nats_url: Option<String>,
@@ -120,6 +123,7 @@ impl Default for Config {
             store: StoreKind::Sqlite,
             database_url: None,
             nats_url: None,
+            health_listen: None,
             registration: None,
             max_text_chars: DEFAULT_MAX_TEXT_CHARS,
             messages_per_second: 10,

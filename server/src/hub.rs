@@ -361,6 +361,11 @@ impl Hub {
         }
     }
 
+    /// Live sessions on this node.
+    pub fn session_count(&self) -> usize {
+        self.lock().session_count
+    }
+
     /// Whether this hub is one node of a cluster.
     pub fn in_cluster(&self) -> bool {
         self.cluster.get().is_some()

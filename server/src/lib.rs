@@ -19,7 +19,7 @@
 //!   batches.
 //! - [`cluster`]: one node of several on one PostgreSQL database, talking through NATS;
 //!   [`sequencer`]: such a node's delivery, every node's messages in the database's id order;
-//!   [`elsewhere`]: who is online on the other nodes.
+//!   [`elsewhere`]: who is online on the other nodes; [`health`]: the node's health over HTTP.
 //! - [`store`]: persistence behind one interface, SQLite (the default) or PostgreSQL;
 //!   [`store_thread`] runs it on one thread with group commit.
 //! - [`error`]: [`ServerError`] inside, [`error::Refusal`] for the peer.
@@ -40,6 +40,7 @@ pub mod error;
 pub mod fair;
 pub mod files;
 pub mod groups;
+pub mod health;
 pub mod hub;
 pub mod login;
 pub mod membership;

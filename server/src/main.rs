@@ -57,6 +57,10 @@ struct Args {
     /// nats://127.0.0.1:4222; needs --store postgres (see docs/cluster.md).
     #[arg(long, env = "QUICQ_NATS_URL")]
     nats_url: Option<String>,
+    /// Answer health requests over HTTP on this TCP address, e.g. 127.0.0.1:7374 (200 while
+    /// the node can serve, 503 when its database does not answer).
+    #[arg(long, env = "QUICQ_HEALTH_LISTEN")]
+    health_listen: Option<SocketAddr>,
     /// Who may register a free nickname: open (anyone), invite (with an invite code) or closed
     /// [default: invite, or open when listening on loopback only].
     #[arg(long, env = "QUICQ_REGISTRATION", value_enum)]
@@ -173,6 +177,9 @@ impl Args {
         }
         if self.nats_url.is_some() {
             config.nats_url = self.nats_url;
+        }
+        if self.health_listen.is_some() {
+            config.health_listen = self.health_listen;
         }
         if self.cert.is_some() {
             config.cert = self.cert;

@@ -18,6 +18,7 @@ use crate::cluster;
 use crate::config::{Config, ConfigError, Database, Registration};
 use crate::files::retention;
 use crate::files::spool::Spool;
+use crate::health;
 use crate::hub::{Hub, QueueLimit};
 use crate::login;
 use crate::session::Session;
@@ -61,6 +62,8 @@ pub struct Server {
     state: Arc<State>,
     /// This node's link to the others, when it is one node of a cluster.
     cluster: Option<cluster::Link>,
+    /// Where health requests are answered, if anywhere.
+    health: Option<std::net::TcpListener>,
     fingerprint: Fingerprint,
     certificate_created: bool,
     uncovered_hostnames: Vec<String>,
@@ -111,15 +114,32 @@ impl Server {
         let state = Arc::new(State::new(config, prepared.hub, prepared.store, spool));
         let endpoint = quicq_common::socket::server_endpoint(listen, server_config, &reset_secret)
             .map_err(|source| StartError::Bind { addr: listen, source })?;
+        let health = match state.config().health_listen {
+            Some(addr) => {
+                let bind = || {
+                    let listener = std::net::TcpListener::bind(addr)?;
+                    listener.set_nonblocking(true)?;
+                    Ok(listener)
+                };
+                Some(bind().map_err(|source| StartError::Bind { addr, source })?)
+            }
+            None => None,
+        };
         Ok(Server {
             endpoint,
             state,
             cluster: prepared.cluster,
+            health,
             fingerprint,
             certificate_created,
             uncovered_hostnames,
             first_invite,
         })
+    }
+
+    /// Where health requests are answered, if anywhere.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -166,6 +186,11 @@ impl Server {
             .cluster
             .take()
             .map(|link| tokio::spawn(link.run(self.state.clone(), shutdown.clone())));
+        if let Some(listener) =
+            self.health.take().and_then(|l| tokio::net::TcpListener::from_std(l).ok())
+        {
+            tokio::spawn(health::serve(listener, self.state.clone(), shutdown.clone()));
+        }
         let sweeper = tokio::spawn(retention::sweep(self.state.clone(), shutdown.clone()));
         let disabled =
             tokio::spawn(login::end_disabled_sessions(self.state.clone(), shutdown.clone()));

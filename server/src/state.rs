@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,8 @@ pub struct State {
     /// login storm cannot exhaust memory. More than one per core would not make logins faster.
     /// Taken in turns by source address, so a flood from one address cannot starve others.
     hashing: FairGate<IpAddr>,
+    /// A cluster node's link to NATS: 0 not a cluster, 1 not connected, 2 connected.
+    nats: AtomicU8,
 }
 
 impl State {
@@ -89,6 +92,7 @@ impl State {
                 known_good: HashMap::new(),
             }),
             hashing: FairGate::new(permits),
+            nats: AtomicU8::new(0),
         }
     }
 
@@ -119,6 +123,20 @@ impl State {
         if self.hub.in_cluster() {
             let progress = Progress { received: 0, state: Phase::Gone(why) };
             self.hub.relay(Relay::File { id, progress });
+        }
+    }
+
+    /// Records whether the cluster link is connected to NATS.
+    pub fn set_nats(&self, connected: bool) {
+        self.nats.store(if connected { 2 } else { 1 }, Ordering::Relaxed);
+    }
+
+    /// The cluster link's state, for health reports.
+    pub fn nats(&self) -> &'static str {
+        match self.nats.load(Ordering::Relaxed) {
+            0 => "none",
+            1 => "disconnected",
+            _ => "connected",
         }
     }
 

@@ -41,6 +41,8 @@ pub struct TestServer {
     pub dir: Arc<tempfile::TempDir>,
     /// Where it keeps its data (SQLite in `dir`, or PostgreSQL).
     pub database: Database,
+    /// Where it answers health requests, if it was asked to.
+    pub health: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -64,12 +66,13 @@ impl TestServer {
         let database = config.database().expect("store settings");
         let server = Server::bind(config).expect("server starts");
         let (addr, fingerprint) = (server.local_addr(), server.fingerprint());
+        let health = server.health_addr();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let task = tokio::spawn(async move {
             server.run(token).await;
         });
-        TestServer { addr, fingerprint, dir, database, shutdown, task }
+        TestServer { addr, fingerprint, dir, database, health, shutdown, task }
     }
 
     /// Address with the certificate pinned.

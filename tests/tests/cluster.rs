@@ -34,6 +34,7 @@ async fn cluster_on(postgres: &PgCluster, n: usize) -> Cluster {
         nodes.push(
             TestServer::start_with(move |c| {
                 c.spool_dir = Some(spool);
+                c.health_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
                 c.store = StoreKind::Postgres;
                 c.database_url = Some(database);
                 c.nats_url = Some(nats);
@@ -236,8 +237,13 @@ async fn the_cluster_carries_on_after_postgresql_restarts() {
     let mut bob = RawUser::login(&c.nodes[1], "bob").await;
     let before = sent_id(&alice.request(&send("1", everyone(), "before")).await);
     assert_eq!(bob.next_message().await.id, before);
+    let (status, body) = health(&c.nodes[0]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""ready":true"#) && body.contains(r#""database":"ok""#), "{body}");
 
     quicq_fixtures::postgres::off_runtime(|| postgres.stop());
+    let (status, body) = health(&c.nodes[1]).await;
+    assert_eq!(status, 503, "a node without its database is not ready: {body}");
     let refused = alice.request(&send("2", everyone(), "while it is down")).await;
     assert!(
         matches!(&refused, ServerFrame::Error { code: ErrorCode::Internal, .. }),
@@ -258,6 +264,7 @@ async fn the_cluster_carries_on_after_postgresql_restarts() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let after = after.unwrap();
+    assert_eq!(health(&c.nodes[1]).await.0, 200);
     assert_eq!(bob.next_message().await.id, after, "delivery across nodes resumed");
     let history = match bob
         .request(&ClientFrame::History { with: everyone(), before: None, limit: 10 })
@@ -268,4 +275,16 @@ async fn the_cluster_carries_on_after_postgresql_restarts() {
     };
     let texts: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["after", "before"], "what was acknowledged, and only that");
+}
+
+/// One HTTP request to a node's health address: the status code and the body.
+async fn health(node: &TestServer) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(node.health.unwrap()).await.unwrap();
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: quicq\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap().to_owned();
+    (status, body)
 }
