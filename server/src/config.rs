@@ -324,6 +324,26 @@ mod tests {
     }
 
     #[test]
+    fn the_database_settings_must_agree() {
+        let parse = |toml: &str| toml::from_str::<Config>(toml).unwrap().database();
+        assert!(matches!(parse(""), Ok(Database::Sqlite(p)) if p.ends_with("data/quicq.sqlite3")));
+        assert_eq!(
+            parse("store = \"postgres\"\ndatabase_url = \"dbname=q\"").unwrap(),
+            Database::Postgres("dbname=q".into())
+        );
+        assert!(matches!(parse("store = \"postgres\""), Err(ConfigError::PostgresWithoutUrl)));
+        assert!(matches!(
+            parse("database_url = \"dbname=q\""),
+            Err(ConfigError::UrlWithoutPostgres)
+        ));
+        assert!(matches!(
+            parse("nats_url = \"nats://127.0.0.1:4222\""),
+            Err(ConfigError::ClusterWithoutPostgres)
+        ));
+        assert!(toml::from_str::<Config>("store = \"mysql\"").is_err());
+    }
+
+    #[test]
     fn registration_needs_an_invite_unless_only_loopback_can_connect() {
         let on = |listen: &str, set| {
             Config { listen: listen.parse().unwrap(), registration: set, ..Config::default() }
