@@ -15,6 +15,31 @@ pub fn seconds(pid: u32) -> f64 {
     (ticks(14 - 3) + ticks(15 - 3)) / TICKS_PER_SECOND
 }
 
+/// [`seconds`] for `pid` and every process whose parent it is now (PostgreSQL's backends),
+/// plus what its children that have ended used.
+pub fn tree_seconds(pid: u32) -> f64 {
+    let mut total = ticks(pid, &[14, 15, 16, 17]) / TICKS_PER_SECOND;
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if ticks(child, &[4]) as u32 == pid {
+                total += seconds(child);
+            }
+        }
+    }
+    total
+}
+
+/// The sum of the numeric fields `numbers` (numbered as in `proc(5)`) of `/proc/<pid>/stat`.
+fn ticks(pid: u32, numbers: &[usize]) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let values: Vec<&str> = after_name.split_whitespace().collect();
+    numbers.iter().filter_map(|n| values.get(n - 3).and_then(|v| v.parse::<f64>().ok())).sum()
+}
+
 /// [`seconds`] for this process.
 pub fn own_seconds() -> f64 {
     seconds(std::process::id())

@@ -2,6 +2,7 @@
 //! (or JSON). Build with `cargo build --release -p quicq-server -p quicq-bench`.
 
 mod cpu;
+mod deployment;
 mod disk;
 mod path;
 mod raw;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use quicq_common::congestion::Congestion;
 
+use crate::deployment::{Deployment, Kind};
 use crate::path::PathSpec;
 use crate::stats::Figure;
 use crate::workload::files::Route;
@@ -159,6 +161,29 @@ enum Command {
         messages: usize,
         #[arg(long, default_value_t = 20)]
         connections: usize,
+    },
+    /// W11: W6, W2 and W1 side by side on one node with SQLite, one node with PostgreSQL and
+    /// a cluster of `nodes` on PostgreSQL and NATS (clients spread over the nodes; W1's two
+    /// users on different nodes). Needs PostgreSQL and nats-server installed.
+    W11 {
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// W6: messages stored, from 20 connections.
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        /// W2: users online, senders, messages each (unpaced).
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 200)]
+        each: usize,
+        /// W2 paced: messages per second in total, for 5 s.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// W1: messages one at a time.
+        #[arg(long, default_value_t = 2000)]
+        latency: usize,
     },
 }
 
@@ -404,7 +429,8 @@ async fn run_w7(report: &mut Report, plan: &Wan) -> anyhow::Result<()> {
 async fn run_w1(report: &mut Report, runs: usize, messages: usize) -> anyhow::Result<()> {
     eprintln!("W1: {messages} messages A→B, one at a time");
     repeat(report, runs, &["w1_p50_ms", "w1_p99_ms"], || async {
-        let (p50, p99) = chat::latency(messages).await?;
+        let sqlite = Deployment::start(Kind::Sqlite)?;
+        let (p50, p99) = chat::latency(&sqlite, messages, 0).await?;
         Ok(vec![p50, p99])
     })
     .await
@@ -420,7 +446,8 @@ async fn run_w2(
         "W2: {users} users, {senders} senders × {each} unpaced; {rate}/s paced for {seconds} s"
     );
     repeat(report, runs, &["w2_deliveries_per_s", "w2_server_cpu_us_per_delivery"], || async {
-        let fan_out = chat::fan_out(users, senders, each).await?;
+        let sqlite = Deployment::start(Kind::Sqlite)?;
+        let fan_out = chat::fan_out(&sqlite, users, senders, each).await?;
         Ok(vec![fan_out.deliveries_per_sec, fan_out.server_cpu_us])
     })
     .await?;
@@ -430,7 +457,8 @@ async fn run_w2(
         "w2_paced_clients_cpu_us_per_delivery",
     ];
     repeat(report, runs, &names, || async {
-        let paced = chat::fan_out_paced(users, senders, rate, seconds).await?;
+        let sqlite = Deployment::start(Kind::Sqlite)?;
+        let paced = chat::fan_out_paced(&sqlite, users, senders, rate, seconds).await?;
         Ok(vec![paced.p99_ms, paced.server_cpu_us, paced.clients_cpu_us])
     })
     .await?;
@@ -574,10 +602,69 @@ async fn run_w6(
     let names =
         ["w6_stored_per_s", "w6_server_cpu_us_per_message", "w6_clients_cpu_us_per_message"];
     repeat(report, runs, &names, || async {
-        let s = chat::store_rate(connections, messages).await?;
+        let sqlite = Deployment::start(Kind::Sqlite)?;
+        let s = chat::store_rate(&sqlite, connections, messages).await?;
         Ok(vec![s.per_sec, s.server_cpu_us, s.clients_cpu_us])
     })
     .await
+}
+
+/// W11's parameters.
+struct ClusterPlan {
+    nodes: usize,
+    messages: usize,
+    users: usize,
+    senders: usize,
+    each: usize,
+    rate: u32,
+    latency: usize,
+}
+
+async fn run_w11(report: &mut Report, runs: usize, plan: ClusterPlan) -> anyhow::Result<()> {
+    for kind in [Kind::Sqlite, Kind::Postgres, Kind::Cluster(plan.nodes)] {
+        let label = kind.label();
+        eprintln!("W11 on {label}");
+        let names: Vec<String> = [
+            "w6_stored_per_s",
+            "w6_cpu_us_per_message",
+            "w2_deliveries_per_s",
+            "w2_cpu_us_per_delivery",
+            "w2_paced_p99_ms",
+            "w2_paced_cpu_us_per_delivery",
+            "w1_p50_ms",
+            "w1_p99_ms",
+        ]
+        .iter()
+        .map(|n| format!("w11_{label}_{n}"))
+        .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        repeat(report, runs, &names, || async {
+            let d = Deployment::start(kind)?;
+            let stored = chat::store_rate(&d, 20, plan.messages).await?;
+            drop(d);
+            let d = Deployment::start(kind)?;
+            let fan_out = chat::fan_out(&d, plan.users, plan.senders, plan.each).await?;
+            drop(d);
+            let d = Deployment::start(kind)?;
+            let paced = chat::fan_out_paced(&d, plan.users, plan.senders, plan.rate, 5).await?;
+            drop(d);
+            let d = Deployment::start(kind)?;
+            // Across nodes where there are several.
+            let (p50, p99) = chat::latency(&d, plan.latency, 1).await?;
+            Ok(vec![
+                stored.per_sec,
+                stored.server_cpu_us,
+                fan_out.deliveries_per_sec,
+                fan_out.server_cpu_us,
+                paced.p99_ms,
+                paced.server_cpu_us,
+                p50,
+                p99,
+            ])
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// Disk space W3 and W4 need at their peak: the source file, the server's spool copy and one
@@ -641,6 +728,10 @@ async fn main() -> anyhow::Result<()> {
         Command::W5 { clients } => run_w5(&mut report, clients).await?,
         Command::W6 { messages, connections } => {
             run_w6(&mut report, runs, (messages, connections)).await?
+        }
+        Command::W11 { nodes, messages, users, senders, each, rate, latency } => {
+            let plan = ClusterPlan { nodes, messages, users, senders, each, rate, latency };
+            run_w11(&mut report, runs, plan).await?
         }
         Command::W8 { addresses, parallel, logins } => {
             run_w8(&mut report, runs, (addresses, parallel, logins)).await?

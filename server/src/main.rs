@@ -45,6 +45,10 @@ struct Args {
     /// Directory for the SQLite database and the file spool [default: data].
     #[arg(long, global = true, env = "QUICQ_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Directory for shared files' bytes [default: spool in --data-dir]; every node of a
+    /// cluster uses the same one.
+    #[arg(long, global = true, env = "QUICQ_SPOOL_DIR")]
+    spool_dir: Option<PathBuf>,
     /// Database for accounts, messages and groups: sqlite (in --data-dir) or postgres (at
     /// --database-url) [default: sqlite].
     #[arg(long, global = true, env = "QUICQ_STORE", value_enum)]
@@ -174,6 +178,9 @@ impl Args {
         );
         if self.database_url.is_some() {
             config.database_url = self.database_url;
+        }
+        if self.spool_dir.is_some() {
+            config.spool_dir = self.spool_dir;
         }
         if self.nats_url.is_some() {
             config.nats_url = self.nats_url;

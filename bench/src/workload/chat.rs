@@ -8,7 +8,7 @@ use anyhow::Context;
 use quicq_client::{Client, Event, Events};
 use quicq_common::protocol::Address;
 
-use crate::server::ServerProcess;
+use crate::deployment::Deployment;
 use crate::stats::Samples;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -25,10 +25,14 @@ async fn next_text(events: &mut Events) -> anyhow::Result<String> {
 }
 
 /// W1: `n` messages A→B one at a time; latency from `send` to B's receipt. Returns (p50, p99) ms.
-pub async fn latency(n: usize) -> anyhow::Result<(f64, f64)> {
-    let server = ServerProcess::start(&[])?;
-    let (a, _a_events) = server.client("a").await?;
-    let (_b, mut b_events) = server.client("b").await?;
+/// A signs in to node 0 and B to node `b_node` (modulo the nodes).
+pub async fn latency(
+    deployment: &Deployment,
+    n: usize,
+    b_node: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let (a, _a_events) = deployment.client(0, "a").await?;
+    let (_b, mut b_events) = deployment.client(b_node, "b").await?;
     let to = Address::User("b".into());
     // Warm up connections, caches and the database.
     for i in 0..50 {
@@ -50,8 +54,8 @@ pub async fn latency(n: usize) -> anyhow::Result<(f64, f64)> {
 }
 
 /// Everyone online in `everyone`, counting what they receive.
-struct Crowd {
-    server: ServerProcess,
+struct Crowd<'a> {
+    deployment: &'a Deployment,
     clients: Vec<Client>,
     received: Arc<AtomicU64>,
     latencies: Arc<std::sync::Mutex<Samples>>,
@@ -59,14 +63,14 @@ struct Crowd {
     epoch: Instant,
 }
 
-async fn crowd(users: usize) -> anyhow::Result<Crowd> {
-    let server = ServerProcess::start(&[])?;
+/// `users` clients, spread over the nodes in turn.
+async fn crowd(deployment: &Deployment, users: usize) -> anyhow::Result<Crowd<'_>> {
     let received = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(std::sync::Mutex::new(Samples::default()));
     let epoch = Instant::now();
     let mut clients = Vec::with_capacity(users);
     for i in 0..users {
-        let (client, mut events) = server.client(&format!("user{i:03}")).await?;
+        let (client, mut events) = deployment.client(i, &format!("user{i:03}")).await?;
         let (received, latencies) = (received.clone(), latencies.clone());
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
@@ -83,7 +87,7 @@ async fn crowd(users: usize) -> anyhow::Result<Crowd> {
         });
         clients.push(client);
     }
-    Ok(Crowd { server, clients, received, latencies, epoch })
+    Ok(Crowd { deployment, clients, received, latencies, epoch })
 }
 
 /// Waits (at most 5 minutes) until `counter` reaches `target`.
@@ -133,10 +137,15 @@ pub struct FanOut {
 
 /// W2 unpaced: `senders` × `each` group messages as fast as they go to `users` online users.
 /// Fails unless every delivery arrived.
-pub async fn fan_out(users: usize, senders: usize, each: usize) -> anyhow::Result<FanOut> {
-    let crowd = crowd(users).await?;
+pub async fn fan_out(
+    deployment: &Deployment,
+    users: usize,
+    senders: usize,
+    each: usize,
+) -> anyhow::Result<FanOut> {
+    let crowd = crowd(deployment, users).await?;
     let start = Instant::now();
-    let cpu = crate::cpu::seconds(crowd.server.pid());
+    let cpu = crowd.deployment.cpu_seconds();
     let mut tasks = tokio::task::JoinSet::new();
     for s in 0..senders {
         let client = crowd.clients[s].clone();
@@ -148,10 +157,9 @@ pub async fn fan_out(users: usize, senders: usize, each: usize) -> anyhow::Resul
     let target = (senders * each * users) as u64;
     wait_for_count(&crowd.received, target).await?;
     let elapsed = start.elapsed().as_secs_f64();
-    let server_cpu = crate::cpu::seconds(crowd.server.pid()) - cpu;
+    let server_cpu = crowd.deployment.cpu_seconds() - cpu;
     let got = crowd.received.load(Ordering::Relaxed);
     anyhow::ensure!(got == target, "{got} deliveries, expected exactly {target}");
-    drop(crowd.server);
     Ok(FanOut {
         deliveries_per_sec: target as f64 / elapsed,
         server_cpu_us: server_cpu * 1e6 / target as f64,
@@ -168,13 +176,14 @@ pub struct Paced {
 
 /// W2 paced: `rate` group messages per second in total for `seconds`, spread over `senders`.
 pub async fn fan_out_paced(
+    deployment: &Deployment,
     users: usize,
     senders: usize,
     rate: u32,
     seconds: u32,
 ) -> anyhow::Result<Paced> {
-    let crowd = crowd(users).await?;
-    let cpu = (crate::cpu::seconds(crowd.server.pid()), crate::cpu::own_seconds());
+    let crowd = crowd(deployment, users).await?;
+    let cpu = (crowd.deployment.cpu_seconds(), crate::cpu::own_seconds());
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let mut tick = tokio::time::interval(interval);
@@ -191,7 +200,7 @@ pub async fn fan_out_paced(
     }
     let deliveries = (total * users) as u64;
     wait_for_count(&crowd.received, deliveries).await?;
-    let server_cpu = crate::cpu::seconds(crowd.server.pid()) - cpu.0;
+    let server_cpu = crowd.deployment.cpu_seconds() - cpu.0;
     let clients_cpu = crate::cpu::own_seconds() - cpu.1;
     let p99 = crowd.latencies.lock().unwrap_or_else(|e| e.into_inner()).percentile_ms(99.0);
     Ok(Paced {
@@ -212,18 +221,21 @@ pub struct StoreRate {
 
 /// W6: durable stores per second: `connections` clients each pipelining sends to an offline
 /// user until `total` messages are stored (acknowledged).
-pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<StoreRate> {
-    let server = ServerProcess::start(&[])?;
+pub async fn store_rate(
+    deployment: &Deployment,
+    connections: usize,
+    total: usize,
+) -> anyhow::Result<StoreRate> {
     // The recipient exists but is offline: the work is the store, not delivery.
-    let (sink, _) = server.client("sink").await?;
+    let (sink, _) = deployment.client(0, "sink").await?;
     sink.close().await;
     let mut clients = Vec::new();
     for i in 0..connections {
-        clients.push(server.client(&format!("writer{i}")).await?.0);
+        clients.push(deployment.client(i, &format!("writer{i}")).await?.0);
     }
     let per = total / connections;
     let start = Instant::now();
-    let cpu = (crate::cpu::seconds(server.pid()), crate::cpu::own_seconds());
+    let cpu = (deployment.cpu_seconds(), crate::cpu::own_seconds());
     let mut tasks = tokio::task::JoinSet::new();
     for (w, client) in clients.into_iter().enumerate() {
         tasks.spawn(send_pipelined(client, Address::User("sink".into()), per, format!("w{w}-")));
@@ -233,7 +245,7 @@ pub async fn store_rate(connections: usize, total: usize) -> anyhow::Result<Stor
     }
     let stored = (per * connections) as f64;
     let per_sec = stored / start.elapsed().as_secs_f64();
-    let server_cpu = crate::cpu::seconds(server.pid()) - cpu.0;
+    let server_cpu = deployment.cpu_seconds() - cpu.0;
     let clients_cpu = crate::cpu::own_seconds() - cpu.1;
     Ok(StoreRate {
         per_sec,

@@ -9,7 +9,7 @@
 //! membership checks inside those transactions see the group as it is when they commit.
 
 use ::postgres::types::ToSql;
-use ::postgres::{Client, GenericClient, NoTls, Row, Transaction};
+use ::postgres::{Client, GenericClient, NoTls, Row, Statement};
 use quicq_common::protocol::{
     Address, ChatMessage, Conversation, Event, FILE_CLIENT_ID_PREFIX, MAX_CONVERSATIONS,
     MAX_UNREAD_COUNT, ReadPosition, Role,
@@ -174,6 +174,8 @@ type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
 pub struct Postgres {
     client: Client,
+    /// Every query prepared once per connection, so PostgreSQL parses and plans it once.
+    statements: Statements,
     /// To connect again after the server restarts.
     url: String,
 }
@@ -185,6 +187,10 @@ impl std::fmt::Debug for Postgres {
 }
 
 impl Postgres {
+    fn db(&mut self) -> Conn<'_, Client> {
+        Conn { client: &mut self.client, statements: &mut self.statements }
+    }
+
     /// Connects to `url` and brings the schema up to date. Several nodes may start at once: the
     /// upgrade holds a lock, and each one finds the version the previous one left.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
@@ -210,11 +216,11 @@ impl Postgres {
             tx.execute("UPDATE schema_version SET version = $1", &[&(done as i32 + 1)])?;
         }
         tx.commit()?;
-        Ok(Postgres { client, url: url.to_owned() })
+        Ok(Postgres { client, statements: Statements::default(), url: url.to_owned() })
     }
 
     fn read_position(&mut self, account: AccountId, with: &Target) -> Result<u64, StoreError> {
-        let row = self.client.query_opt(
+        let row = self.db().query_opt(
             "SELECT up_to FROM reads WHERE account = $1 AND conversation = $2",
             &[&account, &with.conversation(account)],
         )?;
@@ -246,7 +252,7 @@ impl Postgres {
             _ => ("(m.to_group = $2 AND $1::bigint IS NOT NULL)", &to_group),
         };
         let last: i64 = self
-            .client
+            .db()
             .query_one(
                 &format!(
                     "SELECT coalesce(max(m.id), 0) FROM messages m
@@ -256,7 +262,7 @@ impl Postgres {
             )?
             .get(0);
         let unread: i64 = self
-            .client
+            .db()
             .query_one(
                 &format!(
                     "SELECT count(*) FROM (SELECT 1 FROM messages m WHERE {scope} AND m.id > $4
@@ -273,7 +279,7 @@ impl Postgres {
             return Ok(());
         }
         let ids: Vec<i64> = messages.iter().map(|m| m.id as i64).collect();
-        let rows = self.client.query(
+        let rows = self.db().query(
             "SELECT r.message_id, r.emoji, a.name FROM reactions r
              JOIN accounts a ON a.id = r.account
              WHERE r.message_id = ANY($1) ORDER BY r.at, r.account",
@@ -292,12 +298,12 @@ impl Postgres {
         let Some(row) = found else { return Ok(None) };
         let message_id: i64 = row.get(8);
         let mut file = row_to_file(&row);
-        file.message = message_by_id(&mut self.client, message_id)?;
+        file.message = message_by_id(&mut self.db(), message_id)?;
         Ok(Some(file))
     }
 
-    fn max_id(client: &mut impl GenericClient) -> Result<i64, StoreError> {
-        Ok(client.query_one("SELECT last FROM message_ids", &[])?.get(0))
+    fn max_id(db: &mut Conn<'_, impl GenericClient>) -> Result<i64, StoreError> {
+        Ok(db.query_one("SELECT last FROM message_ids", &[])?.get(0))
     }
 }
 
@@ -306,13 +312,14 @@ impl Store for Postgres {
         if self.client.is_closed() {
             tracing::warn!("the connection to PostgreSQL was lost; connecting again");
             self.client = Client::connect(&self.url, NoTls)?;
+            self.statements = Statements::default();
             tracing::info!("connected to PostgreSQL again");
         }
         Ok(())
     }
 
     fn account_by_key(&mut self, key: &str) -> Result<Option<Account>, StoreError> {
-        let row = self.client.query_opt(
+        let row = self.db().query_opt(
             "SELECT id, name, key, password_hash, delivered_up_to, disabled, receipts
              FROM accounts WHERE key = $1",
             &[&key],
@@ -336,7 +343,8 @@ impl Store for Postgres {
         now: i64,
     ) -> Result<Option<Account>, StoreError> {
         let mut tx = self.client.transaction()?;
-        let account = insert_account(&mut tx, name, key, password_hash, now)?;
+        let db = &mut Conn { client: &mut tx, statements: &mut self.statements };
+        let account = insert_account(db, name, key, password_hash, now)?;
         tx.commit()?;
         Ok(account)
     }
@@ -350,7 +358,8 @@ impl Store for Postgres {
         now: i64,
     ) -> Result<Result<Option<Account>, InvalidInvite>, StoreError> {
         let mut tx = self.client.transaction()?;
-        let used = tx.execute(
+        let db = &mut Conn { client: &mut tx, statements: &mut self.statements };
+        let used = db.execute(
             "UPDATE invites SET uses_left = uses_left - 1
              WHERE code = $1 AND uses_left > 0 AND NOT revoked
                AND (expires_at IS NULL OR expires_at > $2)",
@@ -359,7 +368,7 @@ impl Store for Postgres {
         if used == 0 {
             return Ok(Err(InvalidInvite));
         }
-        let Some(account) = insert_account(&mut tx, name, key, password_hash, now)? else {
+        let Some(account) = insert_account(db, name, key, password_hash, now)? else {
             // Not registered after all: the invite keeps its use (the transaction is dropped).
             return Ok(Ok(None));
         };
@@ -369,7 +378,7 @@ impl Store for Postgres {
 
     fn invite_usable(&mut self, code: &str, now: i64) -> Result<bool, StoreError> {
         Ok(self
-            .client
+            .db()
             .query_opt(
                 "SELECT 1 FROM invites WHERE code = $1 AND uses_left > 0 AND NOT revoked
                    AND (expires_at IS NULL OR expires_at > $2)",
@@ -386,7 +395,7 @@ impl Store for Postgres {
         now: i64,
     ) -> Result<(), StoreError> {
         let uses = i32::try_from(uses).unwrap_or(i32::MAX);
-        self.client.execute(
+        self.db().execute(
             "INSERT INTO invites (code, uses_left, expires_at, created_at) VALUES ($1, $2, $3, $4)",
             &[&code, &uses, &expires_at, &now],
         )?;
@@ -394,7 +403,7 @@ impl Store for Postgres {
     }
 
     fn invites(&mut self) -> Result<Vec<Invite>, StoreError> {
-        let rows = self.client.query(
+        let rows = self.db().query(
             "SELECT code, uses_left, expires_at, created_at, revoked FROM invites
              ORDER BY created_at DESC, code",
             &[],
@@ -412,39 +421,39 @@ impl Store for Postgres {
     }
 
     fn revoke_invite(&mut self, code: &str) -> Result<bool, StoreError> {
-        Ok(self.client.execute("UPDATE invites SET revoked = TRUE WHERE code = $1", &[&code])? > 0)
+        Ok(self.db().execute("UPDATE invites SET revoked = TRUE WHERE code = $1", &[&code])? > 0)
     }
 
     fn set_disabled(&mut self, key: &str, disabled: bool) -> Result<bool, StoreError> {
         Ok(self
-            .client
+            .db()
             .execute("UPDATE accounts SET disabled = $2 WHERE key = $1", &[&key, &disabled])?
             > 0)
     }
 
     fn set_password_hash(&mut self, key: &str, phc: &str) -> Result<bool, StoreError> {
         Ok(self
-            .client
+            .db()
             .execute("UPDATE accounts SET password_hash = $2 WHERE key = $1", &[&key, &phc])?
             > 0)
     }
 
     fn disabled_accounts(&mut self) -> Result<Vec<AccountId>, StoreError> {
-        let rows = self.client.query("SELECT id FROM accounts WHERE disabled", &[])?;
+        let rows = self.db().query("SELECT id FROM accounts WHERE disabled", &[])?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     fn account_count(&mut self) -> Result<u64, StoreError> {
-        Ok(self.client.query_one("SELECT count(*) FROM accounts", &[])?.get::<_, i64>(0) as u64)
+        Ok(self.db().query_one("SELECT count(*) FROM accounts", &[])?.get::<_, i64>(0) as u64)
     }
 
     fn accounts(&mut self) -> Result<Vec<(AccountId, String, String)>, StoreError> {
-        let rows = self.client.query("SELECT id, name, key FROM accounts ORDER BY key", &[])?;
+        let rows = self.db().query("SELECT id, name, key FROM accounts ORDER BY key", &[])?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
     fn max_message_id(&mut self) -> Result<u64, StoreError> {
-        Ok(Self::max_id(&mut self.client)? as u64)
+        Ok(Self::max_id(&mut self.db())? as u64)
     }
 
     fn insert_message(
@@ -465,12 +474,13 @@ impl Store for Postgres {
         rows: &[NewMessage<'_>],
     ) -> Result<Vec<Result<Stored, Rejection>>, StoreError> {
         let mut tx = self.client.transaction()?;
-        let mut ids = Ids::lock(&mut tx)?;
+        let db = &mut Conn { client: &mut tx, statements: &mut self.statements };
+        let mut ids = Ids::lock(db)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            out.push(insert_one(&mut tx, &mut ids, row)?);
+            out.push(insert_one(db, &mut ids, row)?);
         }
-        ids.save(&mut tx)?;
+        ids.save(db)?;
         tx.commit()?;
         Ok(out)
     }
@@ -484,13 +494,14 @@ impl Store for Postgres {
         now: i64,
     ) -> Result<Result<Changed, Rejection>, StoreError> {
         let mut tx = self.client.transaction()?;
-        let mut ids = Ids::lock(&mut tx)?;
-        if let Some(existing) = find_client_id(&mut tx, actor, client_id)? {
-            let target = target_of(&mut tx, existing)?;
-            let stored = Stored { message: message_by_id(&mut tx, existing)?, duplicate: true };
+        let db = &mut Conn { client: &mut tx, statements: &mut self.statements };
+        let mut ids = Ids::lock(db)?;
+        if let Some(existing) = find_client_id(db, actor, client_id)? {
+            let target = target_of(db, existing)?;
+            let stored = Stored { message: message_by_id(db, existing)?, duplicate: true };
             return Ok(Ok(Changed { stored, target, removed_file: None }));
         }
-        let Some(original) = original(&mut tx, actor, id)? else {
+        let Some(original) = original(db, actor, id)? else {
             return Ok(Err(Rejection::UnknownMessage));
         };
         let id = id as i64;
@@ -502,7 +513,7 @@ impl Store for Postgres {
                 if now - original.at > *window_ms {
                     return Ok(Err(Rejection::TooLate));
                 }
-                tx.execute(
+                db.execute(
                     "UPDATE messages SET text = $2, edited_at = $3 WHERE id = $1",
                     &[&id, text, &now],
                 )?;
@@ -515,16 +526,16 @@ impl Store for Postgres {
                 if now - original.at > *window_ms {
                     return Ok(Err(Rejection::TooLate));
                 }
-                tx.execute("UPDATE messages SET text = '', recalled = TRUE WHERE id = $1", &[&id])?;
+                db.execute("UPDATE messages SET text = '', recalled = TRUE WHERE id = $1", &[&id])?;
                 // Earlier edits carried the text too.
-                tx.execute(
+                db.execute(
                     "UPDATE messages SET event = jsonb_set(event, '{text}', '\"\"')
                      WHERE applies_to = $1 AND event->>'kind' = 'edited'",
                     &[&id],
                 )?;
-                tx.execute("DELETE FROM reactions WHERE message_id = $1", &[&id])?;
+                db.execute("DELETE FROM reactions WHERE message_id = $1", &[&id])?;
                 if let Some(file) = original.file_id {
-                    tx.execute(
+                    db.execute(
                         "UPDATE files SET state = CASE state WHEN 'uploading' THEN 'failed'
                              WHEN 'complete' THEN 'expired' ELSE state END, updated_at = $2
                          WHERE id = $1",
@@ -535,14 +546,14 @@ impl Store for Postgres {
             }
             Change::React { emoji } => {
                 match emoji {
-                    Some(emoji) => tx.execute(
+                    Some(emoji) => db.execute(
                         "INSERT INTO reactions (message_id, account, emoji, at)
                          VALUES ($1, $2, $3, $4)
                          ON CONFLICT (message_id, account)
                          DO UPDATE SET emoji = excluded.emoji, at = excluded.at",
                         &[&id, &actor, emoji, &now],
                     )?,
-                    None => tx.execute(
+                    None => db.execute(
                         "DELETE FROM reactions WHERE message_id = $1 AND account = $2",
                         &[&id, &actor],
                     )?,
@@ -551,9 +562,9 @@ impl Store for Postgres {
             }
         };
         let target = original.target_for(actor);
-        let event_id = insert_event(&mut tx, &mut ids, actor, &target, &event, client_id, now)?;
-        let message = message_by_id(&mut tx, event_id)?;
-        ids.save(&mut tx)?;
+        let event_id = insert_event(db, &mut ids, actor, &target, &event, client_id, now)?;
+        let message = message_by_id(db, event_id)?;
+        ids.save(db)?;
         tx.commit()?;
         let removed_file = match change {
             Change::Recall { .. } => original.file_id,
@@ -568,7 +579,7 @@ impl Store for Postgres {
         after: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, StoreError> {
-        let rows = self.client.query(
+        let rows = self.db().query(
             &format!(
                 "{SELECT_MESSAGE} WHERE m.id > $1 AND {} ORDER BY m.id LIMIT $3",
                 who(RECEIVES, 2)
@@ -597,7 +608,7 @@ impl Store for Postgres {
                     _ => 0,
                 };
                 let (_, to_group) = with.columns();
-                self.client.query(
+                self.db().query(
                     &format!(
                         "{SELECT_MESSAGE} WHERE m.to_group = $1 AND m.id < $2 AND m.id >= $4
                            AND m.applies_to IS NULL ORDER BY m.id DESC LIMIT $3"
@@ -605,7 +616,7 @@ impl Store for Postgres {
                     &[&to_group, &before, &fetch, &since],
                 )?
             }
-            Target::User(other) => self.client.query(
+            Target::User(other) => self.db().query(
                 &format!(
                     "{SELECT_MESSAGE} WHERE m.id IN (
                         (SELECT id FROM messages WHERE sender = $1 AND to_user = $2 AND id < $3
@@ -652,7 +663,7 @@ impl Store for Postgres {
                 "m.to_group = $5"
             }
         };
-        let rows = self.client.query(
+        let rows = self.db().query(
             &format!(
                 "{SELECT_MESSAGE} WHERE lower(m.text) LIKE '%' || lower($2) || '%'
                    AND m.id < $3 AND m.event IS NULL AND NOT m.recalled AND {in_conversation}
@@ -685,7 +696,7 @@ impl Store for Postgres {
         account: AccountId,
     ) -> Result<Option<u64>, StoreError> {
         Ok(self
-            .client
+            .db()
             .query_opt(
                 "SELECT since FROM members WHERE group_id = $1 AND account = $2 AND until IS NULL",
                 &[&group, &account],
@@ -695,12 +706,12 @@ impl Store for Postgres {
 
     fn groups(&mut self) -> Result<Vec<GroupRow>, StoreError> {
         let mut groups: Vec<GroupRow> = self
-            .client
+            .db()
             .query("SELECT id, name, topic FROM groups WHERE key IS NOT NULL ORDER BY id", &[])?
             .iter()
             .map(|r| GroupRow { id: r.get(0), name: r.get(1), topic: r.get(2), members: vec![] })
             .collect();
-        let rows = self.client.query(
+        let rows = self.db().query(
             "SELECT m.group_id, m.account, m.role FROM members m
              JOIN groups g ON g.id = m.group_id
              WHERE g.key IS NOT NULL AND m.until IS NULL ORDER BY m.group_id, m.since",
@@ -724,8 +735,9 @@ impl Store for Postgres {
         now: i64,
     ) -> Result<(GroupId, Vec<ChatMessage>), StoreError> {
         let mut tx = self.client.transaction()?;
-        let mut ids = Ids::lock(&mut tx)?;
-        let group: GroupId = tx
+        let db = &mut Conn { client: &mut tx, statements: &mut self.statements };
+        let mut ids = Ids::lock(db)?;
+        let group: GroupId = db
             .query_one(
                 "INSERT INTO groups (name, key, created_at) VALUES ($1, $2, $3) RETURNING id",
                 &[&name, &key, &now],
@@ -734,20 +746,18 @@ impl Store for Postgres {
         let target = Target::Group(group);
         let mut events = Vec::new();
         let created = Event::Created { name: name.to_owned() };
-        let id =
-            insert_event(&mut tx, &mut ids, creator, &target, &created, &event_client_id(), now)?;
-        set_membership(&mut tx, group, Membership::Join(creator, Role::Owner), id)?;
+        let id = insert_event(db, &mut ids, creator, &target, &created, &event_client_id(), now)?;
+        set_membership(db, group, Membership::Join(creator, Role::Owner), id)?;
         events.push(id);
         for (member, member_name) in members {
             let added = Event::Added { user: member_name.clone() };
-            let id =
-                insert_event(&mut tx, &mut ids, creator, &target, &added, &event_client_id(), now)?;
-            set_membership(&mut tx, group, Membership::Join(*member, Role::Member), id)?;
+            let id = insert_event(db, &mut ids, creator, &target, &added, &event_client_id(), now)?;
+            set_membership(db, group, Membership::Join(*member, Role::Member), id)?;
             events.push(id);
         }
         let events =
-            events.into_iter().map(|id| message_by_id(&mut tx, id)).collect::<Result<_, _>>()?;
-        ids.save(&mut tx)?;
+            events.into_iter().map(|id| message_by_id(db, id)).collect::<Result<_, _>>()?;
+        ids.save(db)?;
         tx.commit()?;
         Ok((group, events))
     }
@@ -762,29 +772,29 @@ impl Store for Postgres {
         now: i64,
     ) -> Result<Vec<ChatMessage>, StoreError> {
         let mut tx = self.client.transaction()?;
-        let mut ids = Ids::lock(&mut tx)?;
+        let db = &mut Conn { client: &mut tx, statements: &mut self.statements };
+        let mut ids = Ids::lock(db)?;
         let mut stored = Vec::with_capacity(events.len());
         for (event, changes) in events {
             let target = Target::Group(group);
-            let id =
-                insert_event(&mut tx, &mut ids, actor, &target, event, &event_client_id(), now)?;
+            let id = insert_event(db, &mut ids, actor, &target, event, &event_client_id(), now)?;
             for change in changes {
-                set_membership(&mut tx, group, *change, id)?;
+                set_membership(db, group, *change, id)?;
             }
             stored.push(id);
         }
         if let Some((name, key)) = rename {
-            tx.execute(
+            db.execute(
                 "UPDATE groups SET name = $2, key = $3 WHERE id = $1",
                 &[&group, &name, &key],
             )?;
         }
         if let Some(topic) = topic {
-            tx.execute("UPDATE groups SET topic = $2 WHERE id = $1", &[&group, &topic])?;
+            db.execute("UPDATE groups SET topic = $2 WHERE id = $1", &[&group, &topic])?;
         }
         let messages =
-            stored.into_iter().map(|id| message_by_id(&mut tx, id)).collect::<Result<_, _>>()?;
-        ids.save(&mut tx)?;
+            stored.into_iter().map(|id| message_by_id(db, id)).collect::<Result<_, _>>()?;
+        ids.save(db)?;
         tx.commit()?;
         Ok(messages)
     }
@@ -795,7 +805,7 @@ impl Store for Postgres {
         leaving: AccountId,
     ) -> Result<Option<AccountId>, StoreError> {
         Ok(self
-            .client
+            .db()
             .query_opt(
                 "SELECT account FROM members WHERE group_id = $1 AND until IS NULL
                    AND account <> $2
@@ -806,7 +816,7 @@ impl Store for Postgres {
     }
 
     fn drop_file(&mut self, id: u64, now: i64) -> Result<(), StoreError> {
-        self.client.execute(
+        self.db().execute(
             "UPDATE files SET state = CASE state WHEN 'uploading' THEN 'failed'
                  WHEN 'complete' THEN 'expired' ELSE state END, received = 0, updated_at = $2
              WHERE id = $1",
@@ -822,17 +832,17 @@ impl Store for Postgres {
         now: i64,
     ) -> Result<(ChatMessage, Vec<u64>), StoreError> {
         let mut tx = self.client.transaction()?;
-        let mut ids = Ids::lock(&mut tx)?;
+        let db = &mut Conn { client: &mut tx, statements: &mut self.statements };
+        let mut ids = Ids::lock(db)?;
         let target = Target::Group(group);
         let deleted = Event::Deleted {};
-        let id =
-            insert_event(&mut tx, &mut ids, actor, &target, &deleted, &event_client_id(), now)?;
-        tx.execute(
+        let id = insert_event(db, &mut ids, actor, &target, &deleted, &event_client_id(), now)?;
+        db.execute(
             "UPDATE members SET until = $2 WHERE group_id = $1 AND until IS NULL",
             &[&group, &id],
         )?;
         let to_group = group.to_string();
-        let files: Vec<u64> = tx
+        let files: Vec<u64> = db
             .query(
                 "SELECT f.id FROM files f JOIN messages m ON m.file_id = f.id
                  WHERE m.to_group = $1 AND f.state IN ('uploading', 'complete')",
@@ -841,21 +851,21 @@ impl Store for Postgres {
             .iter()
             .map(|r| r.get::<_, i64>(0) as u64)
             .collect();
-        tx.execute(
+        db.execute(
             "UPDATE files SET state = CASE state WHEN 'uploading' THEN 'failed' ELSE 'expired' END,
                  updated_at = $2
              WHERE id IN (SELECT file_id FROM messages WHERE to_group = $1 AND file_id IS NOT NULL)
                AND state IN ('uploading', 'complete')",
             &[&to_group, &now],
         )?;
-        tx.execute(
+        db.execute(
             "DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE to_group = $1)",
             &[&to_group],
         )?;
-        tx.execute("DELETE FROM messages WHERE to_group = $1 AND id <> $2", &[&to_group, &id])?;
-        tx.execute("UPDATE groups SET key = NULL WHERE id = $1", &[&group])?;
-        let message = message_by_id(&mut tx, id)?;
-        ids.save(&mut tx)?;
+        db.execute("DELETE FROM messages WHERE to_group = $1 AND id <> $2", &[&to_group, &id])?;
+        db.execute("UPDATE groups SET key = NULL WHERE id = $1", &[&group])?;
+        let message = message_by_id(db, id)?;
+        ids.save(db)?;
         tx.commit()?;
         Ok((message, files))
     }
@@ -867,9 +877,9 @@ impl Store for Postgres {
         up_to: u64,
     ) -> Result<(u64, u64), StoreError> {
         let before = self.read_position(account, with)?;
-        let newest = Self::max_id(&mut self.client)?;
+        let newest = Self::max_id(&mut self.db())?;
         let key = with.conversation(account);
-        self.client.execute(
+        self.db().execute(
             "INSERT INTO reads (account, conversation, up_to) VALUES ($1, $2, $3)
              ON CONFLICT (account, conversation)
              DO UPDATE SET up_to = greatest(reads.up_to, excluded.up_to)",
@@ -886,7 +896,7 @@ impl Store for Postgres {
     ) -> Result<Vec<ReadPosition>, StoreError> {
         let key = with.conversation(account);
         let wanted: Vec<AccountId> = others.iter().map(|(id, _)| *id).collect();
-        let rows = self.client.query(
+        let rows = self.db().query(
             "SELECT r.account, r.up_to FROM reads r JOIN accounts a ON a.id = r.account
              WHERE r.account = ANY($1) AND r.conversation = $2 AND a.receipts AND r.up_to > 0",
             &[&wanted, &key],
@@ -901,14 +911,11 @@ impl Store for Postgres {
     }
 
     fn receipts_on(&mut self, account: AccountId) -> Result<bool, StoreError> {
-        Ok(self
-            .client
-            .query_one("SELECT receipts FROM accounts WHERE id = $1", &[&account])?
-            .get(0))
+        Ok(self.db().query_one("SELECT receipts FROM accounts WHERE id = $1", &[&account])?.get(0))
     }
 
     fn set_receipts(&mut self, account: AccountId, on: bool) -> Result<(), StoreError> {
-        self.client.execute("UPDATE accounts SET receipts = $2 WHERE id = $1", &[&account, &on])?;
+        self.db().execute("UPDATE accounts SET receipts = $2 WHERE id = $1", &[&account, &on])?;
         Ok(())
     }
 
@@ -921,7 +928,7 @@ impl Store for Postgres {
         found.extend(
             groups.iter().map(|(id, name)| (Target::Group(*id), Address::Group(name.clone()))),
         );
-        let partners = self.client.query(
+        let partners = self.db().query(
             "SELECT a.id, a.name FROM accounts a WHERE a.id IN (
                  SELECT to_user FROM messages WHERE sender = $1 AND to_user IS NOT NULL
                  UNION SELECT sender FROM messages WHERE to_user = $1)",
@@ -942,7 +949,7 @@ impl Store for Postgres {
     }
 
     fn set_delivered(&mut self, account: AccountId, up_to: u64) -> Result<(), StoreError> {
-        self.client.execute(
+        self.db().execute(
             "UPDATE accounts SET delivered_up_to = greatest(delivered_up_to, $2) WHERE id = $1",
             &[&account, &(up_to.min(i64::MAX as u64) as i64)],
         )?;
@@ -965,13 +972,14 @@ impl Store for Postgres {
         }
         let (to_user, to_group) = target.columns();
         let mut tx = self.client.transaction()?;
-        let mut ids = Ids::lock(&mut tx)?;
+        let db = &mut Conn { client: &mut tx, statements: &mut self.statements };
+        let mut ids = Ids::lock(db)?;
         if let Target::Group(group) = target
-            && !is_member(&mut tx, *group, sender)?
+            && !is_member(db, *group, sender)?
         {
             return Ok(Err(Rejection::NotMember));
         }
-        let file_id: i64 = tx
+        let file_id: i64 = db
             .query_one(
                 "INSERT INTO files (sender, transfer_id, name, size, blake3, state, created_at,
                      updated_at)
@@ -979,7 +987,7 @@ impl Store for Postgres {
                 &[&sender, &transfer_id, &name, &(size as i64), &blake3, &now],
             )?
             .get(0);
-        tx.execute(
+        db.execute(
             "INSERT INTO messages (id, sender, to_user, to_group, text, at, client_id, file_id)
              VALUES ($1, $2, $3, $4, '', $5, $6, $7)",
             &[
@@ -992,7 +1000,7 @@ impl Store for Postgres {
                 &file_id,
             ],
         )?;
-        ids.save(&mut tx)?;
+        ids.save(db)?;
         tx.commit()?;
         let row = self.file(file_id as u64)?.ok_or(StoreError::Vanished("file"))?;
         Ok(Ok((row, true)))
@@ -1000,7 +1008,7 @@ impl Store for Postgres {
 
     fn file(&mut self, id: u64) -> Result<Option<FileRow>, StoreError> {
         let found =
-            self.client.query_opt(&format!("{SELECT_FILE} WHERE f.id = $1"), &[&(id as i64)])?;
+            self.db().query_opt(&format!("{SELECT_FILE} WHERE f.id = $1"), &[&(id as i64)])?;
         self.fill_message(found)
     }
 
@@ -1009,7 +1017,7 @@ impl Store for Postgres {
         sender: AccountId,
         transfer_id: &str,
     ) -> Result<Option<FileRow>, StoreError> {
-        let found = self.client.query_opt(
+        let found = self.db().query_opt(
             &format!("{SELECT_FILE} WHERE f.sender = $1 AND f.transfer_id = $2"),
             &[&sender, &transfer_id],
         )?;
@@ -1023,7 +1031,7 @@ impl Store for Postgres {
         state: FileState,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.client.execute(
+        self.db().execute(
             "UPDATE files SET received = $2, state = $3, updated_at = $4 WHERE id = $1",
             &[&(id as i64), &(received as i64), &state.as_str(), &now],
         )?;
@@ -1031,7 +1039,7 @@ impl Store for Postgres {
     }
 
     fn live_file_sizes(&mut self) -> Result<Vec<LiveFile>, StoreError> {
-        let rows = self.client.query(
+        let rows = self.db().query(
             "SELECT id, sender, size, received, state = 'complete' FROM files
              WHERE state IN ('uploading', 'complete')",
             &[],
@@ -1050,7 +1058,7 @@ impl Store for Postgres {
 
     fn can_read_file(&mut self, account: AccountId, file_id: u64) -> Result<bool, StoreError> {
         Ok(self
-            .client
+            .db()
             .query_opt(
                 &format!(
                     "SELECT m.id FROM messages m WHERE m.file_id = $1 AND NOT m.recalled
@@ -1069,7 +1077,7 @@ impl Store for Postgres {
         device: &str,
         saved: bool,
     ) -> Result<bool, StoreError> {
-        let n = self.client.execute(
+        let n = self.db().execute(
             "INSERT INTO file_done (file_id, account, device, saved) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
             &[&(file_id as i64), &account, &device, &saved],
@@ -1083,7 +1091,7 @@ impl Store for Postgres {
         device: &str,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, StoreError> {
-        let rows = self.client.query(
+        let rows = self.db().query(
             &format!(
                 "{SELECT_MESSAGE} WHERE m.file_id IS NOT NULL
                    AND (m.sender = $1 OR {})
@@ -1106,7 +1114,7 @@ impl Store for Postgres {
         kept_since: i64,
         stalled_since: i64,
     ) -> Result<Vec<(u64, bool)>, StoreError> {
-        let rows = self.client.query(
+        let rows = self.db().query(
             "SELECT id, state = 'complete' FROM files
              WHERE (state = 'complete' AND created_at < $1)
                 OR (state = 'uploading' AND updated_at < $2)",
@@ -1117,13 +1125,13 @@ impl Store for Postgres {
 
     fn live_files(&mut self) -> Result<Vec<u64>, StoreError> {
         let rows = self
-            .client
+            .db()
             .query("SELECT id FROM files WHERE state IN ('uploading', 'complete')", &[])?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 
     fn committed_after(&mut self, after: u64, limit: usize) -> Result<Vec<Committed>, StoreError> {
-        let rows = self.client.query(
+        let rows = self.db().query(
             &format!("{SELECT_MESSAGE} WHERE m.id > $1 ORDER BY m.id LIMIT $2"),
             &[&(after.min(i64::MAX as u64) as i64), &(limit as i64)],
         )?;
@@ -1131,7 +1139,7 @@ impl Store for Postgres {
     }
 
     fn receivers(&mut self, group: GroupId, id: u64) -> Result<Vec<AccountId>, StoreError> {
-        let rows = self.client.query(
+        let rows = self.db().query(
             "SELECT account FROM members WHERE group_id = $1 AND since <= $2
                AND (until IS NULL OR until >= $2)",
             &[&group, &(id.min(i64::MAX as u64) as i64)],
@@ -1140,7 +1148,7 @@ impl Store for Postgres {
     }
 
     fn group(&mut self, group: GroupId) -> Result<Option<GroupRow>, StoreError> {
-        let Some(row) = self.client.query_opt(
+        let Some(row) = self.db().query_opt(
             "SELECT id, name, topic FROM groups WHERE id = $1 AND key IS NOT NULL",
             &[&group],
         )?
@@ -1148,7 +1156,7 @@ impl Store for Postgres {
             return Ok(None);
         };
         let members = self
-            .client
+            .db()
             .query(
                 "SELECT account, role FROM members WHERE group_id = $1 AND until IS NULL
                  ORDER BY since",
@@ -1161,6 +1169,51 @@ impl Store for Postgres {
     }
 }
 
+/// The prepared statements of one connection, by their text.
+#[derive(Default)]
+struct Statements(std::collections::HashMap<String, Statement>);
+
+/// A connection or transaction, and its connection's prepared statements.
+struct Conn<'a, C> {
+    client: &'a mut C,
+    statements: &'a mut Statements,
+}
+
+impl<C: GenericClient> Conn<'_, C> {
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.statements.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.0.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query(&statement, params)?)
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query_one(&statement, params)?)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.query_opt(&statement, params)?)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        let statement = self.statement(sql)?;
+        Ok(self.client.execute(&statement, params)?)
+    }
+}
+
 /// The message ids of one transaction: the counter row locked at the start (so transactions
 /// that store messages commit one after another, in id order) and written back at the end.
 struct Ids {
@@ -1169,8 +1222,8 @@ struct Ids {
 }
 
 impl Ids {
-    fn lock(tx: &mut Transaction<'_>) -> Result<Ids, StoreError> {
-        let last = tx.query_one("SELECT last FROM message_ids FOR UPDATE", &[])?.get(0);
+    fn lock(db: &mut Conn<'_, impl GenericClient>) -> Result<Ids, StoreError> {
+        let last = db.query_one("SELECT last FROM message_ids FOR UPDATE", &[])?.get(0);
         Ok(Ids { last, taken: false })
     }
 
@@ -1186,24 +1239,24 @@ impl Ids {
         self.last -= 1;
     }
 
-    fn save(self, tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    fn save(self, db: &mut Conn<'_, impl GenericClient>) -> Result<(), StoreError> {
         if self.taken {
-            tx.execute("UPDATE message_ids SET last = $1", &[&self.last])?;
+            db.execute("UPDATE message_ids SET last = $1", &[&self.last])?;
         }
         Ok(())
     }
 }
 
 fn insert_account(
-    tx: &mut Transaction<'_>,
+    db: &mut Conn<'_, impl GenericClient>,
     name: &str,
     key: &str,
     password_hash: &str,
     now: i64,
 ) -> Result<Option<Account>, StoreError> {
     // A new account's delivery position starts at the newest message.
-    let position = Postgres::max_id(tx)?;
-    let row = tx.query_opt(
+    let position = Postgres::max_id(db)?;
+    let row = db.query_opt(
         "INSERT INTO accounts (name, key, password_hash, created_at, delivered_up_to)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING RETURNING id",
         &[&name, &key, &password_hash, &now, &position],
@@ -1221,28 +1274,30 @@ fn insert_account(
 
 /// Stores one message of a group commit (see [`Store::insert_messages`]).
 fn insert_one(
-    tx: &mut Transaction<'_>,
+    db: &mut Conn<'_, impl GenericClient>,
     ids: &mut Ids,
     row: &NewMessage<'_>,
 ) -> Result<Result<Stored, Rejection>, StoreError> {
+    let checked = matches!(row.target, Target::Group(_)) || row.reply_to.is_some();
     // A repeat is answered before any check: a retry after leaving a group still gets its `sent`.
-    if let Some(id) = find_client_id(tx, row.sender, row.client_id)? {
-        return Ok(Ok(Stored { message: message_by_id(tx, id)?, duplicate: true }));
+    // Unchecked messages (most of them) learn it from the insert itself.
+    if checked && let Some(id) = find_client_id(db, row.sender, row.client_id)? {
+        return Ok(Ok(Stored { message: message_by_id(db, id)?, duplicate: true }));
     }
     if let Target::Group(group) = row.target
-        && !is_member(tx, group, row.sender)?
+        && !is_member(db, group, row.sender)?
     {
         return Ok(Err(Rejection::NotMember));
     }
     if let Some(quoted) = row.reply_to {
-        match original(tx, row.sender, quoted)? {
+        match original(db, row.sender, quoted)? {
             Some(q) if q.target_for(row.sender) == row.target => {}
             _ => return Ok(Err(Rejection::UnknownMessage)),
         }
     }
     let (to_user, to_group) = row.target.columns();
     let id = ids.take();
-    let inserted = tx.execute(
+    let inserted = db.execute(
         "INSERT INTO messages (id, sender, to_user, to_group, text, at, client_id, reply_to)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sender, client_id) DO NOTHING",
         &[
@@ -1257,21 +1312,21 @@ fn insert_one(
         ],
     )?;
     if inserted == 0 {
-        // The same client id twice in one batch.
+        // A repeat.
         ids.give_back();
-        let id = find_client_id(tx, row.sender, row.client_id)?
+        let id = find_client_id(db, row.sender, row.client_id)?
             .ok_or(StoreError::Vanished("message"))?;
-        return Ok(Ok(Stored { message: message_by_id(tx, id)?, duplicate: true }));
+        return Ok(Ok(Stored { message: message_by_id(db, id)?, duplicate: true }));
     }
-    Ok(Ok(Stored { message: message_by_id(tx, id)?, duplicate: false }))
+    Ok(Ok(Stored { message: message_by_id(db, id)?, duplicate: false }))
 }
 
 fn find_client_id(
-    tx: &mut impl GenericClient,
+    db: &mut Conn<'_, impl GenericClient>,
     sender: AccountId,
     client_id: &str,
 ) -> Result<Option<i64>, StoreError> {
-    Ok(tx
+    Ok(db
         .query_opt(
             "SELECT id FROM messages WHERE sender = $1 AND client_id = $2",
             &[&sender, &client_id],
@@ -1279,22 +1334,25 @@ fn find_client_id(
         .map(|r| r.get(0)))
 }
 
-fn message_by_id(client: &mut impl GenericClient, id: i64) -> Result<ChatMessage, StoreError> {
-    let row = client.query_one(&format!("{SELECT_MESSAGE} WHERE m.id = $1"), &[&id])?;
+fn message_by_id(
+    db: &mut Conn<'_, impl GenericClient>,
+    id: i64,
+) -> Result<ChatMessage, StoreError> {
+    let row = db.query_one(&format!("{SELECT_MESSAGE} WHERE m.id = $1"), &[&id])?;
     Ok(row_to_message(&row))
 }
 
-fn target_of(tx: &mut impl GenericClient, id: i64) -> Result<Target, StoreError> {
-    let row = tx.query_one("SELECT to_user, to_group FROM messages WHERE id = $1", &[&id])?;
+fn target_of(db: &mut Conn<'_, impl GenericClient>, id: i64) -> Result<Target, StoreError> {
+    let row = db.query_one("SELECT to_user, to_group FROM messages WHERE id = $1", &[&id])?;
     Ok(stored_target(row.get(0), row.get(1)))
 }
 
 fn is_member(
-    tx: &mut impl GenericClient,
+    db: &mut Conn<'_, impl GenericClient>,
     group: GroupId,
     account: AccountId,
 ) -> Result<bool, StoreError> {
-    Ok(tx
+    Ok(db
         .query_opt(
             "SELECT 1 FROM members WHERE group_id = $1 AND account = $2 AND until IS NULL",
             &[&group, &account],
@@ -1303,12 +1361,12 @@ fn is_member(
 }
 
 fn original(
-    tx: &mut impl GenericClient,
+    db: &mut Conn<'_, impl GenericClient>,
     account: AccountId,
     id: u64,
 ) -> Result<Option<Original>, StoreError> {
     let Ok(id) = i64::try_from(id) else { return Ok(None) };
-    let row = tx.query_opt(
+    let row = db.query_opt(
         &format!(
             "SELECT m.sender, m.to_user, m.to_group, m.at, m.file_id FROM messages m
              WHERE m.id = $1 AND m.event IS NULL AND NOT m.recalled AND {}",
@@ -1326,7 +1384,7 @@ fn original(
 
 /// Stores an event message; returns its id.
 fn insert_event(
-    tx: &mut Transaction<'_>,
+    db: &mut Conn<'_, impl GenericClient>,
     ids: &mut Ids,
     sender: AccountId,
     target: &Target,
@@ -1337,7 +1395,7 @@ fn insert_event(
     let (to_user, to_group) = target.columns();
     let json = serde_json::to_string(event).unwrap_or_default();
     let id = ids.take();
-    tx.execute(
+    db.execute(
         "INSERT INTO messages (id, sender, to_user, to_group, text, at, client_id, event,
              applies_to)
          VALUES ($1, $2, $3, $4, '', $5, $6, $7::text::jsonb, $8)",
@@ -1356,23 +1414,23 @@ fn insert_event(
 }
 
 fn set_membership(
-    tx: &mut Transaction<'_>,
+    db: &mut Conn<'_, impl GenericClient>,
     group: GroupId,
     change: Membership,
     event: i64,
 ) -> Result<(), StoreError> {
     match change {
-        Membership::Join(account, role) => tx.execute(
+        Membership::Join(account, role) => db.execute(
             "INSERT INTO members (group_id, account, role, since) VALUES ($1, $2, $3, $4)
              ON CONFLICT (group_id, account)
              DO UPDATE SET role = excluded.role, since = excluded.since, until = NULL",
             &[&group, &account, &role_str(role), &event],
         )?,
-        Membership::Role(account, role) => tx.execute(
+        Membership::Role(account, role) => db.execute(
             "UPDATE members SET role = $3 WHERE group_id = $1 AND account = $2",
             &[&group, &account, &role_str(role)],
         )?,
-        Membership::Leave(account) => tx.execute(
+        Membership::Leave(account) => db.execute(
             "UPDATE members SET until = $3 WHERE group_id = $1 AND account = $2 AND until IS NULL",
             &[&group, &account, &event],
         )?,
