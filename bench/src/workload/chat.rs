@@ -32,7 +32,7 @@ pub async fn latency(
     b_node: usize,
 ) -> anyhow::Result<(f64, f64)> {
     let (a, _a_events) = deployment.client(0, "a").await?;
-    let (_b, mut b_events) = deployment.client(b_node, "b").await?;
+    let (b, mut b_events) = deployment.client(b_node, "b").await?;
     let to = Address::User("b".into());
     // Warm up connections, caches and the database.
     for i in 0..50 {
@@ -50,6 +50,8 @@ pub async fn latency(
         samples.push(start.elapsed());
         anyhow::ensure!(got == text, "expected {text}, got {got}");
     }
+    a.close().await;
+    b.close().await;
     Ok((samples.percentile_ms(50.0), samples.percentile_ms(99.0)))
 }
 
@@ -61,6 +63,15 @@ struct Crowd<'a> {
     latencies: Arc<std::sync::Mutex<Samples>>,
     /// Paced messages carry their send time in microseconds since this instant.
     epoch: Instant,
+}
+
+impl Crowd<'_> {
+    /// Signs everyone out, so no client is left reconnecting to a server that has gone.
+    async fn close(self) {
+        for client in self.clients {
+            client.close().await;
+        }
+    }
 }
 
 /// `users` clients, spread over the nodes in turn.
@@ -160,6 +171,7 @@ pub async fn fan_out(
     let server_cpu = crowd.deployment.cpu_seconds() - cpu;
     let got = crowd.received.load(Ordering::Relaxed);
     anyhow::ensure!(got == target, "{got} deliveries, expected exactly {target}");
+    crowd.close().await;
     Ok(FanOut {
         deliveries_per_sec: target as f64 / elapsed,
         server_cpu_us: server_cpu * 1e6 / target as f64,
@@ -203,6 +215,7 @@ pub async fn fan_out_paced(
     let server_cpu = crowd.deployment.cpu_seconds() - cpu.0;
     let clients_cpu = crate::cpu::own_seconds() - cpu.1;
     let p99 = crowd.latencies.lock().unwrap_or_else(|e| e.into_inner()).percentile_ms(99.0);
+    crowd.close().await;
     Ok(Paced {
         p99_ms: p99,
         server_cpu_us: server_cpu * 1e6 / deliveries as f64,
@@ -237,6 +250,7 @@ pub async fn store_rate(
     let start = Instant::now();
     let cpu = (deployment.cpu_seconds(), crate::cpu::own_seconds());
     let mut tasks = tokio::task::JoinSet::new();
+    let writers = clients.clone();
     for (w, client) in clients.into_iter().enumerate() {
         tasks.spawn(send_pipelined(client, Address::User("sink".into()), per, format!("w{w}-")));
     }
@@ -247,6 +261,9 @@ pub async fn store_rate(
     let per_sec = stored / start.elapsed().as_secs_f64();
     let server_cpu = deployment.cpu_seconds() - cpu.0;
     let clients_cpu = crate::cpu::own_seconds() - cpu.1;
+    for client in writers {
+        client.close().await;
+    }
     Ok(StoreRate {
         per_sec,
         server_cpu_us: server_cpu * 1e6 / stored,
