@@ -18,6 +18,8 @@ pub use crate::config::{ClientConfig, Credentials, DEFAULT_ALPN};
 use crate::trust::{Decision, Trust};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long each address gets when a link names several, before the next is tried.
+const NEXT_NODE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A packet at least this often keeps the connection (and the NAT mappings on its path, which
 /// common home routers drop after 30 s of UDP silence) alive.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(3);
@@ -120,11 +122,40 @@ pub(crate) fn endpoint_for(server: SocketAddr) -> std::io::Result<quinn::Endpoin
     quicq_common::socket::endpoint(bind, None)
 }
 
+/// The first address of the link's first node that resolves: it decides the client socket's
+/// address family.
 pub(crate) async fn resolve(link: &JoinLink) -> Result<SocketAddr, ConnectError> {
-    let mut addrs = tokio::net::lookup_host((link.host.as_str(), link.port))
+    let mut first_error = None;
+    for (host, port) in link.addresses() {
+        match resolve_one(host, port).await {
+            Ok(addrs) if !addrs.is_empty() => return Ok(addrs[0]),
+            Ok(_) => first_error = first_error.or(Some(ConnectError::NoAddress(host.to_owned()))),
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    Err(first_error.unwrap_or_else(|| ConnectError::NoAddress(link.host.clone())))
+}
+
+async fn resolve_one(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+    let addrs = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|source| ConnectError::Resolve { host: link.host.clone(), source })?;
-    addrs.next().ok_or_else(|| ConnectError::NoAddress(link.host.clone()))
+        .map_err(|source| ConnectError::Resolve { host: host.to_owned(), source })?;
+    Ok(addrs.collect())
+}
+
+/// Every address to try, in the link's order, of the family `endpoint` can reach: each node's
+/// name may resolve to several (DNS with several records), and a link may name several nodes.
+async fn candidates(endpoint: &quinn::Endpoint, link: &JoinLink) -> Vec<(SocketAddr, String)> {
+    let v6 = endpoint.local_addr().is_ok_and(|a| a.is_ipv6());
+    let mut out = Vec::new();
+    for (host, port) in link.addresses() {
+        if let Ok(addrs) = resolve_one(host, port).await {
+            out.extend(
+                addrs.into_iter().filter(|a| v6 || a.is_ipv4()).map(|a| (a, host.to_owned())),
+            );
+        }
+    }
+    out
 }
 
 /// Connects and logs in once, trusting the server as `trust` says (normally `config.trust`).
@@ -137,7 +168,12 @@ pub(crate) async fn connect_once(
     let link = &config.server;
     let alpn = &config.alpn;
     let authority = link.authority();
-    let addr = resolve(link).await?;
+    let candidates = candidates(endpoint, link).await;
+    if candidates.is_empty() {
+        // Resolve again only for its error (no address at all, or of the wrong family).
+        resolve(link).await?;
+        return Err(ConnectError::NoAddress(link.host.clone()));
+    }
     let mut trust = trust.clone();
     if link.fingerprint.is_some() {
         trust.fingerprint = link.fingerprint;
@@ -156,33 +192,45 @@ pub(crate) async fn connect_once(
         .max_concurrent_uni_streams(1024u32.into());
     quic_config.transport_config(Arc::new(transport));
 
-    let connecting = endpoint.connect_with(quic_config, addr, &link.host).map_err(|e| {
-        ConnectError::Unreachable { authority: authority.clone(), reason: e.to_string() }
-    })?;
-    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Err(_) => {
-            return Err(ConnectError::Unreachable {
-                authority,
-                reason: "no answer within 10 s".into(),
-            });
+    // With several addresses (a cluster's nodes), one that is down must not hold up the rest.
+    let wait = if candidates.len() > 1 { NEXT_NODE_TIMEOUT } else { CONNECT_TIMEOUT };
+    let mut unreachable = None;
+    for (addr, host) in candidates {
+        let reached = match endpoint.connect_with(quic_config.clone(), addr, &host) {
+            Ok(connecting) => tokio::time::timeout(wait, connecting).await,
+            Err(e) => {
+                let reason = format!("{addr}: {e}");
+                unreachable =
+                    Some(ConnectError::Unreachable { authority: authority.clone(), reason });
+                continue;
+            }
+        };
+        let conn = match reached {
+            Ok(Ok(conn)) => conn,
+            Err(_) => {
+                let reason = format!("no answer from {addr} within {} s", wait.as_secs());
+                unreachable =
+                    Some(ConnectError::Unreachable { authority: authority.clone(), reason });
+                continue;
+            }
+            Ok(Err(err)) => {
+                let e = explain_handshake_failure(err, verifier.presented(), &decision, &authority);
+                if matches!(e, ConnectError::Unreachable { .. }) {
+                    unreachable = Some(e);
+                    continue;
+                }
+                return Err(e);
+            }
+        };
+        if let Some(presented) = verifier.presented() {
+            // A pin given on the command line or in a link is remembered for next time.
+            if decision.pinned_by_file.is_none() && decision.pin.is_some() {
+                trust.remember(&authority, presented).map_err(ConnectError::KnownServers)?;
+            }
         }
-        Ok(Ok(conn)) => conn,
-        Ok(Err(err)) => {
-            return Err(explain_handshake_failure(
-                err,
-                verifier.presented(),
-                &decision,
-                &authority,
-            ));
-        }
-    };
-    if let Some(presented) = verifier.presented() {
-        // A pin given on the command line or in a link is remembered for next time.
-        if decision.pinned_by_file.is_none() && decision.pin.is_some() {
-            trust.remember(&authority, presented).map_err(ConnectError::KnownServers)?;
-        }
+        return hello(conn, config, resume_after).await;
     }
-    hello(conn, config, resume_after).await
+    Err(unreachable.unwrap_or(ConnectError::NoAddress(link.host.clone())))
 }
 
 /// Names a failed handshake from quinn's typed error: a TLS alert arrives as transport error

@@ -1,6 +1,8 @@
 //! Server addresses as users type them: `host`, `host:port`, `[v6]:port`, or a join link
 //! `quicq://host:port#fp=HEX&invite=CODE` that also pins the server's certificate fingerprint
-//! and may carry an invite code for registering on a server that needs one.
+//! and may carry an invite code for registering on a server that needs one. A cluster's link
+//! lists its nodes, `quicq://a.example:7373,b.example:7373#fp=HEX`; a client tries them in
+//! order.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +21,10 @@ pub struct JoinLink {
     pub fingerprint: Option<Fingerprint>,
     /// An invite code for registering (`&invite=` in the link).
     pub invite: Option<String>,
+    /// Other nodes of the same cluster (host, port), tried in order after `host` when it
+    /// cannot be reached. They present the same certificate; the link's identity (its
+    /// [`authority`](JoinLink::authority)) is the first address.
+    pub more: Vec<(String, u16)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,17 +44,26 @@ pub enum LinkError {
 impl JoinLink {
     /// `host:port` with brackets around an IPv6 address, the key used in known-servers files.
     pub fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        authority(&self.host, self.port)
     }
+
+    /// Every address, the first one first.
+    pub fn addresses(&self) -> impl Iterator<Item = (&str, u16)> {
+        std::iter::once((self.host.as_str(), self.port))
+            .chain(self.more.iter().map(|(h, p)| (h.as_str(), *p)))
+    }
+}
+
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
 impl fmt::Display for JoinLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{SCHEME}{}", self.authority())?;
+        for (host, port) in &self.more {
+            write!(f, ",{}", authority(host, *port))?;
+        }
         let mut sep = '#';
         if let Some(fp) = &self.fingerprint {
             write!(f, "{sep}fp={fp}")?;
@@ -83,33 +98,41 @@ impl FromStr for JoinLink {
                 _ => return Err(LinkError::BadFragment),
             }
         }
-        if rest.is_empty() {
-            return Err(LinkError::Empty);
-        }
-        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or(LinkError::BadBracket)?;
-            match after.strip_prefix(':') {
-                Some(port) => (host, Some(port)),
-                None if after.is_empty() => (host, None),
-                None => return Err(LinkError::BadPort(after.to_owned())),
-            }
-        } else if rest.matches(':').count() > 1 {
-            (rest, None) // a bare IPv6 address
-        } else {
-            match rest.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (rest, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(LinkError::Empty);
-        }
-        let port = match port {
-            Some(p) => p.parse().map_err(|_| LinkError::BadPort(p.to_owned()))?,
-            None => DEFAULT_PORT,
-        };
-        Ok(JoinLink { host: host.to_owned(), port, fingerprint, invite })
+        let mut addresses = rest.split(',').map(parse_authority);
+        let (host, port) = addresses.next().ok_or(LinkError::Empty)??;
+        let more = addresses.collect::<Result<_, _>>()?;
+        Ok(JoinLink { host, port, fingerprint, invite, more })
     }
+}
+
+/// One `host`, `host:port`, `[v6]:port` or bare IPv6 address.
+fn parse_authority(rest: &str) -> Result<(String, u16), LinkError> {
+    if rest.is_empty() {
+        return Err(LinkError::Empty);
+    }
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or(LinkError::BadBracket)?;
+        match after.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if after.is_empty() => (host, None),
+            None => return Err(LinkError::BadPort(after.to_owned())),
+        }
+    } else if rest.matches(':').count() > 1 {
+        (rest, None) // a bare IPv6 address
+    } else {
+        match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(LinkError::Empty);
+    }
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| LinkError::BadPort(p.to_owned()))?,
+        None => DEFAULT_PORT,
+    };
+    Ok((host.to_owned(), port))
 }
 
 /// An invite code as a link may carry it: 1 to [`MAX_INVITE_LEN`] letters, digits, `-` or `_`.
@@ -139,7 +162,13 @@ mod tests {
         assert_eq!((l.host.as_str(), l.port), ("::1", DEFAULT_PORT));
 
         let fp = Fingerprint([7; 32]);
-        let link = JoinLink { host: "h".into(), port: 1, fingerprint: Some(fp), invite: None };
+        let link = JoinLink {
+            host: "h".into(),
+            port: 1,
+            fingerprint: Some(fp),
+            invite: None,
+            more: vec![],
+        };
         let text = link.to_string();
         assert_eq!(text, format!("quicq://h:1#fp={}", fp.to_hex()));
         assert_eq!(text.parse::<JoinLink>().unwrap(), link);
@@ -150,6 +179,28 @@ mod tests {
         assert_eq!(text.parse::<JoinLink>().unwrap(), invited);
         let only = "quicq://h:1#invite=abc".parse::<JoinLink>().unwrap();
         assert_eq!((only.fingerprint, only.invite.as_deref()), (None, Some("abc")));
+    }
+
+    #[test]
+    fn a_cluster_link_lists_its_nodes() {
+        let fp = Fingerprint([9; 32]);
+        let text = format!("quicq://a.example:7373,[::1]:7383,c.example#fp={}", fp.to_hex());
+        let link: JoinLink = text.parse().unwrap();
+        assert_eq!((link.host.as_str(), link.port), ("a.example", 7373));
+        assert_eq!(
+            link.more,
+            vec![("::1".to_owned(), 7383), ("c.example".to_owned(), DEFAULT_PORT)]
+        );
+        assert_eq!(link.authority(), "a.example:7373", "the first node names the link");
+        let all: Vec<(&str, u16)> = link.addresses().collect();
+        assert_eq!(all, [("a.example", 7373), ("::1", 7383), ("c.example", DEFAULT_PORT)]);
+        assert_eq!(
+            link.to_string(),
+            format!("quicq://a.example:7373,[::1]:7383,c.example:7373#fp={}", fp.to_hex())
+        );
+        assert_eq!(link.to_string().parse::<JoinLink>().unwrap(), link);
+        assert_eq!("quicq://a:1,".parse::<JoinLink>(), Err(LinkError::Empty));
+        assert!(matches!("quicq://a:1,b:x".parse::<JoinLink>(), Err(LinkError::BadPort(_))));
     }
 
     #[test]

@@ -331,6 +331,7 @@ fn invite_link(config: &Config, code: &str) -> anyhow::Result<JoinLink> {
         port: config.listen.port(),
         fingerprint: Some(Fingerprint::of(first)),
         invite: Some(code.to_owned()),
+        more: vec![],
     })
 }
 

@@ -177,7 +177,7 @@ impl Server {
         let host =
             self.state.config().hostnames.first().cloned().unwrap_or_else(|| "localhost".into());
         let port = self.local_addr().port();
-        JoinLink { host, port, fingerprint: Some(self.fingerprint), invite: None }
+        JoinLink { host, port, fingerprint: Some(self.fingerprint), invite: None, more: vec![] }
     }
 
     /// Serves until `shutdown` is cancelled, then shuts down in order.

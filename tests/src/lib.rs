@@ -82,6 +82,7 @@ impl TestServer {
             port: self.addr.port(),
             fingerprint: Some(self.fingerprint),
             invite: None,
+            more: vec![],
         }
     }
 

@@ -16,6 +16,8 @@ struct Cluster {
     nats: Nats,
     /// The spool every node shares.
     spool: tempfile::TempDir,
+    /// The certificate every node presents (the first node makes it).
+    _certs: tempfile::TempDir,
 }
 
 /// `n` nodes on a fresh database.
@@ -28,11 +30,14 @@ async fn cluster_on(postgres: &PgCluster, n: usize) -> Cluster {
     let database = postgres.new_database().unwrap();
     let nats = Nats::start().unwrap();
     let spool = tempfile::tempdir().unwrap();
+    let certs = tempfile::tempdir().unwrap();
     let mut nodes = Vec::new();
     for _ in 0..n {
         let (database, nats, spool) = (database.clone(), nats.url(), spool.path().to_owned());
+        let certs = certs.path().to_owned();
         nodes.push(
             TestServer::start_with(move |c| {
+                c.cert_dir = certs;
                 c.spool_dir = Some(spool);
                 c.health_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
                 c.store = StoreKind::Postgres;
@@ -45,7 +50,7 @@ async fn cluster_on(postgres: &PgCluster, n: usize) -> Cluster {
             .await,
         );
     }
-    Cluster { nodes, nats, spool }
+    Cluster { nodes, nats, spool, _certs: certs }
 }
 
 fn everyone() -> Address {
@@ -275,6 +280,36 @@ async fn the_cluster_carries_on_after_postgresql_restarts() {
     };
     let texts: Vec<&str> = history.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["after", "before"], "what was acknowledged, and only that");
+}
+
+/// A link naming every node lets a client start on a node that is down and move when its node
+/// stops, by itself; it carries on where it was (one database, one order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_the_clusters_link_finds_a_node_that_is_up() {
+    let mut c = cluster(2).await;
+    assert_eq!(c.nodes[0].fingerprint, c.nodes[1].fingerprint, "one certificate");
+    let (_bob, mut bob_events) = connect(&c.nodes[1], "bob").await;
+    // A silent UDP port stands for a node that is down; then the two real nodes.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut link = c.nodes[0].link();
+    link.port = dead.local_addr().unwrap().port();
+    link.more = c.nodes.iter().map(|n| ("127.0.0.1".to_owned(), n.addr.port())).collect();
+    let mut cfg = config(&c.nodes[0], "alice");
+    cfg.server = link.to_string().parse().unwrap();
+    let (alice, mut alice_events) = quicq_client::Client::connect(cfg).await.unwrap();
+    alice.send(Address::User("bob".into()), "first".to_owned()).await.unwrap();
+    assert_eq!(next_message(&mut bob_events).await.text, "first");
+
+    // alice's node (node 0) stops; her client finds node 1 by itself and carries on.
+    let stopped = c.nodes.remove(0);
+    stopped.stop().await;
+    wait_for(&mut alice_events, "connected again", |e| {
+        matches!(e, quicq_client::Event::State(quicq_client::ConnState::Connected { .. }))
+    })
+    .await;
+    alice.send(Address::User("bob".into()), "second".to_owned()).await.unwrap();
+    assert_eq!(next_message(&mut bob_events).await.text, "second");
+    drop(dead);
 }
 
 /// One HTTP request to a node's health address: the status code and the body.
