@@ -184,6 +184,9 @@ enum Command {
         /// W1: messages one at a time.
         #[arg(long, default_value_t = 2000)]
         latency: usize,
+        /// A file this large from a user on node 0 to one on node 1.
+        #[arg(long, default_value_t = 256)]
+        file_mib: u64,
     },
 }
 
@@ -618,6 +621,7 @@ struct ClusterPlan {
     each: usize,
     rate: u32,
     latency: usize,
+    file_mib: u64,
 }
 
 async fn run_w11(report: &mut Report, runs: usize, plan: ClusterPlan) -> anyhow::Result<()> {
@@ -633,6 +637,8 @@ async fn run_w11(report: &mut Report, runs: usize, plan: ClusterPlan) -> anyhow:
             "w2_paced_cpu_us_per_delivery",
             "w1_p50_ms",
             "w1_p99_ms",
+            "file_mb_per_s",
+            "file_cpu_s_per_gib",
         ]
         .iter()
         .map(|n| format!("w11_{label}_{n}"))
@@ -651,6 +657,9 @@ async fn run_w11(report: &mut Report, runs: usize, plan: ClusterPlan) -> anyhow:
             let d = Deployment::start(kind)?;
             // Across nodes where there are several.
             let (p50, p99) = chat::latency(&d, plan.latency, 1).await?;
+            drop(d);
+            let d = Deployment::start(kind)?;
+            let (file_mb, file_cpu) = files::across(&d, plan.file_mib * MIB).await?;
             Ok(vec![
                 stored.per_sec,
                 stored.server_cpu_us,
@@ -660,6 +669,8 @@ async fn run_w11(report: &mut Report, runs: usize, plan: ClusterPlan) -> anyhow:
                 paced.server_cpu_us,
                 p50,
                 p99,
+                file_mb,
+                file_cpu,
             ])
         })
         .await?;
@@ -729,8 +740,9 @@ async fn main() -> anyhow::Result<()> {
         Command::W6 { messages, connections } => {
             run_w6(&mut report, runs, (messages, connections)).await?
         }
-        Command::W11 { nodes, messages, users, senders, each, rate, latency } => {
-            let plan = ClusterPlan { nodes, messages, users, senders, each, rate, latency };
+        Command::W11 { nodes, messages, users, senders, each, rate, latency, file_mib } => {
+            let plan =
+                ClusterPlan { nodes, messages, users, senders, each, rate, latency, file_mib };
             run_w11(&mut report, runs, plan).await?
         }
         Command::W8 { addresses, parallel, logins } => {

@@ -10,6 +10,7 @@ use quicq_client::{Event, Events, TransferEvent};
 use quicq_common::congestion::Congestion;
 use quicq_common::protocol::Address;
 
+use crate::deployment::Deployment;
 use crate::disk::SyncProbe;
 use crate::path::PathSpec;
 use crate::server::{ServerProcess, Via};
@@ -277,4 +278,36 @@ pub async fn share_group(size: u64, recipients: usize) -> anyhow::Result<f64> {
     let elapsed = start.elapsed().as_secs_f64();
     upload.finished().await?;
     Ok(size as f64 * recipients as f64 / elapsed / 1e6)
+}
+
+/// W11's file: `size` bytes from A on node 0 to B on node 1 (the same node when there is one),
+/// from `send_file` until B has it verified and saved. Returns MB/s and the CPU seconds per GiB
+/// of everything that serves.
+pub async fn across(deployment: &Deployment, size: u64) -> anyhow::Result<(f64, f64)> {
+    let work = tempfile::tempdir()?;
+    let path = make_file(work.path(), size)?;
+    let (a, _a_events) = deployment.client(0, "a").await?;
+    let b_node = &deployment.nodes[1 % deployment.nodes.len()];
+    let b_via = Via { downloads: Some(work.path().join("b")), ..Via::default() };
+    let (b, mut b_events) = b_node.client_via("b", b_via).await?;
+    let start = Instant::now();
+    let cpu = deployment.cpu_seconds();
+    let upload = a.send_file(Address::User("b".into()), &path).await?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(600), b_events.recv()).await {
+            Err(_) => anyhow::bail!("stalled"),
+            Ok(Some(Event::Transfer(TransferEvent::Saved { .. }))) => break,
+            Ok(Some(Event::Transfer(TransferEvent::DownloadFailed { reason, .. }))) => {
+                anyhow::bail!("{reason}")
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => anyhow::bail!("event stream ended"),
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = (deployment.cpu_seconds() - cpu) / (size as f64 / super::GIB);
+    upload.finished().await?;
+    a.close().await;
+    b.close().await;
+    Ok((size as f64 / elapsed / 1e6, cpu))
 }
