@@ -312,6 +312,62 @@ async fn a_client_with_the_clusters_link_finds_a_node_that_is_up() {
     drop(dead);
 }
 
+/// An upload to a node that stops half-way resumes on another node, from what the first one
+/// recorded, and the recipient gets the file intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_interrupted_by_its_node_stopping_resumes_on_another_node() {
+    use quicq_client::{TransferEvent, TransferKey};
+    let mut c = cluster(2).await;
+    let work = tempfile::tempdir().unwrap();
+    let mut cfg = config(&c.nodes[1], "bob");
+    cfg.downloads = Some(work.path().join("bob"));
+    let (_bob, mut bob_events) = quicq_client::Client::connect(cfg).await.unwrap();
+    // alice reaches node 0 through a 200 Mbit/s link (2.7 s for 64 MiB), so node 0 can stop
+    // while her upload runs; her link names node 1 next.
+    let slow = quicq_impair::Impairment { rate_bps: Some(200_000_000), ..Default::default() };
+    let paths = quicq_impair::PathConfig::symmetric(slow, 3);
+    let proxy = quicq_impair::Proxy::start(c.nodes[0].addr, paths).unwrap();
+    let mut link = c.nodes[0].link();
+    link.port = proxy.local_addr().port();
+    link.more = vec![("127.0.0.1".to_owned(), c.nodes[1].addr.port())];
+    let mut cfg = config(&c.nodes[0], "alice");
+    cfg.server = link;
+    let (alice, mut alice_events) = quicq_client::Client::connect(cfg).await.unwrap();
+
+    let path = make_file(work.path(), "disk.img", 64 << 20, 5);
+    let upload = alice.send_file(Address::User("bob".into()), &path).await.unwrap();
+    let key = TransferKey::Upload(upload.transfer_id.clone());
+    wait_for(&mut alice_events, "a quarter uploaded", |e| {
+        matches!(e, quicq_client::Event::Transfer(TransferEvent::Progress { key: k, done, .. })
+            if *k == key && *done >= 16 << 20)
+    })
+    .await;
+    let stopped = c.nodes.remove(0);
+    stopped.stop().await;
+    wait_for(&mut alice_events, "connected to node 1", |e| {
+        matches!(e, quicq_client::Event::State(quicq_client::ConnState::Connected { .. }))
+    })
+    .await;
+    let resumed_at = match wait_for(&mut alice_events, "progress on node 1", |e| {
+        matches!(e, quicq_client::Event::Transfer(TransferEvent::Progress { key: k, .. }) if *k == key)
+    })
+    .await
+    {
+        quicq_client::Event::Transfer(TransferEvent::Progress { done, .. }) => done,
+        _ => unreachable!(),
+    };
+    assert!(resumed_at >= 1 << 20, "resumed from what node 0 recorded, not from 0: {resumed_at}");
+    upload.finished().await.unwrap();
+    let saved = wait_for(&mut bob_events, "the file saved", |e| {
+        matches!(e, quicq_client::Event::Transfer(TransferEvent::Saved { .. }))
+    })
+    .await;
+    let quicq_client::Event::Transfer(TransferEvent::Saved { path: got, .. }) = saved else {
+        unreachable!()
+    };
+    assert!(std::fs::read(&got).unwrap() == std::fs::read(&path).unwrap(), "the same bytes");
+}
+
 /// One HTTP request to a node's health address: the status code and the body.
 async fn health(node: &TestServer) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
