@@ -95,11 +95,16 @@ impl Spool {
         remove_quietly(&self.path(id));
     }
 
-    /// Deletes spool files that no stored file claims (left by a crash).
+    /// Deletes spool files that no stored file claims (left by a crash). Directories are not
+    /// the spool's and are left alone (a spool at a mount's root has `lost+found`).
     pub fn remove_orphans(&self, keep: &HashSet<u64>) -> std::io::Result<usize> {
         let mut removed = 0;
         for entry in std::fs::read_dir(&self.dir)? {
-            let path = entry?.path();
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                continue;
+            }
+            let path = entry.path();
             let id = path
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -151,9 +156,11 @@ mod tests {
         for name in ["1.spool", "2.spool", "junk"] {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
+        std::fs::create_dir(dir.path().join("lost+found")).unwrap();
         let removed = spool.remove_orphans(&HashSet::from([1])).unwrap();
         assert_eq!(removed, 2);
         assert!(spool.path(1).exists());
         assert!(!spool.path(2).exists());
+        assert!(dir.path().join("lost+found").is_dir(), "not the spool's to delete");
     }
 }
