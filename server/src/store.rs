@@ -642,6 +642,21 @@ fn add_reaction(message: &mut ChatMessage, emoji: String, user: String) {
     }
 }
 
+/// A page of at most `limit` of `fetched` (which holds one more when more exist), with its
+/// reactions, cut to fit one frame; and whether more exist.
+fn page(
+    mut fetched: Vec<ChatMessage>,
+    limit: usize,
+    add_reactions: impl FnOnce(&mut [ChatMessage]) -> Result<(), StoreError>,
+) -> Result<(Vec<ChatMessage>, bool), StoreError> {
+    let mut more = fetched.len() > limit;
+    fetched.truncate(limit);
+    add_reactions(&mut fetched)?;
+    // Keep the answer inside one frame: stop adding once the JSON would get too big.
+    more |= fit_frame(&mut fetched);
+    Ok((fetched, more))
+}
+
 /// Drops messages from the end until the list's JSON fits in a frame with room to spare.
 fn fit_frame(messages: &mut Vec<ChatMessage>) -> bool {
     let budget = MAX_FRAME_LEN - 1024;

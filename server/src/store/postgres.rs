@@ -18,7 +18,7 @@ use quicq_common::protocol::{
 use super::{
     Account, AccountId, Change, Changed, Committed, FileRow, FileState, GroupId, GroupRow,
     InvalidInvite, Invite, LiveFile, Membership, MessageColumns, NewMessage, Original, Rejection,
-    Store, StoreError, Stored, Target, add_reaction, event_client_id, fit_frame, parse_role,
+    Store, StoreError, Stored, Target, add_reaction, event_client_id, fit_frame, page, parse_role,
     role_str, stored_target,
 };
 
@@ -630,12 +630,8 @@ impl Store for Postgres {
                 &[&account, other, &before, &fetch],
             )?,
         };
-        let mut messages: Vec<ChatMessage> = rows.iter().map(row_to_message).collect();
-        let mut more = messages.len() > limit;
-        messages.truncate(limit);
-        self.add_reactions(&mut messages)?;
-        more |= fit_frame(&mut messages);
-        Ok((messages, more))
+        let messages: Vec<ChatMessage> = rows.iter().map(row_to_message).collect();
+        page(messages, limit, |m| self.add_reactions(m))
     }
 
     fn search(
@@ -673,12 +669,8 @@ impl Store for Postgres {
             ),
             &params,
         )?;
-        let mut messages: Vec<ChatMessage> = rows.iter().map(row_to_message).collect();
-        let mut more = messages.len() > limit;
-        messages.truncate(limit);
-        self.add_reactions(&mut messages)?;
-        more |= fit_frame(&mut messages);
-        Ok((messages, more))
+        let messages: Vec<ChatMessage> = rows.iter().map(row_to_message).collect();
+        page(messages, limit, |m| self.add_reactions(m))
     }
 
     /// PostgreSQL keeps its trigram index as rows are written: nothing ever waits.

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::{
     Account, AccountId, Change, Changed, Committed, FileRow, FileState, GroupId, GroupRow,
     INDEX_BATCH, InvalidInvite, Invite, LiveFile, Membership, MessageColumns, NewMessage, Original,
-    Rejection, Store, StoreError, Stored, Target, add_reaction, event_client_id, fit_frame,
+    Rejection, Store, StoreError, Stored, Target, add_reaction, event_client_id, fit_frame, page,
     parse_role, role_str, stored_target,
 };
 
@@ -614,7 +614,7 @@ impl Store for Sqlite {
     ) -> Result<(Vec<ChatMessage>, bool), StoreError> {
         let before = before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64);
         let fetch = limit as i64 + 1;
-        let mut messages = match with {
+        let messages = match with {
             Target::Everyone | Target::Group(_) => {
                 let since = match with {
                     Target::Group(group) => match self.member_since(*group, account)? {
@@ -648,12 +648,7 @@ impl Store for Sqlite {
                 rows.collect::<Result<Vec<_>, _>>()?
             }
         };
-        let mut more = messages.len() > limit;
-        messages.truncate(limit);
-        self.add_reactions(&mut messages)?;
-        // Keep the answer inside one frame: stop adding once the JSON would get too big.
-        more |= fit_frame(&mut messages);
-        Ok((messages, more))
+        page(messages, limit, |m| self.add_reactions(m))
     }
 
     fn search(
@@ -699,12 +694,8 @@ impl Store for Sqlite {
             params![account, pattern, before, limit as i64 + 1, to_user, to_group],
             row_to_message,
         )?;
-        let mut messages: Vec<ChatMessage> = rows.collect::<Result<_, _>>()?;
-        let mut more = messages.len() > limit;
-        messages.truncate(limit);
-        self.add_reactions(&mut messages)?;
-        more |= fit_frame(&mut messages);
-        Ok((messages, more))
+        let messages: Vec<ChatMessage> = rows.collect::<Result<_, _>>()?;
+        page(messages, limit, |m| self.add_reactions(m))
     }
 
     fn index_backlog(&mut self) -> Result<u64, StoreError> {
